@@ -1,0 +1,1 @@
+//! esp (under construction)
