@@ -1,1 +1,14 @@
-//! esp (under construction)
+//! ESP (RFC 4303) tunnel mode in userspace: transforms, SAs, anti-replay, the SA table.
+
+pub mod replay;
+pub mod sa;
+pub mod table;
+pub mod transform;
+
+#[cfg(test)]
+mod tests;
+
+pub use replay::ReplayWindow;
+pub use sa::{DropReason, Encap, InboundSa, OutboundSa};
+pub use table::SaTable;
+pub use transform::{EspTransform, OpenError, Opened, SealError};

@@ -1,0 +1,227 @@
+//! Security associations of the data plane: the outbound SA (sequence counter, peer) and the
+//! inbound SA (anti-replay window), each with its counters.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::replay::{ReplayError, ReplayWindow};
+use super::transform::{EspTransform, OpenError, Opened, SealError};
+use crate::crypto::EspKeys;
+
+/// Where ESP packets of an SA travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encap {
+    /// Raw ESP, IP protocol 50.
+    Raw,
+    /// ESP in UDP (RFC 3948) to the peer's current NAT-T address and port.
+    Udp(SocketAddr),
+}
+
+/// Packet and byte counters of one direction.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Packets processed successfully.
+    pub packets: AtomicU64,
+    /// Bytes of inner (plaintext) packets processed successfully.
+    pub bytes: AtomicU64,
+}
+
+impl Counters {
+    /// Counts one packet of `len` bytes.
+    pub fn add(&self, len: usize) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    /// (packets, bytes).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.packets.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Why an inbound packet was dropped: one counter each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Sequence number replayed or too old.
+    Replay,
+    /// ICV did not verify.
+    Icv,
+    /// Too short, not block-aligned, bad padding, or the inner packet is not a sane IP packet.
+    Malformed,
+    /// No inbound SA with that SPI.
+    NoSa,
+    /// The inner packet's addresses are outside the SA's proxy-ids.
+    Policy,
+    /// A dummy packet (next header 59, RFC 4303 §2.6), dropped by design.
+    Dummy,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::Replay,
+        DropReason::Icv,
+        DropReason::Malformed,
+        DropReason::NoSa,
+        DropReason::Policy,
+        DropReason::Dummy,
+    ];
+
+    /// Name used in logs, the API and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Replay => "replay",
+            DropReason::Icv => "icv",
+            DropReason::Malformed => "malformed",
+            DropReason::NoSa => "no_sa",
+            DropReason::Policy => "policy",
+            DropReason::Dummy => "dummy",
+        }
+    }
+}
+
+/// Drop counters, one per [`DropReason`].
+#[derive(Debug, Default)]
+pub struct DropCounters([AtomicU64; 6]);
+
+impl DropCounters {
+    /// Counts one drop.
+    pub fn add(&self, r: DropReason) {
+        self.0[r as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count for one reason.
+    pub fn get(&self, r: DropReason) -> u64 {
+        self.0[r as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// An outbound SA: seals inner packets of one tunnel.
+#[derive(Debug)]
+pub struct OutboundSa {
+    /// SPI the peer chose (host order).
+    pub spi: u32,
+    /// Cipher and integrity state.
+    pub transform: EspTransform,
+    /// Raw ESP or UDP encapsulation.
+    pub encap: Encap,
+    seq: AtomicU64,
+    /// Packets and inner bytes sealed.
+    pub counters: Counters,
+}
+
+impl OutboundSa {
+    /// Highest sequence number IKEv1 SAs may use (no extended sequence numbers): at 2^32 − 1
+    /// the SA must be replaced.
+    pub const SEQ_LIMIT: u64 = u32::MAX as u64;
+
+    /// Creates an outbound SA from its keys.
+    pub fn new(keys: &EspKeys, encap: Encap, iv_seed: [u8; 16]) -> Result<OutboundSa, String> {
+        Ok(OutboundSa {
+            spi: keys.spi,
+            transform: EspTransform::new(keys, iv_seed)?,
+            encap,
+            seq: AtomicU64::new(0),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Seals `buf[payload]` (see [`EspTransform::seal`]); `None` when the sequence space is used up.
+    pub fn seal(
+        &self,
+        buf: &mut [u8],
+        payload: std::ops::Range<usize>,
+        next_header: u8,
+    ) -> Option<Result<std::ops::Range<usize>, SealError>> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if seq > Self::SEQ_LIMIT {
+            return None;
+        }
+        let len = payload.len();
+        let r = self.transform.seal(self.spi, seq, buf, payload, next_header);
+        if r.is_ok() {
+            self.counters.add(len);
+        }
+        Some(r)
+    }
+
+    /// Sequence number of the last sealed packet.
+    pub fn last_seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+}
+
+/// An inbound SA: opens packets for one tunnel.
+#[derive(Debug)]
+pub struct InboundSa {
+    /// Our SPI (host order).
+    pub spi: u32,
+    /// Index of the tunnel (interface) the inner packets go to.
+    pub tunnel: usize,
+    /// Cipher and integrity state.
+    pub transform: EspTransform,
+    replay: Mutex<ReplayWindow>,
+    /// Packets and inner bytes opened.
+    pub counters: Counters,
+    /// Drops attributed to this SA.
+    pub drops: DropCounters,
+}
+
+impl InboundSa {
+    /// Creates an inbound SA from its keys.
+    pub fn new(keys: &EspKeys, tunnel: usize) -> Result<InboundSa, String> {
+        Ok(InboundSa {
+            spi: keys.spi,
+            tunnel,
+            transform: EspTransform::new(keys, [0; 16])?,
+            replay: Mutex::new(ReplayWindow::new()),
+            counters: Counters::default(),
+            drops: DropCounters::default(),
+        })
+    }
+
+    /// Replay check, ICV check and decryption of the ESP packet `buf` (from the SPI on).
+    pub fn open(&self, buf: &mut [u8]) -> Result<Opened, DropReason> {
+        let seq = match buf.get(4..8) {
+            Some(s) => u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as u64,
+            None => return Err(self.drop(DropReason::Malformed)),
+        };
+        if self.window().check(seq).is_err() {
+            return Err(self.drop(DropReason::Replay));
+        }
+        let opened = self.transform.open(buf).map_err(|e| {
+            self.drop(match e {
+                OpenError::Icv => DropReason::Icv,
+                OpenError::Malformed | OpenError::BadPadding => DropReason::Malformed,
+            })
+        })?;
+        // Only an authenticated packet may move the window; a concurrent twin may have won.
+        if let Err(ReplayError::Duplicate | ReplayError::TooOld | ReplayError::Zero) =
+            self.window().accept(seq)
+        {
+            return Err(self.drop(DropReason::Replay));
+        }
+        Ok(opened)
+    }
+
+    /// Counts a drop on this SA and returns the reason, for `map_err` chains.
+    pub fn drop(&self, r: DropReason) -> DropReason {
+        self.drops.add(r);
+        r
+    }
+
+    /// Highest sequence number received.
+    pub fn last_seq(&self) -> u64 {
+        self.window().top()
+    }
+
+    fn window(&self) -> std::sync::MutexGuard<'_, ReplayWindow> {
+        // A poisoned lock only means another thread panicked mid-update; the window is still
+        // a valid bitmap.
+        self.replay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
