@@ -18,4 +18,5 @@ pub mod daemon;
 pub mod esp;
 pub mod ike;
 pub mod io;
+pub mod keys;
 pub mod wire;

@@ -1,1 +1,630 @@
-//! config (under construction)
+//! Configuration: YAML (SEIL-shaped keys) into validated types. Every error names the key path
+//! and what to write instead; all errors are collected, not just the first.
+
+pub mod node;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{EncAlg, EspKeys, IntegAlg};
+pub use node::ConfigError;
+use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tunnel interfaces, in file order.
+    pub interfaces: Vec<InterfaceConfig>,
+    /// Routes to install through the tunnels.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// How ESP travels (SEIL `nat-traversal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatTraversal {
+    /// Raw ESP (IP protocol 50) only.
+    Disable,
+    /// UDP encapsulation when a NAT is detected (with IKE); raw ESP otherwise.
+    Enable,
+    /// Always UDP-encapsulate on port 4500.
+    Force,
+}
+
+/// The tunnel MTU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mtu {
+    /// 1500 minus the worst-case ESP overhead of the configured suites and encapsulation.
+    Auto,
+    /// A fixed MTU.
+    Fixed(u16),
+}
+
+/// TCP MSS clamping (SEIL `tcp mss limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpMss {
+    /// Clamp to what fits the tunnel MTU.
+    Auto,
+    /// Clamp to a fixed value.
+    Fixed(u16),
+    /// Do not touch TCP SYNs.
+    Disable,
+}
+
+/// Where the ESP keys of an interface come from.
+#[derive(Debug, Clone)]
+pub enum Keying {
+    /// Manual keys, like `setkey`.
+    Manual {
+        /// Keys we seal with (the peer's inbound SA).
+        outbound: EspKeys,
+        /// Keys we open with.
+        inbound: EspKeys,
+    },
+}
+
+/// One tunnel interface (`interfaces.ipsec0`).
+#[derive(Debug, Clone)]
+pub struct InterfaceConfig {
+    /// Interface (TUN device) name, e.g. `ipsec0`.
+    pub name: String,
+    /// Our outer address.
+    pub source: IpAddr,
+    /// The peer's outer address.
+    pub destination: IpAddr,
+    /// Raw ESP or UDP encapsulation.
+    pub nat_traversal: NatTraversal,
+    /// Tunnel MTU.
+    pub mtu: Mtu,
+    /// MSS clamping.
+    pub tcp_mss: TcpMss,
+    /// Key source.
+    pub keying: Keying,
+}
+
+/// A route through a tunnel (`route.ipv4[]` / `route.ipv6[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Destination prefix.
+    pub destination: Prefix,
+    /// Interface name the route points at.
+    pub gateway: String,
+    /// Preferred source address for locally originated packets (netlink `prefsrc`).
+    pub source: Option<IpAddr>,
+}
+
+/// An address prefix such as `192.168.2.0/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    /// Network address (host bits cleared).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a host prefix). Host bits must be zero.
+    pub fn parse(s: &str) -> Result<Prefix, String> {
+        let (a, l) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("\"{a}\" is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match l {
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("prefix length \"{l}\" must be 0 to {max}"))?,
+            None => max,
+        };
+        let p = Prefix { addr, len };
+        if p.network() != addr {
+            return Err(format!(
+                "{s} has host bits set; the network is {}/{len}",
+                p.network()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The address with host bits cleared.
+    pub fn network(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => {
+                let m = if self.len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.len as u32)
+                };
+                IpAddr::V4((u32::from(a) & m).into())
+            }
+            IpAddr::V6(a) => {
+                let m = if self.len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.len as u32)
+                };
+                IpAddr::V6((u128::from(a) & m).into())
+            }
+        }
+    }
+
+    /// Whether `ip` lies inside this prefix.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        Prefix {
+            addr: ip,
+            len: self.len,
+        }
+        .network()
+            == self.addr
+            && ip.is_ipv4() == self.addr.is_ipv4()
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Loads and validates a configuration file. On failure returns every error found.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            path: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }]
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&text, &base)
+}
+
+/// Parses configuration text; relative file paths in it are resolved against `base`.
+pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
+    let value: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| {
+        vec![ConfigError {
+            path: String::new(),
+            message: format!("not valid YAML: {e}"),
+        }]
+    })?;
+    let mut errs = Errors::default();
+    let cfg = parse_root(&Node::root(&value), base, &mut errs);
+    match cfg {
+        Some(c) if errs.0.is_empty() => Ok(c),
+        _ => {
+            if errs.0.is_empty() {
+                errs.push("", "the configuration is empty; see config.example.yaml");
+            }
+            Err(errs.0)
+        }
+    }
+}
+
+fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config> {
+    let m = root.block(errs, &["interfaces", "route"])?;
+    let mut interfaces = Vec::new();
+    match child(m, root, "interfaces") {
+        Some(n) => match n.value {
+            yaml_serde::Value::Mapping(im) if !im.is_empty() => {
+                for (name, node) in entries(im, &n) {
+                    if let Some(i) = parse_interface(&name, &node, base, errs) {
+                        interfaces.push(i);
+                    }
+                }
+            }
+            _ => n.error(
+                errs,
+                "expected tunnels by name, e.g. `ipsec0: { ipv4: { … }, … }`",
+            ),
+        },
+        None => errs.push(
+            "interfaces",
+            "missing: declare at least one tunnel, e.g. `interfaces: { ipsec0: { … } }`",
+        ),
+    }
+    let mut routes = Vec::new();
+    if let Some(r) = child(m, root, "route") {
+        if let Some(rm) = r.block(errs, &["ipv4", "ipv6"]) {
+            for fam in ["ipv4", "ipv6"] {
+                if let Some(list) = child(rm, &r, fam) {
+                    for item in list.list(errs) {
+                        if let Some(rc) = parse_route(&item, fam == "ipv6", errs) {
+                            routes.push(rc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    validate_global(&interfaces, &routes, errs);
+    Some(Config { interfaces, routes })
+}
+
+const INTERFACE_KEYS: &[&str] = &[
+    "ipv4",
+    "ipv6",
+    "nat-traversal",
+    "mtu",
+    "tcp-mss",
+    "manual-sa",
+];
+
+fn parse_interface(
+    name: &str,
+    n: &Node<'_>,
+    base: &Path,
+    errs: &mut Errors,
+) -> Option<InterfaceConfig> {
+    if name.is_empty()
+        || name.len() > 15
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        n.error(
+            errs,
+            format!("\"{name}\" cannot be an interface name: use 1-15 letters, digits, '-', '_' (e.g. ipsec0)"),
+        );
+    }
+    let m = n.block(errs, INTERFACE_KEYS)?;
+    let mut addrs = None;
+    for fam in ["ipv4", "ipv6"] {
+        let Some(a) = child(m, n, fam) else { continue };
+        if addrs.is_some() {
+            a.error(
+                errs,
+                "give the outer addresses once, either `ipv4:` or `ipv6:`",
+            );
+            continue;
+        }
+        let ex = if fam == "ipv4" {
+            "10.0.0.1"
+        } else {
+            "2001:db8::1"
+        };
+        if let Some(am) = a.block(errs, &["source", "destination"]) {
+            let get = |k: &str, errs: &mut Errors| match child(am, &a, k) {
+                Some(v) => v.ip(errs, ex),
+                None => {
+                    errs.push(
+                        &a.child_path(k),
+                        format!("missing: the {k} address, e.g. `{k}: {ex}`"),
+                    );
+                    None
+                }
+            };
+            let (s, d) = (get("source", errs), get("destination", errs));
+            if let (Some(s), Some(d)) = (s, d) {
+                if s.is_ipv4() != (fam == "ipv4") || d.is_ipv4() != (fam == "ipv4") {
+                    a.error(
+                        errs,
+                        format!("both addresses under `{fam}` must be {fam} addresses"),
+                    );
+                } else {
+                    addrs = Some((s, d));
+                }
+            }
+        }
+    }
+    if addrs.is_none() && !m.contains_key("ipv4") && !m.contains_key("ipv6") {
+        n.error(
+            errs,
+            "missing outer addresses: add `ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }`",
+        );
+    }
+    let nat_traversal = child(m, n, "nat-traversal")
+        .and_then(|v| {
+            v.choice(
+                errs,
+                &[
+                    ("disable", NatTraversal::Disable),
+                    ("enable", NatTraversal::Enable),
+                    ("force", NatTraversal::Force),
+                ],
+            )
+        })
+        .unwrap_or(NatTraversal::Enable);
+    let mtu = match child(m, n, "mtu") {
+        Some(v) if v.value.as_str() == Some("auto") => Mtu::Auto,
+        Some(v) => v
+            .uint(errs, 576, 9000, "1400")
+            .map(|x| Mtu::Fixed(x as u16))
+            .unwrap_or(Mtu::Auto),
+        None => Mtu::Auto,
+    };
+    let tcp_mss = match child(m, n, "tcp-mss") {
+        Some(v) if v.value.as_str() == Some("auto") => TcpMss::Auto,
+        Some(v) if matches!(v.value.as_str(), Some("disable") | Some("none")) => TcpMss::Disable,
+        Some(v) => v
+            .uint(errs, 536, 8960, "auto")
+            .map(|x| TcpMss::Fixed(x as u16))
+            .unwrap_or(TcpMss::Auto),
+        None => TcpMss::Auto,
+    };
+    let keying = match child(m, n, "manual-sa") {
+        Some(ms) => parse_manual_sa(&ms, base, errs),
+        None => {
+            n.error(
+                errs,
+                "no keys: add a `manual-sa:` block (IKE keying: `ike:`, see config.example.yaml)",
+            );
+            None
+        }
+    };
+    let (source, destination) = addrs?;
+    Some(InterfaceConfig {
+        name: name.to_string(),
+        source,
+        destination,
+        nat_traversal,
+        mtu,
+        tcp_mss,
+        keying: keying?,
+    })
+}
+
+fn parse_manual_sa(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Keying> {
+    let m = n.block(errs, &["outbound", "inbound"])?;
+    let mut get = |dir: &str| match child(m, n, dir) {
+        Some(d) => parse_esp_keys(&d, base, errs),
+        None => {
+            errs.push(&n.child_path(dir), format!("missing: the {dir} SA, e.g. `{dir}: {{ spi: 0x1001, encryption: aes128-gcm, key: \"0x…\" }}`"));
+            None
+        }
+    };
+    let outbound = get("outbound");
+    let inbound = get("inbound");
+    Some(Keying::Manual {
+        outbound: outbound?,
+        inbound: inbound?,
+    })
+}
+
+const ESP_KEYS: &[&str] = &[
+    "spi",
+    "encryption",
+    "key",
+    "key-file",
+    "authentication",
+    "authentication-key",
+    "authentication-key-file",
+];
+
+fn parse_esp_keys(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<EspKeys> {
+    let m = n.block(errs, ESP_KEYS)?;
+    let spi = match child(m, n, "spi") {
+        Some(v) => v
+            .uint(errs, 256, u32::MAX as u64, "0x1001")
+            .map(|s| s as u32),
+        None => {
+            n.error(
+                errs,
+                "missing `spi` (256 or more; values 1-255 are reserved), e.g. `spi: 0x1001`",
+            );
+            None
+        }
+    };
+    let enc_names: Vec<(&str, EncAlg)> =
+        EncAlg::ALL.iter().map(|a| (a.config_name(), *a)).collect();
+    let enc = match child(m, n, "encryption") {
+        Some(v) => v.choice(errs, &enc_names),
+        None => {
+            n.error(errs, "missing `encryption`, e.g. `encryption: aes128-gcm`");
+            None
+        }
+    };
+    let integ_names: Vec<(&str, IntegAlg)> = IntegAlg::ALL
+        .iter()
+        .filter(|a| **a != IntegAlg::None)
+        .map(|a| (a.config_name(), *a))
+        .collect();
+    let integ = match child(m, n, "authentication") {
+        Some(v) => v.choice(errs, &integ_names),
+        None => Some(IntegAlg::None),
+    };
+    let enc_key = secret(
+        m,
+        n,
+        "key",
+        base,
+        errs,
+        enc.is_some_and(|e| e != EncAlg::Null),
+    );
+    let integ_key = secret(
+        m,
+        n,
+        "authentication-key",
+        base,
+        errs,
+        integ.is_some_and(|i| i != IntegAlg::None),
+    );
+    let keys = EspKeys {
+        spi: spi?,
+        enc: enc?,
+        enc_key: enc_key?,
+        integ: integ?,
+        integ_key: integ_key?,
+    };
+    if let Err(e) = keys.validate() {
+        n.error(errs, e);
+        return None;
+    }
+    Some(keys)
+}
+
+/// A hex key given inline (`key`) or in a file (`key-file`); empty when not `required` and absent.
+fn secret(
+    m: &yaml_serde::Mapping,
+    n: &Node<'_>,
+    key: &str,
+    base: &Path,
+    errs: &mut Errors,
+    required: bool,
+) -> Option<Zeroizing<Vec<u8>>> {
+    let file_key = format!("{key}-file");
+    let inline = child(m, n, key);
+    let file = child(m, n, &file_key);
+    let text: Zeroizing<String> = match (inline, file) {
+        (Some(_), Some(f)) => {
+            f.error(errs, format!("give `{key}` or `{file_key}`, not both"));
+            return None;
+        }
+        (Some(v), None) => match v.value {
+            yaml_serde::Value::String(s) => Zeroizing::new(s.clone()),
+            _ => {
+                v.error(
+                    errs,
+                    format!("write the key as a quoted hex string, e.g. `{key}: \"0x00112233…\"`"),
+                );
+                return None;
+            }
+        },
+        (None, Some(f)) => {
+            let p = resolve(base, f.str(errs, "/etc/ikegate/ipsec0.key")?);
+            match read_secret_file(&p) {
+                Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
+                    Ok(s) => Zeroizing::new(s),
+                    Err(_) => {
+                        f.error(
+                            errs,
+                            format!("{} must hold the key as hex text", p.display()),
+                        );
+                        return None;
+                    }
+                },
+                Err(e) => {
+                    f.error(errs, e);
+                    return None;
+                }
+            }
+        }
+        (None, None) if required => {
+            n.error(
+                errs,
+                format!("missing `{key}` (hex, e.g. `{key}: \"0x…\"`) or `{file_key}`"),
+            );
+            return None;
+        }
+        (None, None) => return Some(Zeroizing::new(Vec::new())),
+    };
+    match parse_hex_key(text.trim_start()) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            errs.push(&n.child_path(key), e);
+            None
+        }
+    }
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn parse_route(n: &Node<'_>, v6: bool, errs: &mut Errors) -> Option<RouteConfig> {
+    let m = n.block(errs, &["destination", "gateway", "source"])?;
+    let ex = if v6 {
+        "2001:db8:2::/48"
+    } else {
+        "192.168.2.0/24"
+    };
+    let destination = match child(m, n, "destination") {
+        Some(d) => {
+            let s = d.str(errs, ex)?;
+            match Prefix::parse(s) {
+                Ok(p) if p.addr.is_ipv6() == v6 => Some(p),
+                Ok(_) => {
+                    d.error(
+                        errs,
+                        format!(
+                            "{s} is not an {} prefix; move it to the other list",
+                            if v6 { "IPv6" } else { "IPv4" }
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    d.error(errs, format!("{e}; write e.g. `destination: {ex}`"));
+                    None
+                }
+            }
+        }
+        None => {
+            n.error(
+                errs,
+                format!("missing `destination`, e.g. `destination: {ex}`"),
+            );
+            None
+        }
+    };
+    let gateway = match child(m, n, "gateway") {
+        Some(g) => g.str(errs, "ipsec0").map(str::to_string),
+        None => {
+            n.error(
+                errs,
+                "missing `gateway`: the tunnel interface, e.g. `gateway: ipsec0`",
+            );
+            None
+        }
+    };
+    let source = child(m, n, "source")
+        .and_then(|s| s.ip(errs, if v6 { "2001:db8:1::1" } else { "192.168.1.1" }));
+    Some(RouteConfig {
+        destination: destination?,
+        gateway: gateway?,
+        source,
+    })
+}
+
+fn validate_global(interfaces: &[InterfaceConfig], routes: &[RouteConfig], errs: &mut Errors) {
+    let names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
+    let mut spis: BTreeMap<u32, &str> = BTreeMap::new();
+    for i in interfaces {
+        let Keying::Manual { inbound, .. } = &i.keying;
+        if let Some(other) = spis.insert(inbound.spi, &i.name) {
+            errs.push(
+                &format!("interfaces.{}.manual-sa.inbound.spi", i.name),
+                format!(
+                    "SPI 0x{:x} is already the inbound SPI of {other}; inbound SPIs must be unique",
+                    inbound.spi
+                ),
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    let (mut n4, mut n6) = (0usize, 0usize);
+    for r in routes {
+        let (fam, idx) = if r.destination.addr.is_ipv4() {
+            n4 += 1;
+            ("ipv4", n4 - 1)
+        } else {
+            n6 += 1;
+            ("ipv6", n6 - 1)
+        };
+        if !names.contains(&r.gateway.as_str()) {
+            let hint = node::did_you_mean(&r.gateway, &names)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("; configured interfaces: {}", names.join(", ")));
+            errs.push(
+                &format!("route.{fam}[{idx}].gateway"),
+                format!("no interface named \"{}\"{hint}", r.gateway),
+            );
+        }
+        if !seen.insert(r.destination) {
+            errs.push(
+                &format!("route.{fam}[{idx}].destination"),
+                format!("{} is routed twice", r.destination),
+            );
+        }
+    }
+}

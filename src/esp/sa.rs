@@ -142,7 +142,9 @@ impl OutboundSa {
             return None;
         }
         let len = payload.len();
-        let r = self.transform.seal(self.spi, seq, buf, payload, next_header);
+        let r = self
+            .transform
+            .seal(self.spi, seq, buf, payload, next_header);
         if r.is_ok() {
             self.counters.add(len);
         }
@@ -188,13 +190,13 @@ impl InboundSa {
     pub fn open(&self, buf: &mut [u8]) -> Result<Opened, DropReason> {
         let seq = match buf.get(4..8) {
             Some(s) => u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as u64,
-            None => return Err(self.drop(DropReason::Malformed)),
+            None => return Err(self.count_drop(DropReason::Malformed)),
         };
         if self.window().check(seq).is_err() {
-            return Err(self.drop(DropReason::Replay));
+            return Err(self.count_drop(DropReason::Replay));
         }
         let opened = self.transform.open(buf).map_err(|e| {
-            self.drop(match e {
+            self.count_drop(match e {
                 OpenError::Icv => DropReason::Icv,
                 OpenError::Malformed | OpenError::BadPadding => DropReason::Malformed,
             })
@@ -203,13 +205,13 @@ impl InboundSa {
         if let Err(ReplayError::Duplicate | ReplayError::TooOld | ReplayError::Zero) =
             self.window().accept(seq)
         {
-            return Err(self.drop(DropReason::Replay));
+            return Err(self.count_drop(DropReason::Replay));
         }
         Ok(opened)
     }
 
     /// Counts a drop on this SA and returns the reason, for `map_err` chains.
-    pub fn drop(&self, r: DropReason) -> DropReason {
+    pub fn count_drop(&self, r: DropReason) -> DropReason {
         self.drops.add(r);
         r
     }

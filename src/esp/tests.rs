@@ -22,7 +22,10 @@ fn keys(spi: u32, enc: EncAlg, integ: IntegAlg) -> EspKeys {
 
 /// Every usable suite: AEADs alone, every CBC/NULL cipher with every HMAC.
 pub(crate) fn all_suites() -> Vec<(EncAlg, IntegAlg)> {
-    let mut v = vec![(EncAlg::Aes128Gcm16, IntegAlg::None), (EncAlg::Aes256Gcm16, IntegAlg::None)];
+    let mut v = vec![
+        (EncAlg::Aes128Gcm16, IntegAlg::None),
+        (EncAlg::Aes256Gcm16, IntegAlg::None),
+    ];
     for e in EncAlg::ALL.into_iter().filter(|e| !e.is_aead()) {
         for i in IntegAlg::ALL.into_iter().filter(|i| *i != IntegAlg::None) {
             v.push((e, i));
@@ -170,10 +173,16 @@ fn round_trip_every_suite_and_size() {
         for len in [0usize, 1, 2, 3, 15, 16, 17, 20, 63, 64, 1400, 1500] {
             let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
             let mut pkt = sealed(&tx, 0xdead_beef, 42, &payload);
-            assert_eq!(pkt.len(), len + tx.overhead(len), "{enc:?}/{integ:?} len {len}");
+            assert_eq!(
+                pkt.len(),
+                len + tx.overhead(len),
+                "{enc:?}/{integ:?} len {len}"
+            );
             assert_eq!(&pkt[..4], &0xdead_beefu32.to_be_bytes());
             assert_eq!(&pkt[4..8], &42u32.to_be_bytes());
-            let o = rx.open(&mut pkt).unwrap_or_else(|e| panic!("{enc:?}/{integ:?} {len}: {e:?}"));
+            let o = rx
+                .open(&mut pkt)
+                .unwrap_or_else(|e| panic!("{enc:?}/{integ:?} {len}: {e:?}"));
             assert_eq!(&pkt[o.payload.clone()], &payload[..]);
             assert_eq!(o.next_header, 4);
             assert!(len + 2 + (pkt.len() - len) >= ESP_HEADER_LEN);
@@ -190,7 +199,11 @@ fn every_flipped_bit_is_caught() {
         for bit in 0..pkt.len() * 8 {
             let mut p = pkt.clone();
             p[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(tx.open(&mut p), Err(OpenError::Icv), "{enc:?}/{integ:?} bit {bit}");
+            assert_eq!(
+                tx.open(&mut p),
+                Err(OpenError::Icv),
+                "{enc:?}/{integ:?} bit {bit}"
+            );
         }
         // Wrong key.
         let mut other = k.clone();
@@ -252,7 +265,11 @@ fn sa_replay_and_counters() {
     // A forged packet did not move the window: the genuine one still passes.
     let mut p = pkts[2].clone();
     assert!(inb.open(&mut p).is_ok());
-    assert_eq!(inb.counters.get().0, 0, "counters are bumped by the caller after inner checks");
+    assert_eq!(
+        inb.counters.get().0,
+        0,
+        "counters are bumped by the caller after inner checks"
+    );
     assert_eq!(inb.drops.get(DropReason::Replay), 1);
     assert_eq!(inb.drops.get(DropReason::Icv), 1);
     assert_eq!(out.counters.get(), (3, 60));

@@ -53,7 +53,10 @@ enum Cipher {
     Aes192(aes::Aes192),
     Aes256(aes::Aes256),
     TripleDes(des::TdesEde3),
-    Gcm { key: aead::LessSafeKey, salt: [u8; 4] },
+    Gcm {
+        key: aead::LessSafeKey,
+        salt: [u8; 4],
+    },
 }
 
 enum Integ {
@@ -190,7 +193,10 @@ impl EspTransform {
             return Err(SealError::NoTailroom);
         }
         // Trailer: padding 1, 2, 3, … (RFC 4303 §2.4), pad length, next header.
-        for (i, b) in buf[payload.end..payload.end + pad_len].iter_mut().enumerate() {
+        for (i, b) in buf[payload.end..payload.end + pad_len]
+            .iter_mut()
+            .enumerate()
+        {
             *b = (i + 1) as u8;
         }
         buf[enc_end - 2] = pad_len as u8;

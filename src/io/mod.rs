@@ -1,1 +1,8 @@
-//! io (under construction)
+//! The thin OS layer: TUN devices (tun-rs, with offloads), UDP and raw-ESP sockets, netlink
+//! routes. Only this module talks to the kernel.
+
+#![allow(unsafe_code)] // the only module that may hold `unsafe`, each use with a SAFETY note
+
+pub mod route;
+pub mod socket;
+pub mod tun;

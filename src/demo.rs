@@ -1,0 +1,267 @@
+//! `ikegate demo`: two network namespaces joined by a veth pair, a gateway in each, pings across
+//! the ESP tunnel, counters, and commands to look around. Cleans up on exit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const LEFT: &str = "ikegate-demo-left";
+const RIGHT: &str = "ikegate-demo-right";
+
+/// Namespaces, gateway processes and files of the demo; removed on drop (also on panic).
+struct Lab {
+    dir: PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        for (_, c) in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [LEFT, RIGHT] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sh(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", args[0]))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).expect("no OS randomness");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn config(
+    src: &str,
+    dst: &str,
+    remote_lan: &str,
+    out_spi: u32,
+    out_key: &str,
+    in_spi: u32,
+    in_key: &str,
+) -> String {
+    format!(
+        "# written by `ikegate demo`\n\
+interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    mtu: auto\n    tcp-mss: auto\n    manual-sa:\n      outbound: {{ spi: 0x{out_spi:x}, encryption: aes128-gcm, key: \"0x{out_key}\" }}\n      inbound:  {{ spi: 0x{in_spi:x}, encryption: aes128-gcm, key: \"0x{in_key}\" }}\n\
+route:\n  ipv4:\n    - {{ destination: {remote_lan}, gateway: ipsec0 }}\n"
+    )
+}
+
+fn setup(dir: &Path) -> Result<(), String> {
+    for ns in [LEFT, RIGHT] {
+        let _ = Command::new("ip")
+            .args(["netns", "del", ns])
+            .stderr(Stdio::null())
+            .status();
+        sh(&["ip", "netns", "add", ns])?;
+        sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+    }
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "ikg-demo-l",
+        "netns",
+        LEFT,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "ikg-demo-r",
+        "netns",
+        RIGHT,
+    ])?;
+    for (ns, dev, outer, lan) in [
+        (LEFT, "ikg-demo-l", "10.0.0.1/24", "192.168.1.1/32"),
+        (RIGHT, "ikg-demo-r", "10.0.0.2/24", "192.168.2.1/32"),
+    ] {
+        sh(&["ip", "-n", ns, "addr", "add", outer, "dev", dev])?;
+        sh(&["ip", "-n", ns, "link", "set", dev, "up"])?;
+        sh(&["ip", "-n", ns, "addr", "add", lan, "dev", "lo"])?;
+    }
+    let (k1, k2) = (random_hex(20), random_hex(20));
+    std::fs::write(
+        dir.join("left.yaml"),
+        config(
+            "10.0.0.1",
+            "10.0.0.2",
+            "192.168.2.0/24",
+            0x1001,
+            &k1,
+            0x2002,
+            &k2,
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("right.yaml"),
+        config(
+            "10.0.0.2",
+            "10.0.0.1",
+            "192.168.1.0/24",
+            0x2002,
+            &k2,
+            0x1001,
+            &k1,
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn start_gateway(lab: &mut Lab, ns: &str, cfg: &Path) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let log =
+        std::fs::File::create(lab.dir.join(format!("{ns}.log"))).map_err(|e| e.to_string())?;
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(&exe)
+        .arg("run")
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start the gateway: {e}"))?;
+    lab.children.push((ns.to_string(), child));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(r) = sh(&["ip", "-n", ns, "route", "show", "dev", "ipsec0"]) {
+            if !r.trim().is_empty() {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "the gateway in {ns} did not come up; its log:\n{}",
+        std::fs::read_to_string(lab.dir.join(format!("{ns}.log"))).unwrap_or_default()
+    ))
+}
+
+/// Runs the demo. `once`: exit after the pings instead of waiting for Ctrl-C.
+pub async fn run(once: bool) -> ExitCode {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("ikegate demo builds network namespaces and TUN devices: run it as root (sudo ikegate demo)");
+        return ExitCode::from(1);
+    }
+    let dir = std::env::temp_dir().join(format!("ikegate-demo-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    let mut lab = Lab {
+        dir: dir.clone(),
+        children: vec![],
+    };
+    match demo(&mut lab, once).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
+    println!("== ikegate demo ==");
+    println!("1. two network namespaces, {LEFT} (10.0.0.1, LAN 192.168.1.1) and {RIGHT} (10.0.0.2, LAN 192.168.2.1), joined by a veth pair");
+    let dir = lab.dir.clone();
+    setup(&dir)?;
+    println!("2. a gateway in each, ESP tunnel mode over raw IP protocol 50, AES-128-GCM with fresh random keys:");
+    println!("   {}", dir.join("left.yaml").display());
+    println!("   {}", dir.join("right.yaml").display());
+    start_gateway(lab, LEFT, &dir.join("left.yaml"))?;
+    start_gateway(lab, RIGHT, &dir.join("right.yaml"))?;
+    println!("3. ping 192.168.1.1 → 192.168.2.1 through ipsec0, and back:");
+    let mut ok = true;
+    for (ns, src, dst) in [
+        (LEFT, "192.168.1.1", "192.168.2.1"),
+        (RIGHT, "192.168.2.1", "192.168.1.1"),
+    ] {
+        match sh(&[
+            "ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", src, dst,
+        ]) {
+            Ok(out) => {
+                for l in out
+                    .lines()
+                    .filter(|l| l.contains("bytes from") || l.contains("packet loss"))
+                {
+                    println!("   [{ns}] {l}");
+                }
+            }
+            Err(e) => {
+                ok = false;
+                println!("   [{ns}] {e}");
+            }
+        }
+    }
+    println!("4. look around (in another shell, while the demo runs):");
+    println!("   ip netns exec {LEFT} ip route show dev ipsec0");
+    println!("   ip netns exec {LEFT} ip -s link show ipsec0");
+    println!("   ip netns exec {LEFT} tcpdump -ni ikg-demo-l esp");
+    println!("   ip netns exec {LEFT} ping -I 192.168.1.1 192.168.2.1");
+    println!(
+        "   {} keys --config {} --format wireshark-esp   # Wireshark esp_sa lines",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or("ikegate".into()),
+        dir.join("left.yaml").display()
+    );
+    if !once && ok {
+        println!("the tunnel stays up until you press Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    println!("5. stopping the gateways; their final counters:");
+    let children = std::mem::take(&mut lab.children);
+    for (ns, mut c) in children {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = c.wait();
+        let log = std::fs::read_to_string(dir.join(format!("{ns}.log"))).unwrap_or_default();
+        if let Some(pos) = log.find("ikegate stopped") {
+            for l in log[pos..].lines() {
+                println!("   [{ns}] {l}");
+            }
+        }
+    }
+    println!("6. namespaces removed");
+    if ok {
+        Ok(())
+    } else {
+        Err("pings did not cross the tunnel (see above)".into())
+    }
+}

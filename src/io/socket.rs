@@ -1,0 +1,111 @@
+//! Sockets of one local (outer) address: UDP 4500 for ESP-in-UDP (and IKE behind the non-ESP
+//! marker), UDP 500 for IKE, and a raw socket for IP protocol 50.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{recvfrom, sendto, MsgFlags, SockaddrStorage};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::net::UdpSocket;
+
+use crate::wire::ip::PROTO_ESP;
+
+/// Binds a UDP socket to `addr:port` (IPv6 sockets are v6-only).
+pub fn udp(addr: IpAddr, port: u16) -> io::Result<UdpSocket> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    // Large buffers: bursts of sealed packets must not overflow at multi-gigabit rates.
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.bind(&SocketAddr::new(addr, port).into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}:{port}: {e}")))?;
+    UdpSocket::from_std(s.into())
+}
+
+/// A raw IP socket for ESP (protocol 50) bound to one local address.
+pub struct RawEsp {
+    fd: AsyncFd<Socket>,
+    v4: bool,
+}
+
+impl RawEsp {
+    /// Opens and binds the socket (needs CAP_NET_RAW).
+    pub fn bind(addr: IpAddr) -> io::Result<RawEsp> {
+        let domain = if addr.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTO_ESP as i32)))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open a raw ESP socket: {e}")))?;
+        s.set_nonblocking(true)?;
+        let _ = s.set_recv_buffer_size(4 << 20);
+        let _ = s.set_send_buffer_size(4 << 20);
+        s.bind(&SocketAddr::new(addr, 0).into())?;
+        // SAFETY: `Socket` owns its descriptor; it stays open and the same for as long as the
+        // AsyncFd owns the Socket.
+        #[allow(unsafe_code)]
+        let fd = unsafe { AsyncFd::register(s) }.map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(RawEsp {
+            fd,
+            v4: addr.is_ipv4(),
+        })
+    }
+
+    /// Waits until packets arrive, then receives up to `max` of them without blocking, calling
+    /// `f(buf, start, end)` for each: `buf[start..end]` is the ESP packet from its SPI on (IPv4
+    /// raw sockets include the IP header, which is skipped; IPv6 ones do not).
+    pub async fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        max: usize,
+        f: &mut (dyn FnMut(&mut [u8], usize, usize) + Send),
+    ) -> io::Result<()> {
+        let mut guard = self.fd.readable().await?;
+        for _ in 0..max {
+            match guard.try_io(|s| {
+                recvfrom::<SockaddrStorage>(s.get_ref().as_raw_fd(), buf).map_err(io::Error::from)
+            }) {
+                Ok(Ok((n, _from))) => {
+                    let off = if self.v4 {
+                        match buf.first() {
+                            Some(b) if n >= 20 => ((b & 0x0f) as usize) * 4,
+                            _ => n,
+                        }
+                    } else {
+                        0
+                    };
+                    f(buf, off.min(n), n);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one ESP packet to `to` (the kernel adds the IP header).
+    pub async fn send(&self, pkt: &[u8], to: IpAddr) -> io::Result<()> {
+        let addr: SockaddrStorage = SocketAddr::new(to, 0).into();
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|s| {
+                sendto(s.get_ref().as_raw_fd(), pkt, &addr, MsgFlags::empty())
+                    .map_err(io::Error::from)
+            }) {
+                Ok(r) => return r.map(|_| ()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
