@@ -31,6 +31,8 @@ struct Pair {
 }
 
 struct PairSpec<'a> {
+    version: u8,
+    aggressive: bool,
     esp: &'a str,
     left_outer: &'a str,
     right_outer: &'a str,
@@ -42,6 +44,8 @@ struct PairSpec<'a> {
 }
 
 const V4: PairSpec<'static> = PairSpec {
+    version: 1,
+    aggressive: false,
     esp: "aes256-sha256",
     left_outer: "10.0.0.1",
     right_outer: "10.0.0.2",
@@ -82,6 +86,8 @@ fn pair(spec: &PairSpec) -> Pair {
         spec.right_ts,
     );
     lcfg.esp_proposals = spec.esp.into();
+    lcfg.version = spec.version;
+    lcfg.aggressive = spec.aggressive;
     let mut rcfg = CharonConfig::ikev1_psk(
         spec.right_outer,
         spec.left_outer,
@@ -89,6 +95,8 @@ fn pair(spec: &PairSpec) -> Pair {
         spec.left_ts,
     );
     rcfg.esp_proposals = spec.esp.into();
+    rcfg.version = spec.version;
+    rcfg.aggressive = spec.aggressive;
     let left = Charon::start(&left_ns, lcfg);
     let right = Charon::start(&right_ns, rcfg);
     left.initiate_ok("net");
@@ -222,8 +230,60 @@ fn ikev1_psk_ipv6_outer_and_inner_with_pfs() {
         right_inner: "fd02::1",
         left_ts: "fd01::/64",
         right_ts: "fd02::/64",
+        ..V4
     };
     check_two_party(&spec, "icmpv6");
+}
+
+#[test]
+fn ikev2_psk_tunnel_decodes() {
+    if !can_run() {
+        return;
+    }
+    let spec = PairSpec {
+        version: 2,
+        esp: "aes128-sha256",
+        ..V4
+    };
+    check_two_party(&spec, "icmp");
+}
+
+#[test]
+fn charon_lifecycle_aggressive_terminate_kill9_restart() {
+    if !can_run() {
+        return;
+    }
+    let t0 = Instant::now();
+    let spec = PairSpec {
+        aggressive: true,
+        ..V4
+    };
+    let mut p = pair(&spec);
+    assert!(p.left.log().contains("initiating Aggressive Mode IKE_SA"));
+    assert!(p.left.ike_established("gw"));
+
+    p.left.terminate("gw").unwrap();
+    p.right.wait_ike_gone("gw", Duration::from_secs(5));
+    p.left.initiate_ok("net");
+    p.right.wait_child_installed("net", Duration::from_secs(10));
+    p.left_ns.ping_ok("192.168.2.1", 1, || p.left.list_sas());
+
+    // A crashed peer: its TUN device and routes vanish with it.
+    p.right.kill9();
+    assert!(!p.right.is_running());
+    let routes = p.right_ns.run(&["ip", "route", "show", "table", "220"]);
+    assert!(!routes.contains("ipsec0"), "{routes}");
+    p.right.restart();
+    assert!(p.right.list_sas().trim().is_empty());
+    p.left.terminate("gw").unwrap();
+    p.left.initiate_ok("net");
+    p.right.wait_child_installed("net", Duration::from_secs(10));
+    p.left_ns
+        .ping_ok("192.168.2.1", 2, || p.left.list_sas() + &p.right.list_sas());
+    // Keys of both generations are in the log (the restarted charon appends).
+    assert_eq!(p.left.esp_keys().len(), 6);
+    assert_eq!(p.right.esp_keys().len(), 6);
+    eprintln!("lifecycle test took {:?}", t0.elapsed());
 }
 
 #[test]

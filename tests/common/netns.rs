@@ -2,6 +2,7 @@
 //! processes for the end-to-end tests.
 
 use super::{describe_output, have_program, poll_opt, unique_name};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
@@ -310,7 +311,20 @@ pub struct BgProcess {
 
 impl BgProcess {
     /// Spawns `cmd` (already fully set up).
+    ///
+    /// The child gets `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the
+    /// spawning thread even if the test process is killed before `Drop`
+    /// runs (keep handles in the test's own thread).
     pub fn spawn(mut cmd: Command, label: &str) -> BgProcess {
+        // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {label}: {e}"));

@@ -394,8 +394,19 @@ impl Capture {
         &self.path
     }
 
-    /// Stops tcpdump (SIGINT, so it flushes) and returns the pcap path.
+    /// Waits until the capture file has not grown for 200 ms (≤ 3 s), so
+    /// packets still on their way to tcpdump are written, then stops tcpdump
+    /// (SIGINT, so it flushes) and returns the pcap path.
     pub fn stop(mut self) -> PathBuf {
+        let size = || std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let mut last = size();
+        let mut stable = 0;
+        poll_opt(Duration::from_secs(3), || {
+            let now = size();
+            stable = if now == last { stable + 1 } else { 0 };
+            last = now;
+            (stable >= 4).then_some(())
+        });
         self.proc_.stop(libc::SIGINT, Duration::from_secs(5));
         self.path.clone()
     }
