@@ -58,7 +58,8 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("ikegate-{}", unique_name_long(label)));
+        sweep_stale();
+        let path = std::env::temp_dir().join(format!("{TEMP_PREFIX}{}", unique_name_long(label)));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
@@ -82,6 +83,54 @@ impl Drop for TempDir {
         }
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Prefix of every harness temporary directory:
+/// `ikegate-harness-<label>-<pid>-<n>`.
+const TEMP_PREFIX: &str = "ikegate-harness-";
+
+/// Where `Netns::new` records `<netns name>` → owner pid.
+pub(crate) const NETNS_REGISTRY: &str = "/run/ikegate-harness-netns";
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Once per process: removes namespaces and temporary directories left by
+/// harness runs that were killed before their `Drop`s ran (their owner pid
+/// is gone). Processes inside such namespaces already died with their
+/// parent (`PR_SET_PDEATHSIG`), but get a SIGKILL to be sure.
+pub fn sweep_stale() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(entries) = std::fs::read_dir(NETNS_REGISTRY) {
+            for e in entries.flatten() {
+                let owner = std::fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                if owner.is_some_and(pid_alive) {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                netns::delete_netns(&name);
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+                    continue;
+                };
+                let mut parts = rest.rsplit('-');
+                let _n = parts.next();
+                let pid = parts.next().and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|p| !pid_alive(p)) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    });
 }
 
 fn unique_name_long(label: &str) -> String {

@@ -1,7 +1,7 @@
 //! Network namespaces, veth pairs, addresses, routes and background
 //! processes for the end-to-end tests.
 
-use super::{describe_output, have_program, poll_opt, unique_name};
+use super::{describe_output, have_program, poll_opt, unique_name, NETNS_REGISTRY};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -69,6 +69,7 @@ pub struct Netns {
 impl Netns {
     /// Creates `<prefix><pid>x<n>`; `prefix` is at most 5 characters.
     pub fn new(prefix: &str) -> Netns {
+        super::sweep_stale();
         let name = unique_name(prefix);
         // A stale namespace of the same name can only come from a dead run
         // with a recycled pid: remove it.
@@ -76,6 +77,11 @@ impl Netns {
             .args(["netns", "del", &name])
             .stderr(Stdio::null())
             .status();
+        let _ = std::fs::create_dir_all(NETNS_REGISTRY);
+        let _ = std::fs::write(
+            Path::new(NETNS_REGISTRY).join(&name),
+            std::process::id().to_string(),
+        );
         host_run(&["ip", "netns", "add", &name]);
         let ns = Netns { name };
         ns.run(&["ip", "link", "set", "lo", "up"]);
@@ -255,12 +261,39 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        self.kill_all();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        delete_netns(&self.name);
+        let _ = std::fs::remove_file(Path::new(NETNS_REGISTRY).join(&self.name));
     }
+}
+
+/// Kills every process in namespace `name` and deletes it.
+pub fn delete_netns(name: &str) {
+    let pids = |name: &str| -> Vec<i32> {
+        Command::new("ip")
+            .args(["netns", "pids", name])
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for pid in pids(name) {
+        // SAFETY: plain kill(2) on a pid inside a test namespace of ours.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    poll_opt(Duration::from_secs(3), || {
+        pids(name).is_empty().then_some(())
+    });
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// The two ends of a veth pair.
