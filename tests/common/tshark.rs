@@ -66,6 +66,25 @@ impl EspSa {
         }
     }
 
+    /// Parses one line of Wireshark's `esp_sa` table as `ikegate keys --format wireshark-esp`
+    /// prints it: `"IPv4","src","dst","0xSPI","encr","0xkey","auth","0xkey"`.
+    pub fn from_uat_line(line: &str) -> Option<EspSa> {
+        let f: Vec<&str> = line.trim().split(',').map(|c| c.trim_matches('"')).collect();
+        if f.len() != 8 {
+            return None;
+        }
+        let key = |s: &str| hex::decode(s.trim_start_matches("0x")).ok();
+        Some(EspSa {
+            src: f[1].into(),
+            dst: f[2].into(),
+            spi: u32::from_str_radix(f[3].trim_start_matches("0x"), 16).ok()?,
+            encr: f[4].into(),
+            encr_key: key(f[5])?,
+            auth: f[6].into(),
+            auth_key: key(f[7])?,
+        })
+    }
+
     /// The UAT record(s): one per IP version that the addresses allow.
     pub fn uat_records(&self) -> Vec<String> {
         let key = |k: &[u8]| {
