@@ -106,6 +106,10 @@ pub struct CharonConfig {
     pub child_rekey_time: Option<String>,
     pub child_life_time: Option<String>,
     pub child_rand_time: Option<String>,
+    /// Note: with kernel-libipsec, `Trap` installs the route through
+    /// `ipsec0` but traffic never triggers a negotiation (libipsec logs
+    /// "could not find an outbound IPsec SA for reqid {1}, dropping packet"
+    /// and sends no acquire): use `Start` or `initiate()`.
     pub start_action: StartAction,
     /// Child `close_action`: `none`, `clear`, `trap`, `start`.
     pub close_action: Option<String>,
@@ -203,7 +207,7 @@ impl CharonConfig {
         s += &format!("      path = {d}/charon.log\n");
         s += "      time_format = %T\n      append = yes\n      flush_line = yes\n      ike_name = yes\n";
         s += &format!(
-            "      default = 1\n      ike = 2\n      cfg = 2\n      net = 1\n      knl = 2\n      chd = {chd}\n      esp = 1\n"
+            "      default = 1\n      ike = 2\n      cfg = 1\n      net = 1\n      knl = 2\n      chd = {chd}\n      esp = 1\n"
         );
         s += "    }\n  }\n";
         s += "  syslog {\n    daemon {\n      default = -1\n    }\n  }\n";
