@@ -371,11 +371,14 @@ fn ikev1_start_action_start_brings_tunnel_up() {
     lcfg.dpd_timeout = Some(3);
     lcfg.dpd_action = Some("restart".into());
     let left = Charon::start(&left_ns, lcfg);
+    left_ns.wait_udp_listening(4500, Duration::from_secs(5));
+    left_ns.wait_link("ipsec0", Duration::from_secs(5));
     left.wait_child_installed("net", Duration::from_secs(10));
     right.wait_child_installed("net", Duration::from_secs(10));
     left_ns.ping_ok("192.168.2.1", 2, || left.list_sas() + &right.list_sas());
     // DPD is negotiated and running.
-    left.wait_log("sending DPD request", Duration::from_secs(5));
+    let mark = left.log_mark();
+    left.wait_log_since(mark, "sending DPD request", Duration::from_secs(5));
 }
 
 /// Log excerpt from a real run (charon 5.9.8, IKEv1 initiator, `chd` = 4).
