@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::charon::{parse_child_sas, parse_esp_keys, Charon, CharonConfig};
+use common::charon::{parse_child_sas, parse_esp_keys, Charon, CharonConfig, StartAction};
 use common::nat::{NatTopology, NAT_OUTSIDE, RIGHT_ADDR};
 use common::netns::{require_root, veth, Netns};
 use common::tshark::{self, Capture};
@@ -350,6 +350,35 @@ fn ikev1_psk_through_nat_box() {
         tshark::frames_table(&frames)
     );
     eprintln!("nat test took {:?}", t0.elapsed());
+}
+
+#[test]
+fn ikev1_start_action_start_brings_tunnel_up() {
+    if !can_run() {
+        return;
+    }
+    let left_ns = Netns::new("tl");
+    let right_ns = Netns::new("tr");
+    veth(&left_ns, &["10.0.0.1/24"], &right_ns, &["10.0.0.2/24"]);
+    left_ns.add_lo_addr("192.168.1.1/32");
+    right_ns.add_lo_addr("192.168.2.1/32");
+    let rcfg = CharonConfig::ikev1_psk("10.0.0.2", "10.0.0.1", "192.168.2.0/24", "192.168.1.0/24");
+    let right = Charon::start(&right_ns, rcfg);
+    let mut lcfg =
+        CharonConfig::ikev1_psk("10.0.0.1", "10.0.0.2", "192.168.1.0/24", "192.168.2.0/24");
+    lcfg.start_action = StartAction::Start;
+    lcfg.dpd_delay = Some(1);
+    lcfg.dpd_timeout = Some(3);
+    lcfg.dpd_action = Some("restart".into());
+    let left = Charon::start(&left_ns, lcfg);
+    left_ns.wait_udp_listening(4500, Duration::from_secs(5));
+    left_ns.wait_link("ipsec0", Duration::from_secs(5));
+    left.wait_child_installed("net", Duration::from_secs(10));
+    right.wait_child_installed("net", Duration::from_secs(10));
+    left_ns.ping_ok("192.168.2.1", 2, || left.list_sas() + &right.list_sas());
+    // DPD is negotiated and running.
+    let mark = left.log_mark();
+    left.wait_log_since(mark, "sending DPD request", Duration::from_secs(5));
 }
 
 /// Log excerpt from a real run (charon 5.9.8, IKEv1 initiator, `chd` = 4).

@@ -230,6 +230,48 @@ impl Netns {
         }
     }
 
+    /// Polls (≤ `timeout`) until something listens on UDP `port` in the
+    /// namespace (`ss -ulnH`), e.g. a gateway's IKE socket.
+    pub fn wait_udp_listening(&self, port: u16, timeout: Duration) {
+        let suffix = format!(":{port}");
+        let ok = poll_opt(timeout, || {
+            let out = self.exec(&["ss", "-ulnH"]);
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| {
+                    l.split_whitespace()
+                        .nth(3)
+                        .is_some_and(|local| local.ends_with(&suffix))
+                })
+                .then_some(())
+        });
+        if ok.is_none() {
+            panic!(
+                "[{}] nothing listening on UDP {port} after {timeout:?}:\n{}",
+                self.name,
+                String::from_utf8_lossy(&self.exec(&["ss", "-ulnp"]).stdout)
+            );
+        }
+    }
+
+    /// Polls (≤ `timeout`) until link `dev` exists in the namespace (e.g. a
+    /// TUN device created by the process under test).
+    pub fn wait_link(&self, dev: &str, timeout: Duration) {
+        let ok = poll_opt(timeout, || {
+            self.exec(&["ip", "link", "show", "dev", dev])
+                .status
+                .success()
+                .then_some(())
+        });
+        if ok.is_none() {
+            panic!(
+                "[{}] link {dev} did not appear within {timeout:?}:\n{}",
+                self.name,
+                String::from_utf8_lossy(&self.exec(&["ip", "link"]).stdout)
+            );
+        }
+    }
+
     /// Pids of every process in the namespace.
     pub fn pids(&self) -> Vec<i32> {
         let out = Command::new("ip")
