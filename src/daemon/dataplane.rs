@@ -70,7 +70,7 @@ pub struct Tunnel {
 pub struct GlobalStats {
     /// ESP packets for SPIs we do not have.
     pub no_sa: AtomicU64,
-    /// Datagrams too short or otherwise unusable before any SA lookup.
+    /// Runts: datagrams too short to carry an SPI and sequence number.
     pub malformed: AtomicU64,
     /// NAT keepalives received.
     pub keepalives: AtomicU64,

@@ -273,7 +273,7 @@ pub fn status_text(dp: &DataPlane) -> String {
     }
     let _ = writeln!(
         s,
-        "global: unknown-spi {}, malformed {}, keepalives {}",
+        "global: unknown-spi {}, runt {}, keepalives {}",
         dp.stats.no_sa.load(Relaxed),
         dp.stats.malformed.load(Relaxed),
         dp.stats.keepalives.load(Relaxed)

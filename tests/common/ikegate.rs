@@ -24,7 +24,13 @@ pub struct Gateway {
 impl Gateway {
     /// Writes `yaml` to `dir/<label>.yaml` and starts the gateway; returns once a route through
     /// `wait_dev` exists (pass `None` to return right after start).
-    pub fn start(ns: &Netns, dir: &TempDir, label: &str, yaml: &str, wait_dev: Option<&str>) -> Gateway {
+    pub fn start(
+        ns: &Netns,
+        dir: &TempDir,
+        label: &str,
+        yaml: &str,
+        wait_dev: Option<&str>,
+    ) -> Gateway {
         let config = dir.join(&format!("{label}.yaml"));
         std::fs::write(&config, yaml).unwrap();
         let log = dir.join(&format!("{label}.log"));
@@ -34,7 +40,12 @@ impl Gateway {
         let f = std::fs::File::create(&log).unwrap();
         cmd.stdout(f.try_clone().unwrap()).stderr(f);
         let proc_ = BgProcess::spawn(cmd, &format!("ikegate {label} in {}", ns.name()));
-        let mut gw = Gateway { proc_: Some(proc_), config, log, label: label.to_string() };
+        let mut gw = Gateway {
+            proc_: Some(proc_),
+            config,
+            log,
+            label: label.to_string(),
+        };
         if let Some(dev) = wait_dev {
             let up = poll_opt(Duration::from_secs(15), || {
                 if let Some(st) = gw.proc_.as_mut().and_then(|p| p.try_wait()) {
@@ -43,11 +54,15 @@ impl Gateway {
                 let out = ns.exec(&["ip", "route", "show", "dev", dev]);
                 let v6 = ns.exec(&["ip", "-6", "route", "show", "dev", dev]);
                 (out.status.success()
-                    && (!out.stdout.is_empty() || !String::from_utf8_lossy(&v6.stdout).trim().is_empty()))
+                    && (!out.stdout.is_empty()
+                        || !String::from_utf8_lossy(&v6.stdout).trim().is_empty()))
                 .then_some(())
             });
             if up.is_none() {
-                panic!("ikegate {label}: no route via {dev} after 15 s:\n{}", gw.log_text());
+                panic!(
+                    "ikegate {label}: no route via {dev} after 15 s:\n{}",
+                    gw.log_text()
+                );
             }
         }
         gw
@@ -81,7 +96,10 @@ impl Gateway {
 
 /// Runs `ikegate ARGS…` on the host and returns (exit code, stdout, stderr).
 pub fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(bin()).args(args).output().unwrap();
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -97,6 +115,12 @@ pub fn counter(log: &str, name: &str) -> Option<u64> {
     let needle = format!("{name} ");
     text.match_indices(&needle)
         .filter(|(i, _)| *i == 0 || matches!(text.as_bytes()[i - 1], b' ' | b','))
-        .filter_map(|(i, _)| text[i + needle.len()..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .filter_map(|(i, _)| {
+            text[i + needle.len()..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
         .next()
 }

@@ -69,7 +69,11 @@ impl EspSa {
     /// Parses one line of Wireshark's `esp_sa` table as `ikegate keys --format wireshark-esp`
     /// prints it: `"IPv4","src","dst","0xSPI","encr","0xkey","auth","0xkey"`.
     pub fn from_uat_line(line: &str) -> Option<EspSa> {
-        let f: Vec<&str> = line.trim().split(',').map(|c| c.trim_matches('"')).collect();
+        let f: Vec<&str> = line
+            .trim()
+            .split(',')
+            .map(|c| c.trim_matches('"'))
+            .collect();
         if f.len() != 8 {
             return None;
         }
@@ -256,7 +260,10 @@ fn parse_frame_line(line: &str) -> Option<EspFrame> {
             None => s.parse().ok(),
         }
     };
-    let (src, dst) = if !f[1].is_empty() {
+    // The outer header is the first of ip/ipv6 in frame.protocols; ip.src may be the inner one
+    // (IPv4 inside an IPv6 outer packet).
+    let outer_v6 = f[11].split(':').find(|p| *p == "ip" || *p == "ipv6") == Some("ipv6");
+    let (src, dst) = if !outer_v6 {
         (f[1], f[2])
     } else {
         (f[3], f[4])
