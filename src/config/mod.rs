@@ -2,6 +2,8 @@
 //! and what to write instead; all errors are collected, not just the first.
 
 pub mod node;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -369,6 +371,15 @@ fn parse_interface(
     })
 }
 
+fn example_addr(fam: &str, key: &str) -> &'static str {
+    match (fam, key) {
+        ("ipv4", "source") => "10.0.0.1",
+        ("ipv4", _) => "10.0.0.2",
+        (_, "source") => "2001:db8::1",
+        _ => "2001:db8::2",
+    }
+}
+
 fn parse_manual_sa(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Keying> {
     let m = n.block(errs, &["outbound", "inbound"])?;
     let mut get = |dir: &str| match child(m, n, dir) {
@@ -444,8 +455,9 @@ fn parse_esp_keys(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<EspKey
         errs,
         integ.is_some_and(|i| i != IntegAlg::None),
     );
+    // Key lengths are checked even when the SPI is wrong, so that both errors are reported.
     let keys = EspKeys {
-        spi: spi?,
+        spi: spi.unwrap_or(0),
         enc: enc?,
         enc_key: enc_key?,
         integ: integ?,
@@ -455,7 +467,7 @@ fn parse_esp_keys(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<EspKey
         n.error(errs, e);
         return None;
     }
-    Some(keys)
+    spi.map(|_| keys)
 }
 
 /// A hex key given inline (`key`) or in a file (`key-file`); empty when not `required` and absent.

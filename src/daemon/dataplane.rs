@@ -378,12 +378,11 @@ fn on_udp_datagram(
     }
 }
 
+/// Where IKE messages received on port 4500 go (sender, message without the non-ESP marker).
+pub type IkeSink = Box<dyn FnMut(SocketAddr, &[u8]) + Send>;
+
 /// Receives on a transport's UDP 4500 socket forever. IKE messages are passed to `ike`.
-pub async fn udp_inbound_loop(
-    dp: Arc<DataPlane>,
-    tr: Arc<Transport>,
-    mut ike: Box<dyn FnMut(SocketAddr, &[u8]) + Send>,
-) {
+pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: IkeSink) {
     let mut buf = vec![0u8; HEADROOM + 65536];
     let mut writers = TunWriters::new(dp.tunnels.len());
     loop {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what ikegate's demo and tests need on Debian 12 (as root). Idempotent and quiet.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+    echo "setup-debian.sh: run as root (sudo); it installs Debian packages" >&2
+    exit 1
+fi
+pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3
+      strongswan-charon strongswan-swanctl libcharon-extra-plugins)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export PATH="$HOME/.cargo/bin:/root/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+    echo "setup-debian.sh: cargo not found. ikegate needs Rust 1.85 or newer (rustup.rs);" >&2
+    echo "Debian 12's packaged rustc is too old." >&2
+    exit 1
+fi

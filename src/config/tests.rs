@@ -1,0 +1,186 @@
+//! Configuration parsing: the example file, and errors that name the key and the fix.
+
+use super::*;
+
+fn errors(yaml: &str) -> Vec<String> {
+    match parse(yaml, Path::new(".")) {
+        Ok(_) => panic!("expected errors for:\n{yaml}"),
+        Err(e) => e.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+const GOOD: &str = r#"
+interfaces:
+  ipsec0:
+    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }
+    manual-sa:
+      outbound: { spi: 0x1001, encryption: aes128-gcm, key: "0x000102030405060708090a0b0c0d0e0f10111213" }
+      inbound:  { spi: 4098, encryption: aes128-gcm, key: "0x202122232425262728292a2b2c2d2e2f30313233" }
+route:
+  ipv4:
+    - { destination: 192.168.2.0/24, gateway: ipsec0 }
+"#;
+
+#[test]
+fn example_file_is_valid() {
+    let text = include_str!("../../config.example.yaml");
+    let cfg = parse(text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(cfg.interfaces.len(), 2);
+    assert_eq!(cfg.routes.len(), 3);
+    assert_eq!(cfg.interfaces[1].nat_traversal, NatTraversal::Force);
+}
+
+#[test]
+fn minimal_config_and_defaults() {
+    let cfg = parse(GOOD, Path::new(".")).unwrap();
+    let i = &cfg.interfaces[0];
+    assert_eq!(i.name, "ipsec0");
+    assert_eq!(i.nat_traversal, NatTraversal::Enable);
+    assert_eq!(i.mtu, Mtu::Auto);
+    assert_eq!(i.tcp_mss, TcpMss::Auto);
+    let Keying::Manual { outbound, inbound } = &i.keying;
+    assert_eq!(outbound.spi, 0x1001);
+    assert_eq!(inbound.spi, 4098);
+    assert_eq!(outbound.enc_key.len(), 20);
+    assert_eq!(
+        cfg.routes[0].destination,
+        Prefix::parse("192.168.2.0/24").unwrap()
+    );
+}
+
+#[test]
+fn every_error_is_reported_with_its_path() {
+    let e = errors(
+        r#"
+interfaces:
+  ipsec0:
+    ipv4: { source: 10.0.0.1, destinaton: 10.0.0.2 }
+    nat-traversal: forse
+    mtu: huge
+    manual-sa:
+      outbound: { spi: 7, encryption: aes128-gcm, key: "0x0001" }
+      inbound:  { spi: 0x2002, encryption: aes512, key: "0x00" }
+route:
+  ipv4:
+    - { destination: 192.168.2.1/24, gateway: ipsec1 }
+"#,
+    );
+    let all = e.join("\n");
+    for needle in [
+        "interfaces.ipsec0.ipv4.destinaton: unknown key `destinaton`; did you mean `destination`?",
+        "interfaces.ipsec0.ipv4.destination: missing",
+        "interfaces.ipsec0.nat-traversal: \"forse\" is not one of disable | enable | force (did you mean `force`?)",
+        "interfaces.ipsec0.mtu: expected a whole number",
+        "interfaces.ipsec0.manual-sa.outbound.spi: 7 is out of range",
+        "interfaces.ipsec0.manual-sa.outbound: aes128-gcm needs a 20-byte key including the 4-byte salt (40 hex digits), got 2 bytes",
+        "interfaces.ipsec0.manual-sa.inbound.encryption: \"aes512\" is not one of",
+        "route.ipv4[0].destination: 192.168.2.1/24 has host bits set; the network is 192.168.2.0/24",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn unknown_gateway_and_duplicate_spi() {
+    let yaml = GOOD
+        .replace("gateway: ipsec0", "gateway: ipsek0")
+        .replace("spi: 4098", "spi: 0x1002");
+    let yaml = format!(
+        "{yaml}\n",
+    )
+    .replace(
+        "route:",
+        "  ipsec1:\n    ipv4: { source: 10.0.0.1, destination: 10.0.0.3 }\n    manual-sa:\n      outbound: { spi: 0x3003, encryption: aes128-gcm, key: \"0x000102030405060708090a0b0c0d0e0f10111213\" }\n      inbound:  { spi: 0x1002, encryption: aes128-gcm, key: \"0x202122232425262728292a2b2c2d2e2f30313233\" }\nroute:",
+    );
+    let all = errors(&yaml).join("\n");
+    assert!(
+        all.contains(
+            "route.ipv4[0].gateway: no interface named \"ipsek0\"; did you mean `ipsec0`?"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("SPI 0x1002 is already the inbound SPI of ipsec0"),
+        "{all}"
+    );
+}
+
+#[test]
+fn cbc_needs_authentication_and_gcm_refuses_it() {
+    let yaml = GOOD.replace(
+        r#"outbound: { spi: 0x1001, encryption: aes128-gcm, key: "0x000102030405060708090a0b0c0d0e0f10111213" }"#,
+        r#"outbound: { spi: 0x1001, encryption: aes128, key: "0x000102030405060708090a0b0c0d0e0f" }"#,
+    );
+    let all = errors(&yaml).join("\n");
+    assert!(
+        all.contains("aes128 needs an authentication algorithm"),
+        "{all}"
+    );
+    let yaml = GOOD.replace(
+        r#"key: "0x202122232425262728292a2b2c2d2e2f30313233" }"#,
+        r#"key: "0x202122232425262728292a2b2c2d2e2f30313233", authentication: hmac-sha1, authentication-key: "0x0000000000000000000000000000000000000000" }"#,
+    );
+    let all = errors(&yaml).join("\n");
+    assert!(
+        all.contains("AEAD cipher and carries its own integrity"),
+        "{all}"
+    );
+}
+
+#[test]
+fn key_file_with_trailing_newline_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("ikegate-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("out.key"),
+        "0x000102030405060708090a0b0c0d0e0f10111213\n",
+    )
+    .unwrap();
+    let yaml = GOOD.replace(
+        r#"key: "0x000102030405060708090a0b0c0d0e0f10111213" }"#,
+        "key-file: out.key }",
+    );
+    let e = parse(&yaml, &dir).unwrap_err();
+    let all: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert!(
+        all[0].starts_with("interfaces.ipsec0.manual-sa.outbound.key-file: ")
+            && all[0].contains("ends in a newline"),
+        "{all:?}"
+    );
+    std::fs::write(
+        dir.join("out.key"),
+        "0x000102030405060708090a0b0c0d0e0f10111213",
+    )
+    .unwrap();
+    assert!(parse(&yaml, &dir).is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn garbage_never_panics() {
+    for text in [
+        "",
+        "[]",
+        "interfaces: 3",
+        "interfaces: {}",
+        "route: {ipv4: 5}",
+        ":::",
+        "interfaces: { a: [1,2] }",
+        "\u{0}",
+    ] {
+        assert!(parse(text, Path::new(".")).is_err(), "{text:?}");
+    }
+}
+
+#[test]
+fn prefixes() {
+    let p = Prefix::parse("192.168.2.0/24").unwrap();
+    assert!(p.contains("192.168.2.77".parse().unwrap()));
+    assert!(!p.contains("192.168.3.1".parse().unwrap()));
+    assert!(!p.contains("::1".parse().unwrap()));
+    assert_eq!(Prefix::parse("0.0.0.0/0").unwrap().len, 0);
+    assert!(Prefix::parse("10.0.0.0/33").is_err());
+    assert!(Prefix::parse("2001:db8::/32")
+        .unwrap()
+        .contains("2001:db8::5".parse().unwrap()));
+}
