@@ -285,15 +285,11 @@ fn parse_interface(
             );
             continue;
         }
-        let ex = if fam == "ipv4" {
-            "10.0.0.1"
-        } else {
-            "2001:db8::1"
-        };
         if let Some(am) = a.block(errs, &["source", "destination"]) {
             let get = |k: &str, errs: &mut Errors| match child(am, &a, k) {
-                Some(v) => v.ip(errs, ex),
+                Some(v) => v.ip(errs, example_addr(fam, k)),
                 None => {
+                    let ex = example_addr(fam, k);
                     errs.push(
                         &a.child_path(k),
                         format!("missing: the {k} address, e.g. `{k}: {ex}`"),
