@@ -260,7 +260,11 @@ impl EspKeys {
                 "{} needs a {}-byte key{} ({} hex digits), got {} bytes",
                 self.enc.config_name(),
                 self.enc.keymat_len(),
-                if self.enc.is_aead() { " including the 4-byte salt" } else { "" },
+                if self.enc.is_aead() {
+                    " including the 4-byte salt"
+                } else {
+                    ""
+                },
                 self.enc.keymat_len() * 2,
                 self.enc_key.len()
             ));
