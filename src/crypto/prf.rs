@@ -173,27 +173,41 @@ pub fn phase1_enc_key(hash: HashAlg, skeyid_e: &[u8], len: usize) -> Zeroizing<V
     out
 }
 
+/// The inputs of one phase-2 KEYMAT computation besides SKEYID_d (RFC 2409 §5.5).
+#[derive(Clone, Copy)]
+pub struct KeymatSeed<'a> {
+    /// The Quick Mode Diffie-Hellman shared secret when PFS is used.
+    pub gxy_qm: Option<&'a [u8]>,
+    /// Protocol ID of the SA (3 = ESP).
+    pub protocol: u8,
+    /// SPI of this direction, as chosen by its receiver (4 bytes for ESP).
+    pub spi: &'a [u8],
+    /// Body of the initiator's Quick Mode nonce payload.
+    pub ni_b: &'a [u8],
+    /// Body of the responder's Quick Mode nonce payload.
+    pub nr_b: &'a [u8],
+}
+
 /// Phase-2 KEYMAT for one SA direction (RFC 2409 §5.5):
 /// `K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b)`,
 /// `Kn = prf(SKEYID_d, Kn-1 | [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b)`, `KEYMAT = K1 | K2 | …`
-/// truncated to `len`. `spi` is the SPI of this direction (chosen by its receiver).
+/// truncated to `len`.
 pub fn keymat(
     hash: HashAlg,
     skeyid_d: &[u8],
-    gxy_qm: Option<&[u8]>,
-    protocol: u8,
-    spi: &[u8],
-    ni_b: &[u8],
-    nr_b: &[u8],
+    seed: &KeymatSeed<'_>,
     len: usize,
 ) -> Zeroizing<Vec<u8>> {
-    let g = gxy_qm.unwrap_or(&[]);
-    let proto = [protocol];
+    let g = seed.gxy_qm.unwrap_or(&[]);
+    let proto = [seed.protocol];
+    let tail: [&[u8]; 5] = [g, &proto, seed.spi, seed.ni_b, seed.nr_b];
     let mut out = Zeroizing::new(Vec::with_capacity(len + hash.output_len()));
-    let mut k = hash.prf(skeyid_d, &[g, &proto, spi, ni_b, nr_b]);
+    let mut k = hash.prf(skeyid_d, &tail);
     out.extend_from_slice(&k);
     while out.len() < len {
-        k = hash.prf(skeyid_d, &[&k, g, &proto, spi, ni_b, nr_b]);
+        let prev = k;
+        let parts: [&[u8]; 6] = [&prev, g, &proto, seed.spi, seed.ni_b, seed.nr_b];
+        k = hash.prf(skeyid_d, &parts);
         out.extend_from_slice(&k);
     }
     out.truncate(len);
@@ -238,7 +252,14 @@ mod tests {
         let (psk, ni, nr, gxy, ci, cr) = inputs();
         let k = SkeyId::derive_psk(hash, &psk, &ni, &nr, &gxy, &ci, &cr);
         let ka = phase1_enc_key(hash, &k.e, 32);
-        let km = keymat(hash, &k.d, None, 3, &[0xc0, 0xff, 0xee, 0x01], &ni, &nr, 52);
+        let seed = KeymatSeed {
+            gxy_qm: None,
+            protocol: 3,
+            spi: &[0xc0, 0xff, 0xee, 0x01],
+            ni_b: &ni,
+            nr_b: &nr,
+        };
+        let km = keymat(hash, &k.d, &seed, 52);
         let got = [&k.skeyid[..], &k.d, &k.a, &k.e, &ka, &km]
             .iter()
             .map(hex::encode)
