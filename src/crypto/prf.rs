@@ -237,7 +237,9 @@ mod tests {
     //           km += prf(h, d, km[-len(s):] + b"\3" + bytes.fromhex("c0ffee01") + ni + nr)
     //       # Ka is SKEYID_e[:32] when SKEYID_e is long enough (SHA-256)
     //       print(s.hex(), d.hex(), a.hex(), e.hex(), (k1 + k2)[:32].hex(), km[:52].hex())
-    fn inputs() -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, [u8; 8], [u8; 8]) {
+    type Inputs = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, [u8; 8], [u8; 8]);
+
+    fn inputs() -> Inputs {
         (
             b"xeeB5gohvaYi".to_vec(),
             (0u8..16).collect(),
