@@ -1,1 +1,3 @@
-//! wire (under construction)
+//! Wire formats: zero-copy, bounds-checked views and emitters.
+
+pub mod isakmp;
