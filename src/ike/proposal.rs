@@ -283,7 +283,7 @@ fn auth_method_name(v: u64) -> String {
         3 => "rsa-signature".into(),
         4 | 5 => "rsa-encryption".into(),
         65001 => "xauth-psk".into(),
-        65001..=65010 => "xauth".into(),
+        65002..=65010 => "xauth".into(),
         n => format!("method {n}"),
     }
 }

@@ -16,8 +16,6 @@ use super::nat::{NatDetection, NatTMethod};
 pub(crate) struct IsakmpSa {
     pub icookie: [u8; 8],
     pub rcookie: [u8; 8],
-    /// True when we initiated Main Mode.
-    pub initiator: bool,
     pub keys: Phase1Keys,
     /// The last CBC block of phase 1 (seed of every Quick Mode/Informational IV).
     pub last_block: Vec<u8>,

@@ -124,11 +124,6 @@ impl Phase1Keys {
         self.cipher.decrypt(&self.enc_key, iv, &mut buf).ok()?;
         Some((buf, next_iv))
     }
-
-    /// The block size of the phase-1 cipher.
-    pub fn block_len(&self) -> usize {
-        self.cipher.block_len()
-    }
 }
 
 fn truncate(mut v: Vec<u8>, n: usize) -> Vec<u8> {

@@ -33,6 +33,10 @@ use super::{ct_eq, new_cookie, Ctx, DropReason, Fault, NotifySpec};
 /// Nonce length we send (strongSwan sends 32 bytes too).
 const NONCE_LEN: usize = 32;
 
+/// Message 5/6 checked: (peer identity, INITIAL-CONTACT seen, next IV), or why not (with a drop
+/// reason when the input is only to be ignored).
+type AuthOutcome = Result<(Identity, bool, Vec<u8>), (Option<DropReason>, Diagnostic)>;
+
 /// Initiator, message 1 sent, waiting for message 2.
 pub(crate) struct MmInitiatorSentSa {
     icookie: [u8; 8],
@@ -110,17 +114,10 @@ impl Authenticating {
         }
     }
 
-    fn into_sa(
-        self,
-        initiator: bool,
-        last_block: Vec<u8>,
-        peer: Identity,
-        initial_contact: bool,
-    ) -> IsakmpSa {
+    fn into_sa(self, last_block: Vec<u8>, peer: Identity, initial_contact: bool) -> IsakmpSa {
         IsakmpSa {
             icookie: self.icookie,
             rcookie: self.rcookie,
-            initiator,
             keys: self.keys,
             last_block,
             proposal: self.proposal,
@@ -140,7 +137,7 @@ impl Authenticating {
         body: &[u8],
         first: PayloadType,
         side: AuthSide,
-    ) -> Result<(Identity, bool, Vec<u8>), (Option<DropReason>, Diagnostic)> {
+    ) -> AuthOutcome {
         let garbage = Diagnostic::AuthFailed {
             side,
             garbage: true,
@@ -406,11 +403,6 @@ impl MmInitiatorSentSa {
 }
 
 impl MmInitiatorSentKe {
-    /// The cookies.
-    pub fn cookies(&self) -> ([u8; 8], [u8; 8]) {
-        (self.icookie, self.rcookie)
-    }
-
     /// The chosen suite.
     pub fn proposal(&self) -> &Phase1Proposal {
         &self.proposal
@@ -497,11 +489,6 @@ impl MmInitiatorNatChecked {
 }
 
 impl MmInitiatorSentAuth {
-    /// The cookies.
-    pub fn cookies(&self) -> ([u8; 8], [u8; 8]) {
-        (self.common.icookie, self.common.rcookie)
-    }
-
     /// Handles message 6: verifies HASH_R and the peer's identity.
     pub fn on_msg6(
         self,
@@ -516,7 +503,7 @@ impl MmInitiatorSentAuth {
             .common
             .open_auth(ctx.policy, body, hdr.next_payload, AuthSide::HashR)
         {
-            Ok((peer, ic, last)) => Ok(self.common.into_sa(true, last, peer, ic)),
+            Ok((peer, ic, last)) => Ok(self.common.into_sa(last, peer, ic)),
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => Err(Fault::Fail(d, None)),
         }
@@ -668,16 +655,6 @@ impl MmResponderSentSa {
 }
 
 impl MmResponderSentKe {
-    /// The cookies.
-    pub fn cookies(&self) -> ([u8; 8], [u8; 8]) {
-        (self.common.icookie, self.common.rcookie)
-    }
-
-    /// NAT detection result.
-    pub fn nat(&self) -> NatDetection {
-        self.common.nat
-    }
-
     /// Handles message 5 (verifies HASH_I and the identity) and builds message 6.
     pub fn on_msg5(
         self,
@@ -694,7 +671,7 @@ impl MmResponderSentKe {
                 let mut common = self.common;
                 common.iv = iv_after_5;
                 let (out, last) = common.seal_auth(ctx.policy, AuthSide::HashR);
-                Ok((common.into_sa(false, last, peer, ic), out))
+                Ok((common.into_sa(last, peer, ic), out))
             }
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => {

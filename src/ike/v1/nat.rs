@@ -159,7 +159,7 @@ pub(crate) fn detect(
     };
     NatDetection {
         local_behind: first != Some(ours.as_slice()),
-        peer_behind: !rest.iter().any(|h| *h == theirs.as_slice()),
+        peer_behind: !rest.contains(&theirs.as_slice()),
     }
 }
 

@@ -101,7 +101,10 @@ fn open(
     sa.keys.decrypt(iv, body).ok_or(DropReason::Malformed)
 }
 
-fn ids<'a>(msg: &Msg<'a>) -> Result<Option<(&'a [u8], &'a [u8])>, ()> {
+/// The bodies of the two ID payloads (IDci, IDcr), if present.
+type IdBodies<'a> = Option<(&'a [u8], &'a [u8])>;
+
+fn ids<'a>(msg: &Msg<'a>) -> Result<IdBodies<'a>, ()> {
     let v: Vec<_> = msg.all(PayloadType::ID).collect();
     match v.as_slice() {
         [] => Ok(None),

@@ -61,8 +61,12 @@ macro_rules! open_enum {
             }
         }
         impl core::fmt::Display for $name {
+            /// The registry spelling with hyphens (`NO-PROPOSAL-CHOSEN`), or the number.
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                core::fmt::Debug::fmt(self, f)
+                match self.name() {
+                    Some(n) => f.write_str(&n.replace('_', "-")),
+                    None => write!(f, "{}", self.0),
+                }
             }
         }
     };
