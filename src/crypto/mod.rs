@@ -1,6 +1,9 @@
 //! Cryptographic algorithms: identifiers shared by configuration, IKE and ESP, and their
 //! implementations. AEAD (AES-GCM) runs on `ring`; CBC ciphers, HMACs and hashes on RustCrypto.
 
+pub mod dh;
 pub mod esp_suite;
+pub mod ike_cipher;
+pub mod prf;
 
 pub use esp_suite::{EncAlg, EspKeys, IntegAlg};

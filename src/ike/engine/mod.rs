@@ -1,0 +1,750 @@
+//! The per-tunnel IKEv1 engine (quinn-proto style): feed it datagrams and timeouts, drain
+//! datagrams, events and the next deadline. It owns every phase-1 and phase-2 exchange with
+//! its one configured peer.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use crate::wire::isakmp::{ExchangeType, Header, ProtocolId};
+
+use super::diagnostic::Diagnostic;
+use super::event::{DownReason, Event, Role, Transmit};
+use super::policy::{IkePolicy, ProxyId, RetransmitPolicy};
+use super::proposal::Phase2Proposal;
+use super::random::{random_u32, RandomSource};
+use super::status::{ChildStatus, EngineStats, EngineStatus, NatStatus, Phase1Status};
+use super::v1::informational;
+use super::v1::isakmp_sa::IsakmpSa;
+use super::v1::main_mode::{
+    MmInitiatorSentAuth, MmInitiatorSentKe, MmInitiatorSentSa, MmResponderSentKe, MmResponderSentSa,
+};
+use super::v1::nat::NatTMethod;
+use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
+use super::v1::DropReason;
+
+mod info;
+mod phase1;
+mod phase2;
+
+/// Most Quick Modes in flight per ISAKMP SA.
+const MAX_QUICK_MODES: usize = 16;
+/// Completed exchanges remembered per ISAKMP SA (duplicates, replays).
+const MAX_DONE: usize = 64;
+
+/// The IKEv1 engine of one tunnel.
+pub struct Engine {
+    policy: IkePolicy,
+    rng: Box<dyn RandomSource + Send>,
+    p1: Vec<P1Entry>,
+    children: Vec<Child>,
+    io: Outputs,
+    /// `initiate` was called and no `shutdown` since.
+    want_up: bool,
+    reinit_at: Option<Instant>,
+    /// The peer's current address (configured, then followed from authenticated messages).
+    peer: SocketAddr,
+    last_now: Option<Instant>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("peer", &self.peer)
+            .field("phase1", &self.p1.len())
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine produced and counted.
+#[derive(Default)]
+struct Outputs {
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: EngineStats,
+    last_error: Option<String>,
+}
+
+impl Outputs {
+    fn send(&mut self, local_port: u16, remote: SocketAddr, data: Vec<u8>) {
+        self.stats.sent += 1;
+        self.transmits.push_back(Transmit {
+            local_port,
+            remote,
+            data,
+        });
+    }
+
+    fn fail(&mut self, cause: Diagnostic) {
+        warn!(%cause, "IKE negotiation failed");
+        self.stats.failures += 1;
+        self.last_error = Some(cause.to_string());
+        self.events.push_back(Event::Failed { cause });
+    }
+
+    fn drop_reason(&mut self, r: DropReason) {
+        match r {
+            DropReason::Malformed => self.stats.dropped_malformed += 1,
+            DropReason::BadHash => self.stats.dropped_bad_hash += 1,
+            DropReason::Unexpected => self.stats.dropped_unexpected += 1,
+        }
+    }
+}
+
+/// A message we wait to be answered, resent on a timer.
+struct Retx {
+    data: Vec<u8>,
+    next_at: Instant,
+    interval: Duration,
+    count: u32,
+    exchange: &'static str,
+    message: u8,
+}
+
+impl Retx {
+    fn new(
+        data: Vec<u8>,
+        now: Instant,
+        p: &RetransmitPolicy,
+        exchange: &'static str,
+        message: u8,
+    ) -> Retx {
+        Retx {
+            data,
+            next_at: now + p.initial,
+            interval: p.initial,
+            count: 0,
+            exchange,
+            message,
+        }
+    }
+}
+
+/// Phase-1 state of one ISAKMP SA negotiation.
+enum P1State {
+    ISentSa(MmInitiatorSentSa),
+    ISentKe(MmInitiatorSentKe),
+    ISentAuth(MmInitiatorSentAuth),
+    RSentSa(MmResponderSentSa),
+    RSentKe(MmResponderSentKe),
+    Established(Box<IsakmpSa>),
+    /// We refused message 1; kept until expiry to answer its retransmissions.
+    Rejected,
+    /// Placeholder while a transition runs.
+    Gone,
+}
+
+impl P1State {
+    fn name(&self) -> &'static str {
+        match self {
+            P1State::ISentSa(_) => "sent message 1",
+            P1State::ISentKe(_) => "sent message 3",
+            P1State::ISentAuth(_) => "sent message 5",
+            P1State::RSentSa(_) => "sent message 2",
+            P1State::RSentKe(_) => "sent message 4",
+            P1State::Established(_) => "established",
+            P1State::Rejected => "rejected",
+            P1State::Gone => "gone",
+        }
+    }
+
+    fn sa(&self) -> Option<&IsakmpSa> {
+        match self {
+            P1State::Established(sa) => Some(sa),
+            _ => None,
+        }
+    }
+}
+
+/// One phase-1 exchange or ISAKMP SA, with its Quick Modes.
+struct P1Entry {
+    icookie: [u8; 8],
+    rcookie: [u8; 8],
+    role: Role,
+    state: P1State,
+    peer: SocketAddr,
+    local_port: u16,
+    established_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    rekey_at: Option<Instant>,
+    retx: Option<Retx>,
+    /// The peer's last message and our answer to it (to answer duplicates).
+    last_in: Vec<u8>,
+    last_out: Option<Vec<u8>>,
+    qm: Vec<QmEntry>,
+    done: VecDeque<DoneExchange>,
+    floated: bool,
+}
+
+impl P1Entry {
+    fn new(
+        role: Role,
+        icookie: [u8; 8],
+        state: P1State,
+        peer: SocketAddr,
+        local_port: u16,
+    ) -> P1Entry {
+        P1Entry {
+            icookie,
+            rcookie: [0; 8],
+            role,
+            state,
+            peer,
+            local_port,
+            established_at: None,
+            expires_at: None,
+            rekey_at: None,
+            retx: None,
+            last_in: Vec::new(),
+            last_out: None,
+            qm: Vec::new(),
+            done: VecDeque::new(),
+            floated: false,
+        }
+    }
+
+    fn remember_done(&mut self, d: DoneExchange) {
+        if self.done.len() >= MAX_DONE {
+            self.done.pop_front();
+        }
+        self.done.push_back(d);
+    }
+
+    fn nat_status(&self) -> NatStatus {
+        let mut s = NatStatus {
+            nat_t: "off",
+            floated: self.floated,
+            ..NatStatus::default()
+        };
+        if let Some(sa) = self.state.sa() {
+            s.nat_t = match sa.nat_t {
+                NatTMethod::None => "off",
+                NatTMethod::Rfc3947 => "rfc3947",
+                NatTMethod::Draft => "draft",
+            };
+            s.local_behind_nat = sa.nat.local_behind;
+            s.peer_behind_nat = sa.nat.peer_behind;
+        }
+        s
+    }
+}
+
+/// A Quick Mode in flight.
+struct QmEntry {
+    mid: u32,
+    state: QmState,
+    retx: Option<Retx>,
+    last_in: Vec<u8>,
+    last_out: Option<Vec<u8>>,
+}
+
+enum QmState {
+    ISent(QuickModeInitiatorSent),
+    RSent(QuickModeResponderSent),
+    Gone,
+}
+
+impl QmState {
+    fn spi(&self) -> Option<u32> {
+        match self {
+            QmState::ISent(s) => Some(s.spi()),
+            QmState::RSent(s) => Some(s.spi()),
+            QmState::Gone => None,
+        }
+    }
+}
+
+/// A finished exchange under an ISAKMP SA, remembered by message ID.
+struct DoneExchange {
+    mid: u32,
+    last_in: Vec<u8>,
+    reply: Option<Vec<u8>>,
+}
+
+/// An established ESP SA pair.
+struct Child {
+    inbound_spi: u32,
+    outbound_spi: u32,
+    proposal: Phase2Proposal,
+    proxy: ProxyId,
+    role: Role,
+    established_at: Instant,
+    lifetime: Duration,
+    rekey_at: Option<Instant>,
+    expires_at: Instant,
+    cookies: ([u8; 8], [u8; 8]),
+    udp_encap: Option<SocketAddr>,
+}
+
+impl Engine {
+    /// A new engine for one tunnel. It does nothing until [`Engine::initiate`] is called or a
+    /// datagram arrives.
+    pub fn new(policy: IkePolicy, rng: Box<dyn RandomSource + Send>) -> Engine {
+        let peer = SocketAddr::new(policy.remote, policy.remote_port);
+        Engine {
+            policy,
+            rng,
+            p1: Vec::new(),
+            children: Vec::new(),
+            io: Outputs::default(),
+            want_up: false,
+            reinit_at: None,
+            peer,
+            last_now: None,
+        }
+    }
+
+    /// The policy this engine runs.
+    pub fn policy(&self) -> &IkePolicy {
+        &self.policy
+    }
+
+    /// Brings the tunnel up: starts Main Mode (then Quick Mode for every proxy-id), or only the
+    /// missing Quick Modes when an ISAKMP SA exists. Does nothing with `responder_only`.
+    pub fn initiate(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        if self.policy.responder_only {
+            debug!("responder-only: not initiating");
+            return;
+        }
+        self.want_up = true;
+        self.reinit_at = None;
+        self.ensure_up(now);
+    }
+
+    /// Feeds one ISAKMP message received on `local` from `remote` (on port 4500 without the
+    /// non-ESP marker). `local`'s IP is not used (the policy's address is), only its port.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        self.last_now = Some(now);
+        self.io.stats.received += 1;
+        let h = match Header::new_checked(data) {
+            Ok(h) => h,
+            Err(e) => {
+                debug!(%remote, error = %e, "dropping unparsable ISAKMP header");
+                self.io.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        if h.major_version() != 1 {
+            debug!(%remote, version = h.major_version(), "dropping non-IKEv1 message");
+            if h.major_version() == 2 {
+                self.io.last_error = Some(format!(
+                    "peer ({}) speaks IKEv2; this tunnel runs IKEv1 — set the peer to IKEv1 (keyexchange=ikev1)",
+                    remote.ip()
+                ));
+            }
+            self.io.stats.dropped_unsupported += 1;
+            return;
+        }
+        let hdr = h.repr();
+        let body = h.body();
+        let whole = h.message();
+        match hdr.exchange {
+            ExchangeType::IDENTITY_PROTECTION => {
+                self.on_main_mode(now, local, remote, &hdr, body, whole)
+            }
+            ExchangeType::QUICK_MODE => self.on_quick_mode(now, remote, &hdr, body, whole),
+            ExchangeType::INFORMATIONAL => self.on_informational(now, remote, &hdr, body, whole),
+            ExchangeType::AGGRESSIVE => {
+                self.io.stats.dropped_unsupported += 1;
+                let d = Diagnostic::Unsupported {
+                    detail: format!(
+                        "peer ({}) started Aggressive Mode; ikegate speaks Main Mode only — set the peer's exchange mode to main",
+                        remote.ip()
+                    ),
+                };
+                if self.io.last_error != Some(d.to_string()) {
+                    self.io.fail(d);
+                }
+            }
+            other => {
+                debug!(%remote, exchange = %other, "dropping unsupported exchange");
+                self.io.stats.dropped_unsupported += 1;
+            }
+        }
+    }
+
+    /// Runs the timers due at `now`: retransmissions, give-ups, expiries, rekeying.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        self.run_retransmits(now);
+        self.run_expiries(now);
+        if self.reinit_at.is_some_and(|t| t <= now) {
+            self.reinit_at = None;
+            if self.want_up {
+                info!("re-initiating");
+                self.ensure_up(now);
+            }
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.io.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.io.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = self.reinit_at;
+        let mut take = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        for e in &self.p1 {
+            take(e.retx.as_ref().map(|r| r.next_at));
+            take(e.expires_at);
+            take(e.rekey_at);
+            for q in &e.qm {
+                take(q.retx.as_ref().map(|r| r.next_at));
+            }
+        }
+        for c in &self.children {
+            take(c.rekey_at);
+            take(Some(c.expires_at));
+        }
+        t
+    }
+
+    /// Deletes every ESP SA and ISAKMP SA (Delete payloads to the peer, `ChildSaDown` events)
+    /// and stops initiating.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        self.want_up = false;
+        self.reinit_at = None;
+        let children = std::mem::take(&mut self.children);
+        for c in &children {
+            self.send_child_delete(c);
+            self.io.events.push_back(Event::ChildSaDown {
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                reason: DownReason::Shutdown,
+            });
+        }
+        let entries = std::mem::take(&mut self.p1);
+        for e in &entries {
+            if let Some(sa) = e.state.sa() {
+                let mid = new_mid(&mut *self.rng, e);
+                let msg = informational::encrypted_delete(
+                    sa,
+                    mid,
+                    ProtocolId::ISAKMP,
+                    &[&sa.cookie_pair()],
+                );
+                self.io.send(e.local_port, e.peer, msg);
+                self.io.events.push_back(Event::Phase1Down {
+                    icookie: e.icookie,
+                    rcookie: e.rcookie,
+                    reason: DownReason::Shutdown,
+                });
+            }
+        }
+    }
+
+    /// A snapshot for the admin API.
+    pub fn status(&self) -> EngineStatus {
+        let now = self.last_now;
+        let age = |t: Instant| {
+            now.map(|n| n.saturating_duration_since(t))
+                .unwrap_or_default()
+        };
+        EngineStatus {
+            phase1: self
+                .p1
+                .iter()
+                .map(|e| Phase1Status {
+                    role: e.role,
+                    state: e.state.name(),
+                    icookie: e.icookie,
+                    rcookie: e.rcookie,
+                    proposal: match &e.state {
+                        P1State::Established(sa) => Some(sa.proposal.to_string()),
+                        P1State::ISentKe(s) => Some(s.proposal().to_string()),
+                        P1State::RSentSa(s) => Some(s.proposal().to_string()),
+                        _ => None,
+                    },
+                    peer: e.peer,
+                    local_port: e.local_port,
+                    established_at: e.established_at,
+                    age: e.established_at.map(age),
+                    peer_identity: e.state.sa().map(|s| s.peer_identity.to_string()),
+                    nat: e.nat_status(),
+                    peer_dpd: e.state.sa().is_some_and(|s| s.peer_dpd),
+                })
+                .collect(),
+            children: self
+                .children
+                .iter()
+                .map(|c| ChildStatus {
+                    inbound_spi: c.inbound_spi,
+                    outbound_spi: c.outbound_spi,
+                    proposal: c.proposal.to_string(),
+                    proxy_ids: c.proxy,
+                    role: c.role,
+                    established_at: c.established_at,
+                    age: age(c.established_at),
+                    lifetime: c.lifetime,
+                    udp_encap: c.udp_encap,
+                })
+                .collect(),
+            peer: self.peer,
+            last_error: self.io.last_error.clone(),
+            stats: self.io.stats,
+        }
+    }
+
+    /// Starts what is missing: Main Mode if no ISAKMP SA exists (and none is being negotiated
+    /// by us), otherwise the Quick Modes for proxy-ids without an ESP SA.
+    fn ensure_up(&mut self, now: Instant) {
+        if self.newest_established().is_some() {
+            self.ensure_children(now);
+            return;
+        }
+        let negotiating = self.p1.iter().any(|e| {
+            e.role == Role::Initiator
+                && matches!(
+                    e.state,
+                    P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+                )
+        });
+        if !negotiating {
+            self.start_main_mode(now);
+        }
+    }
+
+    /// Index of the most recently established ISAKMP SA.
+    fn newest_established(&self) -> Option<usize> {
+        self.p1
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.state, P1State::Established(_)))
+            .max_by_key(|(_, e)| e.established_at)
+            .map(|(i, _)| i)
+    }
+
+    fn schedule_reinit(&mut self, now: Instant) {
+        if self.want_up && !self.policy.responder_only {
+            if let Some(d) = self.policy.reinitiate_after {
+                self.reinit_at = Some(now + d);
+            }
+        }
+    }
+
+    fn send_child_delete(&mut self, c: &Child) {
+        let idx = self
+            .p1
+            .iter()
+            .position(|e| (e.icookie, e.rcookie) == c.cookies && e.state.sa().is_some())
+            .or_else(|| self.newest_established());
+        let Some(e) = idx.and_then(|i| self.p1.get(i)) else {
+            return;
+        };
+        if let Some(sa) = e.state.sa() {
+            let mid = new_mid(&mut *self.rng, e);
+            let msg = informational::encrypted_delete(
+                sa,
+                mid,
+                ProtocolId::IPSEC_ESP,
+                &[&c.inbound_spi.to_be_bytes()],
+            );
+            self.io.send(e.local_port, e.peer, msg);
+        }
+    }
+
+    fn run_retransmits(&mut self, now: Instant) {
+        let policy = self.policy.retransmit;
+        let mut failed_p1 = Vec::new();
+        let mut failed_qm = false;
+        for (i, e) in self.p1.iter_mut().enumerate() {
+            if let Some(r) = e.retx.as_mut().filter(|r| r.next_at <= now) {
+                if r.count >= policy.max_retransmits {
+                    failed_p1.push((i, r.exchange, r.message, r.count));
+                } else {
+                    r.count += 1;
+                    r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
+                    r.next_at = now + r.interval;
+                    debug!(icookie = %hex8(&e.icookie), message = r.message, "retransmitting");
+                    self.io.stats.retransmits += 1;
+                    self.io.send(e.local_port, e.peer, r.data.clone());
+                }
+            }
+            let mut gone = Vec::new();
+            for q in e.qm.iter_mut() {
+                if let Some(r) = q.retx.as_mut().filter(|r| r.next_at <= now) {
+                    if r.count >= policy.max_retransmits {
+                        gone.push(q.mid);
+                        failed_qm = true;
+                        self.io.fail(Diagnostic::NoAnswer {
+                            exchange: r.exchange,
+                            message: r.message,
+                            retransmits: r.count,
+                        });
+                    } else {
+                        r.count += 1;
+                        r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
+                        r.next_at = now + r.interval;
+                        self.io.stats.retransmits += 1;
+                        self.io.send(e.local_port, e.peer, r.data.clone());
+                    }
+                }
+            }
+            e.qm.retain(|q| !gone.contains(&q.mid));
+        }
+        let failed_any = failed_qm || !failed_p1.is_empty();
+        for (i, exchange, message, count) in failed_p1.into_iter().rev() {
+            self.io.fail(Diagnostic::NoAnswer {
+                exchange,
+                message,
+                retransmits: count,
+            });
+            self.p1.remove(i);
+        }
+        if failed_any {
+            self.schedule_reinit_if_idle(now);
+        }
+    }
+
+    /// After a failure: try again later if nothing is being negotiated.
+    fn schedule_reinit_if_idle(&mut self, now: Instant) {
+        let busy = self.p1.iter().any(|e| {
+            matches!(
+                e.state,
+                P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+            ) || e.qm.iter().any(|q| matches!(q.state, QmState::ISent(_)))
+        });
+        let complete = self
+            .policy
+            .phase2
+            .proxy_ids
+            .iter()
+            .all(|p| self.children.iter().any(|c| c.proxy == *p));
+        if !busy && !complete && self.reinit_at.is_none() {
+            self.schedule_reinit(now);
+        }
+    }
+
+    fn run_expiries(&mut self, now: Instant) {
+        // Phase-1: half-open expiry, lifetime expiry, rekey.
+        let mut i = 0;
+        while i < self.p1.len() {
+            let Some(e) = self.p1.get_mut(i) else { break };
+            if e.rekey_at.is_some_and(|t| t <= now) {
+                e.rekey_at = None;
+                if self.want_up && !self.policy.responder_only {
+                    info!(icookie = %hex8(&e.icookie), "rekeying ISAKMP SA");
+                    self.start_main_mode(now);
+                }
+                continue;
+            }
+            if e.expires_at.is_some_and(|t| t <= now) {
+                let e = self.p1.remove(i);
+                match &e.state {
+                    P1State::Established(sa) => {
+                        info!(icookie = %hex8(&e.icookie), "ISAKMP SA expired");
+                        let mid = new_mid(&mut *self.rng, &e);
+                        let msg = informational::encrypted_delete(
+                            sa,
+                            mid,
+                            ProtocolId::ISAKMP,
+                            &[&sa.cookie_pair()],
+                        );
+                        self.io.send(e.local_port, e.peer, msg);
+                        self.io.events.push_back(Event::Phase1Down {
+                            icookie: e.icookie,
+                            rcookie: e.rcookie,
+                            reason: DownReason::Expired,
+                        });
+                    }
+                    P1State::RSentKe(_) => {
+                        self.io.stats.half_open_expired += 1;
+                        self.io.fail(Diagnostic::NoAnswer {
+                            exchange: "Main Mode",
+                            message: 4,
+                            retransmits: 0,
+                        });
+                    }
+                    _ => self.io.stats.half_open_expired += 1,
+                }
+                continue;
+            }
+            i += 1;
+        }
+        // Children: rekey at the soft lifetime (Quick Mode initiator side), remove at the hard one.
+        let mut rekey = Vec::new();
+        for c in self.children.iter_mut() {
+            if c.rekey_at.is_some_and(|t| t <= now) {
+                c.rekey_at = None;
+                rekey.push(c.proxy);
+            }
+        }
+        for proxy in rekey {
+            if self.want_up && !self.policy.responder_only {
+                if let Some(idx) = self.newest_established() {
+                    self.start_quick_mode(now, idx, proxy);
+                } else {
+                    self.ensure_up(now);
+                }
+            }
+        }
+        let (expired, keep): (Vec<Child>, Vec<Child>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.expires_at <= now);
+        self.children = keep;
+        for c in expired {
+            info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA expired");
+            self.send_child_delete(&c);
+            self.io.events.push_back(Event::ChildSaDown {
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                reason: DownReason::Expired,
+            });
+            if self.want_up && !self.children.iter().any(|x| x.proxy == c.proxy) {
+                self.ensure_up(now);
+            }
+        }
+    }
+
+    /// A fresh inbound SPI (≥ 256, unused here).
+    fn new_spi(&mut self) -> u32 {
+        loop {
+            let s = random_u32(&mut *self.rng);
+            let used = self.children.iter().any(|c| c.inbound_spi == s)
+                || self
+                    .p1
+                    .iter()
+                    .any(|e| e.qm.iter().any(|q| q.state.spi() == Some(s)));
+            if s >= 256 && !used {
+                return s;
+            }
+        }
+    }
+}
+
+/// A fresh non-zero message ID unused under `e`.
+fn new_mid(rng: &mut dyn RandomSource, e: &P1Entry) -> u32 {
+    loop {
+        let m = random_u32(rng);
+        if m != 0 && !e.qm.iter().any(|q| q.mid == m) && !e.done.iter().any(|d| d.mid == m) {
+            return m;
+        }
+    }
+}
+
+/// A cookie as hex, for logs.
+fn hex8(c: &[u8; 8]) -> String {
+    c.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,468 @@
+//! Engine side of Main Mode: starting it, dispatching its messages to the typestate machine,
+//! floating to port 4500, and what happens once an ISAKMP SA is up.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info};
+
+use crate::wire::isakmp::{HeaderRepr, NotifyType};
+
+use super::super::event::{DownReason, Event, Role};
+use super::super::random::random_u32;
+use super::super::v1::informational;
+use super::super::v1::main_mode::{local_for, MmInitiatorSentSa, MmResponderSentSa};
+use super::super::v1::message::Msg;
+use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
+use super::{hex8, new_mid, Engine, P1Entry, P1State, Retx};
+
+/// The NAT-T port.
+const NAT_T_PORT: u16 = 4500;
+
+impl Engine {
+    pub(super) fn start_main_mode(&mut self, now: Instant) {
+        let remote = SocketAddr::new(self.policy.remote, self.policy.remote_port);
+        let mut ctx = Ctx {
+            policy: &self.policy,
+            rng: &mut *self.rng,
+            local: local_for(&self.policy, 500),
+            remote,
+        };
+        let (st, msg) = MmInitiatorSentSa::start(&mut ctx);
+        info!(icookie = %hex8(&st.icookie()), peer = %remote, "initiating Main Mode");
+        let mut e = P1Entry::new(
+            Role::Initiator,
+            st.icookie(),
+            P1State::ISentSa(st),
+            remote,
+            500,
+        );
+        e.retx = Some(Retx::new(
+            msg.clone(),
+            now,
+            &self.policy.retransmit,
+            "Main Mode",
+            1,
+        ));
+        self.io.send(500, remote, msg);
+        self.p1.push(e);
+    }
+
+    pub(super) fn on_main_mode(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        hdr: &HeaderRepr,
+        body: &[u8],
+        whole: &[u8],
+    ) {
+        if hdr.message_id != 0 {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        }
+        if hdr.rcookie == [0; 8] {
+            self.on_main_mode_1(now, local, remote, hdr, body, whole);
+            return;
+        }
+        let Some(idx) = self.p1.iter().position(|e| {
+            e.icookie == hdr.icookie
+                && (e.rcookie == hdr.rcookie
+                    || (e.rcookie == [0; 8] && matches!(e.state, P1State::ISentSa(_))))
+        }) else {
+            debug!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&hdr.rcookie), "Main Mode for unknown cookies");
+            self.io.stats.dropped_unknown_cookie += 1;
+            return;
+        };
+        let Engine {
+            policy,
+            rng,
+            p1,
+            io,
+            ..
+        } = self;
+        let Some(e) = p1.get_mut(idx) else { return };
+        if e.last_in == whole {
+            if let Some(out) = e.last_out.clone() {
+                io.stats.duplicates_answered += 1;
+                io.send(e.local_port, e.peer, out);
+            } else {
+                io.stats.dropped_unexpected += 1;
+            }
+            return;
+        }
+        let mut ctx = Ctx {
+            policy,
+            rng: &mut **rng,
+            local: local_for(policy, local.port()),
+            remote,
+        };
+        let clear = || {
+            Msg::parse(body, hdr.next_payload)
+                .ok()
+                .filter(|_| !hdr.flags.encrypted())
+        };
+        let state = std::mem::replace(&mut e.state, P1State::Gone);
+        let mut failed = None;
+        let mut established = false;
+        match state {
+            P1State::ISentSa(s) => {
+                let Some(msg) = clear() else {
+                    e.state = P1State::ISentSa(s);
+                    io.stats.dropped_malformed += 1;
+                    return;
+                };
+                match s.on_msg2(&mut ctx, hdr, &msg) {
+                    Ok((next, out)) => {
+                        e.rcookie = hdr.rcookie;
+                        e.state = P1State::ISentKe(next);
+                        e.retx = Some(Retx::new(
+                            out.clone(),
+                            now,
+                            &policy.retransmit,
+                            "Main Mode",
+                            3,
+                        ));
+                        e.last_in = whole.to_vec();
+                        e.last_out = Some(out.clone());
+                        io.send(e.local_port, e.peer, out);
+                    }
+                    Err(Fault::Ignore(s, r)) => {
+                        e.state = P1State::ISentSa(s);
+                        io.drop_reason(r);
+                    }
+                    Err(Fault::Fail(d, _)) => failed = Some((d, None)),
+                }
+            }
+            P1State::ISentKe(s) => {
+                let Some(msg) = clear() else {
+                    e.state = P1State::ISentKe(s);
+                    io.stats.dropped_malformed += 1;
+                    return;
+                };
+                match s.on_msg4(&mut ctx, &msg) {
+                    Ok(checked) => {
+                        if checked.should_float() {
+                            e.local_port = NAT_T_PORT;
+                            e.peer = SocketAddr::new(e.peer.ip(), NAT_T_PORT);
+                            e.floated = true;
+                            info!(icookie = %hex8(&e.icookie), nat = ?checked.nat(), "NAT detected, moving to port 4500");
+                        }
+                        let (next, out) = checked.message5(&mut ctx);
+                        e.state = P1State::ISentAuth(next);
+                        e.retx = Some(Retx::new(
+                            out.clone(),
+                            now,
+                            &policy.retransmit,
+                            "Main Mode",
+                            5,
+                        ));
+                        e.last_in = whole.to_vec();
+                        e.last_out = Some(out.clone());
+                        io.send(e.local_port, e.peer, out);
+                    }
+                    Err(Fault::Ignore(s, r)) => {
+                        e.state = P1State::ISentKe(s);
+                        io.drop_reason(r);
+                    }
+                    Err(Fault::Fail(d, _)) => failed = Some((d, None)),
+                }
+            }
+            P1State::ISentAuth(s) => match s.on_msg6(&mut ctx, hdr, body) {
+                Ok(sa) => {
+                    e.state = P1State::Established(Box::new(sa));
+                    e.retx = None;
+                    e.last_in = whole.to_vec();
+                    e.last_out = None;
+                    established = true;
+                }
+                Err(Fault::Ignore(s, r)) => {
+                    e.state = P1State::ISentAuth(s);
+                    io.drop_reason(r);
+                }
+                Err(Fault::Fail(d, _)) => failed = Some((d, None)),
+            },
+            P1State::RSentSa(s) => {
+                let Some(msg) = clear() else {
+                    e.state = P1State::RSentSa(s);
+                    io.stats.dropped_malformed += 1;
+                    return;
+                };
+                match s.on_msg3(&mut ctx, &msg) {
+                    Ok((next, out)) => {
+                        e.state = P1State::RSentKe(next);
+                        e.last_in = whole.to_vec();
+                        e.last_out = Some(out.clone());
+                        io.send(e.local_port, e.peer, out);
+                    }
+                    Err(Fault::Ignore(s, r)) => {
+                        e.state = P1State::RSentSa(s);
+                        io.drop_reason(r);
+                    }
+                    Err(Fault::Fail(d, n)) => failed = Some((d, n)),
+                }
+            }
+            P1State::RSentKe(s) => match s.on_msg5(&mut ctx, hdr, body) {
+                Ok((sa, out)) => {
+                    if local.port() == NAT_T_PORT {
+                        e.local_port = NAT_T_PORT;
+                        e.floated = true;
+                    }
+                    e.peer = remote;
+                    e.state = P1State::Established(Box::new(sa));
+                    e.last_in = whole.to_vec();
+                    e.last_out = Some(out.clone());
+                    io.send(e.local_port, e.peer, out);
+                    established = true;
+                }
+                Err(Fault::Ignore(s, r)) => {
+                    e.state = P1State::RSentKe(s);
+                    io.drop_reason(r);
+                }
+                Err(Fault::Fail(d, n)) => failed = Some((d, n)),
+            },
+            other @ (P1State::Established(_) | P1State::Rejected | P1State::Gone) => {
+                e.state = other;
+                io.stats.dropped_unexpected += 1;
+            }
+        }
+        if let Some((d, notify)) = failed {
+            if let Some(n) = notify {
+                let mid = random_u32(&mut **rng);
+                io.send(
+                    e.local_port,
+                    e.peer,
+                    informational::plain_notify(e.icookie, e.rcookie, mid, &n),
+                );
+            }
+            io.fail(d);
+            let role = e.role;
+            self.p1.remove(idx);
+            if role == Role::Initiator {
+                self.schedule_reinit_if_idle(now);
+            }
+            return;
+        }
+        if established {
+            self.on_phase1_up(now, idx);
+        }
+    }
+
+    /// Main Mode message 1 (responder cookie zero): a new responder exchange, or a duplicate.
+    fn on_main_mode_1(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        hdr: &HeaderRepr,
+        body: &[u8],
+        whole: &[u8],
+    ) {
+        if let Some(e) = self
+            .p1
+            .iter()
+            .find(|e| e.icookie == hdr.icookie && e.role == Role::Responder)
+        {
+            if e.last_in == whole {
+                if let Some(out) = e.last_out.clone() {
+                    self.io.stats.duplicates_answered += 1;
+                    self.io.send(e.local_port, e.peer, out);
+                    return;
+                }
+            }
+            self.io.stats.dropped_unexpected += 1;
+            return;
+        }
+        if hdr.flags.encrypted() {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        }
+        let half_open = self
+            .p1
+            .iter()
+            .filter(|e| e.role == Role::Responder && e.state.sa().is_none())
+            .count();
+        if half_open >= self.policy.half_open_max {
+            debug!(%remote, "half-open limit reached, dropping Main Mode message 1");
+            self.io.stats.dropped_half_open_limit += 1;
+            return;
+        }
+        let Ok(msg) = Msg::parse(body, hdr.next_payload) else {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        };
+        let mut ctx = Ctx {
+            policy: &self.policy,
+            rng: &mut *self.rng,
+            local: local_for(&self.policy, local.port()),
+            remote,
+        };
+        let result = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg);
+        let mut e = P1Entry::new(
+            Role::Responder,
+            hdr.icookie,
+            P1State::Rejected,
+            remote,
+            local.port(),
+        );
+        e.expires_at = Some(now + self.policy.half_open_timeout);
+        e.last_in = whole.to_vec();
+        match result {
+            Ok((st, out)) => {
+                let (_, rc) = st.cookies();
+                info!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&rc), peer = %remote, proposal = %st.proposal(), "responding to Main Mode");
+                e.rcookie = rc;
+                e.state = P1State::RSentSa(st);
+                e.last_out = Some(out.clone());
+                self.io.send(e.local_port, remote, out);
+            }
+            Err(Fault::Fail(d, n)) => {
+                if let Some(n) = n {
+                    let rc = match n.spi.get(8..16) {
+                        Some(r) => r.try_into().unwrap_or([0; 8]),
+                        None => [0; 8],
+                    };
+                    e.rcookie = rc;
+                    let mid = random_u32(&mut *self.rng);
+                    let out = informational::plain_notify(hdr.icookie, rc, mid, &n);
+                    e.last_out = Some(out.clone());
+                    self.io.send(e.local_port, remote, out);
+                }
+                self.io.fail(d);
+            }
+            Err(Fault::Ignore((), r)) => {
+                self.io.drop_reason(r);
+                return;
+            }
+        }
+        self.p1.push(e);
+    }
+
+    /// An ISAKMP SA just came up at `idx`.
+    fn on_phase1_up(&mut self, now: Instant, idx: usize) {
+        let Some(e) = self.p1.get_mut(idx) else {
+            return;
+        };
+        let Some(sa) = e.state.sa() else { return };
+        let lifetime = Duration::from_secs(u64::from(sa.proposal.lifetime_secs));
+        e.established_at = Some(now);
+        e.expires_at = Some(now + lifetime);
+        if e.role == Role::Initiator && self.want_up {
+            e.rekey_at = Some(now + lifetime.mul_f64(0.9));
+        }
+        let nat = e.nat_status();
+        let (icookie, rcookie, role, peer) = (e.icookie, e.rcookie, e.role, e.peer);
+        let peer_initial_contact = sa.initial_contact;
+        info!(
+            icookie = %hex8(&icookie), rcookie = %hex8(&rcookie), proposal = %sa.proposal,
+            peer = %peer, identity = %sa.peer_identity, ?nat, "ISAKMP SA established"
+        );
+        self.io.stats.phase1_established += 1;
+        self.io.events.push_back(Event::Phase1Up {
+            icookie,
+            rcookie,
+            role,
+            proposal: sa.proposal.to_string(),
+            peer,
+            peer_identity: sa.peer_identity.to_string(),
+            nat,
+            lifetime,
+        });
+        self.note_peer(peer);
+        if peer_initial_contact {
+            self.purge_others(idx, DownReason::InitialContact);
+        }
+        let idx = match self
+            .p1
+            .iter()
+            .position(|e| (e.icookie, e.rcookie) == (icookie, rcookie))
+        {
+            Some(i) => i,
+            None => return,
+        };
+        let others = self.p1.iter().filter(|e| e.state.sa().is_some()).count() > 1;
+        if role == Role::Initiator
+            && self.policy.initial_contact
+            && !others
+            && self.children.is_empty()
+        {
+            let Engine { rng, p1, io, .. } = self;
+            if let Some(e) = p1.get_mut(idx) {
+                if let Some(sa) = e.state.sa() {
+                    let mid = new_mid(&mut **rng, e);
+                    let n = NotifySpec::isakmp(NotifyType::INITIAL_CONTACT, &icookie, &rcookie);
+                    let msg = informational::encrypted_notify(sa, mid, &n, &[]);
+                    io.send(e.local_port, e.peer, msg);
+                }
+            }
+        }
+        if role == Role::Initiator && self.want_up {
+            self.ensure_children(now);
+        }
+    }
+
+    /// Removes every ISAKMP SA except the one at `keep`, and every ESP SA not negotiated under
+    /// it (the peer restarted: INITIAL-CONTACT).
+    pub(super) fn purge_others(&mut self, keep: usize, reason: DownReason) {
+        let Some(k) = self.p1.get(keep) else { return };
+        let cookies = (k.icookie, k.rcookie);
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.cookies != cookies);
+        self.children = kept;
+        for c in gone {
+            info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "removing ESP SA: peer sent INITIAL-CONTACT");
+            self.io.events.push_back(Event::ChildSaDown {
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                reason,
+            });
+        }
+        let old = std::mem::take(&mut self.p1);
+        for e in old {
+            if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() {
+                self.p1.push(e);
+            } else {
+                self.io.events.push_back(Event::Phase1Down {
+                    icookie: e.icookie,
+                    rcookie: e.rcookie,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Follows the peer's address from an authenticated message.
+    pub(super) fn note_peer(&mut self, remote: SocketAddr) {
+        if remote == self.peer {
+            return;
+        }
+        let changed_port_only = remote.ip() == self.peer.ip();
+        self.peer = remote;
+        let mut encap_changed = false;
+        for c in self.children.iter_mut() {
+            if c.udp_encap.is_some() && c.udp_encap != Some(remote) {
+                c.udp_encap = Some(remote);
+                encap_changed = true;
+            }
+        }
+        if encap_changed || !changed_port_only {
+            info!(peer = %remote, "peer address changed");
+            self.io
+                .events
+                .push_back(Event::PeerAddressChanged { remote });
+        }
+    }
+
+    /// Drop counters for a given reason (used by the other dispatchers).
+    pub(super) fn count_drop(&mut self, r: DropReason) {
+        self.io.drop_reason(r);
+    }
+
+    /// Which ISAKMP SA a (icookie, rcookie) pair names, if established.
+    pub(super) fn established_index(&self, icookie: &[u8; 8], rcookie: &[u8; 8]) -> Option<usize> {
+        self.p1
+            .iter()
+            .position(|e| &e.icookie == icookie && &e.rcookie == rcookie && e.state.sa().is_some())
+    }
+}

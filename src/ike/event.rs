@@ -1,0 +1,112 @@
+//! What the engine hands back to its caller: datagrams to send and events.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::crypto::EspKeys;
+
+use super::diagnostic::Diagnostic;
+use super::policy::ProxyId;
+use super::status::NatStatus;
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Our UDP port to send from: 500, or 4500 after NAT-T floated (the caller then prepends the
+    /// 4-byte non-ESP marker).
+    pub local_port: u16,
+    /// Where to send it.
+    pub remote: SocketAddr,
+    /// The ISAKMP message (without the non-ESP marker).
+    pub data: Vec<u8>,
+}
+
+/// Which side started an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We sent the first message.
+    Initiator,
+    /// The peer sent the first message.
+    Responder,
+}
+
+/// Why an SA went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownReason {
+    /// The peer sent a Delete for it.
+    PeerDelete,
+    /// The peer sent INITIAL-CONTACT: it restarted and forgot its old SAs.
+    InitialContact,
+    /// [`super::Engine::shutdown`].
+    Shutdown,
+    /// Its lifetime ran out.
+    Expired,
+}
+
+/// Something the caller must act on or may want to show.
+#[derive(Debug)]
+pub enum Event {
+    /// An ISAKMP SA is established.
+    Phase1Up {
+        /// Initiator cookie.
+        icookie: [u8; 8],
+        /// Responder cookie.
+        rcookie: [u8; 8],
+        /// Who initiated Main Mode.
+        role: Role,
+        /// The suite, e.g. `aes256-sha256-modp1536`.
+        proposal: String,
+        /// The peer's address and port now in use.
+        peer: SocketAddr,
+        /// The peer's phase-1 identity.
+        peer_identity: String,
+        /// NAT detection and NAT-T.
+        nat: NatStatus,
+        /// Lifetime of the ISAKMP SA.
+        lifetime: Duration,
+    },
+    /// An ISAKMP SA is gone.
+    Phase1Down {
+        /// Initiator cookie.
+        icookie: [u8; 8],
+        /// Responder cookie.
+        rcookie: [u8; 8],
+        /// Why.
+        reason: DownReason,
+    },
+    /// A pair of ESP SAs is ready: install both.
+    ChildSaUp {
+        /// Keys for packets from the peer (SPI chosen by us).
+        inbound: EspKeys,
+        /// Keys for packets to the peer (SPI chosen by the peer).
+        outbound: EspKeys,
+        /// `Some(peer NAT-T address:port)` when ESP must be UDP-encapsulated (RFC 3948).
+        udp_encap: Option<SocketAddr>,
+        /// The negotiated proxy-ids (local ⇄ remote).
+        proxy_ids: ProxyId,
+        /// Time lifetime.
+        lifetime: Duration,
+        /// Volume lifetime in bytes (0 = none).
+        lifetime_bytes: u64,
+    },
+    /// A pair of ESP SAs must be removed.
+    ChildSaDown {
+        /// Our inbound SPI.
+        inbound_spi: u32,
+        /// The peer's SPI (our outbound).
+        outbound_spi: u32,
+        /// Why.
+        reason: DownReason,
+    },
+    /// The peer's authenticated messages now come from another address or port (NAT rebinding):
+    /// UDP-encapsulated ESP should follow.
+    PeerAddressChanged {
+        /// The new address and port.
+        remote: SocketAddr,
+    },
+    /// A negotiation failed; the cause says why in plain words.
+    Failed {
+        /// The diagnosis.
+        cause: Diagnostic,
+    },
+}

@@ -1,0 +1,418 @@
+//! What one tunnel's IKE engine is allowed to negotiate: addresses, key, identities, phase-1 and
+//! phase-2 proposals, retransmission and resource limits. The daemon maps the YAML onto this.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::crypto::dh::DhGroup;
+use crate::crypto::ike_cipher::IkeCipher;
+use crate::crypto::prf::HashAlg;
+use crate::crypto::{EncAlg, IntegAlg};
+
+/// NAT traversal (RFC 3947) behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatTraversal {
+    /// Do not announce NAT-T; never float to port 4500.
+    Disable,
+    /// Announce NAT-T, detect NAT with NAT-D payloads, float to 4500 when a NAT is found.
+    Enable,
+    /// Like `Enable`, but pretend to be behind a NAT (bogus local NAT-D hash, as strongSwan's
+    /// `forceencaps`), so that ESP is always UDP-encapsulated.
+    Force,
+}
+
+/// A phase-1 identity (ID payload).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// ID_IPV4_ADDR / ID_IPV6_ADDR.
+    Address(IpAddr),
+    /// ID_FQDN.
+    Fqdn(String),
+    /// ID_USER_FQDN (user@domain).
+    UserFqdn(String),
+    /// ID_KEY_ID (opaque bytes).
+    KeyId(Vec<u8>),
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Address(a) => write!(f, "{a}"),
+            Identity::Fqdn(s) => write!(f, "fqdn:{s}"),
+            Identity::UserFqdn(s) => write!(f, "user-fqdn:{s}"),
+            Identity::KeyId(k) => {
+                f.write_str("key-id:")?;
+                for b in k {
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// An IPv4 or IPv6 subnet (address and prefix length), host bits cleared.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subnet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Subnet {
+    /// A subnet; host bits of `addr` are cleared and the prefix is capped at the address width.
+    pub fn new(addr: IpAddr, prefix: u8) -> Subnet {
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.min(max);
+        let addr = match addr {
+            IpAddr::V4(a) => {
+                let m = if prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(prefix))
+                };
+                IpAddr::V4((u32::from(a) & m).into())
+            }
+            IpAddr::V6(a) => {
+                let m = if prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(prefix))
+                };
+                IpAddr::V6((u128::from(a) & m).into())
+            }
+        };
+        Subnet { addr, prefix }
+    }
+
+    /// A single host (/32 or /128).
+    pub fn host(addr: IpAddr) -> Subnet {
+        Subnet::new(addr, if addr.is_ipv4() { 32 } else { 128 })
+    }
+
+    /// 0.0.0.0/0.
+    pub fn any_v4() -> Subnet {
+        Subnet::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    }
+
+    /// Network address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// Prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// The netmask as bytes (4 or 16).
+    pub fn mask_bytes(&self) -> Vec<u8> {
+        match self.addr {
+            IpAddr::V4(_) => {
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                m.to_be_bytes().to_vec()
+            }
+            IpAddr::V6(_) => {
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                m.to_be_bytes().to_vec()
+            }
+        }
+    }
+
+    /// Builds a subnet from an address and a netmask; `None` if the mask is not contiguous.
+    pub fn from_mask(addr: IpAddr, mask: &[u8]) -> Option<Subnet> {
+        let ones: u32 = mask.iter().map(|b| b.count_ones()).sum();
+        let s = Subnet::new(addr, ones as u8);
+        (s.mask_bytes() == mask).then_some(s)
+    }
+
+    /// True when `ip` lies inside this subnet.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        Subnet::new(ip, self.prefix) == *self
+    }
+}
+
+impl fmt::Display for Subnet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl fmt::Debug for Subnet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Subnet {
+    type Err = String;
+    /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a host).
+    fn from_str(s: &str) -> Result<Subnet, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not an IP subnet"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{s}': prefix length must be 0..{max}"))?,
+            None => max,
+        };
+        Ok(Subnet::new(addr, prefix))
+    }
+}
+
+/// One phase-2 proxy-id pair: the traffic selector Quick Mode proposes (local ⇄ remote).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProxyId {
+    /// Our side (IDci when we initiate).
+    pub local: Subnet,
+    /// The peer's side (IDcr when we initiate).
+    pub remote: Subnet,
+}
+
+impl ProxyId {
+    /// 0.0.0.0/0 ⇄ 0.0.0.0/0, SEIL's route-based default.
+    pub fn any_v4() -> ProxyId {
+        ProxyId {
+            local: Subnet::any_v4(),
+            remote: Subnet::any_v4(),
+        }
+    }
+}
+
+impl fmt::Display for ProxyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ⇄ {}", self.local, self.remote)
+    }
+}
+
+impl fmt::Debug for ProxyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Phase 1 (Main Mode, ISAKMP SA) proposal settings. Every encryption × hash combination is
+/// offered, encryption-major, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase1Policy {
+    /// ISAKMP SA lifetime in seconds.
+    pub lifetime_secs: u32,
+    /// Encryption algorithms, most preferred first.
+    pub encryption: Vec<IkeCipher>,
+    /// Hash algorithms (and PRFs), most preferred first.
+    pub hash: Vec<HashAlg>,
+    /// Diffie-Hellman group.
+    pub dh_group: DhGroup,
+}
+
+/// Phase 2 (Quick Mode, ESP SA) proposal settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase2Policy {
+    /// Proxy-ids: one ESP SA pair is negotiated per entry.
+    pub proxy_ids: Vec<ProxyId>,
+    /// ESP encryption algorithms, most preferred first.
+    pub encryption: Vec<EncAlg>,
+    /// ESP integrity algorithms for non-AEAD ciphers, most preferred first.
+    pub authentication: Vec<IntegAlg>,
+    /// PFS: a fresh DH exchange in every Quick Mode with this group.
+    pub pfs_group: Option<DhGroup>,
+    /// SA lifetime in seconds.
+    pub lifetime_secs: u32,
+    /// SA lifetime in bytes (0 = no volume limit; sent in kilobytes).
+    pub lifetime_bytes: u64,
+}
+
+/// Retransmission of unanswered messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetransmitPolicy {
+    /// Delay before the first retransmission.
+    pub initial: Duration,
+    /// Retransmissions before giving up.
+    pub max_retransmits: u32,
+    /// Each delay is the previous one times this factor.
+    pub backoff: u32,
+    /// Upper bound of one delay.
+    pub max_interval: Duration,
+}
+
+impl Default for RetransmitPolicy {
+    /// 2 s, doubling up to 30 s, 5 retransmissions: give-up after about a minute.
+    fn default() -> Self {
+        RetransmitPolicy {
+            initial: Duration::from_secs(2),
+            max_retransmits: 5,
+            backoff: 2,
+            max_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything the IKE engine of one tunnel needs to know.
+#[derive(Clone)]
+pub struct IkePolicy {
+    /// Our outer address (source of IKE and ESP; used in NAT-D and as the default ID).
+    pub local: IpAddr,
+    /// The peer's outer address.
+    pub remote: IpAddr,
+    /// The peer's IKE port (500).
+    pub remote_port: u16,
+    /// Pre-shared key, exactly as configured (bytes).
+    pub psk: Zeroizing<Vec<u8>>,
+    /// Never initiate; only answer.
+    pub responder_only: bool,
+    /// NAT traversal.
+    pub nat_traversal: NatTraversal,
+    /// Our phase-1 identity; `None` = our address.
+    pub my_id: Option<Identity>,
+    /// The identity the peer must present; `None` = its address (any address identity is
+    /// accepted when a NAT was detected, since the peer then sees its private address).
+    pub peer_id: Option<Identity>,
+    /// Phase-1 proposal.
+    pub phase1: Phase1Policy,
+    /// Phase-2 proposal.
+    pub phase2: Phase2Policy,
+    /// Retransmission.
+    pub retransmit: RetransmitPolicy,
+    /// Most half-open phase-1 exchanges kept as responder.
+    pub half_open_max: usize,
+    /// A half-open phase-1 exchange is dropped after this long.
+    pub half_open_timeout: Duration,
+    /// Send INITIAL-CONTACT after phase 1 as initiator when no other ISAKMP SA exists.
+    pub initial_contact: bool,
+    /// After a failure or after the peer deleted everything, initiate again after this delay
+    /// (ignored with `responder_only`). `None` = only when [`crate::ike::Engine::initiate`] is called.
+    pub reinitiate_after: Option<Duration>,
+}
+
+impl fmt::Debug for IkePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IkePolicy")
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("remote_port", &self.remote_port)
+            .field("psk", &format_args!("<{} bytes>", self.psk.len()))
+            .field("responder_only", &self.responder_only)
+            .field("nat_traversal", &self.nat_traversal)
+            .field("my_id", &self.my_id)
+            .field("peer_id", &self.peer_id)
+            .field("phase1", &self.phase1)
+            .field("phase2", &self.phase2)
+            .field("retransmit", &self.retransmit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IkePolicy {
+    /// SEIL's defaults. Phase 1: encryption aes256, aes128, 3des × hash sha256, sha1 (six
+    /// transforms in SEIL's order), modp1536, 86400 s, pre-shared key. Phase 2 (chosen to meet
+    /// strongSwan's default ESP proposal): aes256, aes128 × hmac-sha256, hmac-sha1, no PFS,
+    /// 28800 s, no volume limit; proxy-id 0.0.0.0/0 ⇄ 0.0.0.0/0. NAT-T enabled, retransmission
+    /// 2 s doubling ×5, at most 64 half-open exchanges kept 60 s, INITIAL-CONTACT on, re-initiate
+    /// 10 s after a failure.
+    pub fn seil_defaults(local: IpAddr, remote: IpAddr, psk: &[u8]) -> IkePolicy {
+        IkePolicy {
+            local,
+            remote,
+            remote_port: 500,
+            psk: Zeroizing::new(psk.to_vec()),
+            responder_only: false,
+            nat_traversal: NatTraversal::Enable,
+            my_id: None,
+            peer_id: None,
+            phase1: Phase1Policy {
+                lifetime_secs: 86400,
+                encryption: vec![
+                    IkeCipher::Aes256Cbc,
+                    IkeCipher::Aes128Cbc,
+                    IkeCipher::TripleDesCbc,
+                ],
+                hash: vec![HashAlg::Sha256, HashAlg::Sha1],
+                dh_group: DhGroup::Modp1536,
+            },
+            phase2: Phase2Policy {
+                proxy_ids: vec![ProxyId::any_v4()],
+                encryption: vec![EncAlg::Aes256Cbc, EncAlg::Aes128Cbc],
+                authentication: vec![IntegAlg::HmacSha256_128, IntegAlg::HmacSha1_96],
+                pfs_group: None,
+                lifetime_secs: 28800,
+                lifetime_bytes: 0,
+            },
+            retransmit: RetransmitPolicy::default(),
+            half_open_max: 64,
+            half_open_timeout: Duration::from_secs(60),
+            initial_contact: true,
+            reinitiate_after: Some(Duration::from_secs(10)),
+        }
+    }
+
+    /// Our phase-1 identity (configured or our address).
+    pub fn my_identity(&self) -> Identity {
+        self.my_id.clone().unwrap_or(Identity::Address(self.local))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets() {
+        let s: Subnet = "192.168.1.77/24".parse().unwrap();
+        assert_eq!(s.to_string(), "192.168.1.0/24");
+        assert_eq!(s.mask_bytes(), vec![255, 255, 255, 0]);
+        assert!(s.contains("192.168.1.5".parse().unwrap()));
+        assert!(!s.contains("192.168.2.5".parse().unwrap()));
+        let h: Subnet = "10.0.0.1".parse().unwrap();
+        assert_eq!(h.prefix(), 32);
+        let v6: Subnet = "2001:db8::1/64".parse().unwrap();
+        assert_eq!(v6.to_string(), "2001:db8::/64");
+        assert_eq!(
+            Subnet::from_mask("10.1.0.0".parse().unwrap(), &[255, 255, 0, 0])
+                .unwrap()
+                .prefix(),
+            16
+        );
+        assert!(Subnet::from_mask("10.1.0.0".parse().unwrap(), &[255, 0, 255, 0]).is_none());
+        assert!("10.0.0.0/33".parse::<Subnet>().is_err());
+        assert_eq!(ProxyId::any_v4().to_string(), "0.0.0.0/0 ⇄ 0.0.0.0/0");
+    }
+
+    #[test]
+    fn policy_debug_hides_the_key() {
+        let p = IkePolicy::seil_defaults(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            b"xeeB5gohvaYi",
+        );
+        let s = format!("{p:?}");
+        assert!(!s.contains("xeeB5gohvaYi"));
+        assert!(s.contains("<12 bytes>"));
+    }
+}

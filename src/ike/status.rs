@@ -1,0 +1,126 @@
+//! Snapshots of the engine for the admin API and metrics.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::event::Role;
+use super::policy::ProxyId;
+
+/// NAT traversal state of an ISAKMP SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NatStatus {
+    /// NAT-T dialect agreed with the peer: "off", "rfc3947" or "draft".
+    pub nat_t: &'static str,
+    /// We are behind a NAT (or pretend to be, with `nat_traversal: force`).
+    pub local_behind_nat: bool,
+    /// The peer is behind a NAT (or pretends to be).
+    pub peer_behind_nat: bool,
+    /// IKE moved to port 4500.
+    pub floated: bool,
+}
+
+/// Counters since the engine was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Datagrams handed to `handle_datagram`.
+    pub received: u64,
+    /// Datagrams produced by `poll_transmit` (including retransmissions).
+    pub sent: u64,
+    /// Unparsable, truncated or undecryptable messages.
+    pub dropped_malformed: u64,
+    /// Messages for cookies we do not know.
+    pub dropped_unknown_cookie: u64,
+    /// Other IKE versions or exchange types we do not implement.
+    pub dropped_unsupported: u64,
+    /// Messages whose authentication hash did not verify.
+    pub dropped_bad_hash: u64,
+    /// Well-formed messages that the exchange's state did not expect.
+    pub dropped_unexpected: u64,
+    /// New Main Modes refused because too many were half-open.
+    pub dropped_half_open_limit: u64,
+    /// Informational or Quick Mode messages with an already used message ID.
+    pub dropped_replay: u64,
+    /// Duplicates of the peer's previous message answered by resending our reply.
+    pub duplicates_answered: u64,
+    /// Our retransmissions.
+    pub retransmits: u64,
+    /// Half-open exchanges dropped by expiry.
+    pub half_open_expired: u64,
+    /// ISAKMP SAs established.
+    pub phase1_established: u64,
+    /// ESP SA pairs established.
+    pub phase2_established: u64,
+    /// `Failed` events.
+    pub failures: u64,
+    /// Notifications received.
+    pub notifies_received: u64,
+    /// Delete payloads received.
+    pub deletes_received: u64,
+}
+
+/// One ISAKMP SA or phase-1 negotiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase1Status {
+    /// Who initiated.
+    pub role: Role,
+    /// State name, e.g. "established", "sent message 3".
+    pub state: &'static str,
+    /// Initiator cookie.
+    pub icookie: [u8; 8],
+    /// Responder cookie (zero until known).
+    pub rcookie: [u8; 8],
+    /// The chosen suite once known.
+    pub proposal: Option<String>,
+    /// The peer's address and port.
+    pub peer: SocketAddr,
+    /// Our port (500 or 4500).
+    pub local_port: u16,
+    /// When it was established.
+    pub established_at: Option<Instant>,
+    /// Age since establishment, at the last time the engine was called.
+    pub age: Option<Duration>,
+    /// The peer's identity once authenticated.
+    pub peer_identity: Option<String>,
+    /// NAT traversal.
+    pub nat: NatStatus,
+    /// The peer announced DPD.
+    pub peer_dpd: bool,
+}
+
+/// One ESP SA pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildStatus {
+    /// Our inbound SPI.
+    pub inbound_spi: u32,
+    /// Our outbound SPI (the peer's).
+    pub outbound_spi: u32,
+    /// The suite, e.g. `aes256-hmac-sha256`.
+    pub proposal: String,
+    /// Proxy-ids (local ⇄ remote).
+    pub proxy_ids: ProxyId,
+    /// Who initiated the Quick Mode.
+    pub role: Role,
+    /// When it was established.
+    pub established_at: Instant,
+    /// Age at the last time the engine was called.
+    pub age: Duration,
+    /// Time lifetime.
+    pub lifetime: Duration,
+    /// UDP encapsulation endpoint, if any.
+    pub udp_encap: Option<SocketAddr>,
+}
+
+/// A snapshot of one tunnel's IKE state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// Phase-1 SAs and negotiations.
+    pub phase1: Vec<Phase1Status>,
+    /// ESP SA pairs.
+    pub children: Vec<ChildStatus>,
+    /// The peer's current address.
+    pub peer: SocketAddr,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+    /// Counters.
+    pub stats: EngineStats,
+}

@@ -1,0 +1,6 @@
+//! Engine tests: two engines on a virtual clock, failures with their diagnostics, fuzzing.
+
+mod failures;
+mod fuzz;
+mod negotiation;
+pub(crate) mod pair;
