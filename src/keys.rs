@@ -35,11 +35,14 @@ pub fn esp_sa_line(src: IpAddr, dst: IpAddr, k: &EspKeys) -> String {
     )
 }
 
-/// The `esp_sa` lines of every manually keyed SA in a configuration, both directions.
+/// The `esp_sa` lines of every manually keyed SA in a configuration, both directions. (Keys of
+/// IKE-negotiated SAs exist only in the running daemon: see `ikegate run --wireshark-keylog`.)
 pub fn wireshark_esp(cfg: &Config) -> String {
     let mut out = String::new();
     for i in &cfg.interfaces {
-        let Keying::Manual { outbound, inbound } = &i.keying;
+        let Keying::Manual { outbound, inbound } = &i.keying else {
+            continue;
+        };
         out.push_str(&esp_sa_line(i.source, i.destination, outbound));
         out.push('\n');
         out.push_str(&esp_sa_line(i.destination, i.source, inbound));

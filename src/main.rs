@@ -22,6 +22,10 @@ enum Command {
         /// Configuration file (YAML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Append the keys of every negotiated ESP SA to FILE in Wireshark's esp_sa format
+        /// (explicit key export, for decrypting captures; the file is created mode 0600).
+        #[arg(long, value_name = "FILE")]
+        wireshark_keylog: Option<PathBuf>,
     },
     /// Validate a configuration file and list every error.
     Check {
@@ -92,13 +96,17 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { config } => {
+        Command::Run {
+            config,
+            wireshark_keylog,
+        } => {
             let cfg = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             init_logging();
-            runtime().block_on(run(cfg))
+            let opts = ikegate::daemon::Options { wireshark_keylog };
+            runtime().block_on(run(cfg, opts))
         }
         Command::Demo { once } => {
             init_logging();
@@ -114,9 +122,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("cannot start the async runtime")
 }
 
-async fn run(cfg: ikegate::config::Config) -> ExitCode {
+async fn run(cfg: ikegate::config::Config, opts: ikegate::daemon::Options) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
-    let gw = match ikegate::daemon::Gateway::start(&cfg).await {
+    let gw = match ikegate::daemon::Gateway::start(&cfg, &opts).await {
         Ok(g) => g,
         Err(e) => {
             eprintln!("ikegate: {e}");

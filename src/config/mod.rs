@@ -1,6 +1,7 @@
 //! Configuration: YAML (SEIL-shaped keys) into validated types. Every error names the key path
 //! and what to write instead; all errors are collected, not just the first.
 
+mod ike;
 pub mod node;
 #[cfg(test)]
 mod tests;
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::crypto::{EncAlg, EspKeys, IntegAlg};
+use crate::ike::IkePolicy;
+pub use crate::ike::Subnet;
 pub use node::ConfigError;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
 
@@ -65,6 +68,8 @@ pub enum Keying {
         /// Keys we open with.
         inbound: EspKeys,
     },
+    /// IKEv1 with a pre-shared key.
+    Ike(Box<IkePolicy>),
 }
 
 /// One tunnel interface (`interfaces.ipsec0`).
@@ -90,89 +95,26 @@ pub struct InterfaceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
     /// Destination prefix.
-    pub destination: Prefix,
+    pub destination: Subnet,
     /// Interface name the route points at.
     pub gateway: String,
     /// Preferred source address for locally originated packets (netlink `prefsrc`).
     pub source: Option<IpAddr>,
 }
 
-/// An address prefix such as `192.168.2.0/24`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Prefix {
-    /// Network address (host bits cleared).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub len: u8,
-}
-
-impl Prefix {
-    /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a host prefix). Host bits must be zero.
-    pub fn parse(s: &str) -> Result<Prefix, String> {
-        let (a, l) = match s.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("\"{a}\" is not an IP address"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = match l {
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| format!("prefix length \"{l}\" must be 0 to {max}"))?,
-            None => max,
-        };
-        let p = Prefix { addr, len };
-        if p.network() != addr {
-            return Err(format!(
-                "{s} has host bits set; the network is {}/{len}",
-                p.network()
-            ));
-        }
-        Ok(p)
+/// Parses a prefix such as `192.168.2.0/24` (a bare address is a host prefix), refusing host
+/// bits (a likely typo: `192.168.2.1/24` probably meant `192.168.2.0/24`).
+pub fn parse_prefix(s: &str) -> Result<Subnet, String> {
+    let p: Subnet = s.parse()?;
+    let given: IpAddr = s
+        .split('/')
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .ok_or_else(|| format!("'{s}' is not an IP subnet"))?;
+    if p.addr() != given {
+        return Err(format!("{s} has host bits set; the network is {p}"));
     }
-
-    /// The address with host bits cleared.
-    pub fn network(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(a) => {
-                let m = if self.len == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - self.len as u32)
-                };
-                IpAddr::V4((u32::from(a) & m).into())
-            }
-            IpAddr::V6(a) => {
-                let m = if self.len == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - self.len as u32)
-                };
-                IpAddr::V6((u128::from(a) & m).into())
-            }
-        }
-    }
-
-    /// Whether `ip` lies inside this prefix.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        Prefix {
-            addr: ip,
-            len: self.len,
-        }
-        .network()
-            == self.addr
-            && ip.is_ipv4() == self.addr.is_ipv4()
-    }
-}
-
-impl std::fmt::Display for Prefix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
+    Ok(p)
 }
 
 /// Loads and validates a configuration file. On failure returns every error found.
@@ -252,6 +194,10 @@ const INTERFACE_KEYS: &[&str] = &[
     "ipv4",
     "ipv6",
     "nat-traversal",
+    "preshared-key",
+    "preshared-key-file",
+    "responder-only",
+    "ike",
     "mtu",
     "tcp-mss",
     "manual-sa",
@@ -345,12 +291,36 @@ fn parse_interface(
             .unwrap_or(TcpMss::Auto),
         None => TcpMss::Auto,
     };
-    let keying = match child(m, n, "manual-sa") {
-        Some(ms) => parse_manual_sa(&ms, base, errs),
-        None => {
+    let keying = match (child(m, n, "manual-sa"), child(m, n, "ike")) {
+        (Some(ms), None) => {
+            for k in ["preshared-key", "preshared-key-file", "responder-only"] {
+                if let Some(x) = child(m, n, k) {
+                    x.error(
+                        errs,
+                        "only used with IKE keying (`ike:`); remove it or the `manual-sa:` block",
+                    );
+                }
+            }
+            parse_manual_sa(&ms, base, errs)
+        }
+        (Some(ms), Some(_)) => {
+            ms.error(
+                errs,
+                "`manual-sa` and `ike` are mutually exclusive: keep one of them",
+            );
+            None
+        }
+        (None, Some(ike)) => match addrs {
+            Some((local, remote)) => {
+                ike::parse_ike(&ike, m, n, local, remote, nat_traversal, base, errs)
+                    .map(|p| Keying::Ike(Box::new(p)))
+            }
+            None => None,
+        },
+        (None, None) => {
             n.error(
                 errs,
-                "no keys: add a `manual-sa:` block (IKE keying: `ike:`, see config.example.yaml)",
+                "no keys: add an `ike:` block (with `preshared-key`) or a `manual-sa:` block",
             );
             None
         }
@@ -530,7 +500,7 @@ fn secret(
     }
 }
 
-fn resolve(base: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -549,8 +519,8 @@ fn parse_route(n: &Node<'_>, v6: bool, errs: &mut Errors) -> Option<RouteConfig>
     let destination = match child(m, n, "destination") {
         Some(d) => {
             let s = d.str(errs, ex)?;
-            match Prefix::parse(s) {
-                Ok(p) if p.addr.is_ipv6() == v6 => Some(p),
+            match parse_prefix(s) {
+                Ok(p) if p.addr().is_ipv6() == v6 => Some(p),
                 Ok(_) => {
                     d.error(
                         errs,
@@ -598,7 +568,9 @@ fn validate_global(interfaces: &[InterfaceConfig], routes: &[RouteConfig], errs:
     let names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
     let mut spis: BTreeMap<u32, &str> = BTreeMap::new();
     for i in interfaces {
-        let Keying::Manual { inbound, .. } = &i.keying;
+        let Keying::Manual { inbound, .. } = &i.keying else {
+            continue;
+        };
         if let Some(other) = spis.insert(inbound.spi, &i.name) {
             errs.push(
                 &format!("interfaces.{}.manual-sa.inbound.spi", i.name),
@@ -612,7 +584,7 @@ fn validate_global(interfaces: &[InterfaceConfig], routes: &[RouteConfig], errs:
     let mut seen = HashSet::new();
     let (mut n4, mut n6) = (0usize, 0usize);
     for r in routes {
-        let (fam, idx) = if r.destination.addr.is_ipv4() {
+        let (fam, idx) = if r.destination.addr().is_ipv4() {
             n4 += 1;
             ("ipv4", n4 - 1)
         } else {

@@ -44,7 +44,7 @@ fn minimal_config_and_defaults() {
     assert_eq!(outbound.enc_key.len(), 20);
     assert_eq!(
         cfg.routes[0].destination,
-        Prefix::parse("192.168.2.0/24").unwrap()
+        parse_prefix("192.168.2.0/24").unwrap()
     );
 }
 
@@ -174,13 +174,16 @@ fn garbage_never_panics() {
 
 #[test]
 fn prefixes() {
-    let p = Prefix::parse("192.168.2.0/24").unwrap();
+    let p = parse_prefix("192.168.2.0/24").unwrap();
     assert!(p.contains("192.168.2.77".parse().unwrap()));
     assert!(!p.contains("192.168.3.1".parse().unwrap()));
     assert!(!p.contains("::1".parse().unwrap()));
-    assert_eq!(Prefix::parse("0.0.0.0/0").unwrap().len, 0);
-    assert!(Prefix::parse("10.0.0.0/33").is_err());
-    assert!(Prefix::parse("2001:db8::/32")
+    assert_eq!(parse_prefix("0.0.0.0/0").unwrap().prefix(), 0);
+    assert!(parse_prefix("10.0.0.0/33").is_err());
+    assert!(parse_prefix("10.0.0.1/8")
+        .unwrap_err()
+        .contains("host bits"));
+    assert!(parse_prefix("2001:db8::/32")
         .unwrap()
         .contains("2001:db8::5".parse().unwrap()));
 }

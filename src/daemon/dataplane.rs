@@ -26,6 +26,8 @@ pub struct Transport {
     pub udp4500: tokio::net::UdpSocket,
     /// Raw IP protocol 50, unless every tunnel on this address forces UDP encapsulation.
     pub raw: Option<RawEsp>,
+    /// UDP port 500 for IKE, when an IKE tunnel uses this address.
+    pub udp500: Option<tokio::net::UdpSocket>,
 }
 
 /// Counters of one tunnel interface.
@@ -41,6 +43,8 @@ pub struct TunnelStats {
     pub tx_no_sa: AtomicU64,
     /// Outbound packets from the TUN that were not sane IP packets.
     pub tx_malformed: AtomicU64,
+    /// Outbound packets outside the SA's proxy-ids.
+    pub tx_policy: AtomicU64,
     /// Send or TUN-write errors from the OS.
     pub io_errors: AtomicU64,
 }
@@ -63,6 +67,8 @@ pub struct Tunnel {
     pub transport: Arc<Transport>,
     /// Counters.
     pub stats: TunnelStats,
+    /// IKE state for status displays (None for manual keys).
+    pub ike_status: ArcSwapOption<crate::ike::EngineStatus>,
 }
 
 /// Counters not attributable to one tunnel.
@@ -166,11 +172,17 @@ impl DataPlane {
         };
         let inner = &pkt[opened.payload.clone()];
         let ok = match IpPacket::new_checked(inner) {
-            Ok(ip) => match opened.next_header {
-                PROTO_IPIP => ip.version() == 4,
-                PROTO_IPV6 => ip.version() == 6,
-                _ => false,
-            },
+            Ok(ip) => {
+                let version_ok = match opened.next_header {
+                    PROTO_IPIP => ip.version() == 4,
+                    PROTO_IPV6 => ip.version() == 6,
+                    _ => false,
+                };
+                if version_ok && !sa.admits(ip.src(), ip.dst()) {
+                    return drop(sa.count_drop(DropReason::Policy));
+                }
+                version_ok
+            }
             Err(_) if opened.next_header == PROTO_NONE => {
                 return drop(sa.count_drop(DropReason::Dummy))
             }
@@ -244,16 +256,20 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
         let sa = t.outbound.load_full();
         for (buf, &len) in bufs.iter_mut().zip(&sizes).take(n) {
             let payload = HEADROOM..HEADROOM + len;
+            let Some(sa) = &sa else {
+                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             let nh = match IpPacket::new_checked(&buf[payload.clone()]) {
-                Ok(p) => p.tunnel_next_header(),
+                Ok(p) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
+                Ok(_) => {
+                    t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 Err(_) => {
                     t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-            };
-            let Some(sa) = &sa else {
-                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                continue;
             };
             if let Some((m4, m6)) = t.mss {
                 tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);

@@ -2,16 +2,18 @@
 //! tasks, and tears everything down again.
 
 pub mod dataplane;
+pub mod ike;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, InterfaceConfig, Keying, Mtu, NatTraversal, Prefix, TcpMss};
-use crate::crypto::EspKeys;
+use crate::config::{Config, InterfaceConfig, Keying, Mtu, NatTraversal, Subnet, TcpMss};
+use crate::crypto::{EspKeys, IntegAlg};
 use crate::esp::{EspTransform, InboundSa, OutboundSa, SaTable};
 use crate::io::route::Netlink;
 use crate::io::socket::{udp, RawEsp};
@@ -42,7 +44,7 @@ pub enum StartError {
     #[error("cannot add route {dest} via {dev}: {source}")]
     Route {
         /// Destination.
-        dest: Prefix,
+        dest: Subnet,
         /// Interface.
         dev: String,
         /// OS error.
@@ -63,8 +65,17 @@ pub struct Gateway {
     /// The packet path's shared state (for status and tests).
     pub dp: Arc<DataPlane>,
     netlink: Netlink,
-    routes: Vec<(Prefix, u32)>,
+    routes: Vec<(Subnet, u32)>,
     tasks: Vec<JoinHandle<()>>,
+    ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
+}
+
+/// Options of a running gateway that are not part of the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Append the keys of every negotiated ESP SA to this file in Wireshark's `esp_sa` format
+    /// (explicit, opt-in key export for decrypting captures).
+    pub wireshark_keylog: Option<std::path::PathBuf>,
 }
 
 /// Worst-case ESP overhead of a suite on the wire, outer IP header included.
@@ -74,21 +85,47 @@ pub fn esp_overhead(keys: &EspKeys, outer_v6: bool, udp_encap: bool) -> usize {
     (if outer_v6 { 40 } else { 20 }) + if udp_encap { 8 } else { 0 } + t_hdr + trailer
 }
 
-/// The MTU an interface gets: fixed, or 1500 minus the worst-case overhead.
+/// The MTU an interface gets: fixed, or 1500 minus the worst-case overhead of every suite the
+/// interface may use (its manual SA, or each phase-2 proposal IKE may pick).
 pub fn interface_mtu(cfg: &InterfaceConfig) -> u16 {
     match cfg.mtu {
         Mtu::Fixed(m) => m,
         Mtu::Auto => {
-            let Keying::Manual { outbound, .. } = &cfg.keying;
             let encap = cfg.nat_traversal != NatTraversal::Disable;
-            let o = esp_overhead(outbound, cfg.destination.is_ipv6(), encap);
-            // The inner packet must stay a whole number of cipher blocks below the limit.
-            (1500 - o) as u16
+            let v6 = cfg.destination.is_ipv6();
+            let worst = match &cfg.keying {
+                Keying::Manual { outbound, .. } => esp_overhead(outbound, v6, encap),
+                Keying::Ike(p) => p
+                    .phase2
+                    .encryption
+                    .iter()
+                    .flat_map(|e| {
+                        let auths: Vec<IntegAlg> = if e.is_aead() {
+                            vec![IntegAlg::None]
+                        } else {
+                            p.phase2.authentication.clone()
+                        };
+                        auths.into_iter().map(move |a| (*e, a))
+                    })
+                    .map(|(enc, integ)| {
+                        let k = EspKeys {
+                            spi: 0,
+                            enc,
+                            enc_key: Default::default(),
+                            integ,
+                            integ_key: Default::default(),
+                        };
+                        esp_overhead(&k, v6, encap)
+                    })
+                    .max()
+                    .unwrap_or(100),
+            };
+            (1500 - worst) as u16
         }
     }
 }
 
-fn random_seed() -> [u8; 16] {
+pub(crate) fn random_seed() -> [u8; 16] {
     let mut s = [0u8; 16];
     // getrandom only fails if the OS has no entropy source at all; then refuse to run.
     getrandom::fill(&mut s).expect("the OS random number generator is unavailable");
@@ -98,7 +135,7 @@ fn random_seed() -> [u8; 16] {
 impl Gateway {
     /// Opens everything the configuration describes and starts the packet tasks. On error,
     /// whatever was opened is closed again (TUN devices vanish with their descriptors).
-    pub async fn start(cfg: &Config) -> Result<Gateway, StartError> {
+    pub async fn start(cfg: &Config, opts: &Options) -> Result<Gateway, StartError> {
         let netlink = Netlink::new().map_err(|e| StartError::Socket {
             addr: IpAddr::from([0, 0, 0, 0]),
             source: e,
@@ -124,12 +161,22 @@ impl Gateway {
             } else {
                 Some(RawEsp::bind(i.source).map_err(sock_err)?)
             };
+            let any_ike = cfg
+                .interfaces
+                .iter()
+                .any(|j| j.source == i.source && matches!(j.keying, Keying::Ike(_)));
+            let udp500 = if any_ike {
+                Some(udp(i.source, 500).map_err(sock_err)?)
+            } else {
+                None
+            };
             transports.insert(
                 i.source,
                 Arc::new(Transport {
                     local: i.source,
                     udp4500,
                     raw,
+                    udp500,
                 }),
             );
         }
@@ -159,16 +206,18 @@ impl Gateway {
                 outbound: ArcSwapOption::empty(),
                 transport: transports[&i.source].clone(),
                 stats: TunnelStats::default(),
+                ike_status: ArcSwapOption::empty(),
             };
-            let Keying::Manual { outbound, inbound } = &i.keying;
-            let keys_err = |msg| StartError::Keys {
-                name: i.name.clone(),
-                msg,
-            };
-            let out = OutboundSa::new(outbound, tunnel.manual_encap(), random_seed())
-                .map_err(keys_err)?;
-            tunnel.outbound.store(Some(Arc::new(out)));
-            sas.insert(Arc::new(InboundSa::new(inbound, index).map_err(keys_err)?));
+            if let Keying::Manual { outbound, inbound } = &i.keying {
+                let keys_err = |msg| StartError::Keys {
+                    name: i.name.clone(),
+                    msg,
+                };
+                let out = OutboundSa::new(outbound, tunnel.manual_encap(), random_seed())
+                    .map_err(keys_err)?;
+                tunnel.outbound.store(Some(Arc::new(out)));
+                sas.insert(Arc::new(InboundSa::new(inbound, index).map_err(keys_err)?));
+            }
             tunnels.push((Arc::new(tunnel), t.if_index));
         }
         let mut routes = Vec::new();
@@ -195,16 +244,47 @@ impl Gateway {
         for t in &dp.tunnels {
             tasks.push(tokio::spawn(dataplane::outbound_loop(t.clone())));
         }
+        // IKE: one control task per IKE tunnel; datagrams are routed to it by peer address.
+        let mut ike_tasks = Vec::new();
+        let mut by_peer: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>> = HashMap::new();
+        for t in &dp.tunnels {
+            let Keying::Ike(policy) = &t.cfg.keying else {
+                continue;
+            };
+            let (tx, rx) = mpsc::channel(256);
+            let (ctx, crx) = mpsc::channel(4);
+            by_peer
+                .entry((t.cfg.source, t.cfg.destination))
+                .or_insert(tx);
+            let engine =
+                crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
+            let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
+            let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
+            ike_tasks.push((ctx, h));
+        }
+        let by_peer = Arc::new(by_peer);
         for tr in transports.values() {
+            let peers = by_peer.clone();
+            let local = tr.local;
+            let sink: dataplane::IkeSink = Box::new(move |from, msg| {
+                dispatch_ike(&peers, local, 4500, from, msg);
+            });
             tasks.push(tokio::spawn(dataplane::udp_inbound_loop(
                 dp.clone(),
                 tr.clone(),
-                Box::new(|_from, _msg| {}),
+                sink,
             )));
             if tr.raw.is_some() {
                 tasks.push(tokio::spawn(dataplane::raw_inbound_loop(
                     dp.clone(),
                     tr.clone(),
+                )));
+            }
+            if tr.udp500.is_some() {
+                tasks.push(tokio::spawn(ike_port500_loop(
+                    dp.clone(),
+                    tr.clone(),
+                    by_peer.clone(),
                 )));
             }
         }
@@ -213,11 +293,22 @@ impl Gateway {
             netlink,
             routes,
             tasks,
+            ike: ike_tasks,
         })
     }
 
-    /// Stops the tasks, removes the routes and closes the TUN devices.
+    /// Sends Delete for every IKE-negotiated SA, stops the tasks, removes the routes and closes
+    /// the TUN devices.
     pub async fn shutdown(self) {
+        for (cmd, _) in &self.ike {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if cmd.send(ike::Command::Shutdown(done)).await.is_ok() {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await;
+            }
+        }
+        for (_, h) in &self.ike {
+            h.abort();
+        }
         for t in &self.tasks {
             t.abort();
         }
@@ -236,6 +327,60 @@ impl Gateway {
     /// A human-readable table of tunnels and counters.
     pub fn status_text(&self) -> String {
         status_text(&self.dp)
+    }
+}
+
+/// Hands an IKE message to the tunnel whose peer sent it (dropped, with a rate-limited log line,
+/// when no tunnel has that peer).
+fn dispatch_ike(
+    peers: &HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>,
+    local: IpAddr,
+    local_port: u16,
+    from: std::net::SocketAddr,
+    msg: &[u8],
+) {
+    static UNKNOWN: dataplane::RateLimit = dataplane::RateLimit::new();
+    match peers.get(&(local, from.ip())) {
+        Some(tx) => {
+            let _ = tx.try_send(ike::IkeDatagram {
+                local_port,
+                from,
+                data: msg.to_vec(),
+            });
+        }
+        None => {
+            if UNKNOWN.allow() {
+                tracing::warn!(
+                    "IKE message from {from} to {local}:{local_port}, but no interface has \
+                     destination {}: add one, or check the peer's address",
+                    from.ip()
+                );
+            }
+        }
+    }
+}
+
+/// Receives IKE on UDP 500 forever.
+async fn ike_port500_loop(
+    dp: Arc<DataPlane>,
+    tr: Arc<Transport>,
+    peers: Arc<HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>>,
+) {
+    let Some(sock) = &tr.udp500 else { return };
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match sock.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                dp.stats
+                    .ike_messages
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                dispatch_ike(&peers, tr.local, 500, from, &buf[..n]);
+            }
+            Err(e) => {
+                tracing::warn!("UDP 500 on {}: {e}", tr.local);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use super::replay::{ReplayError, ReplayWindow};
 use super::transform::{EspTransform, OpenError, Opened, SealError};
 use crate::crypto::EspKeys;
+use crate::ike::ProxyId;
 
 /// Where ESP packets of an SA travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +113,8 @@ pub struct OutboundSa {
     seq: AtomicU64,
     /// Packets and inner bytes sealed.
     pub counters: Counters,
+    /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are not sent.
+    pub selector: Option<ProxyId>,
 }
 
 impl OutboundSa {
@@ -127,6 +130,7 @@ impl OutboundSa {
             encap,
             seq: AtomicU64::new(0),
             counters: Counters::default(),
+            selector: None,
         })
     }
 
@@ -151,6 +155,12 @@ impl OutboundSa {
         Some(r)
     }
 
+    /// Whether an inner packet from `src` to `dst` is inside this SA's proxy-ids.
+    pub fn admits(&self, src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
+        self.selector
+            .is_none_or(|s| s.local.contains(src) && s.remote.contains(dst))
+    }
+
     /// Sequence number of the last sealed packet.
     pub fn last_seq(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
@@ -171,6 +181,8 @@ pub struct InboundSa {
     pub counters: Counters,
     /// Drops attributed to this SA.
     pub drops: DropCounters,
+    /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are dropped.
+    pub selector: Option<ProxyId>,
 }
 
 impl InboundSa {
@@ -183,6 +195,7 @@ impl InboundSa {
             replay: Mutex::new(ReplayWindow::new()),
             counters: Counters::default(),
             drops: DropCounters::default(),
+            selector: None,
         })
     }
 
@@ -214,6 +227,12 @@ impl InboundSa {
     pub fn count_drop(&self, r: DropReason) -> DropReason {
         self.drops.add(r);
         r
+    }
+
+    /// Whether an inner packet from `src` to `dst` is inside this SA's proxy-ids.
+    pub fn admits(&self, src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
+        self.selector
+            .is_none_or(|s| s.remote.contains(src) && s.local.contains(dst))
     }
 
     /// Highest sequence number received.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use rtnetlink::{Handle, RouteMessageBuilder};
 
-use crate::config::Prefix;
+use crate::config::Subnet;
 
 /// A netlink handle (its connection task runs on the current tokio runtime).
 pub struct Netlink {
@@ -26,14 +26,14 @@ impl Netlink {
     }
 
     fn message(
-        dest: Prefix,
+        dest: Subnet,
         if_index: u32,
         source: Option<IpAddr>,
     ) -> rtnetlink::packet_route::route::RouteMessage {
-        match dest.addr {
+        match dest.addr() {
             IpAddr::V4(a) => {
                 let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
-                    .destination_prefix(a, dest.len)
+                    .destination_prefix(a, dest.prefix())
                     .output_interface(if_index);
                 if let Some(IpAddr::V4(s)) = source {
                     b = b.pref_source(s);
@@ -42,7 +42,7 @@ impl Netlink {
             }
             IpAddr::V6(a) => {
                 let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
-                    .destination_prefix(a, dest.len)
+                    .destination_prefix(a, dest.prefix())
                     .output_interface(if_index);
                 if let Some(IpAddr::V6(s)) = source {
                     b = b.pref_source(s);
@@ -55,7 +55,7 @@ impl Netlink {
     /// Adds (or replaces) a route to `dest` through the interface `if_index`.
     pub async fn add_route(
         &self,
-        dest: Prefix,
+        dest: Subnet,
         if_index: u32,
         source: Option<IpAddr>,
     ) -> io::Result<()> {
@@ -69,7 +69,7 @@ impl Netlink {
     }
 
     /// Removes the route (ignores "no such route": the kernel drops routes with their device).
-    pub async fn del_route(&self, dest: Prefix, if_index: u32) -> io::Result<()> {
+    pub async fn del_route(&self, dest: Subnet, if_index: u32) -> io::Result<()> {
         match self
             .handle
             .route()

@@ -1,0 +1,332 @@
+//! The IKE part of an interface block (SEIL's `interface.ipsec0.ike.*` names), into an
+//! [`IkePolicy`].
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use yaml_serde::Mapping;
+use zeroize::Zeroizing;
+
+use super::node::{child, read_secret_file, Errors, Node};
+use super::{parse_prefix, resolve, NatTraversal};
+use crate::crypto::dh::DhGroup;
+use crate::crypto::ike_cipher::IkeCipher;
+use crate::crypto::prf::HashAlg;
+use crate::crypto::{EncAlg, IntegAlg};
+use crate::ike::policy::NatTraversal as IkeNat;
+use crate::ike::{Identity, IkePolicy, ProxyId};
+
+const IKE_KEYS: &[&str] = &[
+    "version",
+    "exchange-mode",
+    "my-identifier",
+    "peers-identifier",
+    "proposal",
+];
+
+/// Parses `ike:` (with the interface's `preshared-key[-file]` and `responder-only`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn parse_ike(
+    n: &Node<'_>,
+    iface: &Mapping,
+    iface_node: &Node<'_>,
+    local: IpAddr,
+    remote: IpAddr,
+    nat: NatTraversal,
+    base: &Path,
+    errs: &mut Errors,
+) -> Option<IkePolicy> {
+    let m = n.block(errs, IKE_KEYS)?;
+    let psk = psk(iface, iface_node, base, errs);
+    let mut p = IkePolicy::seil_defaults(local, remote, b"");
+    p.nat_traversal = match nat {
+        NatTraversal::Disable => IkeNat::Disable,
+        NatTraversal::Enable => IkeNat::Enable,
+        NatTraversal::Force => IkeNat::Force,
+    };
+    if let Some(r) = child(iface, iface_node, "responder-only") {
+        p.responder_only = enable(&r, errs).unwrap_or(false);
+    }
+    if let Some(v) = child(m, n, "version") {
+        match v.uint(errs, 1, 2, "1") {
+            Some(2) => v.error(errs, "IKEv2 is not supported yet; use `version: 1`"),
+            _ => {}
+        }
+    }
+    if let Some(x) = child(m, n, "exchange-mode") {
+        if let Some(mode) = x.choice(errs, &[("main", "main"), ("aggressive", "aggressive")]) {
+            if mode == "aggressive" {
+                x.error(
+                    errs,
+                    "aggressive mode is not supported yet; use `exchange-mode: main`",
+                );
+            }
+        }
+    }
+    if let Some(x) = child(m, n, "my-identifier") {
+        p.my_id = identity(&x, errs);
+    }
+    if let Some(x) = child(m, n, "peers-identifier") {
+        p.peer_id = identity(&x, errs);
+    }
+    if let Some(prop) = child(m, n, "proposal") {
+        if let Some(pm) = prop.block(errs, &["phase1", "phase2"]) {
+            if let Some(p1) = child(pm, &prop, "phase1") {
+                phase1(&p1, &mut p, errs);
+            }
+            if let Some(p2) = child(pm, &prop, "phase2") {
+                phase2(&p2, &mut p, local, errs);
+            }
+        }
+    }
+    p.psk = psk?;
+    Some(p)
+}
+
+fn psk(
+    iface: &Mapping,
+    n: &Node<'_>,
+    base: &Path,
+    errs: &mut Errors,
+) -> Option<Zeroizing<Vec<u8>>> {
+    match (
+        child(iface, n, "preshared-key"),
+        child(iface, n, "preshared-key-file"),
+    ) {
+        (Some(_), Some(f)) => {
+            f.error(
+                errs,
+                "give `preshared-key` or `preshared-key-file`, not both",
+            );
+            None
+        }
+        (Some(k), None) => {
+            let s = match k.value {
+                yaml_serde::Value::String(s) => s.clone(),
+                yaml_serde::Value::Number(x) => x.to_string(),
+                _ => {
+                    k.error(
+                        errs,
+                        "write the key as text, e.g. `preshared-key: xeeB5gohvaYi`",
+                    );
+                    return None;
+                }
+            };
+            if s.is_empty() {
+                k.error(errs, "the pre-shared key is empty");
+                return None;
+            }
+            Some(Zeroizing::new(s.into_bytes()))
+        }
+        (None, Some(f)) => {
+            let path = resolve(base, f.str(errs, "/etc/ikegate/ipsec0.psk")?);
+            read_secret_file(&path).map_err(|e| f.error(errs, e)).ok()
+        }
+        (None, None) => {
+            n.error(
+                errs,
+                "IKE needs a pre-shared key: add `preshared-key: …` or `preshared-key-file: /path`",
+            );
+            None
+        }
+    }
+}
+
+fn enable(n: &Node<'_>, errs: &mut Errors) -> Option<bool> {
+    n.choice(
+        errs,
+        &[
+            ("enable", true),
+            ("disable", false),
+            ("true", true),
+            ("false", false),
+        ],
+    )
+}
+
+fn identity(n: &Node<'_>, errs: &mut Errors) -> Option<Identity> {
+    let m = n.block(errs, &["address", "fqdn", "user-fqdn", "key-id"])?;
+    if m.len() != 1 {
+        n.error(
+            errs,
+            "give exactly one of address / fqdn / user-fqdn / key-id",
+        );
+        return None;
+    }
+    if let Some(a) = child(m, n, "address") {
+        return a.ip(errs, "10.0.0.1").map(Identity::Address);
+    }
+    if let Some(f) = child(m, n, "fqdn") {
+        return f
+            .str(errs, "gw1.example.com")
+            .map(|s| Identity::Fqdn(s.to_string()));
+    }
+    if let Some(f) = child(m, n, "user-fqdn") {
+        return f
+            .str(errs, "vpn@example.com")
+            .map(|s| Identity::UserFqdn(s.to_string()));
+    }
+    child(m, n, "key-id").and_then(|k| {
+        k.str(errs, "branch-7")
+            .map(|s| Identity::KeyId(s.as_bytes().to_vec()))
+    })
+}
+
+/// A value that may be one word or a list of words, each mapped through `choices`.
+fn words<T: Copy>(n: &Node<'_>, errs: &mut Errors, choices: &[(&str, T)]) -> Option<Vec<T>> {
+    let items = match n.value {
+        yaml_serde::Value::Sequence(_) => n.list(errs),
+        _ => vec![n.clone()],
+    };
+    let out: Vec<T> = items
+        .iter()
+        .filter_map(|i| i.choice(errs, choices))
+        .collect();
+    if out.is_empty() {
+        n.error(errs, "give at least one algorithm");
+        return None;
+    }
+    (out.len() == items.len()).then_some(out)
+}
+
+fn dh_choices() -> Vec<(&'static str, DhGroup)> {
+    DhGroup::ALL.iter().map(|g| (g.name(), *g)).collect()
+}
+
+fn phase1(n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
+    let Some(m) = n.block(errs, &["lifetime", "encryption", "hash", "dh-group"]) else {
+        return;
+    };
+    if let Some(l) = child(m, n, "lifetime") {
+        if let Some(v) = l.uint(errs, 60, 604_800, "86400") {
+            p.phase1.lifetime_secs = v as u32;
+        }
+    }
+    if let Some(e) = child(m, n, "encryption") {
+        let c: Vec<(&str, IkeCipher)> = IkeCipher::ALL.iter().map(|c| (c.name(), *c)).collect();
+        if let Some(v) = words(&e, errs, &c) {
+            p.phase1.encryption = v;
+        }
+    }
+    if let Some(h) = child(m, n, "hash") {
+        let c: Vec<(&str, HashAlg)> = HashAlg::ALL.iter().map(|h| (h.name(), *h)).collect();
+        if let Some(v) = words(&h, errs, &c) {
+            p.phase1.hash = v;
+        }
+    }
+    if let Some(g) = child(m, n, "dh-group") {
+        if let Some(v) = g.choice(errs, &dh_choices()) {
+            p.phase1.dh_group = v;
+        }
+    }
+}
+
+const PHASE2_KEYS: &[&str] = &[
+    "proxy-id",
+    "encryption",
+    "authentication",
+    "pfs-group",
+    "lifetime-of-time",
+    "lifetime-of-byte",
+];
+
+fn phase2(n: &Node<'_>, p: &mut IkePolicy, local: IpAddr, errs: &mut Errors) {
+    let Some(m) = n.block(errs, PHASE2_KEYS) else {
+        return;
+    };
+    if let Some(pid) = child(m, n, "proxy-id") {
+        if let Some(v) = proxy_ids(&pid, errs) {
+            p.phase2.proxy_ids = v;
+        }
+    } else if local.is_ipv6() {
+        // SEIL's default is 0.0.0.0/0 ⇄ 0.0.0.0/0; an IPv6 tunnel carries ::/0 ⇄ ::/0 as well.
+        p.phase2.proxy_ids.push(ProxyId {
+            local: "::/0"
+                .parse()
+                .unwrap_or_else(|_| crate::ike::Subnet::any_v4()),
+            remote: "::/0"
+                .parse()
+                .unwrap_or_else(|_| crate::ike::Subnet::any_v4()),
+        });
+    }
+    if let Some(e) = child(m, n, "encryption") {
+        let c: Vec<(&str, EncAlg)> = EncAlg::ALL.iter().map(|a| (a.config_name(), *a)).collect();
+        if let Some(v) = words(&e, errs, &c) {
+            p.phase2.encryption = v;
+        }
+    }
+    if let Some(a) = child(m, n, "authentication") {
+        let c: Vec<(&str, IntegAlg)> = IntegAlg::ALL
+            .iter()
+            .filter(|a| **a != IntegAlg::None)
+            .map(|a| (a.config_name(), *a))
+            .collect();
+        if let Some(v) = words(&a, errs, &c) {
+            p.phase2.authentication = v;
+        }
+    }
+    let only_aead = p.phase2.encryption.iter().all(|e| e.is_aead());
+    if !only_aead && child(m, n, "authentication").is_none() && p.phase2.authentication.is_empty() {
+        n.error(
+            errs,
+            "CBC and null encryption need `authentication:` (e.g. hmac-sha256)",
+        );
+    }
+    if let Some(g) = child(m, n, "pfs-group") {
+        let mut c: Vec<(&str, Option<DhGroup>)> = vec![("none", None)];
+        c.extend(dh_choices().into_iter().map(|(n, g)| (n, Some(g))));
+        if let Some(v) = g.choice(errs, &c) {
+            p.phase2.pfs_group = v;
+        }
+    }
+    if let Some(l) = child(m, n, "lifetime-of-time") {
+        if let Some(v) = l.uint(errs, 30, 604_800, "28800") {
+            p.phase2.lifetime_secs = v as u32;
+        }
+    }
+    if let Some(l) = child(m, n, "lifetime-of-byte") {
+        if let Some(v) = l.uint(errs, 0, u64::MAX / 2, "0") {
+            p.phase2.lifetime_bytes = v;
+        }
+    }
+}
+
+fn proxy_ids(n: &Node<'_>, errs: &mut Errors) -> Option<Vec<ProxyId>> {
+    let m = n.block(errs, &["ipv4", "ipv6"])?;
+    let mut out = Vec::new();
+    for fam in ["ipv4", "ipv6"] {
+        let Some(f) = child(m, n, fam) else { continue };
+        let Some(fm) = f.block(errs, &["local", "remote"]) else {
+            continue;
+        };
+        let ex = if fam == "ipv4" {
+            "192.168.1.0/24"
+        } else {
+            "2001:db8:1::/48"
+        };
+        let mut get = |k: &str| {
+            let v = child(fm, &f, k);
+            let Some(v) = v else {
+                errs.push(&f.child_path(k), format!("missing: e.g. `{k}: {ex}`"));
+                return None;
+            };
+            let s = v.str(errs, ex)?;
+            match parse_prefix(s) {
+                Ok(p) if p.addr().is_ipv4() == (fam == "ipv4") => Some(p),
+                Ok(_) => {
+                    v.error(errs, format!("{s} is not an {fam} prefix"));
+                    None
+                }
+                Err(e) => {
+                    v.error(errs, format!("{e}; write e.g. `{k}: {ex}`"));
+                    None
+                }
+            }
+        };
+        let (l, r) = (get("local"), get("remote"));
+        if let (Some(local), Some(remote)) = (l, r) {
+            out.push(ProxyId { local, remote });
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}

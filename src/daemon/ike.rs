@@ -1,0 +1,228 @@
+//! The control task of one IKE tunnel: owns the sans-IO [`Engine`], feeds it datagrams and time,
+//! sends what it asks, and turns its events into data-plane changes (install/remove SAs).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::dataplane::{DataPlane, Tunnel};
+use crate::esp::{Encap, InboundSa, OutboundSa};
+use crate::ike::{Engine, Event};
+use crate::wire::udp_encap::NON_ESP_MARKER;
+
+/// An IKE message received for this tunnel.
+#[derive(Debug)]
+pub struct IkeDatagram {
+    /// Our port it arrived on (500 or 4500).
+    pub local_port: u16,
+    /// The sender.
+    pub from: SocketAddr,
+    /// The ISAKMP message (non-ESP marker already removed).
+    pub data: Vec<u8>,
+}
+
+/// What the control task is told from outside.
+pub enum Command {
+    /// Send Delete for every SA, then stop; reply when done.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Where the control task appends Wireshark `esp_sa` lines (opt-in: `run --wireshark-keylog`).
+#[derive(Clone, Debug)]
+pub struct KeyLog(pub PathBuf);
+
+impl KeyLog {
+    fn append(&self, lines: &[String]) {
+        let r = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.0)
+            .and_then(|mut f| {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+                lines.iter().try_for_each(|l| writeln!(f, "{l}"))
+            });
+        if let Err(e) = r {
+            tracing::warn!("cannot write the key log {}: {e}", self.0.display());
+        }
+    }
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn random_seed() -> [u8; 16] {
+    super::random_seed()
+}
+
+/// Runs the tunnel's IKE until told to shut down.
+pub async fn run(
+    dp: Arc<DataPlane>,
+    tunnel: Arc<Tunnel>,
+    mut engine: Engine,
+    mut rx: mpsc::Receiver<IkeDatagram>,
+    mut cmd: mpsc::Receiver<Command>,
+    keylog: Option<KeyLog>,
+) {
+    let name = tunnel.cfg.name.clone();
+    engine.initiate(now());
+    loop {
+        flush(&dp, &tunnel, &mut engine, keylog.as_ref()).await;
+        let deadline = engine.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => {
+                    let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
+                    engine.handle_datagram(now(), local, m.from, &m.data);
+                }
+                None => return,
+            },
+            () = sleep => engine.handle_timeout(now()),
+            c = cmd.recv() => {
+                let done = match c {
+                    Some(Command::Shutdown(done)) => Some(done),
+                    None => None,
+                };
+                engine.shutdown(now());
+                flush(&dp, &tunnel, &mut engine, keylog.as_ref()).await;
+                tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
+                if let Some(d) = done {
+                    let _ = d.send(());
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Sends every pending transmit, applies every pending event, publishes the status.
+async fn flush(dp: &DataPlane, t: &Tunnel, engine: &mut Engine, keylog: Option<&KeyLog>) {
+    while let Some(tx) = engine.poll_transmit() {
+        let r = if tx.local_port == 4500 {
+            let mut d = Vec::with_capacity(tx.data.len() + 4);
+            d.extend_from_slice(&NON_ESP_MARKER);
+            d.extend_from_slice(&tx.data);
+            t.transport.udp4500.send_to(&d, tx.remote).await
+        } else {
+            match &t.transport.udp500 {
+                Some(s) => s.send_to(&tx.data, tx.remote).await,
+                None => Err(std::io::Error::other("no UDP 500 socket")),
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(tunnel = %t.cfg.name, "sending IKE to {} failed: {e}", tx.remote);
+        }
+    }
+    while let Some(ev) = engine.poll_event() {
+        apply(dp, t, ev, keylog);
+    }
+    t.ike_status.store(Some(Arc::new(engine.status())));
+}
+
+fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
+    let name = &t.cfg.name;
+    match ev {
+        Event::Phase1Up {
+            icookie,
+            rcookie,
+            role,
+            proposal,
+            peer,
+            nat,
+            ..
+        } => {
+            tracing::info!(
+                tunnel = %name,
+                "phase 1 up as {role:?} with {peer}: {proposal}, cookies {}:{}, NAT {:?}",
+                hex(&icookie),
+                hex(&rcookie),
+                nat
+            );
+        }
+        Event::Phase1Down {
+            icookie,
+            rcookie,
+            reason,
+        } => {
+            tracing::info!(tunnel = %name, "phase 1 {}:{} down ({reason:?})", hex(&icookie), hex(&rcookie));
+        }
+        Event::ChildSaUp {
+            inbound,
+            outbound,
+            udp_encap,
+            proxy_ids,
+            lifetime,
+            ..
+        } => {
+            let encap = udp_encap.map(Encap::Udp).unwrap_or(Encap::Raw);
+            let inb = InboundSa::new(&inbound, t.index);
+            let out = OutboundSa::new(&outbound, encap, random_seed());
+            match (inb, out) {
+                (Ok(mut inb), Ok(mut out)) => {
+                    inb.selector = Some(proxy_ids);
+                    out.selector = Some(proxy_ids);
+                    dp.sas.insert(Arc::new(inb));
+                    t.outbound.store(Some(Arc::new(out)));
+                    tracing::info!(
+                        tunnel = %name,
+                        "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {proxy_ids}, {:?}, lifetime {}s",
+                        inbound.spi, outbound.spi, suite(&outbound), encap, lifetime.as_secs()
+                    );
+                    if let Some(k) = keylog {
+                        let (l, r) = (t.cfg.source, t.cfg.destination);
+                        k.append(&[
+                            crate::keys::esp_sa_line(l, r, &outbound),
+                            crate::keys::esp_sa_line(r, l, &inbound),
+                        ]);
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(tunnel = %name, "cannot install the negotiated SAs: {e}");
+                }
+            }
+        }
+        Event::ChildSaDown {
+            inbound_spi,
+            outbound_spi,
+            reason,
+        } => {
+            dp.sas.remove(inbound_spi);
+            let current = t.outbound.load();
+            if current.as_ref().is_some_and(|o| o.spi == outbound_spi) {
+                t.outbound.store(None);
+            }
+            tracing::info!(
+                tunnel = %name,
+                "ESP SAs removed: in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} ({reason:?})"
+            );
+        }
+        Event::PeerAddressChanged { remote } => {
+            tracing::info!(tunnel = %name, "peer now at {remote}");
+        }
+        Event::Failed { cause } => {
+            tracing::warn!(tunnel = %name, "{cause}");
+        }
+    }
+}
+
+fn suite(k: &crate::crypto::EspKeys) -> String {
+    if k.enc.is_aead() {
+        k.enc.config_name().to_string()
+    } else {
+        format!("{}/{}", k.enc.config_name(), k.integ.config_name())
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
