@@ -62,18 +62,20 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A gateway's configuration: IKEv1 Main Mode with a pre-shared key and SEIL's default phase-1
+/// proposal; the right side only responds.
 fn config(
     src: &str,
     dst: &str,
+    local_lan: &str,
     remote_lan: &str,
-    out_spi: u32,
-    out_key: &str,
-    in_spi: u32,
-    in_key: &str,
+    psk: &str,
+    responder: bool,
 ) -> String {
+    let responder = if responder { "enable" } else { "disable" };
     format!(
         "# written by `ikegate demo`\n\
-interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    mtu: auto\n    tcp-mss: auto\n    manual-sa:\n      outbound: {{ spi: 0x{out_spi:x}, encryption: aes128-gcm, key: \"0x{out_key}\" }}\n      inbound:  {{ spi: 0x{in_spi:x}, encryption: aes128-gcm, key: \"0x{in_key}\" }}\n\
+interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: {psk}\n    responder-only: {responder}\n    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local_lan}, remote: {remote_lan} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n\
 route:\n  ipv4:\n    - {{ destination: {remote_lan}, gateway: ipsec0 }}\n"
     )
 }
@@ -110,37 +112,22 @@ fn setup(dir: &Path) -> Result<(), String> {
         sh(&["ip", "-n", ns, "link", "set", dev, "up"])?;
         sh(&["ip", "-n", ns, "addr", "add", lan, "dev", "lo"])?;
     }
-    let (k1, k2) = (random_hex(20), random_hex(20));
-    std::fs::write(
-        dir.join("left.yaml"),
-        config(
-            "10.0.0.1",
-            "10.0.0.2",
-            "192.168.2.0/24",
-            0x1001,
-            &k1,
-            0x2002,
-            &k2,
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("right.yaml"),
-        config(
-            "10.0.0.2",
-            "10.0.0.1",
-            "192.168.1.0/24",
-            0x2002,
-            &k2,
-            0x1001,
-            &k1,
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    let psk = random_hex(12);
+    let (l, r) = ("192.168.1.0/24", "192.168.2.0/24");
+    let write =
+        |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| e.to_string());
+    write(
+        "left.yaml",
+        config("10.0.0.1", "10.0.0.2", l, r, &psk, false),
+    )?;
+    write(
+        "right.yaml",
+        config("10.0.0.2", "10.0.0.1", r, l, &psk, true),
+    )?;
     Ok(())
 }
 
-fn start_gateway(lab: &mut Lab, ns: &str, cfg: &Path) -> Result<(), String> {
+fn start_gateway(lab: &mut Lab, ns: &str, cfg: &Path, extra: &[&str]) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let log =
         std::fs::File::create(lab.dir.join(format!("{ns}.log"))).map_err(|e| e.to_string())?;
@@ -150,6 +137,7 @@ fn start_gateway(lab: &mut Lab, ns: &str, cfg: &Path) -> Result<(), String> {
         .arg("run")
         .arg("--config")
         .arg(cfg)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -199,11 +187,45 @@ async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
     println!("1. two network namespaces, {LEFT} (10.0.0.1, LAN 192.168.1.1) and {RIGHT} (10.0.0.2, LAN 192.168.2.1), joined by a veth pair");
     let dir = lab.dir.clone();
     setup(&dir)?;
-    println!("2. a gateway in each, ESP tunnel mode over raw IP protocol 50, AES-128-GCM with fresh random keys:");
-    println!("   {}", dir.join("left.yaml").display());
-    println!("   {}", dir.join("right.yaml").display());
-    start_gateway(lab, LEFT, &dir.join("left.yaml"))?;
-    start_gateway(lab, RIGHT, &dir.join("right.yaml"))?;
+    println!(
+        "2. a gateway in each: IKEv1 Main Mode + Quick Mode with a fresh random pre-shared key,"
+    );
+    println!("   SEIL's default phase-1 proposal, ESP tunnel mode over raw IP protocol 50:");
+    println!("   {}   (initiator)", dir.join("left.yaml").display());
+    println!("   {}  (responder-only)", dir.join("right.yaml").display());
+    let keylog = dir.join("esp_sa.keys");
+    start_gateway(lab, RIGHT, &dir.join("right.yaml"), &[])?;
+    start_gateway(
+        lab,
+        LEFT,
+        &dir.join("left.yaml"),
+        &["--wireshark-keylog", &keylog.display().to_string()],
+    )?;
+    let log = dir.join(format!("{LEFT}.log"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut negotiated = String::new();
+    while Instant::now() < deadline {
+        negotiated = std::fs::read_to_string(&log).unwrap_or_default();
+        if negotiated.contains("ESP SAs installed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !negotiated.contains("ESP SAs installed") {
+        return Err(format!(
+            "IKE did not complete within 15 s; the initiator's log:\n{negotiated}"
+        ));
+    }
+    for l in negotiated
+        .lines()
+        .filter(|l| l.contains("phase 1 up") || l.contains("ESP SAs installed"))
+    {
+        let text = l
+            .split_once("ikegate::daemon::ike: ")
+            .map(|(_, t)| t)
+            .unwrap_or(l);
+        println!("   [{LEFT}] {text}");
+    }
     println!("3. ping 192.168.1.1 → 192.168.2.1 through ipsec0, and back:");
     let mut ok = true;
     for (ns, src, dst) in [
@@ -233,7 +255,11 @@ async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
     println!("   ip netns exec {LEFT} tcpdump -ni ikg-demo-l esp");
     println!("   ip netns exec {LEFT} ping -I 192.168.1.1 192.168.2.1");
     println!(
-        "   {} keys --config {} --format wireshark-esp   # Wireshark esp_sa lines",
+        "   cat {}   # the negotiated ESP keys in Wireshark's esp_sa format",
+        keylog.display()
+    );
+    println!(
+        "   {} check --config {}",
         std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or("ikegate".into()),

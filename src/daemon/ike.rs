@@ -143,10 +143,10 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
         } => {
             tracing::info!(
                 tunnel = %name,
-                "phase 1 up as {role:?} with {peer}: {proposal}, cookies {}:{}, NAT {:?}",
+                "phase 1 up as {role:?} with {peer}: {proposal}, cookies {}:{}, {}",
                 hex(&icookie),
                 hex(&rcookie),
-                nat
+                nat_words(&nat)
             );
         }
         Event::Phase1Down {
@@ -212,6 +212,21 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");
         }
+    }
+}
+
+/// NAT state in words for the log.
+fn nat_words(n: &crate::ike::NatStatus) -> String {
+    let who = match (n.local_behind_nat, n.peer_behind_nat) {
+        (false, false) => "no NAT detected".to_string(),
+        (true, false) => "we are behind a NAT".to_string(),
+        (false, true) => "the peer is behind a NAT".to_string(),
+        (true, true) => "both sides are behind NATs".to_string(),
+    };
+    match (n.nat_t, n.floated) {
+        ("off", _) => format!("{who}, NAT-T not negotiated"),
+        (d, true) => format!("{who}, NAT-T ({d}) on UDP 4500"),
+        (d, false) => format!("{who}, NAT-T ({d}) available"),
     }
 }
 
