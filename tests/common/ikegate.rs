@@ -31,11 +31,23 @@ impl Gateway {
         yaml: &str,
         wait_dev: Option<&str>,
     ) -> Gateway {
+        Gateway::start_with(ns, dir, label, yaml, wait_dev, &[])
+    }
+
+    /// Like [`Gateway::start`], with extra `run` arguments.
+    pub fn start_with(
+        ns: &Netns,
+        dir: &TempDir,
+        label: &str,
+        yaml: &str,
+        wait_dev: Option<&str>,
+        extra: &[&str],
+    ) -> Gateway {
         let config = dir.join(&format!("{label}.yaml"));
         std::fs::write(&config, yaml).unwrap();
         let log = dir.join(&format!("{label}.log"));
         let mut cmd = ns.command(bin());
-        cmd.arg("run").arg("--config").arg(&config);
+        cmd.arg("run").arg("--config").arg(&config).args(extra);
         cmd.env("RUST_LOG", "info");
         let f = std::fs::File::create(&log).unwrap();
         cmd.stdout(f.try_clone().unwrap()).stderr(f);
