@@ -210,14 +210,7 @@ impl QuickModeInitiatorSent {
         }
         // Tell the peer why (it would otherwise retransmit message 2 until it gives up).
         let spi = self.spi.to_be_bytes().to_vec();
-        let fail = |d: Diagnostic| {
-            let kind = match d {
-                Diagnostic::ProxyIdMismatch { .. } => NotifyType::INVALID_ID_INFORMATION,
-                Diagnostic::Malformed { ref detail } if detail.contains("chose") => {
-                    NotifyType::NO_PROPOSAL_CHOSEN
-                }
-                _ => NotifyType::PAYLOAD_MALFORMED,
-            };
+        let fail_with = |d: Diagnostic, kind: NotifyType| {
             let n = NotifySpec {
                 kind,
                 protocol: ProtocolId::IPSEC_ESP,
