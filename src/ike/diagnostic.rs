@@ -55,6 +55,12 @@ pub enum Diagnostic {
         /// The peer.
         peer: IpAddr,
     },
+    /// Initiator: after our message 5 the peer sent a notification encrypted under other keys
+    /// than ours (strongSwan answers an undecryptable message 5 with PAYLOAD-MALFORMED).
+    PeerCouldNotDecrypt {
+        /// The peer.
+        peer: IpAddr,
+    },
     /// The peer presented a different phase-1 identity than configured.
     IdentityMismatch {
         /// What it presented.
@@ -163,6 +169,10 @@ impl fmt::Display for Diagnostic {
             Diagnostic::PeerAuthFailed { notify, peer } => write!(
                 f,
                 "HASH_I did not verify on the peer ({peer} answered {notify}): {PSK_HINT}"
+            ),
+            Diagnostic::PeerCouldNotDecrypt { peer } => write!(
+                f,
+                "the peer ({peer}) could not decrypt our Main Mode message 5 and answered with a notification under different keys: {PSK_HINT}"
             ),
             Diagnostic::IdentityMismatch { received, expected } => write!(
                 f,

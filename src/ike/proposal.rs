@@ -268,11 +268,17 @@ impl P1Received {
             cipher: *self.cipher.as_ref().ok()?,
             hash: *self.hash.as_ref().ok()?,
             group: *self.group.as_ref().ok()?,
-            lifetime_secs: self
-                .lifetime_secs
-                .map(|l| u32::try_from(l).unwrap_or(u32::MAX))
-                .unwrap_or(28800),
+            lifetime_secs: effective_lifetime(self.lifetime_secs, p.lifetime_secs),
         })
+    }
+}
+
+/// The lifetime we apply: the peer's if it is shorter than ours, ours when the peer proposes
+/// none or 0 (strongSwan sends 0 with `rekey_time = 0`).
+fn effective_lifetime(received: Option<u64>, ours: u32) -> u32 {
+    match received {
+        None | Some(0) => ours,
+        Some(l) => u32::try_from(l).unwrap_or(u32::MAX).min(ours),
     }
 }
 
@@ -378,10 +384,7 @@ pub fn check_phase1_answer(
                 && r.auth == AUTH_PSK
         })
         .map(|o| Phase1Proposal {
-            lifetime_secs: r
-                .lifetime_secs
-                .map(|l| u32::try_from(l).unwrap_or(u32::MAX))
-                .unwrap_or(o.lifetime_secs),
+            lifetime_secs: effective_lifetime(r.lifetime_secs, o.lifetime_secs),
             ..*o
         })
         .ok_or_else(|| {
@@ -670,7 +673,7 @@ impl P2Received {
         v
     }
 
-    fn accept(&self, p: &Phase2Policy, fallback_secs: u32) -> Option<Phase2Proposal> {
+    fn accept(&self, p: &Phase2Policy) -> Option<Phase2Proposal> {
         if !self.problems(p).is_empty() {
             return None;
         }
@@ -681,13 +684,19 @@ impl P2Received {
                 Some(Ok(g)) => Some(*g),
                 _ => None,
             },
-            lifetime_secs: self
-                .lifetime_secs
-                .map(|l| u32::try_from(l).unwrap_or(u32::MAX))
-                .unwrap_or(fallback_secs),
-            lifetime_kb: self.lifetime_kb.unwrap_or(0),
+            lifetime_secs: effective_lifetime(self.lifetime_secs, p.lifetime_secs),
+            lifetime_kb: effective_kb(self.lifetime_kb, p.lifetime_bytes.div_ceil(1024)),
             encap: self.encap,
         })
+    }
+}
+
+/// The volume lifetime in kilobytes we apply (0 = none): the smaller non-zero one.
+fn effective_kb(received: Option<u64>, ours: u64) -> u64 {
+    match (received.unwrap_or(0), ours) {
+        (0, o) => o,
+        (r, 0) => r,
+        (r, o) => r.min(o),
     }
 }
 
@@ -714,7 +723,7 @@ pub fn select_phase2(
         for t in prop.transforms() {
             let t = t.map_err(Reject::Malformed)?;
             let r = P2Received::parse(&t).map_err(Reject::Malformed)?;
-            if let Some(chosen) = r.accept(p, 28800) {
+            if let Some(chosen) = r.accept(p) {
                 let reply = SaRepr {
                     doi: DOI_IPSEC,
                     situation: SIT_IDENTITY_ONLY,
@@ -800,11 +809,8 @@ pub fn check_phase2_answer(
         })?;
     Ok((
         Phase2Proposal {
-            lifetime_secs: r
-                .lifetime_secs
-                .map(|l| u32::try_from(l).unwrap_or(u32::MAX))
-                .unwrap_or(chosen.lifetime_secs),
-            lifetime_kb: r.lifetime_kb.unwrap_or(chosen.lifetime_kb),
+            lifetime_secs: effective_lifetime(r.lifetime_secs, chosen.lifetime_secs),
+            lifetime_kb: effective_kb(r.lifetime_kb, chosen.lifetime_kb),
             ..*chosen
         },
         spi,
@@ -863,6 +869,26 @@ mod tests {
         .unwrap();
         assert_eq!(back, chosen);
         assert_eq!(back.lifetime_secs, 86400);
+    }
+
+    #[test]
+    fn lifetimes_zero_absent_longer_shorter() {
+        assert_eq!(effective_lifetime(None, 86400), 86400);
+        assert_eq!(effective_lifetime(Some(0), 86400), 86400);
+        assert_eq!(effective_lifetime(Some(100_000), 86400), 86400);
+        assert_eq!(effective_lifetime(Some(3600), 86400), 3600);
+        assert_eq!(effective_lifetime(Some(u64::MAX), 7), 7);
+        assert_eq!(effective_kb(Some(0), 0), 0);
+        assert_eq!(effective_kb(Some(500), 0), 500);
+        assert_eq!(effective_kb(None, 800), 800);
+        assert_eq!(effective_kb(Some(500), 800), 500);
+        // a peer proposing lifetime 0 gets our lifetime
+        let p = seil();
+        let mut theirs = p.phase1.clone();
+        theirs.lifetime_secs = 0;
+        let body = phase1_sa(&phase1_offer(&theirs)).emit();
+        let (chosen, _) = select_phase1(&SaPayload::parse(&body).unwrap(), &p.phase1).unwrap();
+        assert_eq!(chosen.lifetime_secs, 86400);
     }
 
     #[test]

@@ -111,6 +111,9 @@ impl Engine {
         whole: &[u8],
     ) {
         let Some(idx) = self.established_index(&hdr.icookie, &hdr.rcookie) else {
+            if self.on_informational_after_message5(now, remote, hdr, body) {
+                return;
+            }
             debug!(icookie = %hex8(&hdr.icookie), "encrypted informational for unknown cookies");
             self.io.stats.dropped_unknown_cookie += 1;
             return;
@@ -151,6 +154,57 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// An encrypted notification while we wait for Main Mode message 6: the peer gave up on
+    /// our message 5. Returns false when no such negotiation exists.
+    fn on_informational_after_message5(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        hdr: &HeaderRepr,
+        body: &[u8],
+    ) -> bool {
+        let Some(idx) = self.p1.iter().position(|e| {
+            e.icookie == hdr.icookie
+                && e.rcookie == hdr.rcookie
+                && matches!(e.state, P1State::ISentAuth(_))
+        }) else {
+            return false;
+        };
+        let Some(P1State::ISentAuth(s)) = self.p1.get(idx).map(|e| &e.state) else {
+            return false;
+        };
+        let peer = remote.ip();
+        let diag = match s.open_informational(hdr, body) {
+            None => Diagnostic::PeerCouldNotDecrypt { peer },
+            Some(items) => {
+                let kind = items.iter().find_map(|i| match i {
+                    InfoItem::Notify { kind, .. } if kind.is_error() => Some(*kind),
+                    _ => None,
+                });
+                match kind {
+                    Some(
+                        k @ (NotifyType::AUTHENTICATION_FAILED
+                        | NotifyType::INVALID_HASH_INFORMATION),
+                    ) => Diagnostic::PeerAuthFailed { notify: k, peer },
+                    Some(k) => Diagnostic::PeerNotify {
+                        notify: k,
+                        during: "Main Mode",
+                        peer,
+                    },
+                    None => {
+                        self.io.stats.dropped_unexpected += 1;
+                        return true;
+                    }
+                }
+            }
+        };
+        self.io.stats.notifies_received += 1;
+        self.io.fail(diag);
+        self.p1.remove(idx);
+        self.schedule_reinit_if_idle(now);
+        true
     }
 
     fn on_notify(

@@ -141,13 +141,23 @@ impl Engine {
                         io.drop_reason(r);
                         return;
                     }
-                    Err(Fault::Fail(d, _)) => {
+                    Err(Fault::Fail(d, n)) => {
                         e.qm.remove(qi);
                         e.remember_done(DoneExchange {
                             mid,
                             last_in: whole.to_vec(),
                             reply: None,
                         });
+                        if let Some(n) = n {
+                            let nmid = new_mid(&mut **rng, e);
+                            if let Some(sa) = e.state.sa() {
+                                io.send(
+                                    e.local_port,
+                                    e.peer,
+                                    informational::encrypted_notify(sa, nmid, &n, &[]),
+                                );
+                            }
+                        }
                         io.fail(d);
                         self.schedule_reinit_if_idle(now);
                         return;

@@ -489,6 +489,26 @@ impl MmInitiatorNatChecked {
 }
 
 impl MmInitiatorSentAuth {
+    /// Tries to open an encrypted informational message that arrived instead of message 6,
+    /// with the keys of this negotiation (IV from the last block of our message 5). `None`
+    /// when it does not decrypt to a message with a valid HASH(1): the peer's keys differ.
+    pub fn open_informational(
+        &self,
+        hdr: &HeaderRepr,
+        body: &[u8],
+    ) -> Option<Vec<super::informational::InfoItem>> {
+        let c = &self.common;
+        let iv = c.keys.message_iv(&c.iv, hdr.message_id);
+        let (plain, _) = c.keys.decrypt(&iv, body)?;
+        let msg = Msg::parse(&plain, hdr.next_payload).ok()?;
+        let (hash, rest) = msg.leading_hash()?;
+        let expected = c.keys.prf_a(&[&hdr.message_id.to_be_bytes(), rest]);
+        if !ct_eq(&expected, hash) {
+            return None;
+        }
+        super::informational::items(&msg).ok()
+    }
+
     /// Handles message 6: verifies HASH_R and the peer's identity.
     pub fn on_msg6(
         self,

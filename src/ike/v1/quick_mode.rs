@@ -208,7 +208,23 @@ impl QuickModeInitiatorSent {
         if !ct_eq(&expected, hash) {
             return Err(Fault::Ignore(self, DropReason::BadHash));
         }
-        let fail = |d| Err(Fault::Fail(d, None));
+        // Tell the peer why (it would otherwise retransmit message 2 until it gives up).
+        let spi = self.spi.to_be_bytes().to_vec();
+        let fail_with = |d: Diagnostic, kind: NotifyType| {
+            let n = NotifySpec {
+                kind,
+                protocol: ProtocolId::IPSEC_ESP,
+                spi: spi.clone(),
+            };
+            Err(Fault::Fail(d, Some(n)))
+        };
+        let fail = |d: Diagnostic| {
+            let kind = match d {
+                Diagnostic::ProxyIdMismatch { .. } => NotifyType::INVALID_ID_INFORMATION,
+                _ => NotifyType::PAYLOAD_MALFORMED,
+            };
+            fail_with(d, kind)
+        };
         let (Some(sa_p), Some(nr)) = (msg.find(PayloadType::SA), msg.find(PayloadType::NONCE))
         else {
             return fail(Diagnostic::Malformed {
@@ -225,7 +241,7 @@ impl QuickModeInitiatorSent {
         };
         let (chosen, their_spi) = match check_phase2_answer(&sa_parsed, &self.offer) {
             Ok(x) => x,
-            Err(d) => return fail(d),
+            Err(d) => return fail_with(d, NotifyType::NO_PROPOSAL_CHOSEN),
         };
         match ids(&msg) {
             Ok(Some((ci, cr))) => {
