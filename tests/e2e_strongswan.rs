@@ -37,10 +37,20 @@ struct Lab {
 fn lab() -> Lab {
     let ours = Netns::new("so");
     let swan = Netns::new("ss");
-    let link = veth(&ours, &[&format!("{OURS}/24")], &swan, &[&format!("{SWAN}/24")]);
+    let link = veth(
+        &ours,
+        &[&format!("{OURS}/24")],
+        &swan,
+        &[&format!("{SWAN}/24")],
+    );
     ours.add_lo_addr(&format!("{OURS_HOST}/32"));
     swan.add_lo_addr(&format!("{SWAN_HOST}/32"));
-    Lab { ours, swan, link, dir: TempDir::new("swan") }
+    Lab {
+        ours,
+        swan,
+        link,
+        dir: TempDir::new("swan"),
+    }
 }
 
 /// ikegate's configuration; `ike_extra` lines go under `ike:` (already indented by 6).
@@ -53,7 +63,11 @@ route:\n  ipv4:\n    - {{ destination: {SWAN_LAN}, gateway: ipsec0, source: {OUR
 }
 
 fn proposal(phase1: &str, phase2: &str) -> String {
-    let p1 = if phase1.is_empty() { String::new() } else { format!("        phase1:\n{phase1}") };
+    let p1 = if phase1.is_empty() {
+        String::new()
+    } else {
+        format!("        phase1:\n{phase1}")
+    };
     format!(
         "      proposal:\n{p1}        phase2:\n          proxy-id:\n            ipv4: {{ local: {OURS_LAN}, remote: {SWAN_LAN} }}\n{phase2}"
     )
@@ -68,7 +82,10 @@ fn swan_cfg(ike: &str, esp: &str) -> CharonConfig {
 }
 
 fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || gw.log_text().contains(needle).then_some(())).is_some()
+    poll_opt(Duration::from_secs(secs), || {
+        gw.log_text().contains(needle).then_some(())
+    })
+    .is_some()
 }
 
 /// Brings the tunnel up (ikegate initiating, or charon when `swan_initiates`), pings both ways
@@ -100,7 +117,13 @@ fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
     let info = charon.wait_child_installed("net", Duration::from_secs(10));
     let pcap = lab.dir.join("veth.pcap");
     let cap = Capture::start(&lab.ours, &lab.link.a, &pcap, Some("udp port 4500"));
-    let ctx = || format!("--- ikegate ---\n{}\n--- charon ---\n{}", gw.log_text(), common::tail(&charon.log(), 40));
+    let ctx = || {
+        format!(
+            "--- ikegate ---\n{}\n--- charon ---\n{}",
+            gw.log_text(),
+            common::tail(&charon.log(), 40)
+        )
+    };
     lab.ours.ping_ok(SWAN_HOST, 3, ctx);
     lab.swan.ping_ok(OURS_HOST, 3, ctx);
     let pcap = cap.stop();
@@ -111,7 +134,9 @@ fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
     let swan_keys = charon.esp_keys();
     for sa in &sas {
         assert!(
-            swan_keys.iter().any(|k| k.to_sa().spi == sa.spi && k.to_sa().encr_key == sa.encr_key && k.to_sa().auth_key == sa.auth_key),
+            swan_keys.iter().any(|k| k.to_sa().spi == sa.spi
+                && k.to_sa().encr_key == sa.encr_key
+                && k.to_sa().auth_key == sa.auth_key),
             "charon derived different keys for SPI 0x{:08x}: ours {sa:?}, charon's {swan_keys:?}",
             sa.spi
         );
@@ -119,7 +144,11 @@ fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
     let frames = tshark::decode_esp(&pcap, &sas);
     tshark::assert_all_decrypted(&frames, &["icmp"]);
     assert!(frames.len() >= 12, "{}", tshark::frames_table(&frames));
-    assert!(frames.iter().all(|f| f.udp_ports == Some((4500, 4500))), "{}", tshark::frames_table(&frames));
+    assert!(
+        frames.iter().all(|f| f.udp_ports == Some((4500, 4500))),
+        "{}",
+        tshark::frames_table(&frames)
+    );
     println!("charon child SA: {info:?}");
     let (code, log) = gw.stop();
     assert_eq!(code, Some(0), "{log}");
@@ -130,12 +159,22 @@ fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
 #[test]
 fn ours_initiates_seil_defaults() {
     // Only the proxy-id is configured: SEIL's six phase-1 transforms and our default phase 2.
-    interop(false, &proposal("", ""), "aes256-sha256-modp1536", "aes256-sha256");
+    interop(
+        false,
+        &proposal("", ""),
+        "aes256-sha256-modp1536",
+        "aes256-sha256",
+    );
 }
 
 #[test]
 fn swan_initiates_seil_defaults() {
-    interop(true, &proposal("", ""), "aes256-sha256-modp1536", "aes256-sha256");
+    interop(
+        true,
+        &proposal("", ""),
+        "aes256-sha256-modp1536",
+        "aes256-sha256",
+    );
 }
 
 #[test]
@@ -162,11 +201,22 @@ fn ours_initiates_with_pfs_modp2048() {
         "          dh-group: modp2048\n",
         "          encryption: aes256\n          authentication: hmac-sha256\n          pfs-group: modp2048\n",
     );
-    interop(false, &p, "aes256-sha256-modp2048", "aes256-sha256-modp2048");
+    interop(
+        false,
+        &p,
+        "aes256-sha256-modp2048",
+        "aes256-sha256-modp2048",
+    );
 }
 
 /// Runs a negotiation that must fail and returns ikegate's log once `needle` appears in it.
-fn failing(swan_initiates: bool, ours_psk: &str, ours_ike: &str, swan: CharonConfig, needle: &str) -> String {
+fn failing(
+    swan_initiates: bool,
+    ours_psk: &str,
+    ours_ike: &str,
+    swan: CharonConfig,
+    needle: &str,
+) -> String {
     let lab = lab();
     let charon = Charon::start(&lab.swan, swan);
     let yaml = ours_yaml(ours_psk, swan_initiates, ours_ike);
@@ -175,10 +225,22 @@ fn failing(swan_initiates: bool, ours_psk: &str, ours_ike: &str, swan: CharonCon
         let _ = charon.initiate_timeout("net", 15);
     }
     if !wait_log(&gw, needle, 30) {
-        charon.fail(&format!("ikegate never said {needle:?}:\n{}", gw.log_text()));
+        charon.fail(&format!(
+            "ikegate never said {needle:?}:\n{}",
+            gw.log_text()
+        ));
     }
     let (code, log) = gw.stop();
     assert_eq!(code, Some(0), "{log}");
+    for l in log
+        .lines()
+        .filter(|l| l.contains("WARN ikegate::daemon::ike"))
+    {
+        println!(
+            "diagnostic: {}",
+            l.split("daemon::ike: ").nth(1).unwrap_or(l)
+        );
+    }
     log
 }
 
@@ -187,8 +249,17 @@ fn proposal_mismatch_as_initiator_is_explained() {
     if !can_run() {
         return;
     }
-    let p = proposal("          dh-group: modp1024\n          encryption: aes256\n          hash: sha256\n", "");
-    let log = failing(false, PSK, &p, swan_cfg("aes256-sha256-modp1536", "aes256-sha256"), "phase 1 proposal mismatch");
+    let p = proposal(
+        "          dh-group: modp1024\n          encryption: aes256\n          hash: sha256\n",
+        "",
+    );
+    let log = failing(
+        false,
+        PSK,
+        &p,
+        swan_cfg("aes256-sha256-modp1536", "aes256-sha256"),
+        "phase 1 proposal mismatch",
+    );
     assert!(
         log.contains("phase 1 proposal mismatch: we offered aes256-sha256-modp1024; peer (10.0.0.2) answered NO-PROPOSAL-CHOSEN"),
         "{log}"
@@ -200,9 +271,18 @@ fn proposal_mismatch_as_responder_is_explained() {
     if !can_run() {
         return;
     }
-    let log = failing(true, PSK, "", swan_cfg("aes256-sha256-modp1024", "aes256-sha256"), "phase 1 proposal mismatch");
+    let log = failing(
+        true,
+        PSK,
+        "",
+        swan_cfg("aes256-sha256-modp1024", "aes256-sha256"),
+        "phase 1 proposal mismatch",
+    );
     assert!(log.contains("received aes256-sha256-modp1024"), "{log}");
-    assert!(log.contains("set dh-group: modp1024 or change the peer"), "{log}");
+    assert!(
+        log.contains("set dh-group: modp1024 or change the peer"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -210,7 +290,13 @@ fn psk_mismatch_is_explained() {
     if !can_run() {
         return;
     }
-    let log = failing(false, "not-the-same-key", &proposal("", ""), swan_cfg("aes256-sha256-modp1536", "aes256-sha256"), "pre-shared keys differ");
+    let log = failing(
+        false,
+        "not-the-same-key",
+        &proposal("", ""),
+        swan_cfg("aes256-sha256-modp1536", "aes256-sha256"),
+        "pre-shared keys differ",
+    );
     assert!(log.contains("pre-shared keys differ"), "{log}");
 }
 
@@ -221,6 +307,15 @@ fn proxy_id_mismatch_is_explained() {
     }
     // SEIL's default proxy-id 0.0.0.0/0 ⇄ 0.0.0.0/0 against a policy-based strongSwan that
     // narrows to its subnets: the case of the SEIL article ("mismatched ID was returned").
-    let log = failing(false, PSK, "", swan_cfg("aes256-sha256-modp1536", "aes256-sha256"), "proxy-id mismatch");
-    assert!(log.contains("proxy-id mismatch: we proposed 0.0.0.0/0 ⇄ 0.0.0.0/0, peer answered"), "{log}");
+    let log = failing(
+        false,
+        PSK,
+        "",
+        swan_cfg("aes256-sha256-modp1536", "aes256-sha256"),
+        "proxy-id mismatch",
+    );
+    assert!(
+        log.contains("proxy-id mismatch: we proposed 0.0.0.0/0 ⇄ 0.0.0.0/0, peer answered"),
+        "{log}"
+    );
 }
