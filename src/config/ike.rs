@@ -48,9 +48,8 @@ pub(super) fn parse_ike(
         p.responder_only = enable(&r, errs).unwrap_or(false);
     }
     if let Some(v) = child(m, n, "version") {
-        match v.uint(errs, 1, 2, "1") {
-            Some(2) => v.error(errs, "IKEv2 is not supported yet; use `version: 1`"),
-            _ => {}
+        if v.uint(errs, 1, 2, "1") == Some(2) {
+            v.error(errs, "IKEv2 is not supported yet; use `version: 1`");
         }
     }
     if let Some(x) = child(m, n, "exchange-mode") {

@@ -38,7 +38,9 @@ fn minimal_config_and_defaults() {
     assert_eq!(i.nat_traversal, NatTraversal::Enable);
     assert_eq!(i.mtu, Mtu::Auto);
     assert_eq!(i.tcp_mss, TcpMss::Auto);
-    let Keying::Manual { outbound, inbound } = &i.keying;
+    let Keying::Manual { outbound, inbound } = &i.keying else {
+        panic!("manual keys expected");
+    };
     assert_eq!(outbound.spi, 0x1001);
     assert_eq!(inbound.spi, 4098);
     assert_eq!(outbound.enc_key.len(), 20);

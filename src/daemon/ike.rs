@@ -89,10 +89,7 @@ pub async fn run(
             },
             () = sleep => engine.handle_timeout(now()),
             c = cmd.recv() => {
-                let done = match c {
-                    Some(Command::Shutdown(done)) => Some(done),
-                    None => None,
-                };
+                let done = c.map(|Command::Shutdown(done)| done);
                 engine.shutdown(now());
                 flush(&dp, &tunnel, &mut engine, keylog.as_ref()).await;
                 tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
