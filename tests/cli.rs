@@ -13,7 +13,7 @@ fn example() -> String {
 fn check_accepts_the_example() {
     let (code, out, err) = cli(&["check", "--config", &example()]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "config OK: 2 interface(s)");
+    assert_eq!(out.trim(), "config OK: 3 interface(s)");
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn keys_exports_wireshark_esp_sa_lines() {
     assert_eq!(lines.len(), 4, "{out}");
     assert_eq!(
         lines[0],
-        "\"IPv4\",\"10.0.0.1\",\"10.0.0.2\",\"0x00001001\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x000102030405060708090a0b0c0d0e0f10111213\",\"NULL\",\"\""
+        "\"IPv4\",\"10.0.0.1\",\"10.0.0.4\",\"0x00001001\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x000102030405060708090a0b0c0d0e0f10111213\",\"NULL\",\"\""
     );
     assert!(
         lines[3]

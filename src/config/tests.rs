@@ -25,9 +25,10 @@ route:
 fn example_file_is_valid() {
     let text = include_str!("../../config.example.yaml");
     let cfg = parse(text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(cfg.interfaces.len(), 2);
-    assert_eq!(cfg.routes.len(), 3);
-    assert_eq!(cfg.interfaces[1].nat_traversal, NatTraversal::Force);
+    assert_eq!(cfg.interfaces.len(), 3);
+    assert_eq!(cfg.routes.len(), 4);
+    assert!(matches!(cfg.interfaces[0].keying, Keying::Ike(_)));
+    assert_eq!(cfg.interfaces[2].nat_traversal, NatTraversal::Force);
 }
 
 #[test]
@@ -188,4 +189,142 @@ fn prefixes() {
     assert!(parse_prefix("2001:db8::/32")
         .unwrap()
         .contains("2001:db8::5".parse().unwrap()));
+}
+
+const IKE: &str = r#"
+interfaces:
+  ipsec0:
+    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }
+    preshared-key: xeeB5gohvaYi
+    ike:
+      version: 1
+      exchange-mode: main
+"#;
+
+#[test]
+fn ike_defaults_are_seils() {
+    let cfg = parse(IKE, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    let Keying::Ike(p) = &cfg.interfaces[0].keying else {
+        panic!("IKE keying expected");
+    };
+    let names: Vec<String> = p
+        .phase1
+        .encryption
+        .iter()
+        .flat_map(|e| {
+            p.phase1
+                .hash
+                .iter()
+                .map(move |h| format!("{}-{}", e.name(), h.name()))
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "aes256-sha256",
+            "aes256-sha1",
+            "aes128-sha256",
+            "aes128-sha1",
+            "3des-sha256",
+            "3des-sha1"
+        ]
+    );
+    assert_eq!(p.phase1.dh_group.name(), "modp1536");
+    assert_eq!(p.phase1.lifetime_secs, 86400);
+    assert_eq!(&*p.psk, b"xeeB5gohvaYi");
+    assert!(!p.responder_only);
+    assert_eq!(p.phase2.proxy_ids[0].to_string(), "0.0.0.0/0 ⇄ 0.0.0.0/0");
+}
+
+#[test]
+fn ike_full_block() {
+    let yaml = IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      my-identifier: { fqdn: gw1.example.com }\n      peers-identifier: { address: 10.0.0.2 }\n      proposal:\n        phase1:\n          lifetime: 3600\n          encryption: [aes128]\n          hash: sha1\n          dh-group: modp1024\n        phase2:\n          proxy-id:\n            ipv4: { local: 192.168.1.0/24, remote: 192.168.2.0/24 }\n          encryption: [aes128-gcm, 3des]\n          authentication: [hmac-sha1]\n          pfs-group: modp2048\n          lifetime-of-time: 600\n          lifetime-of-byte: 1000000\n",
+    ) + "    responder-only: enable\n";
+    let yaml = yaml.replace("    responder-only: enable\n", "").replace(
+        "    preshared-key: xeeB5gohvaYi\n",
+        "    preshared-key: xeeB5gohvaYi\n    responder-only: enable\n",
+    );
+    let cfg = parse(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    let Keying::Ike(p) = &cfg.interfaces[0].keying else {
+        panic!("IKE keying expected");
+    };
+    assert!(p.responder_only);
+    assert_eq!(
+        p.my_id.as_ref().unwrap().to_string(),
+        "fqdn:gw1.example.com"
+    );
+    assert_eq!(p.phase1.lifetime_secs, 3600);
+    assert_eq!(p.phase1.dh_group.name(), "modp1024");
+    assert_eq!(
+        p.phase2.encryption,
+        vec![EncAlg::Aes128Gcm16, EncAlg::TripleDesCbc]
+    );
+    assert_eq!(p.phase2.pfs_group.unwrap().name(), "modp2048");
+    assert_eq!(p.phase2.lifetime_bytes, 1_000_000);
+    assert_eq!(
+        p.phase2.proxy_ids[0].to_string(),
+        "192.168.1.0/24 ⇄ 192.168.2.0/24"
+    );
+}
+
+#[test]
+fn ike_errors_name_the_key() {
+    let all = errors(&IKE.replace("version: 1", "version: 2").replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      proposal:\n        phase1:\n          hash: [sha256, sha3]\n          dh-group: modp1537\n",
+    ))
+    .join("\n");
+    assert!(
+        all.contains("interfaces.ipsec0.ike.version: IKEv2 is not supported yet"),
+        "{all}"
+    );
+    assert!(
+        all.contains("interfaces.ipsec0.ike.proposal.phase1.hash[1]: \"sha3\" is not one of"),
+        "{all}"
+    );
+    assert!(
+        all.contains("interfaces.ipsec0.ike.proposal.phase1.dh-group: \"modp1537\" is not one of"),
+        "{all}"
+    );
+    let all = errors(&IKE.replace("    preshared-key: xeeB5gohvaYi\n", "")).join("\n");
+    assert!(
+        all.contains("interfaces.ipsec0: IKE needs a pre-shared key"),
+        "{all}"
+    );
+    let both = IKE.replace(
+        "    ike:\n",
+        "    manual-sa:\n      outbound: { spi: 0x1001, encryption: aes128-gcm, key: \"0x000102030405060708090a0b0c0d0e0f10111213\" }\n      inbound:  { spi: 0x1002, encryption: aes128-gcm, key: \"0x000102030405060708090a0b0c0d0e0f10111213\" }\n    ike:\n",
+    );
+    let all = errors(&both).join("\n");
+    assert!(
+        all.contains("interfaces.ipsec0.manual-sa: `manual-sa` and `ike` are mutually exclusive"),
+        "{all}"
+    );
+}
+
+#[test]
+fn psk_file_with_trailing_newline_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("ikegate-psk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("psk"), "xeeB5gohvaYi\n").unwrap();
+    let yaml = IKE.replace("preshared-key: xeeB5gohvaYi", "preshared-key-file: psk");
+    let all: Vec<String> = parse(&yaml, &dir)
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        all[0].starts_with("interfaces.ipsec0.preshared-key-file: "),
+        "{all:?}"
+    );
+    assert!(all[0].contains("ends in a newline"), "{all:?}");
+    std::fs::write(dir.join("psk"), "xeeB5gohvaYi").unwrap();
+    let cfg = parse(&yaml, &dir).unwrap();
+    let Keying::Ike(p) = &cfg.interfaces[0].keying else {
+        panic!()
+    };
+    assert_eq!(&*p.psk, b"xeeB5gohvaYi");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
