@@ -6,6 +6,8 @@
 //! compared with OpenSSL's built-in `modp_1536` … `modp_4096` parameters and with the byte
 //! tables of RFC 2409 §6.1/6.2; the generator is 2 for all of them.
 
+#![deny(missing_docs)]
+
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, Uint};
 use zeroize::Zeroizing;

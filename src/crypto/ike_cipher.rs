@@ -2,6 +2,8 @@
 //! IKEv1 chains IVs across messages itself (see `ike::v1::crypt`), so this module only encrypts
 //! or decrypts one buffer in place and never pads.
 
+#![deny(missing_docs)]
+
 use aes::{Aes128, Aes192, Aes256};
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use des::TdesEde3;

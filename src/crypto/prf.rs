@@ -1,6 +1,8 @@
 //! Hashes and the IKEv1 pseudo-random function (HMAC of the negotiated hash), with the IKEv1 key
 //! derivations of RFC 2409 §5 and appendix B.
 
+#![deny(missing_docs)]
+
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha1::Sha1;
@@ -94,7 +96,7 @@ impl HashAlg {
         }
     }
 
-    /// The IKEv1 PRF: HMAC-<hash>(key, concatenation of `parts`).
+    /// The IKEv1 PRF: `HMAC-<hash>(key, concatenation of parts)`.
     pub fn prf(self, key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
         fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
             // HMAC accepts keys of any length, so this cannot fail.

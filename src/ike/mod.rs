@@ -3,6 +3,8 @@
 //!
 //! One [`Engine`] per tunnel (one configured peer); see [`Engine`] for the call pattern.
 
+#![deny(missing_docs)]
+
 pub mod diagnostic;
 mod engine;
 pub mod event;

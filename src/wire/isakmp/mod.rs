@@ -4,6 +4,8 @@
 //! Every parser here takes bytes straight from the network: lengths are checked before any
 //! access, counts are bounded, and unknown registry values parse as open newtypes.
 
+#![deny(missing_docs)]
+
 pub mod header;
 pub mod id;
 pub mod notify;

@@ -1,0 +1,168 @@
+//! The engine's timers: retransmission and give-up, half-open and lifetime expiry, rekeying,
+//! re-initiation after a failure.
+
+use std::time::Instant;
+
+use tracing::{debug, info};
+
+use crate::wire::isakmp::ProtocolId;
+
+use super::super::diagnostic::Diagnostic;
+use super::super::event::{DownReason, Event};
+use super::super::v1::informational;
+use super::{hex8, new_mid, Child, Engine, P1State, QmState};
+
+impl Engine {
+    pub(super) fn run_retransmits(&mut self, now: Instant) {
+        let policy = self.policy.retransmit;
+        let mut failed_p1 = Vec::new();
+        let mut failed_qm = false;
+        for (i, e) in self.p1.iter_mut().enumerate() {
+            if let Some(r) = e.retx.as_mut().filter(|r| r.next_at <= now) {
+                if r.count >= policy.max_retransmits {
+                    failed_p1.push((i, r.exchange, r.message, r.count));
+                } else {
+                    r.count += 1;
+                    r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
+                    r.next_at = now + r.interval;
+                    debug!(icookie = %hex8(&e.icookie), message = r.message, "retransmitting");
+                    self.io.stats.retransmits += 1;
+                    self.io.send(e.local_port, e.peer, r.data.clone());
+                }
+            }
+            let mut gone = Vec::new();
+            for q in e.qm.iter_mut() {
+                if let Some(r) = q.retx.as_mut().filter(|r| r.next_at <= now) {
+                    if r.count >= policy.max_retransmits {
+                        gone.push(q.mid);
+                        failed_qm = true;
+                        self.io.fail(Diagnostic::NoAnswer {
+                            exchange: r.exchange,
+                            message: r.message,
+                            retransmits: r.count,
+                        });
+                    } else {
+                        r.count += 1;
+                        r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
+                        r.next_at = now + r.interval;
+                        self.io.stats.retransmits += 1;
+                        self.io.send(e.local_port, e.peer, r.data.clone());
+                    }
+                }
+            }
+            e.qm.retain(|q| !gone.contains(&q.mid));
+        }
+        let failed_any = failed_qm || !failed_p1.is_empty();
+        for (i, exchange, message, count) in failed_p1.into_iter().rev() {
+            self.io.fail(Diagnostic::NoAnswer {
+                exchange,
+                message,
+                retransmits: count,
+            });
+            self.p1.remove(i);
+        }
+        if failed_any {
+            self.schedule_reinit_if_idle(now);
+        }
+    }
+
+    /// After a failure: try again later if nothing is being negotiated.
+    pub(super) fn schedule_reinit_if_idle(&mut self, now: Instant) {
+        let busy = self.p1.iter().any(|e| {
+            matches!(
+                e.state,
+                P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+            ) || e.qm.iter().any(|q| matches!(q.state, QmState::ISent(_)))
+        });
+        let complete = self
+            .policy
+            .phase2
+            .proxy_ids
+            .iter()
+            .all(|p| self.children.iter().any(|c| c.proxy == *p));
+        if !busy && !complete && self.reinit_at.is_none() {
+            self.schedule_reinit(now);
+        }
+    }
+
+    pub(super) fn run_expiries(&mut self, now: Instant) {
+        // Phase-1: half-open expiry, lifetime expiry, rekey.
+        let mut i = 0;
+        while i < self.p1.len() {
+            let Some(e) = self.p1.get_mut(i) else { break };
+            if e.rekey_at.is_some_and(|t| t <= now) {
+                e.rekey_at = None;
+                if self.want_up && !self.policy.responder_only {
+                    info!(icookie = %hex8(&e.icookie), "rekeying ISAKMP SA");
+                    self.start_main_mode(now);
+                }
+                continue;
+            }
+            if e.expires_at.is_some_and(|t| t <= now) {
+                let e = self.p1.remove(i);
+                match &e.state {
+                    P1State::Established(sa) => {
+                        info!(icookie = %hex8(&e.icookie), "ISAKMP SA expired");
+                        let mid = new_mid(&mut *self.rng, &e);
+                        let msg = informational::encrypted_delete(
+                            sa,
+                            mid,
+                            ProtocolId::ISAKMP,
+                            &[&sa.cookie_pair()],
+                        );
+                        self.io.send(e.local_port, e.peer, msg);
+                        self.io.events.push_back(Event::Phase1Down {
+                            icookie: e.icookie,
+                            rcookie: e.rcookie,
+                            reason: DownReason::Expired,
+                        });
+                    }
+                    P1State::RSentKe(_) => {
+                        self.io.stats.half_open_expired += 1;
+                        self.io.fail(Diagnostic::NoAnswer {
+                            exchange: "Main Mode",
+                            message: 4,
+                            retransmits: 0,
+                        });
+                    }
+                    _ => self.io.stats.half_open_expired += 1,
+                }
+                continue;
+            }
+            i += 1;
+        }
+        // Children: rekey at the soft lifetime (Quick Mode initiator side), remove at the hard one.
+        let mut rekey = Vec::new();
+        for c in self.children.iter_mut() {
+            if c.rekey_at.is_some_and(|t| t <= now) {
+                c.rekey_at = None;
+                rekey.push(c.proxy);
+            }
+        }
+        for proxy in rekey {
+            if self.want_up && !self.policy.responder_only {
+                if let Some(idx) = self.newest_established() {
+                    self.start_quick_mode(now, idx, proxy);
+                } else {
+                    self.ensure_up(now);
+                }
+            }
+        }
+        let (expired, keep): (Vec<Child>, Vec<Child>) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.expires_at <= now);
+        self.children = keep;
+        for c in expired {
+            info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA expired");
+            self.send_child_delete(&c);
+            self.io.events.push_back(Event::ChildSaDown {
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                reason: DownReason::Expired,
+            });
+            if self.want_up && !self.children.iter().any(|x| x.proxy == c.proxy) {
+                self.ensure_up(now);
+            }
+        }
+    }
+}

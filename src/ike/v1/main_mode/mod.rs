@@ -1,0 +1,322 @@
+//! Main Mode (Identity Protection, RFC 2409 §5) with pre-shared keys, both roles.
+//!
+//! ```text
+//! Initiator                          Responder
+//! HDR, SA, VID...            -->                       MmInitiatorSentSa
+//!                            <--     HDR, SA, VID...   MmResponderSentSa
+//! HDR, KE, Ni [, NAT-D x2]   -->                       MmInitiatorSentKe
+//!                            <--     HDR, KE, Nr [, NAT-D x2]   MmResponderSentKe
+//! HDR*, IDii, HASH_I         -->     (port 4500 from here when a NAT was detected)
+//!                            <--     HDR*, IDir, HASH_R        → IsakmpSa on both sides
+//! ```
+
+use std::net::SocketAddr;
+
+use crate::crypto::dh::DhPrivate;
+use crate::ike::diagnostic::{AuthSide, Diagnostic};
+use crate::ike::policy::{Identity, IkePolicy, NatTraversal};
+use crate::ike::proposal::Phase1Proposal;
+use crate::ike::random::random_bytes;
+use crate::wire::isakmp::{
+    ExchangeType, Flags, HeaderRepr, IdPayload, NotifyPayload, NotifyType, PayloadChain,
+    PayloadType,
+};
+
+use super::isakmp_sa::IsakmpSa;
+
+mod initiator;
+mod responder;
+
+use super::keys::{MmTranscript, Phase1Keys};
+use super::message::{identity_body, identity_from, Msg};
+use super::nat::{self, NatDetection, NatTMethod, PeerVendorIds};
+use super::{ct_eq, Ctx, DropReason};
+
+/// Nonce length we send (strongSwan sends 32 bytes too).
+const NONCE_LEN: usize = 32;
+
+/// Message 5/6 checked: (peer identity, INITIAL-CONTACT seen, next IV), or why not (with a drop
+/// reason when the input is only to be ignored).
+type AuthOutcome = Result<(Identity, bool, Vec<u8>), (Option<DropReason>, Diagnostic)>;
+
+/// Initiator, message 1 sent, waiting for message 2.
+pub(crate) struct MmInitiatorSentSa {
+    icookie: [u8; 8],
+    sai_b: Vec<u8>,
+    offer: Vec<Phase1Proposal>,
+}
+
+/// Initiator, message 3 sent, waiting for message 4.
+pub(crate) struct MmInitiatorSentKe {
+    icookie: [u8; 8],
+    rcookie: [u8; 8],
+    sai_b: Vec<u8>,
+    proposal: Phase1Proposal,
+    dh: DhPrivate,
+    ni: Vec<u8>,
+    vids: PeerVendorIds,
+    method: NatTMethod,
+}
+
+/// Initiator, message 5 sent, waiting for message 6.
+pub(crate) struct MmInitiatorSentAuth {
+    common: Authenticating,
+}
+
+/// Responder, message 2 sent, waiting for message 3.
+pub(crate) struct MmResponderSentSa {
+    icookie: [u8; 8],
+    rcookie: [u8; 8],
+    sai_b: Vec<u8>,
+    proposal: Phase1Proposal,
+    vids: PeerVendorIds,
+    method: NatTMethod,
+}
+
+/// Responder, message 4 sent, waiting for message 5.
+pub(crate) struct MmResponderSentKe {
+    common: Authenticating,
+}
+
+/// What both roles hold between the key exchange and authentication.
+struct Authenticating {
+    icookie: [u8; 8],
+    rcookie: [u8; 8],
+    sai_b: Vec<u8>,
+    proposal: Phase1Proposal,
+    keys: Phase1Keys,
+    gxi: Vec<u8>,
+    gxr: Vec<u8>,
+    /// IV for the next encrypted Main Mode message.
+    iv: Vec<u8>,
+    vids: PeerVendorIds,
+    method: NatTMethod,
+    nat: NatDetection,
+}
+
+impl Authenticating {
+    fn transcript(&self) -> MmTranscript<'_> {
+        MmTranscript {
+            gxi: &self.gxi,
+            gxr: &self.gxr,
+            cky_i: &self.icookie,
+            cky_r: &self.rcookie,
+            sai_b: &self.sai_b,
+        }
+    }
+
+    fn header(&self, first: PayloadType, flags: u8) -> HeaderRepr {
+        HeaderRepr {
+            icookie: self.icookie,
+            rcookie: self.rcookie,
+            next_payload: first,
+            exchange: ExchangeType::IDENTITY_PROTECTION,
+            flags: Flags(flags),
+            message_id: 0,
+        }
+    }
+
+    fn into_sa(self, last_block: Vec<u8>, peer: Identity, initial_contact: bool) -> IsakmpSa {
+        IsakmpSa {
+            icookie: self.icookie,
+            rcookie: self.rcookie,
+            keys: self.keys,
+            last_block,
+            proposal: self.proposal,
+            peer_identity: peer,
+            nat_t: self.method,
+            nat: self.nat,
+            peer_dpd: self.vids.dpd,
+            initial_contact,
+        }
+    }
+
+    /// Decrypts and checks message 5 or 6: returns the peer's identity, whether it carried
+    /// INITIAL-CONTACT, and the IV after it.
+    fn open_auth(
+        &self,
+        policy: &IkePolicy,
+        body: &[u8],
+        first: PayloadType,
+        side: AuthSide,
+    ) -> AuthOutcome {
+        let garbage = Diagnostic::AuthFailed {
+            side,
+            garbage: true,
+        };
+        let (plain, next_iv) = self
+            .keys
+            .decrypt(&self.iv, body)
+            .ok_or((Some(DropReason::Malformed), garbage.clone()))?;
+        let msg = Msg::parse(&plain, first).map_err(|_| (None, garbage.clone()))?;
+        let (id, hash) = match (msg.find(PayloadType::ID), msg.find(PayloadType::HASH)) {
+            (Some(i), Some(h)) => (i, h),
+            _ => return Err((None, garbage)),
+        };
+        let t = self.transcript();
+        let expected = match side {
+            AuthSide::HashR => self.keys.hash_r(&t, id.body),
+            AuthSide::HashI => self.keys.hash_i(&t, id.body),
+        };
+        if !ct_eq(&expected, hash.body) {
+            return Err((
+                None,
+                Diagnostic::AuthFailed {
+                    side,
+                    garbage: false,
+                },
+            ));
+        }
+        let parsed = IdPayload::parse(id.body).map_err(|e| {
+            (
+                None,
+                Diagnostic::Malformed {
+                    detail: format!("phase-1 ID payload {e}"),
+                },
+            )
+        })?;
+        let peer = identity_from(&parsed).ok_or((
+            None,
+            Diagnostic::Unsupported {
+                detail: format!("phase-1 identity type {}", parsed.id_type),
+            },
+        ))?;
+        check_peer_identity(policy, &peer, self.nat)?;
+        let ic = msg.all(PayloadType::NOTIFY).any(|n| {
+            NotifyPayload::parse(n.body)
+                .map(|n| n.kind == NotifyType::INITIAL_CONTACT)
+                .unwrap_or(false)
+        });
+        Ok((peer, ic, next_iv))
+    }
+
+    /// Builds our encrypted message 5 or 6 (ID, HASH) and returns it with the IV after it.
+    fn seal_auth(&self, policy: &IkePolicy, side: AuthSide) -> (Vec<u8>, Vec<u8>) {
+        let id = identity_body(&policy.my_identity());
+        let t = self.transcript();
+        let hash = match side {
+            AuthSide::HashI => self.keys.hash_i(&t, &id),
+            AuthSide::HashR => self.keys.hash_r(&t, &id),
+        };
+        let mut chain = PayloadChain::new();
+        chain
+            .push(PayloadType::ID, &id)
+            .push(PayloadType::HASH, &hash);
+        let (first, bytes) = chain.into_parts();
+        let (ct, next_iv) = self.keys.encrypt(&self.iv, &bytes);
+        (
+            self.header(first, Flags::ENCRYPTION).emit_with_body(&ct),
+            next_iv,
+        )
+    }
+}
+
+fn check_peer_identity(
+    policy: &IkePolicy,
+    peer: &Identity,
+    nat: NatDetection,
+) -> Result<(), (Option<DropReason>, Diagnostic)> {
+    let expected = policy
+        .peer_id
+        .clone()
+        .unwrap_or(Identity::Address(policy.remote));
+    let natted_address =
+        policy.peer_id.is_none() && nat.any() && matches!(peer, Identity::Address(_));
+    if *peer == expected || natted_address {
+        return Ok(());
+    }
+    Err((
+        None,
+        Diagnostic::IdentityMismatch {
+            received: peer.to_string(),
+            expected: expected.to_string(),
+        },
+    ))
+}
+
+fn header(icookie: [u8; 8], rcookie: [u8; 8], first: PayloadType) -> HeaderRepr {
+    HeaderRepr {
+        icookie,
+        rcookie,
+        next_payload: first,
+        exchange: ExchangeType::IDENTITY_PROTECTION,
+        flags: Flags(0),
+        message_id: 0,
+    }
+}
+
+fn vendor_ids(msg: &Msg<'_>) -> PeerVendorIds {
+    let mut v = PeerVendorIds::default();
+    for p in msg.all(PayloadType::VENDOR_ID) {
+        v.add(p.body);
+    }
+    v
+}
+
+/// Appends the two NAT-D payloads: the peer's address as we send to it, then ours (random
+/// bytes when NAT-T is forced, so that the peer sees "us" behind a NAT).
+fn push_nat_d(
+    ctx: &mut Ctx<'_>,
+    chain: &mut PayloadChain,
+    m: NatTMethod,
+    p: &Phase1Proposal,
+    ci: &[u8; 8],
+    cr: &[u8; 8],
+) {
+    if m == NatTMethod::None {
+        return;
+    }
+    let remote = nat::nat_d_hash(p.hash, ci, cr, ctx.remote);
+    let local = if ctx.policy.nat_traversal == NatTraversal::Force {
+        random_bytes(ctx.rng, p.hash.output_len())
+    } else {
+        nat::nat_d_hash(p.hash, ci, cr, ctx.local)
+    };
+    chain
+        .push(m.nat_d_type(), &remote)
+        .push(m.nat_d_type(), &local);
+}
+
+fn detect_nat(
+    ctx: &Ctx<'_>,
+    msg: &Msg<'_>,
+    m: NatTMethod,
+    p: &Phase1Proposal,
+    ci: &[u8; 8],
+    cr: &[u8; 8],
+) -> NatDetection {
+    if m == NatTMethod::None {
+        return NatDetection::default();
+    }
+    let received: Vec<&[u8]> = msg
+        .payloads
+        .iter()
+        .filter(|x| x.kind == PayloadType::NAT_D || x.kind == PayloadType::NAT_D_DRAFT)
+        .map(|x| x.body)
+        .collect();
+    if received.is_empty() {
+        return NatDetection::default();
+    }
+    let mut d = nat::detect(p.hash, ci, cr, &received, ctx.local, ctx.remote);
+    if ctx.policy.nat_traversal == NatTraversal::Force {
+        d.local_behind = true;
+    }
+    d
+}
+
+fn ke_and_nonce<'a>(msg: &Msg<'a>) -> Option<(&'a [u8], &'a [u8])> {
+    let ke = msg.find(PayloadType::KE)?.body;
+    let n = msg.find(PayloadType::NONCE)?.body;
+    (8..=256).contains(&n.len()).then_some((ke, n))
+}
+
+fn bad_ke(e: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::Malformed {
+        detail: format!("key exchange payload: {e}"),
+    }
+}
+
+/// The address NAT-D uses for us: the configured address with the port the datagram used.
+pub(crate) fn local_for(policy: &IkePolicy, port: u16) -> SocketAddr {
+    SocketAddr::new(policy.local, port)
+}

@@ -1,0 +1,192 @@
+//! Main Mode, responder side: messages 1, 3 and 5 in; 2, 4 and 6 out.
+
+use crate::crypto::dh::DhPrivate;
+use crate::ike::diagnostic::{AuthSide, Diagnostic};
+use crate::ike::proposal::{select_phase1, Reject};
+use crate::ike::random::random_bytes;
+use crate::wire::isakmp::{
+    HeaderRepr, NotifyType, PayloadChain, PayloadType, SaPayload, DOI_IPSEC,
+};
+
+use super::super::isakmp_sa::IsakmpSa;
+use super::super::keys::Phase1Keys;
+use super::super::message::Msg;
+use super::super::nat;
+use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
+use super::*;
+
+impl MmResponderSentSa {
+    /// Handles message 1: selects a transform and builds message 2.
+    pub fn on_msg1(
+        ctx: &mut Ctx<'_>,
+        hdr: &HeaderRepr,
+        msg: &Msg<'_>,
+    ) -> Result<(MmResponderSentSa, Vec<u8>), Fault<()>> {
+        let rcookie = new_cookie(ctx.rng);
+        let notify = |k| Some(NotifySpec::isakmp(k, &hdr.icookie, &rcookie));
+        let malformed = |d: String| {
+            Fault::Fail(
+                Diagnostic::Malformed { detail: d },
+                notify(NotifyType::PAYLOAD_MALFORMED),
+            )
+        };
+        let Some(sa_p) = msg.find(PayloadType::SA) else {
+            return Err(malformed("Main Mode message 1 without SA payload".into()));
+        };
+        let sa = SaPayload::parse(sa_p.body).map_err(|e| malformed(format!("SA payload {e}")))?;
+        if sa.doi != DOI_IPSEC {
+            return Err(Fault::Fail(
+                Diagnostic::Unsupported {
+                    detail: format!("DOI {}", sa.doi),
+                },
+                notify(NotifyType::DOI_NOT_SUPPORTED),
+            ));
+        }
+        let (proposal, reply) = match select_phase1(&sa, &ctx.policy.phase1) {
+            Ok(x) => x,
+            Err(Reject::Malformed(e)) => {
+                return Err(Fault::Fail(
+                    Diagnostic::Malformed {
+                        detail: format!("SA payload {e}"),
+                    },
+                    notify(NotifyType::BAD_PROPOSAL_SYNTAX),
+                ))
+            }
+            Err(Reject::NoProposal(d)) => {
+                return Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN)))
+            }
+        };
+        let vids = vendor_ids(msg);
+        let method = vids.method(ctx.policy.nat_traversal);
+        let mut chain = PayloadChain::new();
+        chain.push(PayloadType::SA, &reply.emit());
+        for v in nat::responder_vids(method) {
+            chain.push(PayloadType::VENDOR_ID, v);
+        }
+        let (first, bytes) = chain.into_parts();
+        let out = header(hdr.icookie, rcookie, first).emit_with_body(&bytes);
+        Ok((
+            MmResponderSentSa {
+                icookie: hdr.icookie,
+                rcookie,
+                sai_b: sa_p.body.to_vec(),
+                proposal,
+                vids,
+                method,
+            },
+            out,
+        ))
+    }
+
+    /// The cookies.
+    pub fn cookies(&self) -> ([u8; 8], [u8; 8]) {
+        (self.icookie, self.rcookie)
+    }
+
+    /// The chosen suite.
+    pub fn proposal(&self) -> &Phase1Proposal {
+        &self.proposal
+    }
+
+    /// Handles message 3 and builds message 4.
+    pub fn on_msg3(
+        self,
+        ctx: &mut Ctx<'_>,
+        msg: &Msg<'_>,
+    ) -> Result<(MmResponderSentKe, Vec<u8>), Fault<MmResponderSentSa>> {
+        let Some((gxi, ni)) = ke_and_nonce(msg) else {
+            return Err(Fault::Ignore(self, DropReason::Unexpected));
+        };
+        let p = self.proposal;
+        let secret = random_bytes(ctx.rng, p.group.secret_len());
+        let dh = DhPrivate::from_secret(p.group, &secret);
+        let gxy = match dh.shared_secret(gxi) {
+            Ok(g) => g,
+            Err(e) => {
+                let n = NotifySpec::isakmp(
+                    NotifyType::INVALID_KEY_INFORMATION,
+                    &self.icookie,
+                    &self.rcookie,
+                );
+                return Err(Fault::Fail(bad_ke(e), Some(n)));
+            }
+        };
+        let nr = random_bytes(ctx.rng, NONCE_LEN);
+        let keys = Phase1Keys::derive(
+            &p,
+            &ctx.policy.psk,
+            ni,
+            &nr,
+            &gxy,
+            &self.icookie,
+            &self.rcookie,
+        );
+        let nat = detect_nat(ctx, msg, self.method, &p, &self.icookie, &self.rcookie);
+        let mut chain = PayloadChain::new();
+        chain
+            .push(PayloadType::KE, dh.public_value())
+            .push(PayloadType::NONCE, &nr);
+        push_nat_d(
+            ctx,
+            &mut chain,
+            self.method,
+            &p,
+            &self.icookie,
+            &self.rcookie,
+        );
+        let (first, bytes) = chain.into_parts();
+        let out = header(self.icookie, self.rcookie, first).emit_with_body(&bytes);
+        let gxr = dh.public_value().to_vec();
+        let iv = keys.phase1_iv(gxi, &gxr);
+        Ok((
+            MmResponderSentKe {
+                common: Authenticating {
+                    icookie: self.icookie,
+                    rcookie: self.rcookie,
+                    sai_b: self.sai_b,
+                    proposal: p,
+                    keys,
+                    gxi: gxi.to_vec(),
+                    gxr,
+                    iv,
+                    vids: self.vids,
+                    method: self.method,
+                    nat,
+                },
+            },
+            out,
+        ))
+    }
+}
+
+impl MmResponderSentKe {
+    /// Handles message 5 (verifies HASH_I and the identity) and builds message 6.
+    pub fn on_msg5(
+        self,
+        ctx: &mut Ctx<'_>,
+        hdr: &HeaderRepr,
+        body: &[u8],
+    ) -> Result<(IsakmpSa, Vec<u8>), Fault<MmResponderSentKe>> {
+        if !hdr.flags.encrypted() {
+            return Err(Fault::Ignore(self, DropReason::Unexpected));
+        }
+        let c = &self.common;
+        match c.open_auth(ctx.policy, body, hdr.next_payload, AuthSide::HashI) {
+            Ok((peer, ic, iv_after_5)) => {
+                let mut common = self.common;
+                common.iv = iv_after_5;
+                let (out, last) = common.seal_auth(ctx.policy, AuthSide::HashR);
+                Ok((common.into_sa(last, peer, ic), out))
+            }
+            Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
+            Err((None, d)) => {
+                let kind = match d {
+                    Diagnostic::IdentityMismatch { .. } => NotifyType::INVALID_ID_INFORMATION,
+                    _ => NotifyType::AUTHENTICATION_FAILED,
+                };
+                let n = NotifySpec::isakmp(kind, &c.icookie, &c.rcookie);
+                Err(Fault::Fail(d, Some(n)))
+            }
+        }
+    }
+}
