@@ -31,16 +31,43 @@ fn pair() -> Pair {
     }
 }
 
-fn yaml(
-    src: &str,
-    dst: &str,
-    local: &str,
-    remote: &str,
-    me: &str,
-    nat: &str,
+/// One side of the pair: outer addresses, proxy-ids, its LAN address, and its role.
+struct Side {
+    src: &'static str,
+    dst: &'static str,
+    local: &'static str,
+    remote: &'static str,
+    me: &'static str,
     responder: bool,
-    phase2: &str,
-) -> String {
+}
+
+const LEFT: Side = Side {
+    src: "10.0.0.1",
+    dst: "10.0.0.2",
+    local: "192.168.1.0/24",
+    remote: "192.168.2.0/24",
+    me: "192.168.1.1",
+    responder: false,
+};
+
+const RIGHT: Side = Side {
+    src: "10.0.0.2",
+    dst: "10.0.0.1",
+    local: "192.168.2.0/24",
+    remote: "192.168.1.0/24",
+    me: "192.168.2.1",
+    responder: true,
+};
+
+fn yaml(side: &Side, nat: &str, phase2: &str) -> String {
+    let Side {
+        src,
+        dst,
+        local,
+        remote,
+        me,
+        responder,
+    } = *side;
     format!(
         "interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: {nat}\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n{phase2}\
 route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0, source: {me} }}\n",
@@ -54,32 +81,14 @@ fn start(p: &Pair, nat: &str, phase2: &str) -> (Gateway, Gateway, std::path::Pat
         &p.right,
         &p.dir,
         "right",
-        &yaml(
-            "10.0.0.2",
-            "10.0.0.1",
-            "192.168.2.0/24",
-            "192.168.1.0/24",
-            "192.168.2.1",
-            nat,
-            true,
-            phase2,
-        ),
+        &yaml(&RIGHT, nat, phase2),
         Some("ipsec0"),
     );
     let l = Gateway::start_with(
         &p.left,
         &p.dir,
         "left",
-        &yaml(
-            "10.0.0.1",
-            "10.0.0.2",
-            "192.168.1.0/24",
-            "192.168.2.0/24",
-            "192.168.1.1",
-            nat,
-            false,
-            phase2,
-        ),
+        &yaml(&LEFT, nat, phase2),
         Some("ipsec0"),
         &["--wireshark-keylog", keylog.to_str().unwrap()],
     );
@@ -165,16 +174,7 @@ fn responder_survives_an_isakmp_flood() {
         &p.right,
         &p.dir,
         "right",
-        &yaml(
-            "10.0.0.2",
-            "10.0.0.1",
-            "192.168.2.0/24",
-            "192.168.1.0/24",
-            "192.168.2.1",
-            "disable",
-            true,
-            "",
-        ),
+        &yaml(&RIGHT, "disable", ""),
         Some("ipsec0"),
     );
     let flood = r#"
@@ -203,16 +203,7 @@ for i in range(3000):
         &p.left,
         &p.dir,
         "left",
-        &yaml(
-            "10.0.0.1",
-            "10.0.0.2",
-            "192.168.1.0/24",
-            "192.168.2.0/24",
-            "192.168.1.1",
-            "disable",
-            false,
-            "",
-        ),
+        &yaml(&LEFT, "disable", ""),
         Some("ipsec0"),
     );
     let up = poll_opt(Duration::from_secs(20), || {
