@@ -215,6 +215,15 @@ impl IntegAlg {
     }
 }
 
+/// A suite's name as configured and logged: `aes128-gcm`, `aes256/hmac-sha256`, …
+pub fn suite_name(enc: EncAlg, integ: IntegAlg) -> String {
+    if enc.is_aead() {
+        enc.config_name().to_string()
+    } else {
+        format!("{}/{}", enc.config_name(), integ.config_name())
+    }
+}
+
 /// The keys of one direction of an ESP SA. Key bytes are zeroized on drop and never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EspKeys {

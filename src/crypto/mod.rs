@@ -6,4 +6,4 @@ pub mod esp_suite;
 pub mod ike_cipher;
 pub mod prf;
 
-pub use esp_suite::{EncAlg, EspKeys, IntegAlg};
+pub use esp_suite::{suite_name, EncAlg, EspKeys, IntegAlg};

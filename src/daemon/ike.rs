@@ -173,7 +173,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
                     tracing::info!(
                         tunnel = %name,
                         "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {proxy_ids}, {:?}, lifetime {}s",
-                        inbound.spi, outbound.spi, suite(&outbound), encap, lifetime.as_secs()
+                        inbound.spi, outbound.spi, crate::crypto::suite_name(outbound.enc, outbound.integ), encap, lifetime.as_secs()
                     );
                     if let Some(k) = keylog {
                         let (l, r) = (t.cfg.source, t.cfg.destination);
@@ -224,14 +224,6 @@ fn nat_words(n: &crate::ike::NatStatus) -> String {
         ("off", _) => format!("{who}, NAT-T not negotiated"),
         (d, true) => format!("{who}, NAT-T ({d}) on UDP 4500"),
         (d, false) => format!("{who}, NAT-T ({d}) available"),
-    }
-}
-
-fn suite(k: &crate::crypto::EspKeys) -> String {
-    if k.enc.is_aead() {
-        k.enc.config_name().to_string()
-    } else {
-        format!("{}/{}", k.enc.config_name(), k.integ.config_name())
     }
 }
 

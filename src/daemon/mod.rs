@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, InterfaceConfig, Keying, Mtu, NatTraversal, Subnet, TcpMss};
 use crate::crypto::{EspKeys, IntegAlg};
-use crate::esp::{EspTransform, InboundSa, OutboundSa, SaTable};
+use crate::esp::{InboundSa, OutboundSa, SaTable};
 use crate::io::route::Netlink;
 use crate::io::socket::{udp, RawEsp};
 use crate::io::tun;
@@ -401,7 +401,11 @@ pub fn status_text(dp: &DataPlane) -> String {
             t.cfg.destination,
             t.mtu,
             out.as_ref()
-                .map(|o| format!("0x{:08x} ({})", o.spi, suite_name(&o.transform)))
+                .map(|o| format!(
+                    "0x{:08x} ({})",
+                    o.spi,
+                    crate::crypto::suite_name(o.transform.enc(), o.transform.integ())
+                ))
                 .unwrap_or("-".into()),
         );
         let drops: Vec<String> = crate::esp::DropReason::ALL
@@ -424,13 +428,4 @@ pub fn status_text(dp: &DataPlane) -> String {
         dp.stats.keepalives.load(Relaxed)
     );
     s
-}
-
-/// `aes128-gcm`, `aes256/hmac-sha256`, …
-pub fn suite_name(t: &EspTransform) -> String {
-    if t.enc().is_aead() {
-        t.enc().config_name().to_string()
-    } else {
-        format!("{}/{}", t.enc().config_name(), t.integ().config_name())
-    }
 }
