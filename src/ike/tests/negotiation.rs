@@ -364,3 +364,42 @@ fn duplicates_are_answered_not_reprocessed() {
     assert_eq!(p.a.children_up().len(), 1);
     assert!(p.b.engine.status().stats.duplicates_answered > 0);
 }
+
+#[test]
+fn simultaneous_initiation_ends_consistent() {
+    for seed in 0..6u64 {
+        let mut p = Pair::new(policy_a(), policy_b(), 500 + seed);
+        p.jitter = Duration::from_millis(40);
+        let now = p.now;
+        p.a.engine.initiate(now);
+        p.b.engine.initiate(now);
+        p.run_for(Duration::from_secs(60));
+        assert_mirrored(&p);
+        // Whatever crossed, both ends hold the same ESP SAs in the end.
+        let mut a: Vec<_> =
+            p.a.engine
+                .status()
+                .children
+                .iter()
+                .map(|c| (c.inbound_spi, c.outbound_spi))
+                .collect();
+        let mut b: Vec<_> =
+            p.b.engine
+                .status()
+                .children
+                .iter()
+                .map(|c| (c.outbound_spi, c.inbound_spi))
+                .collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "seed {seed}");
+        assert!(!a.is_empty());
+    }
+}
+
+#[test]
+fn engine_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<crate::ike::Engine>();
+    assert_send::<crate::ike::Event>();
+}
