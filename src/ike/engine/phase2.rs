@@ -14,7 +14,7 @@ use super::super::v1::informational;
 use super::super::v1::isakmp_sa::NewChild;
 use super::super::v1::main_mode::local_for;
 use super::super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
-use super::super::v1::{Ctx, DropReason, Fault};
+use super::super::v1::{Ctx, Fault};
 use super::{
     hex8, later, new_mid, Child, DoneExchange, Engine, QmEntry, QmState, Retx, MAX_QUICK_MODES,
 };
@@ -127,7 +127,7 @@ impl Engine {
             }
             let Some(sa) = e.state.sa() else { return };
             match std::mem::replace(&mut q.state, QmState::Gone) {
-                QmState::ISent(s) => match s.on_msg2(&mut ctx, sa, hdr, body) {
+                QmState::ISent(s) => match s.on_msg2(sa, hdr, body) {
                     Ok((c, msg3)) => {
                         io.send(e.local_port, e.peer, msg3.clone());
                         e.qm.remove(qi);
@@ -302,6 +302,5 @@ impl Engine {
         if let Some(e) = self.p1.get_mut(idx) {
             e.qm.retain(|q| q.mid != mid);
         }
-        let _ = DropReason::Unexpected;
     }
 }
