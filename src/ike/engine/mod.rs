@@ -459,6 +459,23 @@ impl Engine {
         }
     }
 
+    /// Secret material for debugging with Wireshark: one `(initiator cookie, encryption key)`
+    /// pair per established ISAKMP SA, the rows of its "IKEv1 Decryption Table". Never log this;
+    /// only hand it to an operator who asked for it.
+    pub fn ikev1_decryption_table(&self) -> Vec<([u8; 8], zeroize::Zeroizing<Vec<u8>>)> {
+        self.p1
+            .iter()
+            .filter_map(|e| {
+                e.state.sa().map(|sa| {
+                    (
+                        e.icookie,
+                        zeroize::Zeroizing::new(sa.keys.enc_key().to_vec()),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// A snapshot for the admin API.
     pub fn status(&self) -> EngineStatus {
         let now = self.last_now;

@@ -38,6 +38,13 @@ fn seil_defaults_both_directions() {
             }
         );
         assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+        let (ta, tb) = (
+            p.a.engine.ikev1_decryption_table(),
+            p.b.engine.ikev1_decryption_table(),
+        );
+        assert_eq!(ta.len(), 1);
+        assert_eq!((ta[0].0, ta[0].1.len()), (tb[0].0, 32));
+        assert_eq!(ta[0].1, tb[0].1);
         // No NAT: no UDP encapsulation, IKE stayed on port 500.
         assert!(p.a.children_up()[0].2.is_none());
         assert_eq!(s.phase1[0].local_port, 500);
@@ -403,4 +410,31 @@ fn engine_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<crate::ike::Engine>();
     assert_send::<crate::ike::Event>();
+}
+
+#[test]
+fn ipv6_outer_addresses() {
+    let (a, b) = (ip("2001:db8::1"), ip("2001:db8::2"));
+    let mut pa = crate::ike::IkePolicy::seil_defaults(a, b, PSK);
+    pa.phase2.proxy_ids = vec![ProxyId {
+        local: "2001:db8:1::/48".parse().unwrap(),
+        remote: "2001:db8:2::/48".parse().unwrap(),
+    }];
+    let mut pb = crate::ike::IkePolicy::seil_defaults(b, a, PSK);
+    pb.phase2.proxy_ids = vec![ProxyId {
+        local: "2001:db8:2::/48".parse().unwrap(),
+        remote: "2001:db8:1::/48".parse().unwrap(),
+    }];
+    pb.nat_traversal = NatTraversal::Force;
+    let mut p = Pair::new(pa, pb, 21);
+    p.connect();
+    assert_mirrored(&p);
+    assert_eq!(
+        p.a.children_up()[0].2,
+        Some("[2001:db8::2]:4500".parse().unwrap())
+    );
+    assert_eq!(
+        p.a.engine.status().phase1[0].peer_identity.as_deref(),
+        Some("2001:db8::2")
+    );
 }
