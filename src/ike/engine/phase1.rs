@@ -401,16 +401,21 @@ impl Engine {
         }
     }
 
-    /// Removes every ISAKMP SA except the one at `keep`, and every ESP SA not negotiated under
-    /// it (the peer restarted: INITIAL-CONTACT). Deletes for what we drop go to the peer under
-    /// `keep`: a restarted peer ignores them, and when both sides initiated at once (so that
-    /// INITIAL-CONTACT crossed a second, fresh SA) the peer drops the same SAs we do.
+    /// Removes the ISAKMP SAs established before the one at `keep`, and the ESP SAs
+    /// established before it under other ISAKMP SAs (the peer restarted: INITIAL-CONTACT).
+    /// Anything newer stays, so a replayed INITIAL-CONTACT cannot tear down a rekeyed SA.
+    /// Deletes for what we drop go to the peer under `keep`: a restarted peer ignores them, and
+    /// when both sides initiated at once (INITIAL-CONTACT crossing a second, fresh SA) the peer
+    /// drops the same SAs we do.
     pub(super) fn purge_others(&mut self, keep: usize, reason: DownReason) {
         let Some(k) = self.p1.get(keep) else { return };
         let cookies = (k.icookie, k.rcookie);
+        let Some(since) = k.established_at else {
+            return;
+        };
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
             .into_iter()
-            .partition(|c| c.cookies != cookies);
+            .partition(|c| c.cookies != cookies && c.established_at < since);
         self.children = kept;
         let mut esp_spis = Vec::new();
         for c in gone {
@@ -425,7 +430,8 @@ impl Engine {
         let mut isakmp = Vec::new();
         let old = std::mem::take(&mut self.p1);
         for e in old {
-            if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() {
+            let older = e.established_at.is_some_and(|t| t < since);
+            if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() || !older {
                 self.p1.push(e);
             } else {
                 isakmp.push([&e.icookie[..], &e.rcookie[..]].concat());
