@@ -438,3 +438,35 @@ fn ipv6_outer_addresses() {
         Some("2001:db8::2")
     );
 }
+
+#[test]
+fn phase1_rekey_then_phase2_rekey_under_the_new_sa() {
+    let mut pa = policy_a();
+    pa.phase1.lifetime_secs = 100;
+    pa.phase2.lifetime_secs = 150;
+    let mut p = Pair::new(pa, policy_b(), 31);
+    // t = 60 s after connect(), then 105 s: the ISAKMP SA was rekeyed at 90 s and the old one
+    // expired at 100 s (whichever side's timer fires first deletes it on the other).
+    p.connect();
+    p.run_for(Duration::from_secs(45));
+    assert_eq!(p.a.phase1_up().len(), 2);
+    assert_eq!(p.b.phase1_up().len(), 2);
+    let gone = |e: &Event| {
+        matches!(
+            e,
+            Event::Phase1Down {
+                reason: DownReason::Expired | DownReason::PeerDelete,
+                ..
+            }
+        )
+    };
+    assert!(p.a.events.iter().any(gone) && p.b.events.iter().any(gone));
+    assert_eq!(p.a.engine.status().phase1.len(), 1);
+    assert_eq!(p.b.engine.status().phase1.len(), 1);
+    // t = 160 s: ESP SAs rekeyed at 85 % of 150 s under the new ISAKMP SA, old pair gone.
+    p.run_for(Duration::from_secs(55));
+    assert_eq!(assert_mirrored(&p), 2);
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+}
