@@ -152,6 +152,7 @@ matrix() {
     scenario ours-proxy-id-narrowed ours aes256-sha256-modp1536 aes256-sha256 $S $O $K "proxy-id mismatch" --
     scenario ours-proxy-id-rejected ours aes256-sha256-modp1536 aes256-sha256 192.168.3.0/24 $O $K "proxy-id mismatch" -- $T
     scenario swan-proxy-id-unknown swan aes256-sha256-modp1536 aes256-sha256 192.168.3.0/24 $O $K "proxy-id mismatch" -- $T
+    scenario swan-default-proposals swan default default $S $O $K "$OK" -- $T --enc aes128 --hash sha256 --dh curve25519 --esp-enc aes128-gcm,aes128 --esp-auth hmac-sha256
     scenario ours-shutdown-deletes ours aes256-sha256-modp1536 aes256-sha256 $S $O $K "$OK" -- $T --exit-after-children 0 --seconds 6 --shutdown-after 3
     "$0" stop
 }

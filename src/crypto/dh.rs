@@ -1,5 +1,6 @@
-//! Finite-field Diffie-Hellman over the MODP groups of RFC 2409 (groups 1 and 2) and RFC 3526
-//! (groups 5, 14, 15, 16), with constant-time modular exponentiation from `crypto-bigint`.
+//! Diffie-Hellman for IKE: the MODP groups of RFC 2409 (groups 1 and 2) and RFC 3526 (groups 5,
+//! 14, 15, 16), with constant-time modular exponentiation from `crypto-bigint`, and Curve25519
+//! (group 31, RFC 8031 encoding; strongSwan offers it in IKEv1 too) from `x25519-dalek`.
 //!
 //! The primes below were generated from their defining formulas
 //! (`p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) * pi) + k)`) with a short Python script and
@@ -27,6 +28,8 @@ pub enum DhGroup {
     Modp3072,
     /// Group 16, 4096-bit MODP (RFC 3526 §5).
     Modp4096,
+    /// Group 31, Curve25519 (RFC 8031).
+    Curve25519,
 }
 
 /// Why a Diffie-Hellman computation was refused.
@@ -48,8 +51,19 @@ pub enum DhError {
 }
 
 impl DhGroup {
-    /// Every supported group, weakest first.
-    pub const ALL: [DhGroup; 6] = [
+    /// Every supported group.
+    pub const ALL: [DhGroup; 7] = [
+        DhGroup::Modp768,
+        DhGroup::Modp1024,
+        DhGroup::Modp1536,
+        DhGroup::Modp2048,
+        DhGroup::Modp3072,
+        DhGroup::Modp4096,
+        DhGroup::Curve25519,
+    ];
+
+    /// The MODP groups.
+    pub const MODP: [DhGroup; 6] = [
         DhGroup::Modp768,
         DhGroup::Modp1024,
         DhGroup::Modp1536,
@@ -67,6 +81,7 @@ impl DhGroup {
             DhGroup::Modp2048 => 14,
             DhGroup::Modp3072 => 15,
             DhGroup::Modp4096 => 16,
+            DhGroup::Curve25519 => 31,
         }
     }
 
@@ -84,6 +99,7 @@ impl DhGroup {
             DhGroup::Modp2048 => "modp2048",
             DhGroup::Modp3072 => "modp3072",
             DhGroup::Modp4096 => "modp4096",
+            DhGroup::Curve25519 => "curve25519",
         }
     }
 
@@ -92,7 +108,7 @@ impl DhGroup {
         DhGroup::ALL.into_iter().find(|g| g.name() == s)
     }
 
-    /// Length in bytes of the prime, of public values and of the shared secret.
+    /// Length in bytes of public values and of the shared secret (the prime's length for MODP).
     pub fn len(self) -> usize {
         match self {
             DhGroup::Modp768 => 96,
@@ -101,6 +117,7 @@ impl DhGroup {
             DhGroup::Modp2048 => 256,
             DhGroup::Modp3072 => 384,
             DhGroup::Modp4096 => 512,
+            DhGroup::Curve25519 => 32,
         }
     }
 
@@ -113,7 +130,11 @@ impl DhGroup {
     /// rounded up (RFC 3526 §8), so exponentiation stays fast.
     pub fn secret_len(self) -> usize {
         match self {
-            DhGroup::Modp768 | DhGroup::Modp1024 | DhGroup::Modp1536 | DhGroup::Modp2048 => 32,
+            DhGroup::Modp768
+            | DhGroup::Modp1024
+            | DhGroup::Modp1536
+            | DhGroup::Modp2048
+            | DhGroup::Curve25519 => 32,
             DhGroup::Modp3072 => 48,
             DhGroup::Modp4096 => 64,
         }
@@ -127,10 +148,11 @@ impl DhGroup {
             DhGroup::Modp2048 => MODP2048_HEX,
             DhGroup::Modp3072 => MODP3072_HEX,
             DhGroup::Modp4096 => MODP4096_HEX,
+            DhGroup::Curve25519 => "",
         }
     }
 
-    /// The prime as big-endian bytes.
+    /// The prime as big-endian bytes (empty for Curve25519).
     pub fn prime(self) -> Vec<u8> {
         decode_hex(self.prime_hex())
     }
@@ -146,10 +168,20 @@ impl DhGroup {
             DhGroup::Modp2048 => modexp::<32, 4>(hex, base, exp),
             DhGroup::Modp3072 => modexp::<48, 6>(hex, base, exp),
             DhGroup::Modp4096 => modexp::<64, 8>(hex, base, exp),
+            DhGroup::Curve25519 => {
+                let mut k = [0u8; 32];
+                let mut u = [0u8; 32];
+                copy_right_aligned(&mut k, exp);
+                copy_right_aligned(&mut u, base);
+                let r = Zeroizing::new(x25519_dalek::x25519(k, u).to_vec());
+                k.fill(0);
+                r
+            }
         }
     }
 
-    /// Checks a peer's public value: exact length and 1 < y < p-1 (RFC 2631 style validation).
+    /// Checks a peer's public value: exact length, and for MODP 1 < y < p-1 (RFC 2631 style
+    /// validation). Curve25519 values are checked on use (no all-zero shared secret).
     pub fn validate_public(self, y: &[u8]) -> Result<(), DhError> {
         if y.len() != self.len() {
             return Err(DhError::BadLength {
@@ -157,6 +189,9 @@ impl DhGroup {
                 expected: self.len(),
                 got: y.len(),
             });
+        }
+        if self == DhGroup::Curve25519 {
+            return Ok(());
         }
         // Public values are public: a variable-time byte comparison is fine.
         let p = self.prime();
@@ -200,13 +235,19 @@ impl DhPrivate {
         if let (Some(dst), Some(src)) = (x.get_mut(n - take..), secret.get(..take)) {
             dst.copy_from_slice(src);
         }
-        // Make sure the exponent is not tiny: set the top bit.
-        if let Some(b) = x.first_mut() {
-            *b |= 0x80;
-        }
         let mut g = vec![0u8; group.len()];
-        if let Some(last) = g.last_mut() {
-            *last = 2;
+        if group == DhGroup::Curve25519 {
+            // RFC 7748: little-endian scalars, clamped by x25519(); the base point u = 9.
+            x.reverse();
+            g = x25519_dalek::X25519_BASEPOINT_BYTES.to_vec();
+        } else {
+            // Make sure the exponent is not tiny: set the top bit.
+            if let Some(b) = x.first_mut() {
+                *b |= 0x80;
+            }
+            if let Some(last) = g.last_mut() {
+                *last = 2;
+            }
         }
         let public = group.modexp(&g, &x).to_vec();
         DhPrivate {
@@ -230,7 +271,12 @@ impl DhPrivate {
     /// public value, after validating it.
     pub fn shared_secret(&self, peer_public: &[u8]) -> Result<Zeroizing<Vec<u8>>, DhError> {
         self.group.validate_public(peer_public)?;
-        Ok(self.group.modexp(peer_public, &self.secret))
+        let s = self.group.modexp(peer_public, &self.secret);
+        if self.group == DhGroup::Curve25519 && s.iter().all(|b| *b == 0) {
+            // A low-order point: no contribution from the peer (RFC 7748 §6.1).
+            return Err(DhError::OutOfRange);
+        }
+        Ok(s)
     }
 }
 
@@ -362,7 +408,7 @@ mod tests {
 
     #[test]
     fn primes_have_the_right_length_and_shape() {
-        for g in DhGroup::ALL {
+        for g in DhGroup::MODP {
             let p = g.prime();
             assert_eq!(p.len(), g.len(), "{}", g.name());
             assert_eq!(&p[..8], &[0xff; 8]);
@@ -401,6 +447,32 @@ mod tests {
             hex::encode(k.public_value()),
             include_str!("testdata/modp1024_pub.hex").trim()
         );
+    }
+
+    /// RFC 7748 §6.1 test vector (Alice and Bob).
+    #[test]
+    fn curve25519_rfc7748() {
+        // from_secret reverses the bytes (we draw big-endian-style random bytes), so pass the
+        // RFC's little-endian scalar reversed.
+        let mut a = hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+            .unwrap();
+        a.reverse();
+        let k = DhPrivate::from_secret(DhGroup::Curve25519, &a);
+        assert_eq!(
+            hex::encode(k.public_value()),
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+        );
+        let bob = hex::decode("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+            .unwrap();
+        assert_eq!(
+            hex::encode(k.shared_secret(&bob).unwrap()),
+            "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+        );
+        assert_eq!(k.shared_secret(&[0u8; 32]), Err(DhError::OutOfRange));
+        assert!(matches!(
+            k.shared_secret(&[1u8; 31]),
+            Err(DhError::BadLength { .. })
+        ));
     }
 
     #[test]

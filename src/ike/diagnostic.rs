@@ -77,6 +77,13 @@ pub enum Diagnostic {
         /// Retransmissions done.
         retransmits: u32,
     },
+    /// Responder: the peer never sent Main Mode message 5 after our message 4.
+    PeerStalled {
+        /// The peer.
+        peer: IpAddr,
+        /// How long we waited.
+        secs: u64,
+    },
     /// Initiator: the peer answered Quick Mode with other proxy-ids than we proposed.
     ProxyIdMismatch {
         /// What we proposed.
@@ -192,6 +199,10 @@ impl fmt::Display for Diagnostic {
                     "peer did not answer {exchange} message {message} after {retransmits} retransmissions ({hint})"
                 )
             }
+            Diagnostic::PeerStalled { peer, secs } => write!(
+                f,
+                "peer ({peer}) did not send Main Mode message 5 within {secs} s of our message 4 (is UDP 4500 blocked on the way? the peer moves there when it sees a NAT; otherwise check the peer's log)"
+            ),
             Diagnostic::ProxyIdMismatch { proposed, answered } => write!(
                 f,
                 "proxy-id mismatch: we proposed {proposed}, peer answered {answered} — configure the same subnets on both sides"

@@ -1,7 +1,34 @@
 //! The sans-IO IKE engine (IKEv1 Main Mode + Quick Mode with pre-shared keys, NAT-T,
 //! informational exchanges). No sockets, clocks or global RNG: time and randomness are passed in.
 //!
-//! One [`Engine`] per tunnel (one configured peer); see [`Engine`] for the call pattern.
+//! One [`Engine`] per tunnel (one configured peer). The caller owns sockets and clock:
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use ikegate::ike::{Engine, Event, IkePolicy, OsRandom};
+//!
+//! let policy = IkePolicy::seil_defaults("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap(), b"psk");
+//! policy.validate().expect("config");
+//! let mut engine = Engine::new(policy, Box::new(OsRandom));
+//! engine.initiate(Instant::now());
+//! loop {
+//!     while let Some(t) = engine.poll_transmit() {
+//!         // send t.data from UDP port t.local_port to t.remote
+//!         // (prepend the 4-byte non-ESP marker when t.local_port == 4500)
+//!     }
+//!     while let Some(ev) = engine.poll_event() {
+//!         match ev {
+//!             Event::ChildSaUp { inbound, outbound, udp_encap, .. } => { /* install both */ }
+//!             Event::ChildSaDown { inbound_spi, outbound_spi, .. } => { /* remove both */ }
+//!             Event::Failed { cause } => eprintln!("{cause}"),
+//!             _ => {}
+//!         }
+//!     }
+//!     // wait for a datagram or until engine.poll_timeout(), then:
+//!     // engine.handle_datagram(now, local, remote, &data) or engine.handle_timeout(now)
+//!     # break;
+//! }
+//! ```
 
 #![deny(missing_docs)]
 

@@ -372,6 +372,57 @@ impl IkePolicy {
         }
     }
 
+    /// Checks that the policy can be negotiated at all; the error names the setting to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.psk.is_empty() {
+            return Err("preshared-key is empty".into());
+        }
+        if self.local.is_ipv4() != self.remote.is_ipv4() {
+            return Err("local and remote addresses must both be IPv4 or both IPv6".into());
+        }
+        if self.phase1.encryption.is_empty() || self.phase1.hash.is_empty() {
+            return Err("phase1 needs at least one encryption and one hash algorithm".into());
+        }
+        if self.phase1.encryption.len() * self.phase1.hash.len() > 255 {
+            return Err("phase1 offers more than 255 encryption × hash combinations".into());
+        }
+        if self.phase2.encryption.is_empty() {
+            return Err("phase2 needs at least one encryption algorithm".into());
+        }
+        let needs_integ = self.phase2.encryption.iter().any(|e| !e.is_aead());
+        if needs_integ
+            && !self
+                .phase2
+                .authentication
+                .iter()
+                .any(|a| *a != IntegAlg::None)
+        {
+            return Err(
+                "phase2 non-AEAD encryption needs an authentication algorithm (e.g. hmac-sha256)"
+                    .into(),
+            );
+        }
+        if self.phase2.proxy_ids.is_empty() {
+            return Err(
+                "phase2 needs at least one proxy-id (0.0.0.0/0 ⇄ 0.0.0.0/0 for route-based)".into(),
+            );
+        }
+        for p in &self.phase2.proxy_ids {
+            if p.local.addr().is_ipv4() != p.remote.addr().is_ipv4() {
+                return Err(format!(
+                    "proxy-id {p}: both sides must be the same address family"
+                ));
+            }
+        }
+        if self.phase1.lifetime_secs == 0 || self.phase2.lifetime_secs == 0 {
+            return Err("lifetimes must be at least 1 second".into());
+        }
+        if self.retransmit.initial.is_zero() {
+            return Err("retransmit.initial must be > 0".into());
+        }
+        Ok(())
+    }
+
     /// Our phase-1 identity (configured or our address).
     pub fn my_identity(&self) -> Identity {
         self.my_id.clone().unwrap_or(Identity::Address(self.local))
@@ -402,6 +453,30 @@ mod tests {
         assert!(Subnet::from_mask("10.1.0.0".parse().unwrap(), &[255, 0, 255, 0]).is_none());
         assert!("10.0.0.0/33".parse::<Subnet>().is_err());
         assert_eq!(ProxyId::any_v4().to_string(), "0.0.0.0/0 ⇄ 0.0.0.0/0");
+    }
+
+    #[test]
+    fn validation() {
+        let ok = IkePolicy::seil_defaults(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            b"k",
+        );
+        assert!(ok.validate().is_ok());
+        let mut p = ok.clone();
+        p.psk = Zeroizing::new(vec![]);
+        assert!(p.validate().unwrap_err().contains("preshared-key"));
+        let mut p = ok.clone();
+        p.phase2.authentication.clear();
+        assert!(p.validate().unwrap_err().contains("authentication"));
+        p.phase2.encryption = vec![EncAlg::Aes128Gcm16];
+        assert!(p.validate().is_ok());
+        let mut p = ok.clone();
+        p.phase2.proxy_ids = vec![ProxyId {
+            local: "10.0.0.0/8".parse().unwrap(),
+            remote: "2001:db8::/32".parse().unwrap(),
+        }];
+        assert!(p.validate().is_err());
     }
 
     #[test]

@@ -149,9 +149,7 @@ impl Engine {
                 InfoItem::Notify {
                     kind, spi, data, ..
                 } => self.on_notify(now, cookies, kind, &spi, &data, remote),
-                InfoItem::Delete { protocol, spis } => {
-                    self.on_delete(now, cookies, protocol, &spis)
-                }
+                InfoItem::Delete { protocol, spis } => self.on_delete(now, protocol, &spis),
             }
         }
     }
@@ -274,13 +272,7 @@ impl Engine {
         }
     }
 
-    fn on_delete(
-        &mut self,
-        now: Instant,
-        cookies: ([u8; 8], [u8; 8]),
-        protocol: ProtocolId,
-        spis: &[Vec<u8>],
-    ) {
+    fn on_delete(&mut self, now: Instant, protocol: ProtocolId, spis: &[Vec<u8>]) {
         self.io.stats.deletes_received += 1;
         match protocol {
             ProtocolId::IPSEC_ESP => {
@@ -318,7 +310,6 @@ impl Engine {
                     else {
                         continue;
                     };
-                    // Only the SA the message came under, or another of the same peer.
                     let e = self.p1.remove(idx);
                     info!(icookie = %hex8(&e.icookie), "peer deleted ISAKMP SA");
                     self.io.events.push_back(Event::Phase1Down {
@@ -327,7 +318,6 @@ impl Engine {
                         reason: DownReason::PeerDelete,
                     });
                 }
-                let _ = cookies;
             }
             other => debug!(protocol = %other, "ignoring delete"),
         }

@@ -48,6 +48,8 @@ pub struct Engine {
     /// The peer's current address (configured, then followed from authenticated messages).
     peer: SocketAddr,
     last_now: Option<Instant>,
+    /// Failures since the last success (re-initiation backs off).
+    consecutive_failures: u32,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,7 +117,7 @@ impl Retx {
     ) -> Retx {
         Retx {
             data,
-            next_at: now + p.initial,
+            next_at: later(now, p.initial),
             interval: p.initial,
             count: 0,
             exchange,
@@ -295,6 +297,7 @@ impl Engine {
             reinit_at: None,
             peer,
             last_now: None,
+            consecutive_failures: 0,
         }
     }
 
@@ -456,6 +459,23 @@ impl Engine {
         }
     }
 
+    /// Secret material for debugging with Wireshark: one `(initiator cookie, encryption key)`
+    /// pair per established ISAKMP SA, the rows of its "IKEv1 Decryption Table". Never log this;
+    /// only hand it to an operator who asked for it.
+    pub fn ikev1_decryption_table(&self) -> Vec<([u8; 8], zeroize::Zeroizing<Vec<u8>>)> {
+        self.p1
+            .iter()
+            .filter_map(|e| {
+                e.state.sa().map(|sa| {
+                    (
+                        e.icookie,
+                        zeroize::Zeroizing::new(sa.keys.enc_key().to_vec()),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// A snapshot for the admin API.
     pub fn status(&self) -> EngineStatus {
         let now = self.last_now;
@@ -540,7 +560,10 @@ impl Engine {
     fn schedule_reinit(&mut self, now: Instant) {
         if self.want_up && !self.policy.responder_only {
             if let Some(d) = self.policy.reinitiate_after {
-                self.reinit_at = Some(now + d);
+                // Back off on consecutive failures: d, 2d, 4d … up to 32d.
+                let n = self.consecutive_failures.min(5);
+                self.reinit_at = Some(later(now, d.saturating_mul(1 << n)));
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             }
         }
     }
@@ -590,6 +613,21 @@ fn new_mid(rng: &mut dyn RandomSource, e: &P1Entry) -> u32 {
             return m;
         }
     }
+}
+
+/// `now + d`, saturating far in the future instead of panicking on overflow.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(10 * 365 * 86400)))
+        .unwrap_or(now)
+}
+
+/// The next retransmission interval: times `backoff`, at most `max`.
+fn backoff(interval: Duration, p: &RetransmitPolicy) -> Duration {
+    interval
+        .checked_mul(p.backoff.max(1))
+        .unwrap_or(p.max_interval)
+        .min(p.max_interval)
 }
 
 /// A cookie as hex, for logs.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
-use crate::wire::isakmp::{HeaderRepr, NotifyType};
+use crate::wire::isakmp::{HeaderRepr, NotifyType, ProtocolId};
 
 use super::super::event::{DownReason, Event, Role};
 use super::super::random::random_u32;
@@ -14,7 +14,7 @@ use super::super::v1::informational;
 use super::super::v1::main_mode::{local_for, MmInitiatorSentSa, MmResponderSentSa};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
-use super::{hex8, new_mid, Engine, P1Entry, P1State, Retx};
+use super::{hex8, later, new_mid, Engine, P1Entry, P1State, Retx};
 
 /// The NAT-T port.
 const NAT_T_PORT: u16 = 4500;
@@ -305,7 +305,7 @@ impl Engine {
             remote,
             local.port(),
         );
-        e.expires_at = Some(now + self.policy.half_open_timeout);
+        e.expires_at = Some(later(now, self.policy.half_open_timeout));
         e.last_in = whole.to_vec();
         match result {
             Ok((st, out)) => {
@@ -346,9 +346,9 @@ impl Engine {
         let Some(sa) = e.state.sa() else { return };
         let lifetime = Duration::from_secs(u64::from(sa.proposal.lifetime_secs));
         e.established_at = Some(now);
-        e.expires_at = Some(now + lifetime);
+        e.expires_at = Some(later(now, lifetime));
         if e.role == Role::Initiator && self.want_up {
-            e.rekey_at = Some(now + lifetime.mul_f64(0.9));
+            e.rekey_at = Some(later(now, lifetime.mul_f64(0.9)));
         }
         let nat = e.nat_status();
         let (icookie, rcookie, role, peer) = (e.icookie, e.rcookie, e.role, e.peer);
@@ -401,34 +401,68 @@ impl Engine {
         }
     }
 
-    /// Removes every ISAKMP SA except the one at `keep`, and every ESP SA not negotiated under
-    /// it (the peer restarted: INITIAL-CONTACT).
+    /// Removes the ISAKMP SAs established before the one at `keep`, and the ESP SAs
+    /// established before it under other ISAKMP SAs (the peer restarted: INITIAL-CONTACT).
+    /// Anything newer stays, so a replayed INITIAL-CONTACT cannot tear down a rekeyed SA.
+    /// Deletes for what we drop go to the peer under `keep`: a restarted peer ignores them, and
+    /// when both sides initiated at once (INITIAL-CONTACT crossing a second, fresh SA) the peer
+    /// drops the same SAs we do.
     pub(super) fn purge_others(&mut self, keep: usize, reason: DownReason) {
         let Some(k) = self.p1.get(keep) else { return };
         let cookies = (k.icookie, k.rcookie);
+        let Some(since) = k.established_at else {
+            return;
+        };
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
             .into_iter()
-            .partition(|c| c.cookies != cookies);
+            .partition(|c| c.cookies != cookies && c.established_at < since);
         self.children = kept;
+        let mut esp_spis = Vec::new();
         for c in gone {
             info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "removing ESP SA: peer sent INITIAL-CONTACT");
+            esp_spis.push(c.inbound_spi.to_be_bytes());
             self.io.events.push_back(Event::ChildSaDown {
                 inbound_spi: c.inbound_spi,
                 outbound_spi: c.outbound_spi,
                 reason,
             });
         }
+        let mut isakmp = Vec::new();
         let old = std::mem::take(&mut self.p1);
         for e in old {
-            if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() {
+            let older = e.established_at.is_some_and(|t| t < since);
+            if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() || !older {
                 self.p1.push(e);
             } else {
+                isakmp.push([&e.icookie[..], &e.rcookie[..]].concat());
                 self.io.events.push_back(Event::Phase1Down {
                     icookie: e.icookie,
                     rcookie: e.rcookie,
                     reason,
                 });
             }
+        }
+        let Engine { rng, p1, io, .. } = self;
+        let Some(e) = p1.iter().find(|e| (e.icookie, e.rcookie) == cookies) else {
+            return;
+        };
+        let Some(sa) = e.state.sa() else { return };
+        if !esp_spis.is_empty() {
+            let spis: Vec<&[u8]> = esp_spis.iter().map(|s| &s[..]).collect();
+            let mid = new_mid(&mut **rng, e);
+            io.send(
+                e.local_port,
+                e.peer,
+                informational::encrypted_delete(sa, mid, ProtocolId::IPSEC_ESP, &spis),
+            );
+        }
+        for c in &isakmp {
+            let mid = new_mid(&mut **rng, e);
+            io.send(
+                e.local_port,
+                e.peer,
+                informational::encrypted_delete(sa, mid, ProtocolId::ISAKMP, &[c]),
+            );
         }
     }
 

@@ -14,8 +14,10 @@ use super::super::v1::informational;
 use super::super::v1::isakmp_sa::NewChild;
 use super::super::v1::main_mode::local_for;
 use super::super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
-use super::super::v1::{Ctx, DropReason, Fault};
-use super::{hex8, new_mid, Child, DoneExchange, Engine, QmEntry, QmState, Retx, MAX_QUICK_MODES};
+use super::super::v1::{Ctx, Fault};
+use super::{
+    hex8, later, new_mid, Child, DoneExchange, Engine, QmEntry, QmState, Retx, MAX_QUICK_MODES,
+};
 
 impl Engine {
     /// Starts Quick Mode under the newest ISAKMP SA for every proxy-id that has neither an ESP
@@ -125,7 +127,7 @@ impl Engine {
             }
             let Some(sa) = e.state.sa() else { return };
             match std::mem::replace(&mut q.state, QmState::Gone) {
-                QmState::ISent(s) => match s.on_msg2(&mut ctx, sa, hdr, body) {
+                QmState::ISent(s) => match s.on_msg2(sa, hdr, body) {
                     Ok((c, msg3)) => {
                         io.send(e.local_port, e.peer, msg3.clone());
                         e.qm.remove(qi);
@@ -265,7 +267,7 @@ impl Engine {
         let Some(e) = self.p1.get(idx) else { return };
         let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
         let udp_encap = c.proposal.udp_encap().then_some(e.peer);
-        let rekey_at = (role == Role::Initiator).then(|| now + lifetime.mul_f64(0.85));
+        let rekey_at = (role == Role::Initiator).then(|| later(now, lifetime.mul_f64(0.85)));
         info!(
             spi_in = %format_args!("{:08x}", c.inbound.spi), spi_out = %format_args!("{:08x}", c.outbound.spi),
             proposal = %c.proposal, proxy = %c.proxy, ?udp_encap, "ESP SAs established"
@@ -279,11 +281,12 @@ impl Engine {
             established_at: now,
             lifetime,
             rekey_at,
-            expires_at: now + lifetime,
+            expires_at: later(now, lifetime),
             cookies: (e.icookie, e.rcookie),
             udp_encap,
         });
         self.io.stats.phase2_established += 1;
+        self.consecutive_failures = 0;
         self.io.events.push_back(Event::ChildSaUp {
             inbound: c.inbound,
             outbound: c.outbound,
@@ -299,6 +302,5 @@ impl Engine {
         if let Some(e) = self.p1.get_mut(idx) {
             e.qm.retain(|q| q.mid != mid);
         }
-        let _ = DropReason::Unexpected;
     }
 }

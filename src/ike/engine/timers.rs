@@ -10,7 +10,7 @@ use crate::wire::isakmp::ProtocolId;
 use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event};
 use super::super::v1::informational;
-use super::{hex8, new_mid, Child, Engine, P1State, QmState};
+use super::{backoff, hex8, later, new_mid, Child, Engine, P1State, QmState};
 
 impl Engine {
     pub(super) fn run_retransmits(&mut self, now: Instant) {
@@ -23,8 +23,8 @@ impl Engine {
                     failed_p1.push((i, r.exchange, r.message, r.count));
                 } else {
                     r.count += 1;
-                    r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
-                    r.next_at = now + r.interval;
+                    r.interval = backoff(r.interval, &policy);
+                    r.next_at = later(now, r.interval);
                     debug!(icookie = %hex8(&e.icookie), message = r.message, "retransmitting");
                     self.io.stats.retransmits += 1;
                     self.io.send(e.local_port, e.peer, r.data.clone());
@@ -43,8 +43,8 @@ impl Engine {
                         });
                     } else {
                         r.count += 1;
-                        r.interval = (r.interval * policy.backoff.max(1)).min(policy.max_interval);
-                        r.next_at = now + r.interval;
+                        r.interval = backoff(r.interval, &policy);
+                        r.next_at = later(now, r.interval);
                         self.io.stats.retransmits += 1;
                         self.io.send(e.local_port, e.peer, r.data.clone());
                     }
@@ -119,10 +119,9 @@ impl Engine {
                     }
                     P1State::RSentKe(_) => {
                         self.io.stats.half_open_expired += 1;
-                        self.io.fail(Diagnostic::NoAnswer {
-                            exchange: "Main Mode",
-                            message: 4,
-                            retransmits: 0,
+                        self.io.fail(Diagnostic::PeerStalled {
+                            peer: e.peer.ip(),
+                            secs: self.policy.half_open_timeout.as_secs(),
                         });
                     }
                     _ => self.io.stats.half_open_expired += 1,

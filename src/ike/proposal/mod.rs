@@ -107,5 +107,46 @@ pub(crate) fn join(it: impl Iterator<Item = String>) -> String {
     it.collect::<Vec<_>>().join(", ")
 }
 
+/// Turns the reasons a transform was refused into the hint after the "—": what to set here,
+/// or that only the peer can change.
+pub(crate) fn hint_text(problems: &[String]) -> String {
+    let (peer, fix): (Vec<&String>, Vec<&String>) =
+        problems.iter().partition(|p| p.starts_with("the peer"));
+    let j = |v: &[&String], sep: &str| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(sep);
+    match (fix.is_empty(), peer.is_empty()) {
+        (false, true) => format!("{} or change the peer", j(&fix, " and ")),
+        (true, false) => format!("{}: change the peer", j(&peer, "; ")),
+        (false, false) => format!(
+            "{} or change the peer ({})",
+            j(&fix, " and "),
+            j(&peer, "; ")
+        ),
+        (true, true) => "change the peer".into(),
+    }
+}
+
+/// The name of a DH group number, also for groups ikegate does not implement.
+pub(crate) fn group_text(id: u64) -> String {
+    let name = match id {
+        17 => "modp6144",
+        18 => "modp8192",
+        19 => "ecp256",
+        20 => "ecp384",
+        21 => "ecp521",
+        22 => "modp1024s160",
+        23 => "modp2048s224",
+        24 => "modp2048s256",
+        25 => "ecp192",
+        26 => "ecp224",
+        27 => "ecp224bp",
+        28 => "ecp256bp",
+        29 => "ecp384bp",
+        30 => "ecp512bp",
+        32 => "curve448",
+        _ => return format!("group#{id}"),
+    };
+    name.to_string()
+}
+
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,8 @@ use crate::wire::isakmp::{DOI_IPSEC, SIT_IDENTITY_ONLY};
 use super::super::diagnostic::Diagnostic;
 use super::super::policy::Phase1Policy;
 use super::{
-    echo_transform, effective_lifetime, join, p1attr, Reject, AUTH_PSK, KEY_IKE, LIFE_SECONDS,
+    echo_transform, effective_lifetime, group_text, hint_text, join, p1attr, Reject, AUTH_PSK,
+    KEY_IKE, LIFE_SECONDS,
 };
 
 /// A phase-1 suite: what protects the ISAKMP SA.
@@ -153,7 +154,7 @@ impl P1Received {
             None => Err("no-hash".into()),
         };
         let group = match group {
-            Some(g) => DhGroup::from_id(u16::try_from(g).unwrap_or(0)).ok_or(format!("group#{g}")),
+            Some(g) => DhGroup::from_id(u16::try_from(g).unwrap_or(0)).ok_or(group_text(g)),
             None => Err("no-group".into()),
         };
         Ok(P1Received {
@@ -195,17 +196,19 @@ impl P1Received {
         match &self.cipher {
             Ok(c) if p.encryption.contains(c) => {}
             Ok(c) => v.push(format!("add encryption: {}", c.name())),
-            Err(e) => v.push(format!("the peer's encryption {e} is not supported")),
+            Err(e) => v.push(format!(
+                "the peer's encryption {e} is not supported by ikegate"
+            )),
         }
         match &self.hash {
             Ok(h) if p.hash.contains(h) => {}
             Ok(h) => v.push(format!("add hash: {}", h.name())),
-            Err(e) => v.push(format!("the peer's hash {e} is not supported")),
+            Err(e) => v.push(format!("the peer's hash {e} is not supported by ikegate")),
         }
         match &self.group {
             Ok(g) if *g == p.dh_group => {}
             Ok(g) => v.push(format!("set dh-group: {}", g.name())),
-            Err(e) => v.push(format!("the peer's DH {e} is not supported")),
+            Err(e) => v.push(format!("the peer's DH {e} is not supported by ikegate")),
         }
         if self.auth != AUTH_PSK {
             v.push(format!(
@@ -214,7 +217,7 @@ impl P1Received {
             ));
         }
         for u in &self.unsupported {
-            v.push(format!("the peer's {u} is not supported"));
+            v.push(format!("the peer's {u} is not supported by ikegate"));
         }
         v
     }
@@ -282,7 +285,7 @@ pub fn select_phase1(
         .iter()
         .map(|r| r.problems(p))
         .min_by_key(|v| v.len())
-        .map(|v| format!("{} or change the peer", v.join(" and ")))
+        .map(|v| hint_text(&v))
         .unwrap_or_else(|| "the peer offered no ISAKMP transform".into());
     Err(Reject::NoProposal(Diagnostic::Phase1Mismatch {
         received: if received.is_empty() {

@@ -11,7 +11,9 @@ use crate::wire::isakmp::{DOI_IPSEC, SIT_IDENTITY_ONLY};
 
 use super::super::diagnostic::Diagnostic;
 use super::super::policy::Phase2Policy;
-use super::{echo_transform, effective_kb, effective_lifetime, join, p2attr, Reject};
+use super::{
+    echo_transform, effective_kb, effective_lifetime, group_text, hint_text, join, p2attr, Reject,
+};
 use super::{ENCAP_TRANSPORT, ENCAP_TUNNEL, ENCAP_UDP_TRANSPORT, ENCAP_UDP_TRANSPORT_DRAFT};
 use super::{ENCAP_UDP_TUNNEL, ENCAP_UDP_TUNNEL_DRAFT, LIFE_KILOBYTES, LIFE_SECONDS};
 
@@ -193,8 +195,8 @@ impl P2Received {
                     a => format!("auth#{a}"),
                 }),
         };
-        let group = group
-            .map(|g| DhGroup::from_id(u16::try_from(g).unwrap_or(0)).ok_or(format!("group#{g}")));
+        let group =
+            group.map(|g| DhGroup::from_id(u16::try_from(g).unwrap_or(0)).ok_or(group_text(g)));
         Ok(P2Received {
             enc,
             integ,
@@ -232,7 +234,9 @@ impl P2Received {
         match &self.enc {
             Ok(e) if p.encryption.contains(e) => {}
             Ok(e) => v.push(format!("add encryption: {}", e.config_name())),
-            Err(e) => v.push(format!("the peer's encryption {e} is not supported")),
+            Err(e) => v.push(format!(
+                "the peer's encryption {e} is not supported by ikegate"
+            )),
         }
         let aead = self.enc.as_ref().map(|e| e.is_aead()).unwrap_or(false);
         match &self.integ {
@@ -244,13 +248,15 @@ impl P2Received {
             )),
             Ok(i) if p.authentication.contains(i) => {}
             Ok(i) => v.push(format!("add authentication: {}", i.config_name())),
-            Err(e) => v.push(format!("the peer's authentication {e} is not supported")),
+            Err(e) => v.push(format!(
+                "the peer's authentication {e} is not supported by ikegate"
+            )),
         }
         match (&self.group, p.pfs_group) {
             (None, None) => {}
             (Some(Ok(g)), Some(ours)) if *g == ours => {}
             (Some(Ok(g)), _) => v.push(format!("set pfs-group: {}", g.name())),
-            (Some(Err(e)), _) => v.push(format!("the peer's PFS {e} is not supported")),
+            (Some(Err(e)), _) => v.push(format!("the peer's PFS {e} is not supported by ikegate")),
             (None, Some(_)) => v.push("disable pfs-group (the peer uses no PFS)".into()),
         }
         match self.encap {
@@ -263,7 +269,7 @@ impl P2Received {
             )),
         }
         for u in &self.unsupported {
-            v.push(format!("the peer's {u} is not supported"));
+            v.push(format!("the peer's {u} is not supported by ikegate"));
         }
         v
     }
@@ -337,7 +343,7 @@ pub fn select_phase2(
         .iter()
         .map(|r| r.problems(p))
         .min_by_key(|v| v.len())
-        .map(|v| format!("{} or change the peer", v.join(" and ")))
+        .map(|v| hint_text(&v))
         .unwrap_or_else(|| "the peer offered no ESP transform (ikegate does ESP only)".into());
     Err(Reject::NoProposal(Diagnostic::Phase2Mismatch {
         received: if received.is_empty() {

@@ -76,6 +76,44 @@ fn phase1_mismatch_names_encryption_and_hash() {
 }
 
 #[test]
+fn unsupported_group_says_only_the_peer_can_change() {
+    // A peer offering only ecp256 (group 19): craft its SA by rewriting the group attribute.
+    let mut a = Engine::new(
+        one(
+            policy_a(),
+            IkeCipher::Aes128Cbc,
+            HashAlg::Sha256,
+            DhGroup::Modp1536,
+        ),
+        Box::new(SeededRandom::new(1)),
+    );
+    let now = Instant::now();
+    a.initiate(now);
+    let mut m1 = a.poll_transmit().unwrap().data;
+    let pos = m1
+        .windows(4)
+        .position(|w| w == [0x80, 0x04, 0x00, 0x05])
+        .unwrap();
+    m1[pos + 3] = 19;
+    let mut b = Engine::new(policy_b(), Box::new(SeededRandom::new(2)));
+    b.handle_datagram(
+        now,
+        "10.77.0.2:500".parse().unwrap(),
+        "10.77.0.1:500".parse().unwrap(),
+        &m1,
+    );
+    let Some(crate::ike::Event::Failed { cause }) = b.poll_event() else {
+        panic!()
+    };
+    assert!(
+        cause
+            .to_string()
+            .ends_with("— the peer's DH ecp256 is not supported by ikegate: change the peer"),
+        "{cause}"
+    );
+}
+
+#[test]
 fn psk_mismatch() {
     let mut pb = policy_b();
     pb.psk = zeroize::Zeroizing::new(b"xeeB5gohvaYi\n".to_vec());

@@ -38,6 +38,13 @@ fn seil_defaults_both_directions() {
             }
         );
         assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+        let (ta, tb) = (
+            p.a.engine.ikev1_decryption_table(),
+            p.b.engine.ikev1_decryption_table(),
+        );
+        assert_eq!(ta.len(), 1);
+        assert_eq!((ta[0].0, ta[0].1.len()), (tb[0].0, 32));
+        assert_eq!(ta[0].1, tb[0].1);
         // No NAT: no UDP encapsulation, IKE stayed on port 500.
         assert!(p.a.children_up()[0].2.is_none());
         assert_eq!(s.phase1[0].local_port, 500);
@@ -89,6 +96,7 @@ fn other_groups_and_hashes() {
         (IkeCipher::Aes192Cbc, HashAlg::Sha384, DhGroup::Modp3072),
         (IkeCipher::Aes256Cbc, HashAlg::Sha512, DhGroup::Modp4096),
         (IkeCipher::TripleDesCbc, HashAlg::Md5, DhGroup::Modp768),
+        (IkeCipher::Aes128Cbc, HashAlg::Sha256, DhGroup::Curve25519),
     ] {
         let set = |mut pol: crate::ike::IkePolicy| {
             pol.phase1.encryption = vec![c];
@@ -363,4 +371,102 @@ fn duplicates_are_answered_not_reprocessed() {
     assert_mirrored(&p);
     assert_eq!(p.a.children_up().len(), 1);
     assert!(p.b.engine.status().stats.duplicates_answered > 0);
+}
+
+#[test]
+fn simultaneous_initiation_ends_consistent() {
+    for seed in 0..30u64 {
+        let mut p = Pair::new(policy_a(), policy_b(), 500 + seed);
+        p.jitter = Duration::from_millis(seed * 7 % 50);
+        let now = p.now;
+        p.a.engine.initiate(now);
+        p.b.engine.initiate(now);
+        p.run_for(Duration::from_secs(60));
+        assert_mirrored(&p);
+        // Whatever crossed, both ends hold the same ESP SAs in the end.
+        let mut a: Vec<_> =
+            p.a.engine
+                .status()
+                .children
+                .iter()
+                .map(|c| (c.inbound_spi, c.outbound_spi))
+                .collect();
+        let mut b: Vec<_> =
+            p.b.engine
+                .status()
+                .children
+                .iter()
+                .map(|c| (c.outbound_spi, c.inbound_spi))
+                .collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "seed {seed}");
+        assert!(!a.is_empty());
+    }
+}
+
+#[test]
+fn engine_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<crate::ike::Engine>();
+    assert_send::<crate::ike::Event>();
+}
+
+#[test]
+fn ipv6_outer_addresses() {
+    let (a, b) = (ip("2001:db8::1"), ip("2001:db8::2"));
+    let mut pa = crate::ike::IkePolicy::seil_defaults(a, b, PSK);
+    pa.phase2.proxy_ids = vec![ProxyId {
+        local: "2001:db8:1::/48".parse().unwrap(),
+        remote: "2001:db8:2::/48".parse().unwrap(),
+    }];
+    let mut pb = crate::ike::IkePolicy::seil_defaults(b, a, PSK);
+    pb.phase2.proxy_ids = vec![ProxyId {
+        local: "2001:db8:2::/48".parse().unwrap(),
+        remote: "2001:db8:1::/48".parse().unwrap(),
+    }];
+    pb.nat_traversal = NatTraversal::Force;
+    let mut p = Pair::new(pa, pb, 21);
+    p.connect();
+    assert_mirrored(&p);
+    assert_eq!(
+        p.a.children_up()[0].2,
+        Some("[2001:db8::2]:4500".parse().unwrap())
+    );
+    assert_eq!(
+        p.a.engine.status().phase1[0].peer_identity.as_deref(),
+        Some("2001:db8::2")
+    );
+}
+
+#[test]
+fn phase1_rekey_then_phase2_rekey_under_the_new_sa() {
+    let mut pa = policy_a();
+    pa.phase1.lifetime_secs = 100;
+    pa.phase2.lifetime_secs = 150;
+    let mut p = Pair::new(pa, policy_b(), 31);
+    // t = 60 s after connect(), then 105 s: the ISAKMP SA was rekeyed at 90 s and the old one
+    // expired at 100 s (whichever side's timer fires first deletes it on the other).
+    p.connect();
+    p.run_for(Duration::from_secs(45));
+    assert_eq!(p.a.phase1_up().len(), 2);
+    assert_eq!(p.b.phase1_up().len(), 2);
+    let gone = |e: &Event| {
+        matches!(
+            e,
+            Event::Phase1Down {
+                reason: DownReason::Expired | DownReason::PeerDelete,
+                ..
+            }
+        )
+    };
+    assert!(p.a.events.iter().any(gone) && p.b.events.iter().any(gone));
+    assert_eq!(p.a.engine.status().phase1.len(), 1);
+    assert_eq!(p.b.engine.status().phase1.len(), 1);
+    // t = 160 s: ESP SAs rekeyed at 85 % of 150 s under the new ISAKMP SA, old pair gone.
+    p.run_for(Duration::from_secs(55));
+    assert_eq!(assert_mirrored(&p), 2);
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
 }

@@ -56,6 +56,11 @@ impl Phase1Keys {
         }
     }
 
+    /// The phase-1 encryption key (for Wireshark's IKEv1 decryption table only).
+    pub fn enc_key(&self) -> &[u8] {
+        &self.enc_key
+    }
+
     /// HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
     pub fn hash_i(&self, t: &MmTranscript<'_>, idii_b: &[u8]) -> Zeroizing<Vec<u8>> {
         self.hash.prf(

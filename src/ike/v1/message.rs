@@ -177,6 +177,31 @@ mod tests {
         assert!(selector_from(&IdPayload::parse(&b).unwrap()).is_none());
     }
 
+    /// Peers pad differently after the last payload (strongSwan: zeros; racoon/SEIL: random
+    /// bytes ending in the pad length). Both parse, and the hashed range stops at the chain end.
+    #[test]
+    fn padding_styles_are_ignored() {
+        let mut c = crate::wire::isakmp::PayloadChain::new();
+        c.push(PayloadType::HASH, &[7; 20])
+            .push(PayloadType::NOTIFY, &[1; 12]);
+        let (first, chain) = c.into_parts();
+        for pad in [
+            vec![0u8; 12],
+            vec![
+                0x8d, 0x3a, 0xe8, 0x2a, 0x97, 0xfa, 0xf1, 0xf5, 0xe3, 0x9f, 0x03, 0x0b,
+            ],
+        ] {
+            let mut m = chain.clone();
+            m.extend_from_slice(&pad);
+            let msg = Msg::parse(&m, first).unwrap();
+            assert_eq!(msg.payloads.len(), 2);
+            assert_eq!(msg.chain_end, chain.len());
+            let (hash, rest) = msg.leading_hash().unwrap();
+            assert_eq!(hash, &[7; 20]);
+            assert_eq!(rest.len(), 16);
+        }
+    }
+
     #[test]
     fn identities_roundtrip() {
         for id in [

@@ -188,12 +188,10 @@ impl QuickModeInitiatorSent {
     /// and builds message 3.
     pub fn on_msg2(
         self,
-        ctx: &mut Ctx<'_>,
         sa: &IsakmpSa,
         hdr: &HeaderRepr,
         body: &[u8],
     ) -> Result<(NewChild, Vec<u8>), Fault<QuickModeInitiatorSent>> {
-        let _ = ctx;
         let (plain, next_iv) = match open(sa, &self.iv, hdr, body) {
             Ok(x) => x,
             Err(r) => return Err(Fault::Ignore(self, r)),
