@@ -2,16 +2,19 @@
 //! packet: buffers are allocated once per task and reused.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use tokio::io::Interest;
 use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
 use crate::esp::{DropReason, Encap, OutboundSa, SaTable};
+use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
 use crate::wire::ip::{IpPacket, PROTO_IPIP, PROTO_IPV6, PROTO_NONE};
@@ -218,27 +221,114 @@ impl Tunnel {
         }
     }
 
-    async fn send(&self, encap: Encap, pkt: &[u8]) -> io::Result<()> {
-        match encap {
-            Encap::Udp(to) => self.transport.udp4500.send_to(pkt, to).await.map(|_| ()),
-            Encap::Raw => match &self.transport.raw {
-                Some(raw) => raw.send(pkt, self.cfg.destination).await,
-                None => Err(io::Error::other("no raw ESP socket (nat-traversal: force)")),
-            },
+    /// Sends the sealed packets `bufs[i][range]` of one batch, counting each sent packet's inner
+    /// length from `lens`. UDP runs of equal-size packets go out as UDP GSO messages while
+    /// `gso` holds; a refusal (EIO: the device cannot checksum-offload) turns it off for good,
+    /// EINVAL/EMSGSIZE only for this batch. A packet the OS refuses otherwise is counted and
+    /// skipped, so one bad packet never stalls the rest.
+    async fn send_batch(
+        &self,
+        encap: Encap,
+        bufs: &[Vec<u8>],
+        pkts: &[Slot],
+        lens: &[usize],
+        gso: &mut bool,
+    ) {
+        let mut done = 0;
+        let mut gso_now = *gso;
+        while done < pkts.len() {
+            let rest = &pkts[done..];
+            let r = match encap {
+                Encap::Udp(to) => send_udp(&self.transport.udp4500, to, bufs, rest, gso_now).await,
+                Encap::Raw => match &self.transport.raw {
+                    Some(raw) => raw.send_many(self.cfg.destination, bufs, rest).await,
+                    None => Err(io::Error::other("no raw ESP socket (nat-traversal: force)")),
+                },
+            };
+            match r {
+                Ok(k) if k > 0 => {
+                    for &len in lens.iter().skip(done).take(k) {
+                        self.stats.tx.add(len);
+                    }
+                    done += k;
+                }
+                Err(e)
+                    if gso_now
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EIO | libc::EINVAL | libc::EMSGSIZE)
+                        ) =>
+                {
+                    gso_now = false;
+                    if e.raw_os_error() == Some(libc::EIO) {
+                        *gso = false;
+                        tracing::info!(tunnel = %self.cfg.name, "UDP GSO refused ({e}); sending datagram by datagram");
+                    }
+                }
+                r => {
+                    self.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+                    if LOG_TX_ERR.allow() {
+                        let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
+                        tracing::warn!(tunnel = %self.cfg.name, "sending ESP failed: {e}");
+                    }
+                    if encap == Encap::Raw && self.transport.raw.is_none() {
+                        return;
+                    }
+                    done += 1;
+                }
+            }
         }
     }
 }
 
-/// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends it.
+/// One `sendmmsg` on a UDP socket, waiting while its buffer is full.
+async fn send_udp(
+    sock: &tokio::net::UdpSocket,
+    to: SocketAddr,
+    bufs: &[Vec<u8>],
+    pkts: &[Slot],
+    gso: bool,
+) -> io::Result<usize> {
+    loop {
+        sock.writable().await?;
+        match sock.try_io(Interest::WRITABLE, || {
+            batch::send_batch(sock.as_raw_fd(), to, bufs, pkts, gso)
+        }) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Packets per TUN read: a TSO superpacket splits into at most this many segments.
+const READ_BATCH: usize = IDEAL_BATCH_SIZE;
+/// TUN reads gathered into one send batch when packets are already waiting.
+const MAX_READS: usize = 16;
+
+/// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends the
+/// batch with one `sendmmsg` (UDP GSO for ESP-in-UDP).
 pub async fn outbound_loop(t: Arc<Tunnel>) {
+    // Idle tunnels allocate nothing: the buffers come with the first packet.
+    if t.tun.readable().await.is_err() {
+        return;
+    }
     let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65535];
     let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
-    let mut bufs = vec![vec![0u8; seg]; IDEAL_BATCH_SIZE];
-    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
+    // Twice a read's worth, so that a further read always has room for a whole superpacket.
+    let mut bufs = vec![vec![0u8; seg]; 2 * READ_BATCH];
+    let mut sizes = vec![0usize; 2 * READ_BATCH];
+    let mut sealed: Vec<Slot> = Vec::with_capacity(2 * READ_BATCH);
+    let mut lens: Vec<usize> = Vec::with_capacity(2 * READ_BATCH);
+    let mut gso = true;
     loop {
-        let n = match t
+        let mut n = match t
             .tun
-            .recv_multiple(&mut original, &mut bufs, &mut sizes, HEADROOM)
+            .recv_multiple(
+                &mut original,
+                &mut bufs[..READ_BATCH],
+                &mut sizes[..READ_BATCH],
+                HEADROOM,
+            )
             .await
         {
             Ok(n) => n,
@@ -253,20 +343,41 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
                 continue;
             }
         };
-        let sa = t.outbound.load_full();
-        for (buf, &len) in bufs.iter_mut().zip(&sizes).take(n) {
+        // Packets already waiting join this batch (one TUN read each, no waiting).
+        for _ in 1..MAX_READS {
+            if n >= READ_BATCH {
+                break;
+            }
+            match t.tun.try_recv_multiple(
+                &mut original,
+                &mut bufs[n..n + READ_BATCH],
+                &mut sizes[n..n + READ_BATCH],
+                HEADROOM,
+            ) {
+                Ok(k) => n += k,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
+                }
+            }
+        }
+        let Some(sa) = t.outbound.load_full() else {
+            t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
+            continue;
+        };
+        sealed.clear();
+        lens.clear();
+        for (i, (buf, &len)) in bufs.iter_mut().zip(&sizes).take(n).enumerate() {
             let payload = HEADROOM..HEADROOM + len;
-            let Some(sa) = &sa else {
-                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let nh = match IpPacket::new_checked(&buf[payload.clone()]) {
-                Ok(p) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
-                Ok(_) => {
+            let nh = match buf.get(payload.clone()).map(IpPacket::new_checked) {
+                Some(Ok(p)) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
+                Some(Ok(_)) => {
                     t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                Err(_) => {
+                _ => {
                     t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -274,30 +385,28 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
             if let Some((m4, m6)) = t.mss {
                 tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
             }
-            let range = match sa.seal(buf, payload, nh) {
-                Some(Ok(r)) => r,
+            match sa.seal(buf, payload, nh) {
+                Some(Ok(r)) => {
+                    sealed.push((i, r));
+                    lens.push(len);
+                }
                 Some(Err(_)) | None => {
                     t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            match t.send(sa.encap, &buf[range]).await {
-                Ok(()) => t.stats.tx.add(len),
-                Err(e) => {
-                    t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    if LOG_TX_ERR.allow() {
-                        tracing::warn!(tunnel = %t.cfg.name, "sending ESP failed: {e}");
-                    }
                 }
             }
         }
+        t.send_batch(sa.encap, &bufs, &sealed, &lens, &mut gso)
+            .await;
     }
 }
 
 /// Where the inbound path writes inner packets: one batch per tunnel, flushed through the TUN's
-/// GRO so that runs of TCP segments reach the kernel as one superpacket.
+/// GRO so that runs of TCP segments reach the kernel as one superpacket. A tunnel's batch is
+/// allocated when its first packet arrives, so idle tunnels cost no memory here.
 struct TunWriters {
-    batches: Vec<Batch>,
+    batches: Vec<Option<Box<Batch>>>,
+    /// Tunnels with queued packets, in the order they were first queued.
+    dirty: Vec<usize>,
 }
 
 struct Batch {
@@ -314,21 +423,26 @@ const WRITE_BATCH: usize = 64;
 impl TunWriters {
     fn new(n: usize) -> TunWriters {
         TunWriters {
-            batches: (0..n)
-                .map(|_| Batch {
-                    bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
-                    used: 0,
-                    gro: GROTable::default(),
-                })
-                .collect(),
+            batches: (0..n).map(|_| None).collect(),
+            dirty: Vec::with_capacity(n.min(64)),
         }
     }
 
     /// Queues a packet; true when that tunnel's batch is full and should be flushed.
     fn push(&mut self, tunnel: usize, pkt: &[u8]) -> bool {
-        let Some(b) = self.batches.get_mut(tunnel) else {
+        let Some(slot) = self.batches.get_mut(tunnel) else {
             return false;
         };
+        let b = slot.get_or_insert_with(|| {
+            Box::new(Batch {
+                bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
+                used: 0,
+                gro: GROTable::default(),
+            })
+        });
+        if b.used == 0 {
+            self.dirty.push(tunnel);
+        }
         if let Some(buf) = b.bufs.get_mut(b.used) {
             buf.clear();
             buf.resize(WRITE_OFFSET, 0);
@@ -339,7 +453,10 @@ impl TunWriters {
     }
 
     async fn flush(&mut self, dp: &DataPlane) {
-        for (i, b) in self.batches.iter_mut().enumerate() {
+        for i in self.dirty.drain(..) {
+            let Some(Some(b)) = self.batches.get_mut(i) else {
+                continue;
+            };
             if b.used == 0 {
                 continue;
             }
@@ -365,11 +482,11 @@ fn on_udp_datagram(
     dp: &DataPlane,
     writers: &mut TunWriters,
     buf: &mut [u8],
+    start: usize,
     n: usize,
     from: SocketAddr,
     ike: &mut dyn FnMut(SocketAddr, &[u8]),
 ) -> bool {
-    let start = HEADROOM;
     let Some(d) = buf.get(start..start + n) else {
         return false;
     };
@@ -397,45 +514,100 @@ fn on_udp_datagram(
 /// Where IKE messages received on port 4500 go (sender, message without the non-ESP marker).
 pub type IkeSink = Box<dyn FnMut(SocketAddr, &[u8]) + Send>;
 
-/// Receives on a transport's UDP 4500 socket forever. IKE messages are passed to `ike`.
+/// Receives on a transport's UDP 4500 socket forever, with `recvmmsg` and UDP GRO (one
+/// coalesced message carries many ESP datagrams of one flow). IKE messages are passed to `ike`.
 pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: IkeSink) {
-    let mut buf = vec![0u8; HEADROOM + 65536];
+    let sock = &tr.udp4500;
+    let fd = sock.as_raw_fd();
+    let gro = batch::enable_udp_gro(fd);
+    tracing::debug!(local = %tr.local, gro, "UDP 4500 receive path");
+    if sock.readable().await.is_err() {
+        return;
+    }
+    // Allocated with the first datagram: a transport that never sees one costs nothing.
+    let mut bufs = vec![vec![0u8; HEADROOM + 65536]; UDP_RECV_BATCH];
+    let mut meta = [RecvMeta::default(); UDP_RECV_BATCH];
     let mut writers = TunWriters::new(dp.tunnels.len());
+    let nobody = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     loop {
-        if tr.udp4500.readable().await.is_err() {
+        if sock.readable().await.is_err() {
             return;
         }
-        for _ in 0..WRITE_BATCH {
-            match tr.udp4500.try_recv_from(&mut buf[HEADROOM..]) {
-                Ok((n, from)) => {
-                    if on_udp_datagram(&dp, &mut writers, &mut buf, n, from, &mut *ike) {
+        for _ in 0..4 {
+            let r = sock.try_io(Interest::READABLE, || {
+                batch::recv_batch(fd, &mut bufs, HEADROOM, &mut meta)
+            });
+            let n = match r {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            for (buf, m) in bufs.iter_mut().zip(&meta).take(n) {
+                if m.truncated {
+                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let from = m.from.unwrap_or(nobody);
+                let mut off = 0;
+                while off < m.len {
+                    let seg = m.segment.min(m.len - off);
+                    let start = HEADROOM + off;
+                    if on_udp_datagram(&dp, &mut writers, buf, start, seg, from, &mut *ike) {
                         writers.flush(&dp).await;
                     }
+                    off += seg;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+            }
+            if n < UDP_RECV_BATCH {
+                break;
             }
         }
         writers.flush(&dp).await;
     }
 }
 
-/// Receives raw ESP (IP protocol 50) on a transport forever.
+/// Messages per `recvmmsg` on UDP 4500 (each up to 64 KiB: a GRO batch or one datagram).
+const UDP_RECV_BATCH: usize = 16;
+/// Datagrams per `recvmmsg` on the raw ESP socket.
+const RAW_RECV_BATCH: usize = 32;
+
+/// Receives raw ESP (IP protocol 50) on a transport forever, `recvmmsg` batches at a time.
 pub async fn raw_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
     let Some(raw) = &tr.raw else { return };
-    let mut buf = vec![0u8; 65536];
+    // Outer datagrams reassembled by the kernel can exceed the MTU; big enough for any tunnel MTU.
+    let max_mtu = dp
+        .tunnels
+        .iter()
+        .map(|t| t.mtu as usize)
+        .max()
+        .unwrap_or(1500);
+    let size = (max_mtu + 512).max(2048);
+    let mut bufs: Vec<Vec<u8>> = Vec::new();
+    let mut meta = [RecvMeta::default(); RAW_RECV_BATCH];
     let mut writers = TunWriters::new(dp.tunnels.len());
     loop {
-        // A batch is at most WRITE_BATCH packets, so no tunnel's write batch overflows.
-        let r = raw
-            .recv_batch(&mut buf, WRITE_BATCH, &mut |pkt, off, n| {
-                if let Inbound::Deliver { tunnel, range } = dp.receive_esp(pkt, off, n) {
-                    writers.push(tunnel, &pkt[range]);
+        if bufs.is_empty() {
+            // Allocated with the first packet: a transport that never sees one costs nothing.
+            if raw.readable().await.is_err() {
+                return;
+            }
+            bufs = vec![vec![0u8; size]; RAW_RECV_BATCH];
+        }
+        let n = match raw.recv_many(&mut bufs, &mut meta).await {
+            Ok(n) => n,
+            Err(_) => return,
+        };
+        for (buf, m) in bufs.iter_mut().zip(&meta).take(n) {
+            if m.truncated {
+                dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let Some(d) = buf.get(..m.len) else { continue };
+            let off = raw.esp_offset(d);
+            if let Inbound::Deliver { tunnel, range } = dp.receive_esp(buf, off, m.len) {
+                if writers.push(tunnel, &buf[range]) {
+                    writers.flush(&dp).await;
                 }
-            })
-            .await;
-        if r.is_err() {
-            return;
+            }
         }
         writers.flush(&dp).await;
     }
