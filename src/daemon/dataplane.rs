@@ -305,112 +305,165 @@ const READ_BATCH: usize = IDEAL_BATCH_SIZE;
 /// TUN reads gathered into one send batch when packets are already waiting.
 const MAX_READS: usize = 16;
 
+/// Buffers shared by every task of the packet path. A task takes a set when it has packets to
+/// handle and gives it back after the batch, so the memory in use follows the number of batches
+/// in flight (about one per core), not the number of tunnels or addresses. Taking and giving
+/// back lock once per batch, never per packet.
+struct Pool<T>(std::sync::Mutex<Vec<Box<T>>>);
+
+impl<T> Pool<T> {
+    const fn new() -> Pool<T> {
+        Pool(std::sync::Mutex::new(Vec::new()))
+    }
+
+    /// A set that `fits`, or a new one from `make`.
+    fn take(&self, fits: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Box<T> {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match v.iter().rposition(|b| fits(b)) {
+            Some(i) => v.swap_remove(i),
+            None => {
+                drop(v);
+                Box::new(make())
+            }
+        }
+    }
+
+    fn give(&self, b: Box<T>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(b);
+    }
+}
+
+/// What the outbound path of one batch works in.
+struct OutBufs {
+    /// One TUN read (virtio-net header and superpacket).
+    original: Vec<u8>,
+    /// Segments, each with [`HEADROOM`] before it; twice a read's worth, so that a further read
+    /// always has room for a whole superpacket.
+    bufs: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+    sealed: Vec<Slot>,
+    /// Inner length of each sealed packet, for the counters.
+    lens: Vec<usize>,
+}
+
+impl OutBufs {
+    fn new(seg: usize) -> OutBufs {
+        OutBufs {
+            original: vec![0u8; VIRTIO_NET_HDR_LEN + 65535],
+            bufs: vec![vec![0u8; seg]; 2 * READ_BATCH],
+            sizes: vec![0usize; 2 * READ_BATCH],
+            sealed: Vec::with_capacity(2 * READ_BATCH),
+            lens: Vec::with_capacity(2 * READ_BATCH),
+        }
+    }
+
+    fn seg(&self) -> usize {
+        self.bufs.first().map_or(0, Vec::len)
+    }
+}
+
+static OUT_POOL: Pool<OutBufs> = Pool::new();
+
 /// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends the
 /// batch with one `sendmmsg` (UDP GSO for ESP-in-UDP).
 pub async fn outbound_loop(t: Arc<Tunnel>) {
-    // Idle tunnels allocate nothing: the buffers come with the first packet.
-    if t.tun.readable().await.is_err() {
-        return;
-    }
-    let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65535];
     let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
-    // Twice a read's worth, so that a further read always has room for a whole superpacket.
-    let mut bufs = vec![vec![0u8; seg]; 2 * READ_BATCH];
-    let mut sizes = vec![0usize; 2 * READ_BATCH];
-    let mut sealed: Vec<Slot> = Vec::with_capacity(2 * READ_BATCH);
-    let mut lens: Vec<usize> = Vec::with_capacity(2 * READ_BATCH);
     let mut gso = true;
     loop {
-        let mut n = match t
-            .tun
-            .recv_multiple(
-                &mut original,
-                &mut bufs[..READ_BATCH],
-                &mut sizes[..READ_BATCH],
-                HEADROOM,
-            )
-            .await
-        {
-            Ok(n) => n,
+        if t.tun.readable().await.is_err() {
+            return;
+        }
+        let mut b = OUT_POOL.take(|b| b.seg() >= seg, || OutBufs::new(seg));
+        let gone = outbound_batch(&t, &mut b, &mut gso).await;
+        OUT_POOL.give(b);
+        if gone {
+            return;
+        }
+    }
+}
+
+/// Reads what the TUN has (up to [`MAX_READS`] reads), seals and sends it. True when the device
+/// is gone.
+async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
+    let OutBufs {
+        original,
+        bufs,
+        sizes,
+        sealed,
+        lens,
+    } = b;
+    let mut n = 0;
+    for _ in 0..MAX_READS {
+        if n >= READ_BATCH {
+            break;
+        }
+        match t.tun.try_recv_multiple(
+            original,
+            &mut bufs[n..n + READ_BATCH],
+            &mut sizes[n..n + READ_BATCH],
+            HEADROOM,
+        ) {
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => {
                 t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
                 if LOG_TUN_ERR.allow() {
                     tracing::warn!(tunnel = %t.cfg.name, "reading the TUN device failed: {e}");
                 }
-                if e.raw_os_error() == Some(libc::EBADF) || e.raw_os_error() == Some(libc::ENODEV) {
-                    return;
+                if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENODEV)) {
+                    return true;
                 }
+                break;
+            }
+        }
+    }
+    if n == 0 {
+        return false;
+    }
+    let Some(sa) = t.outbound.load_full() else {
+        t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
+        return false;
+    };
+    sealed.clear();
+    lens.clear();
+    for (i, (buf, &len)) in bufs.iter_mut().zip(sizes.iter()).take(n).enumerate() {
+        let payload = HEADROOM..HEADROOM + len;
+        let nh = match buf.get(payload.clone()).map(IpPacket::new_checked) {
+            Some(Ok(p)) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
+            Some(Ok(_)) => {
+                t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            _ => {
+                t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
         };
-        // Packets already waiting join this batch (one TUN read each, no waiting).
-        for _ in 1..MAX_READS {
-            if n >= READ_BATCH {
-                break;
+        if let Some((m4, m6)) = t.mss {
+            tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
+        }
+        match sa.seal(buf, payload, nh) {
+            Some(Ok(r)) => {
+                sealed.push((i, r));
+                lens.push(len);
             }
-            match t.tun.try_recv_multiple(
-                &mut original,
-                &mut bufs[n..n + READ_BATCH],
-                &mut sizes[n..n + READ_BATCH],
-                HEADROOM,
-            ) {
-                Ok(k) => n += k,
-                Err(e) => {
-                    if e.kind() != io::ErrorKind::WouldBlock {
-                        t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    break;
-                }
+            Some(Err(_)) | None => {
+                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let Some(sa) = t.outbound.load_full() else {
-            t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
-            continue;
-        };
-        sealed.clear();
-        lens.clear();
-        for (i, (buf, &len)) in bufs.iter_mut().zip(&sizes).take(n).enumerate() {
-            let payload = HEADROOM..HEADROOM + len;
-            let nh = match buf.get(payload.clone()).map(IpPacket::new_checked) {
-                Some(Ok(p)) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
-                Some(Ok(_)) => {
-                    t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                _ => {
-                    t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            if let Some((m4, m6)) = t.mss {
-                tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
-            }
-            match sa.seal(buf, payload, nh) {
-                Some(Ok(r)) => {
-                    sealed.push((i, r));
-                    lens.push(len);
-                }
-                Some(Err(_)) | None => {
-                    t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        t.send_batch(sa.encap, &bufs, &sealed, &lens, &mut gso)
-            .await;
     }
+    t.send_batch(sa.encap, bufs, sealed, lens, gso).await;
+    false
 }
 
-/// Where the inbound path writes inner packets: one batch per tunnel, flushed through the TUN's
-/// GRO so that runs of TCP segments reach the kernel as one superpacket. A tunnel's batch is
-/// allocated when its first packet arrives, so idle tunnels cost no memory here.
+/// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,
+/// flushed per tunnel through the TUN's GRO so that runs of TCP segments reach the kernel as one
+/// superpacket. Buffers keep their capacity (GRO grows the first of a run), so after warm-up
+/// nothing is allocated.
 struct TunWriters {
-    batches: Vec<Option<Box<Batch>>>,
-    /// Tunnels with queued packets, in the order they were first queued.
-    dirty: Vec<usize>,
-}
-
-struct Batch {
     bufs: Vec<Vec<u8>>,
+    /// Tunnel of each queued buffer.
+    owner: Vec<usize>,
     used: usize,
     gro: GROTable,
 }
@@ -421,49 +474,46 @@ const WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN + 6;
 const WRITE_BATCH: usize = 64;
 
 impl TunWriters {
-    fn new(n: usize) -> TunWriters {
+    fn new() -> TunWriters {
         TunWriters {
-            batches: (0..n).map(|_| None).collect(),
-            dirty: Vec::with_capacity(n.min(64)),
+            bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
+            owner: vec![0; WRITE_BATCH],
+            used: 0,
+            gro: GROTable::default(),
         }
     }
 
-    /// Queues a packet; true when that tunnel's batch is full and should be flushed.
+    /// Queues a packet; true when the batch is full and should be flushed.
     fn push(&mut self, tunnel: usize, pkt: &[u8]) -> bool {
-        let Some(slot) = self.batches.get_mut(tunnel) else {
-            return false;
-        };
-        let b = slot.get_or_insert_with(|| {
-            Box::new(Batch {
-                bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
-                used: 0,
-                gro: GROTable::default(),
-            })
-        });
-        if b.used == 0 {
-            self.dirty.push(tunnel);
-        }
-        if let Some(buf) = b.bufs.get_mut(b.used) {
+        if let (Some(buf), Some(o)) = (self.bufs.get_mut(self.used), self.owner.get_mut(self.used))
+        {
             buf.clear();
             buf.resize(WRITE_OFFSET, 0);
             buf.extend_from_slice(pkt);
-            b.used += 1;
+            *o = tunnel;
+            self.used += 1;
         }
-        b.used >= WRITE_BATCH
+        self.used >= WRITE_BATCH
     }
 
     async fn flush(&mut self, dp: &DataPlane) {
-        for i in self.dirty.drain(..) {
-            let Some(Some(b)) = self.batches.get_mut(i) else {
-                continue;
-            };
-            if b.used == 0 {
-                continue;
+        let used = std::mem::take(&mut self.used);
+        let mut start = 0;
+        while start < used {
+            // Gather this tunnel's packets right after `start`, keeping every tunnel's order.
+            let tunnel = self.owner[start];
+            let mut end = start + 1;
+            for j in start + 1..used {
+                if self.owner[j] == tunnel {
+                    self.bufs[end..=j].rotate_right(1);
+                    self.owner[end..=j].rotate_right(1);
+                    end += 1;
+                }
             }
-            if let Some(t) = dp.tunnels.get(i) {
+            if let Some(t) = dp.tunnels.get(tunnel) {
                 if let Err(e) = t
                     .tun
-                    .send_multiple(&mut b.gro, &mut b.bufs[..b.used], WRITE_OFFSET)
+                    .send_multiple(&mut self.gro, &mut self.bufs[start..end], WRITE_OFFSET)
                     .await
                 {
                     t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
@@ -472,10 +522,33 @@ impl TunWriters {
                     }
                 }
             }
-            b.used = 0;
+            start = end;
         }
     }
 }
+
+static WRITER_POOL: Pool<TunWriters> = Pool::new();
+
+/// Receive buffers of one inbound batch: `bufs[i][HEADROOM..]` per datagram.
+struct RecvBufs {
+    bufs: Vec<Vec<u8>>,
+    meta: Vec<RecvMeta>,
+}
+
+impl RecvBufs {
+    fn new(count: usize, size: usize) -> RecvBufs {
+        RecvBufs {
+            bufs: vec![vec![0u8; size]; count],
+            meta: vec![RecvMeta::default(); count],
+        }
+    }
+
+    fn fits(&self, count: usize, size: usize) -> bool {
+        self.bufs.len() >= count && self.bufs.first().is_some_and(|b| b.len() >= size)
+    }
+}
+
+static RECV_POOL: Pool<RecvBufs> = Pool::new();
 
 /// Handles a datagram received on UDP 4500: ESP is opened and queued; IKE goes to `ike`.
 fn on_udp_datagram(
@@ -521,27 +594,27 @@ pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: I
     let fd = sock.as_raw_fd();
     let gro = batch::enable_udp_gro(fd);
     tracing::debug!(local = %tr.local, gro, "UDP 4500 receive path");
-    if sock.readable().await.is_err() {
-        return;
-    }
-    // Allocated with the first datagram: a transport that never sees one costs nothing.
-    let mut bufs = vec![vec![0u8; HEADROOM + 65536]; UDP_RECV_BATCH];
-    let mut meta = [RecvMeta::default(); UDP_RECV_BATCH];
-    let mut writers = TunWriters::new(dp.tunnels.len());
+    let size = HEADROOM + 65536;
     let nobody = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     loop {
         if sock.readable().await.is_err() {
             return;
         }
+        let mut rb = RECV_POOL.take(
+            |b| b.fits(UDP_RECV_BATCH, size),
+            || RecvBufs::new(UDP_RECV_BATCH, size),
+        );
+        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
+        let RecvBufs { bufs, meta } = &mut *rb;
         for _ in 0..4 {
             let r = sock.try_io(Interest::READABLE, || {
-                batch::recv_batch(fd, &mut bufs, HEADROOM, &mut meta)
+                batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
             });
             let n = match r {
                 Ok(n) => n,
                 Err(_) => break,
             };
-            for (buf, m) in bufs.iter_mut().zip(&meta).take(n) {
+            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
                 if m.truncated {
                     dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -562,6 +635,8 @@ pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: I
             }
         }
         writers.flush(&dp).await;
+        WRITER_POOL.give(writers);
+        RECV_POOL.give(rb);
     }
 }
 
@@ -581,34 +656,40 @@ pub async fn raw_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
         .max()
         .unwrap_or(1500);
     let size = (max_mtu + 512).max(2048);
-    let mut bufs: Vec<Vec<u8>> = Vec::new();
-    let mut meta = [RecvMeta::default(); RAW_RECV_BATCH];
-    let mut writers = TunWriters::new(dp.tunnels.len());
     loop {
-        if bufs.is_empty() {
-            // Allocated with the first packet: a transport that never sees one costs nothing.
-            if raw.readable().await.is_err() {
-                return;
-            }
-            bufs = vec![vec![0u8; size]; RAW_RECV_BATCH];
+        if raw.readable().await.is_err() {
+            return;
         }
-        let n = match raw.recv_many(&mut bufs, &mut meta).await {
-            Ok(n) => n,
-            Err(_) => return,
-        };
-        for (buf, m) in bufs.iter_mut().zip(&meta).take(n) {
-            if m.truncated {
-                dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let Some(d) = buf.get(..m.len) else { continue };
-            let off = raw.esp_offset(d);
-            if let Inbound::Deliver { tunnel, range } = dp.receive_esp(buf, off, m.len) {
-                if writers.push(tunnel, &buf[range]) {
-                    writers.flush(&dp).await;
+        let mut rb = RECV_POOL.take(
+            |b| b.fits(RAW_RECV_BATCH, size),
+            || RecvBufs::new(RAW_RECV_BATCH, size),
+        );
+        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
+        let RecvBufs { bufs, meta } = &mut *rb;
+        for _ in 0..4 {
+            let n = match raw.try_recv_many(&mut bufs[..RAW_RECV_BATCH], meta) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
+                if m.truncated {
+                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
                 }
+                let Some(d) = buf.get(..m.len) else { continue };
+                let off = raw.esp_offset(d);
+                if let Inbound::Deliver { tunnel, range } = dp.receive_esp(buf, off, m.len) {
+                    if writers.push(tunnel, &buf[range]) {
+                        writers.flush(&dp).await;
+                    }
+                }
+            }
+            if n < RAW_RECV_BATCH {
+                break;
             }
         }
         writers.flush(&dp).await;
+        WRITER_POOL.give(writers);
+        RECV_POOL.give(rb);
     }
 }

@@ -128,6 +128,14 @@ impl RawEsp {
         }
     }
 
+    /// Receives up to `bufs.len()` packets with one `recvmmsg` if any are waiting (after
+    /// [`Self::readable`]); `WouldBlock` when none.
+    pub fn try_recv_many(&self, bufs: &mut [Vec<u8>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        self.fd.try_io(tokio::io::Interest::READABLE, |s| {
+            batch::recv_batch(s.as_raw_fd(), bufs, 0, meta)
+        })
+    }
+
     /// Sends ESP packets `bufs[i][range]` to `to` with one `sendmmsg` (waiting while the socket
     /// buffer is full). Returns how many from the start of `pkts` the kernel took.
     pub async fn send_many(
