@@ -458,8 +458,8 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
 
 /// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,
 /// flushed per tunnel through the TUN's GRO so that runs of TCP segments reach the kernel as one
-/// superpacket. Buffers keep their capacity (GRO grows the first of a run), so after warm-up
-/// nothing is allocated.
+/// superpacket. Buffers are reused, so after warm-up nothing is allocated here (tun-rs's
+/// `tcp_gro` still copies each packet into a fresh Vec; see the README's Performance section).
 struct TunWriters {
     bufs: Vec<Vec<u8>>,
     /// Tunnel of each queued buffer.
@@ -476,7 +476,12 @@ const WRITE_BATCH: usize = 64;
 impl TunWriters {
     fn new() -> TunWriters {
         TunWriters {
-            bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
+            // GRO appends a run's segments to its first buffer and refuses to coalesce into
+            // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
+            // the pages actually written become resident).
+            bufs: (0..WRITE_BATCH)
+                .map(|_| Vec::with_capacity(2 * WRITE_OFFSET + 65535))
+                .collect(),
             owner: vec![0; WRITE_BATCH],
             used: 0,
             gro: GROTable::default(),
