@@ -300,7 +300,7 @@ row() { # $1 = name, $2 = setup function and args
     sleep 0.5
     tcp4=$(ip netns exec $L iperf3 -c $RI -B $LI -t "$T" -P 4 -J 2>/dev/null | parse tcp)
     sleep 0.5
-    udp=$(ip netns exec $L iperf3 -c $RI -B $LI -t "$T" -u -b "$UDP_RATE" -l $UDP_LEN -J 2>/dev/null | parse udp)
+    udp=$(ip netns exec $L iperf3 -c $RI -B $LI -t "$T" -u -b "$UDP_RATE" -l $UDP_LEN -w 4M -J 2>/dev/null | parse udp)
     c1l=$(cpu "${GW_L:-0}"); c1r=$(cpu "${GW_R:-0}")
     local cl cr
     if [ -n "$GW_L" ]; then cl=$(python3 -c "print('%.1f' % ($c1l - $c0l))"); else cl=-; fi
