@@ -2,16 +2,19 @@
 //! packet: buffers are allocated once per task and reused.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use tokio::io::Interest;
 use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
 use crate::esp::{DropReason, Encap, OutboundSa, SaTable};
+use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
 use crate::wire::ip::{IpPacket, PROTO_IPIP, PROTO_IPV6, PROTO_NONE};
@@ -218,90 +221,249 @@ impl Tunnel {
         }
     }
 
-    async fn send(&self, encap: Encap, pkt: &[u8]) -> io::Result<()> {
-        match encap {
-            Encap::Udp(to) => self.transport.udp4500.send_to(pkt, to).await.map(|_| ()),
-            Encap::Raw => match &self.transport.raw {
-                Some(raw) => raw.send(pkt, self.cfg.destination).await,
-                None => Err(io::Error::other("no raw ESP socket (nat-traversal: force)")),
-            },
+    /// Sends the sealed packets `bufs[i][range]` of one batch, counting each sent packet's inner
+    /// length from `lens`. UDP runs of equal-size packets go out as UDP GSO messages while
+    /// `gso` holds; a refusal (EIO: the device cannot checksum-offload) turns it off for good,
+    /// EINVAL/EMSGSIZE only for this batch. A packet the OS refuses otherwise is counted and
+    /// skipped, so one bad packet never stalls the rest.
+    async fn send_batch(
+        &self,
+        encap: Encap,
+        bufs: &[Vec<u8>],
+        pkts: &[Slot],
+        lens: &[usize],
+        gso: &mut bool,
+    ) {
+        let mut done = 0;
+        let mut gso_now = *gso;
+        while done < pkts.len() {
+            let rest = &pkts[done..];
+            let r = match encap {
+                Encap::Udp(to) => send_udp(&self.transport.udp4500, to, bufs, rest, gso_now).await,
+                Encap::Raw => match &self.transport.raw {
+                    Some(raw) => raw.send_many(self.cfg.destination, bufs, rest).await,
+                    None => Err(io::Error::other("no raw ESP socket (nat-traversal: force)")),
+                },
+            };
+            match r {
+                Ok(k) if k > 0 => {
+                    for &len in lens.iter().skip(done).take(k) {
+                        self.stats.tx.add(len);
+                    }
+                    done += k;
+                }
+                Err(e)
+                    if gso_now
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EIO | libc::EINVAL | libc::EMSGSIZE)
+                        ) =>
+                {
+                    gso_now = false;
+                    if e.raw_os_error() == Some(libc::EIO) {
+                        *gso = false;
+                        tracing::info!(tunnel = %self.cfg.name, "UDP GSO refused ({e}); sending datagram by datagram");
+                    }
+                }
+                r => {
+                    self.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+                    if LOG_TX_ERR.allow() {
+                        let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
+                        tracing::warn!(tunnel = %self.cfg.name, "sending ESP failed: {e}");
+                    }
+                    if encap == Encap::Raw && self.transport.raw.is_none() {
+                        return;
+                    }
+                    done += 1;
+                }
+            }
         }
     }
 }
 
-/// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends it.
-pub async fn outbound_loop(t: Arc<Tunnel>) {
-    let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65535];
-    let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
-    let mut bufs = vec![vec![0u8; seg]; IDEAL_BATCH_SIZE];
-    let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
+/// One `sendmmsg` on a UDP socket, waiting while its buffer is full.
+async fn send_udp(
+    sock: &tokio::net::UdpSocket,
+    to: SocketAddr,
+    bufs: &[Vec<u8>],
+    pkts: &[Slot],
+    gso: bool,
+) -> io::Result<usize> {
     loop {
-        let n = match t
-            .tun
-            .recv_multiple(&mut original, &mut bufs, &mut sizes, HEADROOM)
-            .await
-        {
-            Ok(n) => n,
+        sock.writable().await?;
+        match sock.try_io(Interest::WRITABLE, || {
+            batch::send_batch(sock.as_raw_fd(), to, bufs, pkts, gso)
+        }) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Packets per TUN read: a TSO superpacket splits into at most this many segments.
+const READ_BATCH: usize = IDEAL_BATCH_SIZE;
+/// TUN reads gathered into one send batch when packets are already waiting.
+const MAX_READS: usize = 16;
+
+/// Buffers shared by every task of the packet path. A task takes a set when it has packets to
+/// handle and gives it back after the batch, so the memory in use follows the number of batches
+/// in flight (about one per core), not the number of tunnels or addresses. Taking and giving
+/// back lock once per batch, never per packet.
+struct Pool<T>(std::sync::Mutex<Vec<Box<T>>>);
+
+impl<T> Pool<T> {
+    const fn new() -> Pool<T> {
+        Pool(std::sync::Mutex::new(Vec::new()))
+    }
+
+    /// A set that `fits`, or a new one from `make`.
+    fn take(&self, fits: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Box<T> {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match v.iter().rposition(|b| fits(b)) {
+            Some(i) => v.swap_remove(i),
+            None => {
+                drop(v);
+                Box::new(make())
+            }
+        }
+    }
+
+    fn give(&self, b: Box<T>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(b);
+    }
+}
+
+/// What the outbound path of one batch works in.
+struct OutBufs {
+    /// One TUN read (virtio-net header and superpacket).
+    original: Vec<u8>,
+    /// Segments, each with [`HEADROOM`] before it; twice a read's worth, so that a further read
+    /// always has room for a whole superpacket.
+    bufs: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+    sealed: Vec<Slot>,
+    /// Inner length of each sealed packet, for the counters.
+    lens: Vec<usize>,
+}
+
+impl OutBufs {
+    fn new(seg: usize) -> OutBufs {
+        OutBufs {
+            original: vec![0u8; VIRTIO_NET_HDR_LEN + 65535],
+            bufs: vec![vec![0u8; seg]; 2 * READ_BATCH],
+            sizes: vec![0usize; 2 * READ_BATCH],
+            sealed: Vec::with_capacity(2 * READ_BATCH),
+            lens: Vec::with_capacity(2 * READ_BATCH),
+        }
+    }
+
+    fn seg(&self) -> usize {
+        self.bufs.first().map_or(0, Vec::len)
+    }
+}
+
+static OUT_POOL: Pool<OutBufs> = Pool::new();
+
+/// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends the
+/// batch with one `sendmmsg` (UDP GSO for ESP-in-UDP).
+pub async fn outbound_loop(t: Arc<Tunnel>) {
+    let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
+    let mut gso = true;
+    loop {
+        if t.tun.readable().await.is_err() {
+            return;
+        }
+        let mut b = OUT_POOL.take(|b| b.seg() >= seg, || OutBufs::new(seg));
+        let gone = outbound_batch(&t, &mut b, &mut gso).await;
+        OUT_POOL.give(b);
+        if gone {
+            return;
+        }
+    }
+}
+
+/// Reads what the TUN has (up to [`MAX_READS`] reads), seals and sends it. True when the device
+/// is gone.
+async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
+    let OutBufs {
+        original,
+        bufs,
+        sizes,
+        sealed,
+        lens,
+    } = b;
+    let mut n = 0;
+    for _ in 0..MAX_READS {
+        if n >= READ_BATCH {
+            break;
+        }
+        match t.tun.try_recv_multiple(
+            original,
+            &mut bufs[n..n + READ_BATCH],
+            &mut sizes[n..n + READ_BATCH],
+            HEADROOM,
+        ) {
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => {
                 t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
                 if LOG_TUN_ERR.allow() {
                     tracing::warn!(tunnel = %t.cfg.name, "reading the TUN device failed: {e}");
                 }
-                if e.raw_os_error() == Some(libc::EBADF) || e.raw_os_error() == Some(libc::ENODEV) {
-                    return;
+                if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENODEV)) {
+                    return true;
                 }
-                continue;
-            }
-        };
-        let sa = t.outbound.load_full();
-        for (buf, &len) in bufs.iter_mut().zip(&sizes).take(n) {
-            let payload = HEADROOM..HEADROOM + len;
-            let Some(sa) = &sa else {
-                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let nh = match IpPacket::new_checked(&buf[payload.clone()]) {
-                Ok(p) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
-                Ok(_) => {
-                    t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Err(_) => {
-                    t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            if let Some((m4, m6)) = t.mss {
-                tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
-            }
-            let range = match sa.seal(buf, payload, nh) {
-                Some(Ok(r)) => r,
-                Some(Err(_)) | None => {
-                    t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
-            match t.send(sa.encap, &buf[range]).await {
-                Ok(()) => t.stats.tx.add(len),
-                Err(e) => {
-                    t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    if LOG_TX_ERR.allow() {
-                        tracing::warn!(tunnel = %t.cfg.name, "sending ESP failed: {e}");
-                    }
-                }
+                break;
             }
         }
     }
+    if n == 0 {
+        return false;
+    }
+    let Some(sa) = t.outbound.load_full() else {
+        t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
+        return false;
+    };
+    sealed.clear();
+    lens.clear();
+    for (i, (buf, &len)) in bufs.iter_mut().zip(sizes.iter()).take(n).enumerate() {
+        let payload = HEADROOM..HEADROOM + len;
+        let nh = match buf.get(payload.clone()).map(IpPacket::new_checked) {
+            Some(Ok(p)) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
+            Some(Ok(_)) => {
+                t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            _ => {
+                t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if let Some((m4, m6)) = t.mss {
+            tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
+        }
+        match sa.seal(buf, payload, nh) {
+            Some(Ok(r)) => {
+                sealed.push((i, r));
+                lens.push(len);
+            }
+            Some(Err(_)) | None => {
+                t.stats.tx_no_sa.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    t.send_batch(sa.encap, bufs, sealed, lens, gso).await;
+    false
 }
 
-/// Where the inbound path writes inner packets: one batch per tunnel, flushed through the TUN's
-/// GRO so that runs of TCP segments reach the kernel as one superpacket.
+/// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,
+/// flushed per tunnel through the TUN's GRO so that runs of TCP segments reach the kernel as one
+/// superpacket. Buffers are reused, so after warm-up nothing is allocated here (tun-rs's
+/// `tcp_gro` still copies each packet into a fresh Vec; see the README's Performance section).
 struct TunWriters {
-    batches: Vec<Batch>,
-}
-
-struct Batch {
     bufs: Vec<Vec<u8>>,
+    /// Tunnel of each queued buffer.
+    owner: Vec<usize>,
     used: usize,
     gro: GROTable,
 }
@@ -312,41 +474,51 @@ const WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN + 6;
 const WRITE_BATCH: usize = 64;
 
 impl TunWriters {
-    fn new(n: usize) -> TunWriters {
+    fn new() -> TunWriters {
         TunWriters {
-            batches: (0..n)
-                .map(|_| Batch {
-                    bufs: (0..WRITE_BATCH).map(|_| Vec::with_capacity(2048)).collect(),
-                    used: 0,
-                    gro: GROTable::default(),
-                })
+            // GRO appends a run's segments to its first buffer and refuses to coalesce into
+            // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
+            // the pages actually written become resident).
+            bufs: (0..WRITE_BATCH)
+                .map(|_| Vec::with_capacity(2 * WRITE_OFFSET + 65535))
                 .collect(),
+            owner: vec![0; WRITE_BATCH],
+            used: 0,
+            gro: GROTable::default(),
         }
     }
 
-    /// Queues a packet; true when that tunnel's batch is full and should be flushed.
+    /// Queues a packet; true when the batch is full and should be flushed.
     fn push(&mut self, tunnel: usize, pkt: &[u8]) -> bool {
-        let Some(b) = self.batches.get_mut(tunnel) else {
-            return false;
-        };
-        if let Some(buf) = b.bufs.get_mut(b.used) {
+        if let (Some(buf), Some(o)) = (self.bufs.get_mut(self.used), self.owner.get_mut(self.used))
+        {
             buf.clear();
             buf.resize(WRITE_OFFSET, 0);
             buf.extend_from_slice(pkt);
-            b.used += 1;
+            *o = tunnel;
+            self.used += 1;
         }
-        b.used >= WRITE_BATCH
+        self.used >= WRITE_BATCH
     }
 
     async fn flush(&mut self, dp: &DataPlane) {
-        for (i, b) in self.batches.iter_mut().enumerate() {
-            if b.used == 0 {
-                continue;
+        let used = std::mem::take(&mut self.used);
+        let mut start = 0;
+        while start < used {
+            // Gather this tunnel's packets right after `start`, keeping every tunnel's order.
+            let tunnel = self.owner[start];
+            let mut end = start + 1;
+            for j in start + 1..used {
+                if self.owner[j] == tunnel {
+                    self.bufs[end..=j].rotate_right(1);
+                    self.owner[end..=j].rotate_right(1);
+                    end += 1;
+                }
             }
-            if let Some(t) = dp.tunnels.get(i) {
+            if let Some(t) = dp.tunnels.get(tunnel) {
                 if let Err(e) = t
                     .tun
-                    .send_multiple(&mut b.gro, &mut b.bufs[..b.used], WRITE_OFFSET)
+                    .send_multiple(&mut self.gro, &mut self.bufs[start..end], WRITE_OFFSET)
                     .await
                 {
                     t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
@@ -355,21 +527,44 @@ impl TunWriters {
                     }
                 }
             }
-            b.used = 0;
+            start = end;
         }
     }
 }
+
+static WRITER_POOL: Pool<TunWriters> = Pool::new();
+
+/// Receive buffers of one inbound batch: `bufs[i][HEADROOM..]` per datagram.
+struct RecvBufs {
+    bufs: Vec<Vec<u8>>,
+    meta: Vec<RecvMeta>,
+}
+
+impl RecvBufs {
+    fn new(count: usize, size: usize) -> RecvBufs {
+        RecvBufs {
+            bufs: vec![vec![0u8; size]; count],
+            meta: vec![RecvMeta::default(); count],
+        }
+    }
+
+    fn fits(&self, count: usize, size: usize) -> bool {
+        self.bufs.len() >= count && self.bufs.first().is_some_and(|b| b.len() >= size)
+    }
+}
+
+static RECV_POOL: Pool<RecvBufs> = Pool::new();
 
 /// Handles a datagram received on UDP 4500: ESP is opened and queued; IKE goes to `ike`.
 fn on_udp_datagram(
     dp: &DataPlane,
     writers: &mut TunWriters,
     buf: &mut [u8],
+    start: usize,
     n: usize,
     from: SocketAddr,
     ike: &mut dyn FnMut(SocketAddr, &[u8]),
 ) -> bool {
-    let start = HEADROOM;
     let Some(d) = buf.get(start..start + n) else {
         return false;
     };
@@ -397,46 +592,109 @@ fn on_udp_datagram(
 /// Where IKE messages received on port 4500 go (sender, message without the non-ESP marker).
 pub type IkeSink = Box<dyn FnMut(SocketAddr, &[u8]) + Send>;
 
-/// Receives on a transport's UDP 4500 socket forever. IKE messages are passed to `ike`.
+/// Receives on a transport's UDP 4500 socket forever, with `recvmmsg` and UDP GRO (one
+/// coalesced message carries many ESP datagrams of one flow). IKE messages are passed to `ike`.
 pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: IkeSink) {
-    let mut buf = vec![0u8; HEADROOM + 65536];
-    let mut writers = TunWriters::new(dp.tunnels.len());
+    let sock = &tr.udp4500;
+    let fd = sock.as_raw_fd();
+    let gro = batch::enable_udp_gro(fd);
+    tracing::debug!(local = %tr.local, gro, "UDP 4500 receive path");
+    let size = HEADROOM + 65536;
+    let nobody = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
     loop {
-        if tr.udp4500.readable().await.is_err() {
+        if sock.readable().await.is_err() {
             return;
         }
-        for _ in 0..WRITE_BATCH {
-            match tr.udp4500.try_recv_from(&mut buf[HEADROOM..]) {
-                Ok((n, from)) => {
-                    if on_udp_datagram(&dp, &mut writers, &mut buf, n, from, &mut *ike) {
+        let mut rb = RECV_POOL.take(
+            |b| b.fits(UDP_RECV_BATCH, size),
+            || RecvBufs::new(UDP_RECV_BATCH, size),
+        );
+        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
+        let RecvBufs { bufs, meta } = &mut *rb;
+        for _ in 0..4 {
+            let r = sock.try_io(Interest::READABLE, || {
+                batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
+            });
+            let n = match r {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
+                if m.truncated {
+                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let from = m.from.unwrap_or(nobody);
+                let mut off = 0;
+                while off < m.len {
+                    let seg = m.segment.min(m.len - off);
+                    let start = HEADROOM + off;
+                    if on_udp_datagram(&dp, &mut writers, buf, start, seg, from, &mut *ike) {
                         writers.flush(&dp).await;
                     }
+                    off += seg;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+            }
+            if n < UDP_RECV_BATCH {
+                break;
             }
         }
         writers.flush(&dp).await;
+        WRITER_POOL.give(writers);
+        RECV_POOL.give(rb);
     }
 }
 
-/// Receives raw ESP (IP protocol 50) on a transport forever.
+/// Messages per `recvmmsg` on UDP 4500 (each up to 64 KiB: a GRO batch or one datagram).
+const UDP_RECV_BATCH: usize = 16;
+/// Datagrams per `recvmmsg` on the raw ESP socket.
+const RAW_RECV_BATCH: usize = 32;
+
+/// Receives raw ESP (IP protocol 50) on a transport forever, `recvmmsg` batches at a time.
 pub async fn raw_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
     let Some(raw) = &tr.raw else { return };
-    let mut buf = vec![0u8; 65536];
-    let mut writers = TunWriters::new(dp.tunnels.len());
+    // Outer datagrams reassembled by the kernel can exceed the MTU; big enough for any tunnel MTU.
+    let max_mtu = dp
+        .tunnels
+        .iter()
+        .map(|t| t.mtu as usize)
+        .max()
+        .unwrap_or(1500);
+    let size = (max_mtu + 512).max(2048);
     loop {
-        // A batch is at most WRITE_BATCH packets, so no tunnel's write batch overflows.
-        let r = raw
-            .recv_batch(&mut buf, WRITE_BATCH, &mut |pkt, off, n| {
-                if let Inbound::Deliver { tunnel, range } = dp.receive_esp(pkt, off, n) {
-                    writers.push(tunnel, &pkt[range]);
-                }
-            })
-            .await;
-        if r.is_err() {
+        if raw.readable().await.is_err() {
             return;
         }
+        let mut rb = RECV_POOL.take(
+            |b| b.fits(RAW_RECV_BATCH, size),
+            || RecvBufs::new(RAW_RECV_BATCH, size),
+        );
+        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
+        let RecvBufs { bufs, meta } = &mut *rb;
+        for _ in 0..4 {
+            let n = match raw.try_recv_many(&mut bufs[..RAW_RECV_BATCH], meta) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
+                if m.truncated {
+                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let Some(d) = buf.get(..m.len) else { continue };
+                let off = raw.esp_offset(d);
+                if let Inbound::Deliver { tunnel, range } = dp.receive_esp(buf, off, m.len) {
+                    if writers.push(tunnel, &buf[range]) {
+                        writers.flush(&dp).await;
+                    }
+                }
+            }
+            if n < RAW_RECV_BATCH {
+                break;
+            }
+        }
         writers.flush(&dp).await;
+        WRITER_POOL.give(writers);
+        RECV_POOL.give(rb);
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(unsafe_code)] // the only module that may hold `unsafe`, each use with a SAFETY note
 
+pub mod batch;
 pub mod route;
 pub mod socket;
 pub mod tun;

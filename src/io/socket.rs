@@ -10,6 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
 
+use super::batch::{self, RecvMeta, Slot};
 use crate::wire::ip::PROTO_ESP;
 
 /// Binds a UDP socket to `addr:port` (IPv6 sockets are v6-only).
@@ -92,6 +93,67 @@ impl RawEsp {
             }
         }
         Ok(())
+    }
+
+    /// Waits until a packet can be received.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.fd.readable().await.map(|_| ())
+    }
+
+    /// Where the ESP packet starts in a received datagram of `n` bytes: IPv4 raw sockets
+    /// include the IP header, IPv6 ones do not.
+    pub fn esp_offset(&self, datagram: &[u8]) -> usize {
+        if !self.v4 {
+            return 0;
+        }
+        match datagram.first() {
+            Some(b) if datagram.len() >= 20 => (((b & 0x0f) as usize) * 4).min(datagram.len()),
+            _ => datagram.len(),
+        }
+    }
+
+    /// Waits until packets arrive, then receives up to `bufs.len()` of them with one
+    /// `recvmmsg` (datagram `i` in `bufs[i][..meta[i].len]`, see [`Self::esp_offset`]).
+    pub async fn recv_many(
+        &self,
+        bufs: &mut [Vec<u8>],
+        meta: &mut [RecvMeta],
+    ) -> io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|s| batch::recv_batch(s.get_ref().as_raw_fd(), bufs, 0, meta)) {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives up to `bufs.len()` packets with one `recvmmsg` if any are waiting (after
+    /// [`Self::readable`]); `WouldBlock` when none.
+    pub fn try_recv_many(&self, bufs: &mut [Vec<u8>], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        self.fd.try_io(tokio::io::Interest::READABLE, |s| {
+            batch::recv_batch(s.as_raw_fd(), bufs, 0, meta)
+        })
+    }
+
+    /// Sends ESP packets `bufs[i][range]` to `to` with one `sendmmsg` (waiting while the socket
+    /// buffer is full). Returns how many from the start of `pkts` the kernel took.
+    pub async fn send_many(
+        &self,
+        to: IpAddr,
+        bufs: &[Vec<u8>],
+        pkts: &[Slot],
+    ) -> io::Result<usize> {
+        let dest = batch::raw_dest(to);
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard
+                .try_io(|s| batch::send_batch(s.get_ref().as_raw_fd(), dest, bufs, pkts, false))
+            {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
     }
 
     /// Sends one ESP packet to `to` (the kernel adds the IP header).
