@@ -194,6 +194,56 @@ fn rekey_without_loss_against_strongswan() {
     assert_eq!(code, Some(0));
 }
 
+/// strongSwan drives the rekeys (child rekey_time 25 s) while ikegate keeps long lifetimes: ikegate as Quick Mode responder must not lose packets either.
+#[test]
+fn rekey_by_strongswan_without_loss() {
+    if !require_root()
+        || !common::charon::require_strongswan()
+        || !common::require_programs(&["ping"])
+    {
+        return;
+    }
+    let lab = lab("r");
+    let mut cfg = swan_cfg();
+    cfg.child_rekey_time = Some("25s".into());
+    cfg.child_life_time = Some("35s".into());
+    cfg.child_rand_time = Some("2s".into());
+    let charon = Charon::start(&lab.peer, cfg);
+    let gw = Gateway::start(
+        &lab.ours,
+        &lab.dir,
+        "ours",
+        &ours_yaml("", "", ""),
+        Some("ipsec0"),
+    );
+    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", gw.log_text());
+    charon.wait_child_installed("net", Duration::from_secs(10));
+    lab.ours.ping_ok(PEER_HOST, 2, || {
+        format!("{}\n{}", gw.log_text(), charon.log())
+    });
+    // Half the length of the other two runs (CI time); still 3 or more rekeys.
+    let secs = ping_secs() / 2;
+    let (sent, recv, text) = continuous_ping(&lab.ours, PEER_HOST, secs);
+    let log = gw.log_text();
+    let rekeys = occurrences(&log, "ESP SAs installed") - 1;
+    println!(
+        "strongSwan rekeying: {sent} pings, {} lost, {rekeys} phase-2 rekeys\n{text}",
+        sent.saturating_sub(recv)
+    );
+    assert!(sent > secs * 30, "ping did not run: {text}");
+    assert_eq!(
+        sent,
+        recv,
+        "packets lost across rekeys: {text}\n--- ikegate ---\n{}\n--- charon ---\n{}",
+        common::tail(&log, 80),
+        common::tail(&charon.log(), 60)
+    );
+    assert!(
+        rekeys as u64 >= ping_secs() / 30,
+        "only {rekeys} rekeys\n{log}"
+    );
+}
+
 /// ours ⇄ ours, both with phase-2 lifetime 30 s and phase-1 lifetime 60 s: 0 lost in 3 minutes.
 #[test]
 fn rekey_without_loss_ours_to_ours() {
