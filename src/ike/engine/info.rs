@@ -333,6 +333,9 @@ impl Engine {
                     };
                     // Only the SA the message came under, or another of the same peer.
                     let e = self.p1.remove(idx);
+                    self.io
+                        .events
+                        .extend(super::phase2::early_inbound_downs(&e));
                     info!(icookie = %hex8(&e.icookie), "peer deleted ISAKMP SA");
                     self.io.events.push_back(Event::Phase1Down {
                         icookie: e.icookie,

@@ -86,6 +86,7 @@ impl Engine {
         }
         let entries = std::mem::take(&mut self.p1);
         for e in &entries {
+            self.io.events.extend(super::phase2::early_inbound_downs(e));
             if let Some(sa) = e.state.sa() {
                 if tell_peer {
                     let mid = new_mid(&mut *self.rng, e);

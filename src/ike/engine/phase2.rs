@@ -167,8 +167,8 @@ impl Engine {
                         return;
                     }
                 },
-                QmState::RSent(s) => match s.on_msg3(sa, hdr, body) {
-                    Ok(c) => {
+                QmState::RSent(s) => match (s.spi(), s.their_spi(), s.on_msg3(sa, hdr, body)) {
+                    (_, _, Ok(c)) => {
                         e.qm.remove(qi);
                         e.remember_done(DoneExchange {
                             mid,
@@ -177,13 +177,18 @@ impl Engine {
                         });
                         child = Some((c, Role::Responder));
                     }
-                    Err(Fault::Ignore(s, r)) => {
+                    (_, _, Err(Fault::Ignore(s, r))) => {
                         q.state = QmState::RSent(s);
                         io.drop_reason(r);
                         return;
                     }
-                    Err(Fault::Fail(d, _)) => {
+                    (spi_in, spi_out, Err(Fault::Fail(d, _))) => {
                         e.qm.remove(qi);
+                        io.events.push_back(Event::ChildSaDown {
+                            inbound_spi: spi_in,
+                            outbound_spi: spi_out,
+                            reason: super::super::event::DownReason::Expired,
+                        });
                         io.fail(d);
                         return;
                     }
@@ -212,6 +217,11 @@ impl Engine {
             match QuickModeResponderSent::on_msg1(&mut ctx, sa, hdr, body, spi) {
                 Ok((st, out)) => {
                     info!(mid = %format_args!("{mid:08x}"), spi_in = %format_args!("{spi:08x}"), proxy = %st.proxy(), "responding to Quick Mode");
+                    // Install the inbound SA now: the initiator may use the pair as soon as it
+                    // has our message 2, before we see its message 3.
+                    let early = st.keys(sa);
+                    let udp_encap = early.proposal.udp_encap().then_some(e.peer);
+                    io.events.push_back(child_up_event(early, udp_encap));
                     e.qm.push(QmEntry {
                         mid,
                         state: QmState::RSent(st),
@@ -266,6 +276,8 @@ impl Engine {
         self.note_peer(remote);
     }
 
+    /// Records a negotiated pair. As Quick Mode initiator it is announced here
+    /// ([`Event::ChildSaUp`]); as responder it was announced when message 2 went out.
     fn install_child(&mut self, now: Instant, idx: usize, c: NewChild, role: Role) {
         let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
         let soft = self.soft_lifetime(lifetime, role);
@@ -306,14 +318,9 @@ impl Engine {
             soft_bytes,
         });
         self.io.stats.phase2_established += 1;
-        self.io.events.push_back(Event::ChildSaUp {
-            inbound: c.inbound,
-            outbound: c.outbound,
-            udp_encap,
-            proxy_ids: c.proxy,
-            lifetime,
-            lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
-        });
+        if role == Role::Initiator {
+            self.io.events.push_back(child_up_event(c, udp_encap));
+        }
         self.on_child_installed(now, spi_in, role);
     }
 
@@ -324,4 +331,32 @@ impl Engine {
         }
         let _ = DropReason::Unexpected;
     }
+}
+
+/// The `ChildSaUp` event of a negotiated pair.
+fn child_up_event(c: NewChild, udp_encap: Option<SocketAddr>) -> Event {
+    let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
+    Event::ChildSaUp {
+        lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
+        inbound: c.inbound,
+        outbound: c.outbound,
+        udp_encap,
+        proxy_ids: c.proxy,
+        lifetime,
+    }
+}
+
+/// `ChildSaDown` events for the inbound SAs installed early by responder Quick Modes of `e`
+/// that will now never complete.
+pub(super) fn early_inbound_downs(e: &super::P1Entry) -> Vec<Event> {
+    e.qm.iter()
+        .filter_map(|q| match &q.state {
+            QmState::RSent(s) => Some(Event::ChildSaDown {
+                inbound_spi: s.spi(),
+                outbound_spi: s.their_spi(),
+                reason: super::super::event::DownReason::Expired,
+            }),
+            _ => None,
+        })
+        .collect()
 }

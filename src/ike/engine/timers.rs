@@ -36,6 +36,13 @@ impl Engine {
                     if r.count >= policy.max_retransmits {
                         gone.push(q.mid);
                         failed_qm = true;
+                        if let QmState::RSent(s) = &q.state {
+                            self.io.events.push_back(Event::ChildSaDown {
+                                inbound_spi: s.spi(),
+                                outbound_spi: s.their_spi(),
+                                reason: DownReason::Expired,
+                            });
+                        }
                         self.io.fail(Diagnostic::NoAnswer {
                             exchange: r.exchange,
                             message: r.message,
@@ -111,6 +118,9 @@ impl Engine {
             }
             if e.expires_at.is_some_and(|t| t <= now) {
                 let e = self.p1.remove(i);
+                self.io
+                    .events
+                    .extend(super::phase2::early_inbound_downs(&e));
                 match &e.state {
                     P1State::Established(sa) => {
                         info!(icookie = %hex8(&e.icookie), "ISAKMP SA expired");

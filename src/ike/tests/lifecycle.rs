@@ -546,3 +546,71 @@ fn unknown_spi_after_losing_state_renegotiates_with_initial_contact() {
     assert_eq!(p.b.engine.status().children.len(), 1);
     assert_outbound_consistent(&p);
 }
+
+/// Quick Mode message 3 from A.
+fn is_qm(t: &crate::ike::Transmit) -> bool {
+    t.data.get(18) == Some(&32)
+}
+
+#[test]
+fn responder_installs_inbound_before_message_3() {
+    let mut p = Pair::new(policy_a(), policy_b(), 52);
+    p.connect();
+    // Drop A's next Quick Mode message 3 once (the 2nd QM message A sends from now on).
+    let mut seen = 0;
+    p.tamper = Some(Box::new(move |side, t, _| {
+        if side == Side::A && is_qm(t) {
+            seen += 1;
+            if seen == 2 {
+                return None;
+            }
+        }
+        Some(t.data.clone())
+    }));
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_millis(100));
+    // B announced the new pair (inbound installed) without having message 3 yet.
+    assert_eq!(p.b.children_up().len(), 2);
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    // B retransmits message 2, A answers with message 3 again: the pair is complete, announced
+    // once.
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.b.children_up().len(), 2);
+    assert_eq!(p.b.engine.status().children.len(), 2);
+    p.run_for(Duration::from_secs(15));
+    assert_outbound_consistent(&p);
+    assert_eq!(p.b.engine.status().children.len(), 1);
+}
+
+#[test]
+fn early_inbound_is_removed_when_message_3_never_comes() {
+    let mut p = Pair::new(policy_a(), policy_b(), 53);
+    p.connect();
+    let mut seen = 0;
+    p.tamper = Some(Box::new(move |side, t, _| {
+        if side == Side::A && is_qm(t) {
+            seen += 1;
+            if seen >= 2 {
+                return None;
+            }
+        }
+        Some(t.data.clone())
+    }));
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(120));
+    let early = p.b.children_up()[1].0.spi;
+    assert!(
+        downs(&p.b).iter().any(|d| d.0 == early),
+        "early inbound SA {early:08x} leaked: {:?}",
+        downs(&p.b)
+    );
+    assert!(p
+        .b
+        .engine
+        .status()
+        .children
+        .iter()
+        .all(|c| c.inbound_spi != early));
+}
