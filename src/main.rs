@@ -106,7 +106,7 @@ fn main() -> ExitCode {
             };
             init_logging();
             let opts = ikegate::daemon::Options { wireshark_keylog };
-            runtime().block_on(run(cfg, opts))
+            runtime().block_on(run(cfg, opts, config))
         }
         Command::Demo { once } => {
             init_logging();
@@ -122,9 +122,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("cannot start the async runtime")
 }
 
-async fn run(cfg: ikegate::config::Config, opts: ikegate::daemon::Options) -> ExitCode {
+async fn run(
+    cfg: ikegate::config::Config,
+    opts: ikegate::daemon::Options,
+    path: std::path::PathBuf,
+) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
-    let gw = match ikegate::daemon::Gateway::start(&cfg, &opts).await {
+    let mut gw = match ikegate::daemon::Gateway::start(&cfg, &opts).await {
         Ok(g) => g,
         Err(e) => {
             eprintln!("ikegate: {e}");
@@ -132,19 +136,40 @@ async fn run(cfg: ikegate::config::Config, opts: ikegate::daemon::Options) -> Ex
         }
     };
     tracing::info!(
-        "running with {} interface(s); SIGINT/SIGTERM to stop",
-        cfg.interfaces.len()
+        "running with {} interface(s); SIGINT/SIGTERM to stop, SIGHUP to reload {}",
+        cfg.interfaces.len(),
+        path.display()
     );
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         eprintln!("ikegate: cannot install signal handlers");
         return ExitCode::from(1);
     };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = int.recv() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => match ikegate::config::load(&path) {
+                Ok(new) => {
+                    for line in gw.reload(&new).await {
+                        tracing::info!("reload: {line}");
+                    }
+                }
+                Err(errs) => {
+                    tracing::warn!(
+                        "reload: {} has {} error(s), keeping the running configuration",
+                        path.display(),
+                        errs.len()
+                    );
+                    for e in &errs {
+                        tracing::warn!("reload:   {e}");
+                    }
+                }
+            },
+        }
     }
     let status = gw.status_text();
     gw.shutdown().await;

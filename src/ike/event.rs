@@ -17,7 +17,8 @@ pub struct Transmit {
     pub local_port: u16,
     /// Where to send it.
     pub remote: SocketAddr,
-    /// The ISAKMP message (without the non-ESP marker).
+    /// The ISAKMP message (without the non-ESP marker), or exactly `[0xff]`: a NAT keepalive
+    /// (RFC 3948), sent as is on port 4500 without the marker.
     pub data: Vec<u8>,
 }
 
@@ -41,6 +42,12 @@ pub enum DownReason {
     Shutdown,
     /// Its lifetime ran out.
     Expired,
+    /// A newer SA replaced it (rekey, make-before-break) and its grace period is over.
+    Rekeyed,
+    /// [`super::Engine::reset`] (operator request).
+    Reset,
+    /// Dead Peer Detection declared the peer dead.
+    PeerDead,
 }
 
 /// Something the caller must act on or may want to show.
@@ -74,7 +81,8 @@ pub enum Event {
         /// Why.
         reason: DownReason,
     },
-    /// A pair of ESP SAs is ready: install both.
+    /// A pair of ESP SAs is ready: install the inbound SA now and prepare the outbound one;
+    /// start using the outbound SA when [`Event::UseOutbound`] names it.
     ChildSaUp {
         /// Keys for packets from the peer (SPI chosen by us).
         inbound: EspKeys,
@@ -89,6 +97,13 @@ pub enum Event {
         /// Volume lifetime in bytes (0 = none).
         lifetime_bytes: u64,
     },
+    /// Start sealing outbound packets with the outbound SA `outbound_spi` (announced by an
+    /// earlier [`Event::ChildSaUp`]). Sent once both directions of a new pair exist, so the
+    /// peer can already decrypt it (make-before-break).
+    UseOutbound {
+        /// The peer's SPI of the pair to use.
+        outbound_spi: u32,
+    },
     /// A pair of ESP SAs must be removed.
     ChildSaDown {
         /// Our inbound SPI.
@@ -102,6 +117,12 @@ pub enum Event {
     /// UDP-encapsulated ESP should follow.
     PeerAddressChanged {
         /// The new address and port.
+        remote: SocketAddr,
+    },
+    /// Dead Peer Detection declared the peer dead; its SAs were removed (`ChildSaDown` events
+    /// precede this one) and, unless responder-only, re-initiation is scheduled.
+    PeerDead {
+        /// The peer's address at the time.
         remote: SocketAddr,
     },
     /// A negotiation failed; the cause says why in plain words.

@@ -75,6 +75,12 @@ impl Engine {
                     peer,
                 }
             }
+            P1State::AmISent(s) if kind == NotifyType::NO_PROPOSAL_CHOSEN => {
+                Diagnostic::Phase1Rejected {
+                    offered: s.offer_text(),
+                    peer,
+                }
+            }
             P1State::ISentAuth(_)
                 if matches!(
                     kind,
@@ -133,6 +139,10 @@ impl Engine {
         let items = match informational::open_encrypted(sa, hdr, body) {
             Ok(i) => i,
             Err(r) => {
+                if r == super::super::v1::DropReason::BadHash {
+                    debug!(icookie = %hex8(&hdr.icookie), "informational with a bad HASH (forged?) ignored");
+                    self.io.stats.dropped_forged_informational += 1;
+                }
                 self.count_drop(r);
                 return;
             }
@@ -143,6 +153,7 @@ impl Engine {
             reply: None,
         });
         self.note_peer_for(idx, remote);
+        self.saw_peer(now);
         let cookies = (hdr.icookie, hdr.rcookie);
         for item in items {
             match item {
@@ -234,8 +245,9 @@ impl Engine {
                 };
                 let msg = informational::encrypted_notify(sa, mid, &n, data);
                 self.io.send(e.local_port, e.peer, msg);
+                self.io.stats.dpd_probes_answered += 1;
             }
-            NotifyType::R_U_THERE_ACK => {}
+            NotifyType::R_U_THERE_ACK => self.on_dpd_ack(now, data),
             k if k.is_error() => {
                 // Most likely the answer to one of our Quick Modes: find it by SPI, else the
                 // oldest one in flight.
@@ -295,6 +307,7 @@ impl Engine {
                         outbound_spi: c.outbound_spi,
                         reason: DownReason::PeerDelete,
                     });
+                    self.after_child_removed(c.proxy, c.outbound_in_use);
                 }
                 self.schedule_reinit_if_idle(now);
             }
@@ -311,6 +324,9 @@ impl Engine {
                         continue;
                     };
                     let e = self.p1.remove(idx);
+                    self.io
+                        .events
+                        .extend(super::phase2::early_inbound_downs(&e));
                     info!(icookie = %hex8(&e.icookie), "peer deleted ISAKMP SA");
                     self.io.events.push_back(Event::Phase1Down {
                         icookie: e.icookie,

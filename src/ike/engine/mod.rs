@@ -19,13 +19,17 @@ use super::status::{ChildStatus, EngineStats, EngineStatus, NatStatus, Phase1Sta
 use super::v1::informational;
 use super::v1::isakmp_sa::IsakmpSa;
 use super::v1::main_mode::{
-    MmInitiatorSentAuth, MmInitiatorSentKe, MmInitiatorSentSa, MmResponderSentKe, MmResponderSentSa,
+    AmInitiatorSent, AmResponderSent, MmInitiatorSentAuth, MmInitiatorSentKe, MmInitiatorSentSa,
+    MmResponderSentKe, MmResponderSentSa,
 };
 use super::v1::nat::NatTMethod;
 use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
 
+mod aggressive;
+mod dpd;
 mod info;
+mod lifecycle;
 mod phase1;
 mod phase2;
 mod timers;
@@ -50,6 +54,11 @@ pub struct Engine {
     last_now: Option<Instant>,
     /// Failures since the last success (re-initiation backs off).
     consecutive_failures: u32,
+    dpd: dpd::Dpd,
+    /// When we last sent something that refreshes our NAT mapping (keepalive or ESP).
+    nat_keepalive_last: Option<Instant>,
+    /// Last reaction to ESP for an unknown SPI (rate limit).
+    unknown_spi_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -133,6 +142,10 @@ enum P1State {
     ISentAuth(MmInitiatorSentAuth),
     RSentSa(MmResponderSentSa),
     RSentKe(MmResponderSentKe),
+    /// Aggressive Mode initiator, message 1 sent.
+    AmISent(AmInitiatorSent),
+    /// Aggressive Mode responder, message 2 sent.
+    AmRSent(Box<AmResponderSent>),
     Established(Box<IsakmpSa>),
     /// We refused message 1; kept until expiry to answer its retransmissions.
     Rejected,
@@ -148,6 +161,8 @@ impl P1State {
             P1State::ISentAuth(_) => "sent message 5",
             P1State::RSentSa(_) => "sent message 2",
             P1State::RSentKe(_) => "sent message 4",
+            P1State::AmISent(_) => "sent Aggressive Mode message 1",
+            P1State::AmRSent(_) => "sent Aggressive Mode message 2",
             P1State::Established(_) => "established",
             P1State::Rejected => "rejected",
             P1State::Gone => "gone",
@@ -280,6 +295,22 @@ struct Child {
     expires_at: Instant,
     cookies: ([u8; 8], [u8; 8]),
     udp_encap: Option<SocketAddr>,
+    /// A replacement was asked for (soft lifetime, [`Engine::rekey`]); it stays in use until
+    /// the replacement is up.
+    rekeying: bool,
+    /// Superseded by a newer pair: Delete and remove at this time (grace period).
+    delete_at: Option<Instant>,
+    /// Its outbound SA is the one in use ([`Event::UseOutbound`] was emitted).
+    outbound_in_use: bool,
+    /// Start using its outbound SA at this time at the latest (QM initiator: the peer installs
+    /// the pair when it gets message 3).
+    switch_at: Option<Instant>,
+    /// Cumulative bytes reported by the data plane ([`Engine::child_traffic`]).
+    in_bytes: u64,
+    out_bytes: u64,
+    /// Volume lifetime (0 = none) and its soft limit.
+    lifetime_bytes: u64,
+    soft_bytes: u64,
 }
 
 impl Engine {
@@ -298,6 +329,9 @@ impl Engine {
             peer,
             last_now: None,
             consecutive_failures: 0,
+            dpd: dpd::Dpd::default(),
+            nat_keepalive_last: None,
+            unknown_spi_at: None,
         }
     }
 
@@ -359,16 +393,7 @@ impl Engine {
             ExchangeType::QUICK_MODE => self.on_quick_mode(now, remote, &hdr, body, whole),
             ExchangeType::INFORMATIONAL => self.on_informational(now, remote, &hdr, body, whole),
             ExchangeType::AGGRESSIVE => {
-                self.io.stats.dropped_unsupported += 1;
-                let d = Diagnostic::Unsupported {
-                    detail: format!(
-                        "peer ({}) started Aggressive Mode; ikegate speaks Main Mode only — set the peer's exchange mode to main",
-                        remote.ip()
-                    ),
-                };
-                if self.io.last_error != Some(d.to_string()) {
-                    self.io.fail(d);
-                }
+                self.on_aggressive_mode(now, local, remote, &hdr, body, whole)
             }
             other => {
                 debug!(%remote, exchange = %other, "dropping unsupported exchange");
@@ -382,6 +407,8 @@ impl Engine {
         self.last_now = Some(now);
         self.run_retransmits(now);
         self.run_expiries(now);
+        self.run_dpd(now);
+        self.run_nat_keepalive(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
             self.reinit_at = None;
             if self.want_up {
@@ -404,6 +431,12 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.reinit_at;
+        for d in [self.dpd_deadline(), self.keepalive_deadline()]
+            .into_iter()
+            .flatten()
+        {
+            t = Some(t.map_or(d, |t| t.min(d)));
+        }
         let mut take = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t| t.min(x)));
@@ -420,6 +453,8 @@ impl Engine {
         for c in &self.children {
             take(c.rekey_at);
             take(Some(c.expires_at));
+            take(c.delete_at);
+            take(c.switch_at);
         }
         t
     }
@@ -430,33 +465,7 @@ impl Engine {
         self.last_now = Some(now);
         self.want_up = false;
         self.reinit_at = None;
-        let children = std::mem::take(&mut self.children);
-        for c in &children {
-            self.send_child_delete(c);
-            self.io.events.push_back(Event::ChildSaDown {
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-                reason: DownReason::Shutdown,
-            });
-        }
-        let entries = std::mem::take(&mut self.p1);
-        for e in &entries {
-            if let Some(sa) = e.state.sa() {
-                let mid = new_mid(&mut *self.rng, e);
-                let msg = informational::encrypted_delete(
-                    sa,
-                    mid,
-                    ProtocolId::ISAKMP,
-                    &[&sa.cookie_pair()],
-                );
-                self.io.send(e.local_port, e.peer, msg);
-                self.io.events.push_back(Event::Phase1Down {
-                    icookie: e.icookie,
-                    rcookie: e.rcookie,
-                    reason: DownReason::Shutdown,
-                });
-            }
-        }
+        self.teardown(DownReason::Shutdown, true);
     }
 
     /// Secret material for debugging with Wireshark: one `(initiator cookie, encryption key)`
@@ -525,6 +534,7 @@ impl Engine {
             peer: self.peer,
             last_error: self.io.last_error.clone(),
             stats: self.io.stats,
+            dpd: self.dpd_status(),
         }
     }
 
@@ -539,11 +549,14 @@ impl Engine {
             e.role == Role::Initiator
                 && matches!(
                     e.state,
-                    P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+                    P1State::ISentSa(_)
+                        | P1State::ISentKe(_)
+                        | P1State::ISentAuth(_)
+                        | P1State::AmISent(_)
                 )
         });
         if !negotiating {
-            self.start_main_mode(now);
+            self.start_phase1(now);
         }
     }
 

@@ -28,7 +28,11 @@ impl Engine {
         };
         let proxies = self.policy.phase2.proxy_ids.clone();
         for proxy in proxies {
-            let has_child = self.children.iter().any(|c| c.proxy == proxy);
+            // A pair that is neither being replaced nor on its way out.
+            let has_child = self
+                .children
+                .iter()
+                .any(|c| c.proxy == proxy && !c.rekeying && c.delete_at.is_none());
             let pending = self.p1.iter().any(|e| {
                 e.qm.iter()
                     .any(|q| matches!(&q.state, QmState::ISent(s) if s.proxy() == proxy))
@@ -165,8 +169,8 @@ impl Engine {
                         return;
                     }
                 },
-                QmState::RSent(s) => match s.on_msg3(sa, hdr, body) {
-                    Ok(c) => {
+                QmState::RSent(s) => match (s.spi(), s.their_spi(), s.on_msg3(sa, hdr, body)) {
+                    (_, _, Ok(c)) => {
                         e.qm.remove(qi);
                         e.remember_done(DoneExchange {
                             mid,
@@ -175,13 +179,18 @@ impl Engine {
                         });
                         child = Some((c, Role::Responder));
                     }
-                    Err(Fault::Ignore(s, r)) => {
+                    (_, _, Err(Fault::Ignore(s, r))) => {
                         q.state = QmState::RSent(s);
                         io.drop_reason(r);
                         return;
                     }
-                    Err(Fault::Fail(d, _)) => {
+                    (spi_in, spi_out, Err(Fault::Fail(d, _))) => {
                         e.qm.remove(qi);
+                        io.events.push_back(Event::ChildSaDown {
+                            inbound_spi: spi_in,
+                            outbound_spi: spi_out,
+                            reason: super::super::event::DownReason::Expired,
+                        });
                         io.fail(d);
                         return;
                     }
@@ -210,6 +219,11 @@ impl Engine {
             match QuickModeResponderSent::on_msg1(&mut ctx, sa, hdr, body, spi) {
                 Ok((st, out)) => {
                     info!(mid = %format_args!("{mid:08x}"), spi_in = %format_args!("{spi:08x}"), proxy = %st.proxy(), "responding to Quick Mode");
+                    // Install the inbound SA now: the initiator may use the pair as soon as it
+                    // has our message 2, before we see its message 3.
+                    let early = st.keys(sa);
+                    let udp_encap = early.proposal.udp_encap().then_some(e.peer);
+                    io.events.push_back(child_up_event(early, udp_encap));
                     e.qm.push(QmEntry {
                         mid,
                         state: QmState::RSent(st),
@@ -248,6 +262,7 @@ impl Engine {
             }
         }
         self.note_peer_for(idx, remote);
+        self.saw_peer(now);
         if let Some((c, role)) = child {
             self.install_child(now, idx, c, role);
         }
@@ -263,11 +278,22 @@ impl Engine {
         self.note_peer(remote);
     }
 
+    /// Records a negotiated pair. As Quick Mode initiator it is announced here
+    /// ([`Event::ChildSaUp`]); as responder it was announced when message 2 went out.
     fn install_child(&mut self, now: Instant, idx: usize, c: NewChild, role: Role) {
-        let Some(e) = self.p1.get(idx) else { return };
         let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
+        let soft = self.soft_lifetime(lifetime, role);
+        let lifetime_bytes = c.proposal.lifetime_kb.saturating_mul(1024);
+        // Same fraction of the volume as of the time.
+        let soft_bytes = if lifetime.is_zero() {
+            0
+        } else {
+            (lifetime_bytes as f64 * soft.as_secs_f64() / lifetime.as_secs_f64()) as u64
+        };
+        let Some(e) = self.p1.get(idx) else { return };
         let udp_encap = c.proposal.udp_encap().then_some(e.peer);
-        let rekey_at = (role == Role::Initiator).then(|| later(now, lifetime.mul_f64(0.85)));
+        let rekey_at = Some(later(now, soft));
+        let spi_in = c.inbound.spi;
         info!(
             spi_in = %format_args!("{:08x}", c.inbound.spi), spi_out = %format_args!("{:08x}", c.outbound.spi),
             proposal = %c.proposal, proxy = %c.proxy, ?udp_encap, "ESP SAs established"
@@ -284,17 +310,21 @@ impl Engine {
             expires_at: later(now, lifetime),
             cookies: (e.icookie, e.rcookie),
             udp_encap,
+            rekeying: false,
+            delete_at: None,
+            outbound_in_use: false,
+            switch_at: None,
+            in_bytes: 0,
+            out_bytes: 0,
+            lifetime_bytes,
+            soft_bytes,
         });
         self.io.stats.phase2_established += 1;
         self.consecutive_failures = 0;
-        self.io.events.push_back(Event::ChildSaUp {
-            inbound: c.inbound,
-            outbound: c.outbound,
-            udp_encap,
-            proxy_ids: c.proxy,
-            lifetime,
-            lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
-        });
+        if role == Role::Initiator {
+            self.io.events.push_back(child_up_event(c, udp_encap));
+        }
+        self.on_child_installed(now, spi_in, role);
     }
 
     /// Drops a Quick Mode in flight (after the peer rejected it).
@@ -303,4 +333,32 @@ impl Engine {
             e.qm.retain(|q| q.mid != mid);
         }
     }
+}
+
+/// The `ChildSaUp` event of a negotiated pair.
+fn child_up_event(c: NewChild, udp_encap: Option<SocketAddr>) -> Event {
+    let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
+    Event::ChildSaUp {
+        lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
+        inbound: c.inbound,
+        outbound: c.outbound,
+        udp_encap,
+        proxy_ids: c.proxy,
+        lifetime,
+    }
+}
+
+/// `ChildSaDown` events for the inbound SAs installed early by responder Quick Modes of `e`
+/// that will now never complete.
+pub(super) fn early_inbound_downs(e: &super::P1Entry) -> Vec<Event> {
+    e.qm.iter()
+        .filter_map(|q| match &q.state {
+            QmState::RSent(s) => Some(Event::ChildSaDown {
+                inbound_spi: s.spi(),
+                outbound_spi: s.their_spi(),
+                reason: super::super::event::DownReason::Expired,
+            }),
+            _ => None,
+        })
+        .collect()
 }

@@ -1,6 +1,8 @@
 //! Engine tests: two engines on a virtual clock, failures with their diagnostics, fuzzing.
 
+mod aggressive;
 mod failures;
 mod fuzz;
+mod lifecycle;
 mod negotiation;
 pub(crate) mod pair;

@@ -18,10 +18,11 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A's default policy (SEIL defaults, no automatic re-initiation).
+/// A's default policy (SEIL defaults, no automatic re-initiation, no DPD probes).
 pub fn policy_a() -> IkePolicy {
     let mut p = IkePolicy::seil_defaults(ip(A_ADDR), ip(B_ADDR), PSK);
     p.reinitiate_after = None;
+    p.dpd = None;
     p
 }
 
@@ -29,6 +30,7 @@ pub fn policy_a() -> IkePolicy {
 pub fn policy_b() -> IkePolicy {
     let mut p = IkePolicy::seil_defaults(ip(B_ADDR), ip(A_ADDR), PSK);
     p.reinitiate_after = None;
+    p.dpd = None;
     p
 }
 
@@ -105,12 +107,16 @@ pub struct Pair {
     pub latency: Duration,
     /// B is behind a NAPT: its source address becomes B_PUBLIC:(port+10000).
     pub nat_b: bool,
+    /// B's NAT maps its port P to P + this (10000; change it to simulate a rebinding).
+    pub nat_b_shift: u16,
     pub tamper: Option<Tamper>,
     flight: Vec<InFlight>,
     seq: u64,
     /// Every datagram sent, by sender (for fuzzing corpora).
     pub log: Vec<(Side, Transmit)>,
     counter: usize,
+    /// NAT keepalives sent: (by, when, to).
+    pub keepalives: Vec<(Side, Instant, SocketAddr)>,
 }
 
 impl Pair {
@@ -134,11 +140,13 @@ impl Pair {
             jitter: Duration::ZERO,
             latency: Duration::from_millis(5),
             nat_b: false,
+            nat_b_shift: 10000,
             tamper: None,
             flight: Vec::new(),
             seq: 0,
             log: Vec::new(),
             counter: 0,
+            keepalives: Vec::new(),
         }
     }
 
@@ -171,6 +179,11 @@ impl Pair {
         for side in [Side::A, Side::B] {
             while let Some(t) = self.node(side).engine.poll_transmit() {
                 any = true;
+                if t.local_port == 4500 && t.data == [0xff] {
+                    // NAT keepalive: the receiver's data plane counts and drops it.
+                    self.keepalives.push((side, self.now, t.remote));
+                    continue;
+                }
                 self.log.push((side, t.clone()));
                 self.counter += 1;
                 let n = self.counter;
@@ -210,7 +223,7 @@ impl Pair {
             Side::A => {
                 // A sends to B (maybe B's public address through the NAT).
                 let local_port = if self.nat_b {
-                    t.remote.port().wrapping_sub(10000)
+                    t.remote.port() % 10000
                 } else {
                     t.remote.port()
                 };
@@ -222,7 +235,7 @@ impl Pair {
             }
             Side::B => {
                 let src = if self.nat_b {
-                    SocketAddr::new(ip(B_PUBLIC), t.local_port + 10000)
+                    SocketAddr::new(ip(B_PUBLIC), t.local_port + self.nat_b_shift)
                 } else {
                     SocketAddr::new(from, t.local_port)
                 };

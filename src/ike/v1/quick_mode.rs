@@ -488,7 +488,18 @@ impl QuickModeResponderSent {
         if !ct_eq(&expected, hash) {
             return Err(Fault::Ignore(self, DropReason::BadHash));
         }
-        Ok(derive_child(
+        Ok(self.keys(sa))
+    }
+
+    /// The peer's SPI (our outbound SA).
+    pub fn their_spi(&self) -> u32 {
+        self.their_spi
+    }
+
+    /// The pair's keys, known as soon as message 2 is built: the inbound SA can be installed
+    /// before message 3 arrives (the initiator may send on it right after message 2).
+    pub fn keys(&self, sa: &IsakmpSa) -> NewChild {
+        derive_child(
             sa,
             &self.chosen,
             self.proxy,
@@ -499,7 +510,7 @@ impl QuickModeResponderSent {
                 our_spi: self.our_spi,
                 their_spi: self.their_spi,
             },
-        ))
+        )
     }
 }
 
