@@ -31,6 +31,7 @@ fn pair() -> Pair {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn yaml(
     src: &str,
     dst: &str,

@@ -68,6 +68,7 @@ pub struct Gateway {
     routes: Vec<(Subnet, u32)>,
     tasks: Vec<JoinHandle<()>>,
     ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
+    controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
 }
 
 /// Options of a running gateway that are not part of the configuration file.
@@ -246,6 +247,7 @@ impl Gateway {
         }
         // IKE: one control task per IKE tunnel; datagrams are routed to it by peer address.
         let mut ike_tasks = Vec::new();
+        let mut controls = Vec::new();
         let mut by_peer: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>> = HashMap::new();
         for t in &dp.tunnels {
             let Keying::Ike(policy) = &t.cfg.keying else {
@@ -260,6 +262,7 @@ impl Gateway {
                 crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
+            controls.push((t.index, ctx.clone()));
             ike_tasks.push((ctx, h));
         }
         let by_peer = Arc::new(by_peer);
@@ -294,6 +297,7 @@ impl Gateway {
             routes,
             tasks,
             ike: ike_tasks,
+            controls,
         })
     }
 
@@ -322,6 +326,12 @@ impl Gateway {
         }
         // Dropping the last reference to each device closes it; the kernel then deletes it.
         drop(self.dp);
+    }
+
+    /// The admin API's view of this gateway: published snapshots and the IKE tasks' command
+    /// channels.
+    pub fn admin_state(&self) -> crate::api::GatewayState {
+        crate::api::GatewayState::new(self.dp.clone(), self.controls.clone())
     }
 
     /// A human-readable table of tunnels and counters.
