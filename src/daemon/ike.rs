@@ -24,10 +24,18 @@ pub struct IkeDatagram {
     pub data: Vec<u8>,
 }
 
-/// What the control task is told from outside.
+/// What the control task is told from outside (signals, the admin API).
 pub enum Command {
     /// Send Delete for every SA, then stop; reply when done.
     Shutdown(oneshot::Sender<()>),
+    /// Bring the tunnel up now ([`Engine::initiate`]).
+    Initiate,
+    /// Rekey phase 2 now, make-before-break ([`Engine::rekey`]).
+    Rekey,
+    /// Delete every SA and start over ([`Engine::reset`]).
+    Reset,
+    /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
+    SetPolicy(Box<crate::ike::IkePolicy>),
 }
 
 /// Where the control task appends Wireshark `esp_sa` lines (opt-in: `run --wireshark-keylog`).
@@ -69,9 +77,10 @@ pub async fn run(
     keylog: Option<KeyLog>,
 ) {
     let name = tunnel.cfg.name.clone();
+    let mut out = Outbounds::default();
     engine.initiate(now());
     loop {
-        flush(&dp, &tunnel, &mut engine, keylog.as_ref()).await;
+        flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref()).await;
         let deadline = engine.poll_timeout();
         let sleep = async {
             match deadline {
@@ -88,22 +97,42 @@ pub async fn run(
                 None => return,
             },
             () = sleep => engine.handle_timeout(now()),
-            c = cmd.recv() => {
-                let done = c.map(|Command::Shutdown(done)| done);
-                engine.shutdown(now());
-                flush(&dp, &tunnel, &mut engine, keylog.as_ref()).await;
-                tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
-                if let Some(d) = done {
-                    let _ = d.send(());
+            c = cmd.recv() => match c {
+                Some(Command::Initiate) => engine.initiate(now()),
+                Some(Command::Rekey) => engine.rekey(now()),
+                Some(Command::Reset) => engine.reset(now()),
+                Some(Command::SetPolicy(p)) => engine.set_policy(*p),
+                c => {
+                    let done = match c {
+                        Some(Command::Shutdown(done)) => Some(done),
+                        _ => None,
+                    };
+                    engine.shutdown(now());
+                    flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref()).await;
+                    tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
+                    if let Some(d) = done {
+                        let _ = d.send(());
+                    }
+                    return;
                 }
-                return;
             }
         }
     }
 }
 
+/// Outbound SAs negotiated but not (or no longer) in use, by SPI: [`Event::UseOutbound`]
+/// picks the one the data plane seals with.
+#[derive(Default)]
+struct Outbounds(std::collections::HashMap<u32, Arc<OutboundSa>>);
+
 /// Sends every pending transmit, applies every pending event, publishes the status.
-async fn flush(dp: &DataPlane, t: &Tunnel, engine: &mut Engine, keylog: Option<&KeyLog>) {
+async fn flush(
+    dp: &DataPlane,
+    t: &Tunnel,
+    engine: &mut Engine,
+    out: &mut Outbounds,
+    keylog: Option<&KeyLog>,
+) {
     while let Some(tx) = engine.poll_transmit() {
         let r = if tx.local_port == 4500 {
             let mut d = Vec::with_capacity(tx.data.len() + 4);
@@ -121,12 +150,12 @@ async fn flush(dp: &DataPlane, t: &Tunnel, engine: &mut Engine, keylog: Option<&
         }
     }
     while let Some(ev) = engine.poll_event() {
-        apply(dp, t, ev, keylog);
+        apply(dp, t, ev, out, keylog);
     }
     t.ike_status.store(Some(Arc::new(engine.status())));
 }
 
-fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
+fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Option<&KeyLog>) {
     let name = &t.cfg.name;
     match ev {
         Event::Phase1Up {
@@ -169,7 +198,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
                     inb.selector = Some(proxy_ids);
                     out.selector = Some(proxy_ids);
                     dp.sas.insert(Arc::new(inb));
-                    t.outbound.store(Some(Arc::new(out)));
+                    outs.0.insert(outbound.spi, Arc::new(out));
                     tracing::info!(
                         tunnel = %name,
                         "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {proxy_ids}, {:?}, lifetime {}s",
@@ -194,6 +223,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
             reason,
         } => {
             dp.sas.remove(inbound_spi);
+            outs.0.remove(&outbound_spi);
             let current = t.outbound.load();
             if current.as_ref().is_some_and(|o| o.spi == outbound_spi) {
                 t.outbound.store(None);
@@ -203,6 +233,15 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, keylog: Option<&KeyLog>) {
                 "ESP SAs removed: in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} ({reason:?})"
             );
         }
+        Event::UseOutbound { outbound_spi } => match outs.0.get(&outbound_spi) {
+            Some(o) => {
+                t.outbound.store(Some(o.clone()));
+                tracing::info!(tunnel = %name, "outbound traffic now uses SPI 0x{outbound_spi:08x}");
+            }
+            None => {
+                tracing::warn!(tunnel = %name, "asked to use unknown outbound SPI 0x{outbound_spi:08x}")
+            }
+        },
         Event::PeerAddressChanged { remote } => {
             tracing::info!(tunnel = %name, "peer now at {remote}");
         }

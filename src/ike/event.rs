@@ -41,6 +41,12 @@ pub enum DownReason {
     Shutdown,
     /// Its lifetime ran out.
     Expired,
+    /// A newer SA replaced it (rekey, make-before-break) and its grace period is over.
+    Rekeyed,
+    /// [`super::Engine::reset`] (operator request).
+    Reset,
+    /// Dead Peer Detection declared the peer dead.
+    PeerDead,
 }
 
 /// Something the caller must act on or may want to show.
@@ -74,7 +80,8 @@ pub enum Event {
         /// Why.
         reason: DownReason,
     },
-    /// A pair of ESP SAs is ready: install both.
+    /// A pair of ESP SAs is ready: install the inbound SA now and prepare the outbound one;
+    /// start using the outbound SA when [`Event::UseOutbound`] names it.
     ChildSaUp {
         /// Keys for packets from the peer (SPI chosen by us).
         inbound: EspKeys,
@@ -88,6 +95,13 @@ pub enum Event {
         lifetime: Duration,
         /// Volume lifetime in bytes (0 = none).
         lifetime_bytes: u64,
+    },
+    /// Start sealing outbound packets with the outbound SA `outbound_spi` (announced by an
+    /// earlier [`Event::ChildSaUp`]). Sent once both directions of a new pair exist, so the
+    /// peer can already decrypt it (make-before-break).
+    UseOutbound {
+        /// The peer's SPI of the pair to use.
+        outbound_spi: u32,
     },
     /// A pair of ESP SAs must be removed.
     ChildSaDown {

@@ -303,6 +303,7 @@ impl Engine {
                         outbound_spi: c.outbound_spi,
                         reason: DownReason::PeerDelete,
                     });
+                    self.after_child_removed(c.proxy, c.outbound_in_use);
                 }
                 self.schedule_reinit_if_idle(now);
             }

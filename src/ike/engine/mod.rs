@@ -26,6 +26,7 @@ use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
 
 mod info;
+mod lifecycle;
 mod phase1;
 mod phase2;
 mod timers;
@@ -278,6 +279,16 @@ struct Child {
     expires_at: Instant,
     cookies: ([u8; 8], [u8; 8]),
     udp_encap: Option<SocketAddr>,
+    /// A replacement was asked for (soft lifetime, [`Engine::rekey`]); it stays in use until
+    /// the replacement is up.
+    rekeying: bool,
+    /// Superseded by a newer pair: Delete and remove at this time (grace period).
+    delete_at: Option<Instant>,
+    /// Its outbound SA is the one in use ([`Event::UseOutbound`] was emitted).
+    outbound_in_use: bool,
+    /// Start using its outbound SA at this time at the latest (QM initiator: the peer installs
+    /// the pair when it gets message 3).
+    switch_at: Option<Instant>,
 }
 
 impl Engine {
@@ -417,6 +428,8 @@ impl Engine {
         for c in &self.children {
             take(c.rekey_at);
             take(Some(c.expires_at));
+            take(c.delete_at);
+            take(c.switch_at);
         }
         t
     }
@@ -427,33 +440,7 @@ impl Engine {
         self.last_now = Some(now);
         self.want_up = false;
         self.reinit_at = None;
-        let children = std::mem::take(&mut self.children);
-        for c in &children {
-            self.send_child_delete(c);
-            self.io.events.push_back(Event::ChildSaDown {
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-                reason: DownReason::Shutdown,
-            });
-        }
-        let entries = std::mem::take(&mut self.p1);
-        for e in &entries {
-            if let Some(sa) = e.state.sa() {
-                let mid = new_mid(&mut *self.rng, e);
-                let msg = informational::encrypted_delete(
-                    sa,
-                    mid,
-                    ProtocolId::ISAKMP,
-                    &[&sa.cookie_pair()],
-                );
-                self.io.send(e.local_port, e.peer, msg);
-                self.io.events.push_back(Event::Phase1Down {
-                    icookie: e.icookie,
-                    rcookie: e.rcookie,
-                    reason: DownReason::Shutdown,
-                });
-            }
-        }
+        self.teardown(DownReason::Shutdown, true);
     }
 
     /// A snapshot for the admin API.

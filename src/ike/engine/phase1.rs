@@ -345,10 +345,16 @@ impl Engine {
         };
         let Some(sa) = e.state.sa() else { return };
         let lifetime = Duration::from_secs(u64::from(sa.proposal.lifetime_secs));
+        let role = e.role;
+        let soft = self.soft_lifetime(lifetime, role);
+        let Some(e) = self.p1.get_mut(idx) else {
+            return;
+        };
+        let Some(sa) = e.state.sa() else { return };
         e.established_at = Some(now);
         e.expires_at = Some(now + lifetime);
-        if e.role == Role::Initiator && self.want_up {
-            e.rekey_at = Some(now + lifetime.mul_f64(0.9));
+        if !self.policy.responder_only {
+            e.rekey_at = Some(now + soft);
         }
         let nat = e.nat_status();
         let (icookie, rcookie, role, peer) = (e.icookie, e.rcookie, e.role, e.peer);

@@ -26,7 +26,11 @@ impl Engine {
         };
         let proxies = self.policy.phase2.proxy_ids.clone();
         for proxy in proxies {
-            let has_child = self.children.iter().any(|c| c.proxy == proxy);
+            // A pair that is neither being replaced nor on its way out.
+            let has_child = self
+                .children
+                .iter()
+                .any(|c| c.proxy == proxy && !c.rekeying && c.delete_at.is_none());
             let pending = self.p1.iter().any(|e| {
                 e.qm.iter()
                     .any(|q| matches!(&q.state, QmState::ISent(s) if s.proxy() == proxy))
@@ -262,10 +266,12 @@ impl Engine {
     }
 
     fn install_child(&mut self, now: Instant, idx: usize, c: NewChild, role: Role) {
-        let Some(e) = self.p1.get(idx) else { return };
         let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
+        let soft = self.soft_lifetime(lifetime, role);
+        let Some(e) = self.p1.get(idx) else { return };
         let udp_encap = c.proposal.udp_encap().then_some(e.peer);
-        let rekey_at = (role == Role::Initiator).then(|| now + lifetime.mul_f64(0.85));
+        let rekey_at = Some(now + soft);
+        let spi_in = c.inbound.spi;
         info!(
             spi_in = %format_args!("{:08x}", c.inbound.spi), spi_out = %format_args!("{:08x}", c.outbound.spi),
             proposal = %c.proposal, proxy = %c.proxy, ?udp_encap, "ESP SAs established"
@@ -282,6 +288,10 @@ impl Engine {
             expires_at: now + lifetime,
             cookies: (e.icookie, e.rcookie),
             udp_encap,
+            rekeying: false,
+            delete_at: None,
+            outbound_in_use: false,
+            switch_at: None,
         });
         self.io.stats.phase2_established += 1;
         self.io.events.push_back(Event::ChildSaUp {
@@ -292,6 +302,7 @@ impl Engine {
             lifetime,
             lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
         });
+        self.on_child_installed(now, spi_in, role);
     }
 
     /// Drops a Quick Mode in flight (after the peer rejected it).

@@ -89,10 +89,18 @@ impl Engine {
         // Phase-1: half-open expiry, lifetime expiry, rekey.
         let mut i = 0;
         while i < self.p1.len() {
+            let Some(est) = self.p1.get(i).map(|e| e.established_at) else {
+                break;
+            };
+            let newer = self
+                .p1
+                .iter()
+                .any(|o| o.established_at > est && o.state.sa().is_some());
+            let wanted = self.want_up || !self.children.is_empty();
             let Some(e) = self.p1.get_mut(i) else { break };
             if e.rekey_at.is_some_and(|t| t <= now) {
                 e.rekey_at = None;
-                if self.want_up && !self.policy.responder_only {
+                if wanted && !newer && !self.policy.responder_only {
                     info!(icookie = %hex8(&e.icookie), "rekeying ISAKMP SA");
                     self.start_main_mode(now);
                 }
@@ -131,22 +139,21 @@ impl Engine {
             }
             i += 1;
         }
-        // Children: rekey at the soft lifetime (Quick Mode initiator side), remove at the hard one.
-        let mut rekey = Vec::new();
+        // Children: rekey at the soft lifetime (make-before-break), remove at the hard one.
+        let mut rekey = false;
+        let may_initiate = !self.policy.responder_only;
         for c in self.children.iter_mut() {
             if c.rekey_at.is_some_and(|t| t <= now) {
                 c.rekey_at = None;
-                rekey.push(c.proxy);
-            }
-        }
-        for proxy in rekey {
-            if self.want_up && !self.policy.responder_only {
-                if let Some(idx) = self.newest_established() {
-                    self.start_quick_mode(now, idx, proxy);
-                } else {
-                    self.ensure_up(now);
+                if may_initiate && c.delete_at.is_none() {
+                    info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA reached its soft lifetime, rekeying");
+                    c.rekeying = true;
+                    rekey = true;
                 }
             }
+        }
+        if rekey {
+            self.ensure_up(now);
         }
         let (expired, keep): (Vec<Child>, Vec<Child>) = std::mem::take(&mut self.children)
             .into_iter()
@@ -160,9 +167,11 @@ impl Engine {
                 outbound_spi: c.outbound_spi,
                 reason: DownReason::Expired,
             });
+            self.after_child_removed(c.proxy, c.outbound_in_use);
             if self.want_up && !self.children.iter().any(|x| x.proxy == c.proxy) {
                 self.ensure_up(now);
             }
         }
+        self.run_child_timers(now);
     }
 }

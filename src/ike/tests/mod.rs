@@ -2,5 +2,6 @@
 
 mod failures;
 mod fuzz;
+mod lifecycle;
 mod negotiation;
 pub(crate) mod pair;

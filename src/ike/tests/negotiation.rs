@@ -332,22 +332,30 @@ fn responder_only_does_not_initiate_and_rekey_happens() {
     assert!(p.b.engine.poll_transmit().is_none());
     p.connect();
     assert_mirrored(&p);
-    // Past 85 % of the 100 s lifetime A rekeys; at 100 s the old pair expires on both sides.
+    // At 80–85 % of the 100 s lifetime A rekeys; 10 s after the new pair is up A deletes the
+    // old one (make-before-break), before its hard expiry at 100 s.
     p.run_for(Duration::from_secs(70));
     assert_eq!(p.a.children_up().len(), 2);
     assert_mirrored(&p);
     assert!(p.a.events.iter().any(|e| matches!(
         e,
         Event::ChildSaDown {
-            reason: DownReason::Expired,
+            reason: DownReason::Rekeyed,
             ..
         }
     )));
-    // B hears A's Delete for the expiring pair just before its own expiry.
+    // B hears A's Delete for the replaced pair.
     assert!(p.b.events.iter().any(|e| matches!(
         e,
         Event::ChildSaDown {
-            reason: DownReason::Expired | DownReason::PeerDelete,
+            reason: DownReason::PeerDelete,
+            ..
+        }
+    )));
+    assert!(!p.a.events.iter().chain(&p.b.events).any(|e| matches!(
+        e,
+        Event::ChildSaDown {
+            reason: DownReason::Expired,
             ..
         }
     )));
