@@ -233,7 +233,7 @@ where
     let mut b = hyper::server::conn::http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(16 * 1024);
     if let Err(e) = b.serve_connection(io, svc).await {
         tracing::debug!("admin API connection from {remote}: {e}");
     }

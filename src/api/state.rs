@@ -192,7 +192,6 @@ impl GatewayState {
         }
     }
 
-    #[allow(dead_code)]
     async fn send(&self, name: &str, cmd: Command) -> Result<(), ApiError> {
         let tx = self.sender(name)?;
         match tokio::time::timeout(COMMAND_TIMEOUT, tx.send(cmd)).await {
@@ -291,20 +290,33 @@ impl GatewayState {
     async fn apply_policy(
         &self,
         name: &str,
-        _new: IkePolicy,
-        _rekey_now: bool,
+        new: IkePolicy,
+        rekey_now: bool,
     ) -> Result<(), ApiError> {
-        self.sender(name)?;
-        Err(ApiError::not_implemented(format!(
-            "{name}: changing the policy of a running tunnel needs the IKE control commands \
-             (not in this build yet)"
-        )))
+        self.send(name, Command::SetPolicy(Box::new(new))).await?;
+        if rekey_now {
+            self.send(name, Command::Rekey).await?;
+        }
+        Ok(())
     }
 
     async fn control_command(&self, name: &str, c: Control) -> Result<String, ApiError> {
-        Err(ApiError::not_implemented(format!(
-            "{name}: {c:?} needs the IKE control commands (not in this build yet)"
-        )))
+        let (cmd, words) = match c {
+            Control::Initiate => (
+                Command::Initiate,
+                "initiate queued: phase 1 / phase 2 start now unless already up",
+            ),
+            Control::Rekey => (
+                Command::Rekey,
+                "rekey queued: new SAs are negotiated; the old ones carry traffic until then",
+            ),
+            Control::Reset => (
+                Command::Reset,
+                "reset queued: every SA is deleted (the peer is told) and negotiation starts over",
+            ),
+        };
+        self.send(name, cmd).await?;
+        Ok(words.to_string())
     }
 }
 
