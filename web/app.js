@@ -151,7 +151,7 @@ async function detail(name) {
     const tr = el('tr');
     tr.append(el('td', s.inbound_spi, 'mono spi-in'), el('td', s.outbound_spi + (s.current ? ' (current)' : ''), 'mono spi-out'),
       el('td', s.proposal), el('td', s.proxy_ids.local + ' ⇄ ' + s.proxy_ids.remote, 'mono'),
-      el('td', s.inbound.packets + ' / ' + bytes(s.inbound.bytes)), el('td', s.outbound.packets + ' / ' + bytes(s.outbound.bytes)),
+      el('td', s.inbound.packets + ' / ' + bytes(s.inbound.bytes)), el('td', s.current ? s.outbound.packets + ' / ' + bytes(s.outbound.bytes) : '– (not in use)'),
       el('td', dur(s.age_secs)), el('td', dur(s.expires_in_secs)));
     b2.append(tr);
   }
@@ -167,7 +167,7 @@ async function loadEditors(name, force) {
     api('GET', '/api/v1/tunnels/' + encodeURIComponent(name) + '/proposals'),
     api('GET', '/api/v1/tunnels/' + encodeURIComponent(name) + '/proxy-ids')]);
   $('neg-proposals').textContent = [p.negotiated_phase1, p.negotiated_phase2].filter(Boolean).join('; ') || '–';
-  $('neg-proxy').textContent = x.negotiated.map((n) => n.local + ' ⇄ ' + n.remote).join(', ') || '–';
+  $('neg-proxy').textContent = [...new Set(x.negotiated.map((n) => n.local + ' ⇄ ' + n.remote))].join(', ') || '–';
   if (force || editorsLoadedFor !== name) {
     $('proposals').value = JSON.stringify(p.configured, null, 2);
     $('proxy-ids').value = JSON.stringify(x.configured, null, 2);

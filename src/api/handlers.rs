@@ -96,6 +96,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/index.html", get(index))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .with_state(app)
 }
