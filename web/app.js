@@ -56,8 +56,8 @@ function bytes(n) {
 
 function dpdText(d) {
   if (!d.enabled) return d.peer_supports_dpd ? 'off (peer supports it)' : 'off';
-  const alive = d.peer_alive === null ? 'unknown' : (d.peer_alive ? 'alive' : 'DEAD');
-  return 'peer ' + alive + ', every ' + dur(d.interval_secs);
+  return d.state + (d.interval_secs ? ', every ' + dur(d.interval_secs) : '') +
+    (d.failures ? ', ' + d.failures + ' failure(s)' : '');
 }
 
 function showLogin(msg) {
@@ -135,10 +135,11 @@ async function detail(name) {
     ['rekeys', t.ike.rekeys], ['failed negotiations', t.ike.failures]);
   dl('d-counters', ctr);
   const d = t.dpd;
-  dl('d-dpd', [['enabled', d.enabled ? 'yes' : 'no'], ['interval', dur(d.interval_secs)], ['retries', d.retries ?? '–'],
+  dl('d-dpd', [['state', d.state || '–'], ['enabled', d.enabled ? 'yes' : 'no'], ['interval', dur(d.interval_secs)], ['retries', d.retries ?? '–'],
     ['peer supports DPD', d.peer_supports_dpd ? 'yes' : 'no'],
     ['peer alive', d.peer_alive === null ? '–' : (d.peer_alive ? 'yes' : 'no')], ['probes outstanding', d.probes_outstanding ?? '–'],
-    ['last ACK', d.last_ack_secs_ago === null ? '–' : dur(d.last_ack_secs_ago) + ' ago'], ['sequence', d.sequence ?? '–']]);
+    ['last ACK', d.last_ack_secs_ago === null ? '–' : dur(d.last_ack_secs_ago) + ' ago'], ['last sign of life', d.last_seen_secs_ago === null ? '–' : dur(d.last_seen_secs_ago) + ' ago'],
+    ['sequence', d.sequence ?? '–'], ['peer declared dead', d.failures + ' time(s)']]);
   const b1 = document.querySelector('#d-phase1 tbody'); b1.replaceChildren();
   for (const p of t.phase1) {
     const tr = el('tr');

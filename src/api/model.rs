@@ -154,6 +154,9 @@ pub struct PacketCount {
 /// Dead peer detection (RFC 3706) status.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Dpd {
+    /// off / unsupported (the peer did not announce DPD) / idle (no ISAKMP SA) / alive /
+    /// probing / dead.
+    pub state: String,
     /// DPD probes are sent by this gateway.
     pub enabled: bool,
     /// Seconds between probes when the tunnel is idle.
@@ -168,6 +171,8 @@ pub struct Dpd {
     pub probes_outstanding: Option<u32>,
     /// Seconds since the last R-U-THERE-ACK.
     pub last_ack_secs_ago: Option<u64>,
+    /// Seconds since the peer last showed a sign of life (inbound ESP, authenticated IKE).
+    pub last_seen_secs_ago: Option<u64>,
     /// Sequence number of the last probe.
     pub sequence: Option<u32>,
     /// Peers declared dead so far.

@@ -380,7 +380,10 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
     let mut nat = None;
     let mut ike_counters = None;
     let mut last_error = None;
-    let mut dpd = model::Dpd::default();
+    let mut dpd = model::Dpd {
+        state: "off".into(),
+        ..Default::default()
+    };
     match &t.cfg.keying {
         Keying::Manual { outbound, inbound } => {
             let (i, o, current) = sa_counts(inbound.spi, outbound.spi);
@@ -475,9 +478,35 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                         + e.dropped_bad_hash
                         + e.dropped_unexpected
                         + e.dropped_half_open_limit
-                        + e.dropped_replay,
+                        + e.dropped_replay
+                        + e.dropped_forged_informational,
                 });
                 last_error = st.last_error.clone();
+                let d = &st.dpd;
+                let ago = |t: Option<std::time::Instant>| {
+                    t.map(|t| {
+                        std::time::Instant::now()
+                            .saturating_duration_since(t)
+                            .as_secs()
+                    })
+                };
+                dpd = model::Dpd {
+                    state: d.state.to_string(),
+                    enabled: d.state != "off",
+                    interval_secs: d.interval.map(|i| i.as_secs()),
+                    retries: Some(d.retries),
+                    peer_supports_dpd: dpd.peer_supports_dpd,
+                    peer_alive: match d.state {
+                        "alive" | "probing" => Some(true),
+                        "dead" => Some(false),
+                        _ => None,
+                    },
+                    probes_outstanding: Some(d.probes_unanswered),
+                    last_ack_secs_ago: ago(d.last_ack),
+                    last_seen_secs_ago: ago(d.last_seen),
+                    sequence: Some(d.sequence),
+                    failures: d.deaths,
+                };
             } else {
                 ike_counters = Some(model::IkeCounters::default());
             }

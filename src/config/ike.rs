@@ -22,6 +22,8 @@ const IKE_KEYS: &[&str] = &[
     "my-identifier",
     "peers-identifier",
     "proposal",
+    "dpd",
+    "nat-keepalive",
 ];
 
 /// Parses `ike:` (with the interface's `preshared-key[-file]` and `responder-only`).
@@ -61,6 +63,17 @@ pub(super) fn parse_ike(
                 );
             }
         }
+    }
+    if let Some(x) = child(m, n, "dpd") {
+        p.dpd = dpd(&x, errs);
+    }
+    if let Some(x) = child(m, n, "nat-keepalive") {
+        p.nat_keepalive = match x.value {
+            yaml_serde::Value::String(s) if s == "disable" => None,
+            _ => x
+                .uint(errs, 1, 3600, "20")
+                .map(std::time::Duration::from_secs),
+        };
     }
     if let Some(x) = child(m, n, "my-identifier") {
         p.my_id = identity(&x, errs);
@@ -129,6 +142,36 @@ fn psk(
             None
         }
     }
+}
+
+/// `dpd: disable` or `dpd: { interval: 20, retries: 5 }` (either key may be left out).
+fn dpd(n: &Node<'_>, errs: &mut Errors) -> Option<crate::ike::DpdPolicy> {
+    if let yaml_serde::Value::String(s) = n.value {
+        return match s.as_str() {
+            "disable" => None,
+            "enable" => Some(crate::ike::DpdPolicy::default()),
+            _ => {
+                n.error(
+                    errs,
+                    "write `dpd: disable` or `dpd: { interval: 20, retries: 5 }`",
+                );
+                None
+            }
+        };
+    }
+    let mut d = crate::ike::DpdPolicy::default();
+    let m = n.block(errs, &["interval", "retries"])?;
+    if let Some(i) = child(m, n, "interval") {
+        if let Some(v) = i.uint(errs, 1, 3600, "20") {
+            d.interval = std::time::Duration::from_secs(v);
+        }
+    }
+    if let Some(r) = child(m, n, "retries") {
+        if let Some(v) = r.uint(errs, 1, 100, "5") {
+            d.retries = v as u32;
+        }
+    }
+    Some(d)
 }
 
 fn enable(n: &Node<'_>, errs: &mut Errors) -> Option<bool> {

@@ -439,3 +439,46 @@ fn proposal_and_proxy_id_values_parse_like_the_file() {
         "{e:?}"
     );
 }
+
+fn ike_policy(yaml: &str) -> crate::ike::IkePolicy {
+    let cfg = parse(yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    match &cfg.interfaces[0].keying {
+        Keying::Ike(p) => (**p).clone(),
+        _ => panic!("IKE keying expected"),
+    }
+}
+
+#[test]
+fn ike_dpd_and_nat_keepalive() {
+    use std::time::Duration;
+    let p = ike_policy(IKE);
+    let d = p.dpd.expect("DPD on by default");
+    assert_eq!((d.interval, d.retries), (Duration::from_secs(20), 5));
+    assert_eq!(p.nat_keepalive, Some(Duration::from_secs(20)));
+    let p = ike_policy(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      dpd: { interval: 10, retries: 3 }\n      nat-keepalive: 5\n",
+    ));
+    let d = p.dpd.unwrap();
+    assert_eq!((d.interval, d.retries), (Duration::from_secs(10), 3));
+    assert_eq!(p.nat_keepalive, Some(Duration::from_secs(5)));
+    let p = ike_policy(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      dpd: disable\n      nat-keepalive: disable\n",
+    ));
+    assert!(p.dpd.is_none());
+    assert!(p.nat_keepalive.is_none());
+    let all = errors(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      dpd: { interval: 0, retry: 3 }\n",
+    ))
+    .join("\n");
+    assert!(all.contains("interfaces.ipsec0.ike.dpd"), "{all}");
+    assert!(all.contains("retry"), "{all}");
+    let all = errors(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: main\n      dpd: sometimes\n",
+    ))
+    .join("\n");
+    assert!(all.contains("dpd: disable"), "{all}");
+}

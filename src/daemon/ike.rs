@@ -78,6 +78,8 @@ pub async fn run(
 ) {
     let name = tunnel.cfg.name.clone();
     let mut out = Outbounds::default();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     engine.initiate(now());
     loop {
         flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref()).await;
@@ -97,6 +99,7 @@ pub async fn run(
                 None => return,
             },
             () = sleep => engine.handle_timeout(now()),
+            _ = tick.tick() => report_traffic(&dp, &mut engine, &out),
             c = cmd.recv() => match c {
                 Some(Command::Initiate) => engine.initiate(now()),
                 Some(Command::Rekey) => engine.rekey(now()),
@@ -124,6 +127,23 @@ pub async fn run(
 /// picks the one the data plane seals with.
 #[derive(Default)]
 struct Outbounds(std::collections::HashMap<u32, Arc<OutboundSa>>);
+
+/// Tells the engine the data plane's byte counters of every pair (DPD idleness, proof that the
+/// peer uses a new pair, volume lifetimes).
+fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) {
+    let now = now();
+    let pairs: Vec<(u32, u32)> = engine
+        .status()
+        .children
+        .iter()
+        .map(|c| (c.inbound_spi, c.outbound_spi))
+        .collect();
+    for (spi_in, spi_out) in pairs {
+        let rx = dp.sas.get(spi_in).map_or(0, |s| s.counters.get().1);
+        let tx = outs.0.get(&spi_out).map_or(0, |s| s.counters.get().1);
+        engine.child_traffic(now, spi_in, rx, tx);
+    }
+}
 
 /// Sends every pending transmit, applies every pending event, publishes the status.
 async fn flush(
@@ -244,6 +264,9 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         },
         Event::PeerAddressChanged { remote } => {
             tracing::info!(tunnel = %name, "peer now at {remote}");
+        }
+        Event::PeerDead { remote } => {
+            tracing::warn!(tunnel = %name, "peer {remote} declared dead by DPD; its SAs are cleared");
         }
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");

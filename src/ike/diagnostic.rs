@@ -68,7 +68,14 @@ pub enum Diagnostic {
         /// What we expect.
         expected: String,
     },
-    /// We gave up retransmitting.
+    /// Dead Peer Detection: the peer answered none of our probes.
+    PeerDead {
+        /// The peer.
+        peer: IpAddr,
+        /// How long it stayed silent after our first probe.
+        silent: std::time::Duration,
+    },
+    /// Our message went unanswered despite retransmissions.
     NoAnswer {
         /// "Main Mode" or "Quick Mode".
         exchange: &'static str,
@@ -177,6 +184,11 @@ impl fmt::Display for Diagnostic {
             Diagnostic::IdentityMismatch { received, expected } => write!(
                 f,
                 "phase 1 identity mismatch: peer identified itself as {received}, expected {expected} — set peer-id or my-identifier on the peer"
+            ),
+            Diagnostic::PeerDead { peer, silent } => write!(
+                f,
+                "peer {peer} is dead: no answer to Dead Peer Detection probes for {}s and no ESP from it; its SAs were cleared (rebooted or unreachable?)",
+                silent.as_secs()
             ),
             Diagnostic::NoAnswer { exchange, message, retransmits } => {
                 let hint = match (*exchange, *message) {

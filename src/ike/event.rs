@@ -118,6 +118,12 @@ pub enum Event {
         /// The new address and port.
         remote: SocketAddr,
     },
+    /// Dead Peer Detection declared the peer dead; its SAs were removed (`ChildSaDown` events
+    /// precede this one) and, unless responder-only, re-initiation is scheduled.
+    PeerDead {
+        /// The peer's address at the time.
+        remote: SocketAddr,
+    },
     /// A negotiation failed; the cause says why in plain words.
     Failed {
         /// The diagnosis.

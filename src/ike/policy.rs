@@ -274,6 +274,26 @@ impl Default for RetransmitPolicy {
     }
 }
 
+/// Dead Peer Detection (RFC 3706) settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DpdPolicy {
+    /// Probe (R-U-THERE) after this long without any sign of life from the peer, then again
+    /// every `interval` while unanswered.
+    pub interval: Duration,
+    /// Unanswered probes after which the peer is declared dead.
+    pub retries: u32,
+}
+
+impl Default for DpdPolicy {
+    /// SEIL's: every 20 s, 5 probes.
+    fn default() -> Self {
+        DpdPolicy {
+            interval: Duration::from_secs(20),
+            retries: 5,
+        }
+    }
+}
+
 /// Everything the IKE engine of one tunnel needs to know.
 #[derive(Clone)]
 pub struct IkePolicy {
@@ -309,6 +329,10 @@ pub struct IkePolicy {
     /// After a failure or after the peer deleted everything, initiate again after this delay
     /// (ignored with `responder_only`). `None` = only when [`crate::ike::Engine::initiate`] is called.
     pub reinitiate_after: Option<Duration>,
+    /// Dead Peer Detection; `None` = never probe (the peer's probes are still answered).
+    pub dpd: Option<DpdPolicy>,
+    /// NAT keepalive interval (a 0xFF byte on port 4500 when we are behind a NAT); `None` = off.
+    pub nat_keepalive: Option<Duration>,
 }
 
 impl fmt::Debug for IkePolicy {
@@ -325,6 +349,8 @@ impl fmt::Debug for IkePolicy {
             .field("phase1", &self.phase1)
             .field("phase2", &self.phase2)
             .field("retransmit", &self.retransmit)
+            .field("dpd", &self.dpd)
+            .field("nat_keepalive", &self.nat_keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -369,6 +395,8 @@ impl IkePolicy {
             half_open_timeout: Duration::from_secs(60),
             initial_contact: true,
             reinitiate_after: Some(Duration::from_secs(10)),
+            dpd: Some(DpdPolicy::default()),
+            nat_keepalive: Some(Duration::from_secs(20)),
         }
     }
 

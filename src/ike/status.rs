@@ -56,6 +56,13 @@ pub struct EngineStats {
     pub notifies_received: u64,
     /// Delete payloads received.
     pub deletes_received: u64,
+    /// R-U-THERE probes we sent.
+    pub dpd_probes_sent: u64,
+    /// R-U-THERE probes from the peer we answered.
+    pub dpd_probes_answered: u64,
+    /// Encrypted informational messages (Delete, DPD, notifications) whose HASH did not verify:
+    /// forged or corrupted, ignored.
+    pub dropped_forged_informational: u64,
 }
 
 /// One ISAKMP SA or phase-1 negotiation.
@@ -123,4 +130,30 @@ pub struct EngineStatus {
     pub last_error: Option<String>,
     /// Counters.
     pub stats: EngineStats,
+    /// Dead Peer Detection.
+    pub dpd: DpdStatus,
+}
+
+/// Dead Peer Detection state, as the admin API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DpdStatus {
+    /// "off" (disabled), "unsupported" (the peer did not announce DPD), "idle" (no ISAKMP SA),
+    /// "alive", "probing" or "dead".
+    pub state: &'static str,
+    /// Unanswered R-U-THERE probes so far.
+    pub probes_unanswered: u32,
+    /// Probes after which the peer is declared dead.
+    pub retries: u32,
+    /// Probe interval.
+    pub interval: Option<Duration>,
+    /// Sequence number of our last R-U-THERE.
+    pub sequence: u32,
+    /// When the last R-U-THERE-ACK arrived.
+    pub last_ack: Option<Instant>,
+    /// When the peer last showed a sign of life (inbound ESP, authenticated IKE).
+    pub last_seen: Option<Instant>,
+    /// When the peer was declared dead (cleared when an ISAKMP SA comes up again).
+    pub dead_since: Option<Instant>,
+    /// Times the peer was declared dead.
+    pub deaths: u64,
 }

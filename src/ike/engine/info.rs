@@ -133,6 +133,10 @@ impl Engine {
         let items = match informational::open_encrypted(sa, hdr, body) {
             Ok(i) => i,
             Err(r) => {
+                if r == super::super::v1::DropReason::BadHash {
+                    debug!(icookie = %hex8(&hdr.icookie), "informational with a bad HASH (forged?) ignored");
+                    self.io.stats.dropped_forged_informational += 1;
+                }
                 self.count_drop(r);
                 return;
             }
@@ -143,6 +147,7 @@ impl Engine {
             reply: None,
         });
         self.note_peer_for(idx, remote);
+        self.saw_peer(now);
         let cookies = (hdr.icookie, hdr.rcookie);
         for item in items {
             match item {
@@ -236,8 +241,9 @@ impl Engine {
                 };
                 let msg = informational::encrypted_notify(sa, mid, &n, data);
                 self.io.send(e.local_port, e.peer, msg);
+                self.io.stats.dpd_probes_answered += 1;
             }
-            NotifyType::R_U_THERE_ACK => {}
+            NotifyType::R_U_THERE_ACK => self.on_dpd_ack(now, data),
             k if k.is_error() => {
                 // Most likely the answer to one of our Quick Modes: find it by SPI, else the
                 // oldest one in flight.

@@ -25,6 +25,7 @@ use super::v1::nat::NatTMethod;
 use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
 
+mod dpd;
 mod info;
 mod lifecycle;
 mod phase1;
@@ -49,6 +50,7 @@ pub struct Engine {
     /// The peer's current address (configured, then followed from authenticated messages).
     peer: SocketAddr,
     last_now: Option<Instant>,
+    dpd: dpd::Dpd,
 }
 
 impl std::fmt::Debug for Engine {
@@ -289,6 +291,12 @@ struct Child {
     /// Start using its outbound SA at this time at the latest (QM initiator: the peer installs
     /// the pair when it gets message 3).
     switch_at: Option<Instant>,
+    /// Cumulative bytes reported by the data plane ([`Engine::child_traffic`]).
+    in_bytes: u64,
+    out_bytes: u64,
+    /// Volume lifetime (0 = none) and its soft limit.
+    lifetime_bytes: u64,
+    soft_bytes: u64,
 }
 
 impl Engine {
@@ -306,6 +314,7 @@ impl Engine {
             reinit_at: None,
             peer,
             last_now: None,
+            dpd: dpd::Dpd::default(),
         }
     }
 
@@ -390,6 +399,7 @@ impl Engine {
         self.last_now = Some(now);
         self.run_retransmits(now);
         self.run_expiries(now);
+        self.run_dpd(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
             self.reinit_at = None;
             if self.want_up {
@@ -412,6 +422,9 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.reinit_at;
+        if let Some(d) = self.dpd_deadline() {
+            t = Some(t.map_or(d, |t| t.min(d)));
+        }
         let mut take = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t| t.min(x)));
@@ -492,6 +505,7 @@ impl Engine {
             peer: self.peer,
             last_error: self.io.last_error.clone(),
             stats: self.io.stats,
+            dpd: self.dpd_status(),
         }
     }
 

@@ -375,6 +375,9 @@ impl Engine {
             lifetime,
         });
         self.note_peer(peer);
+        self.dpd.dead_since = None;
+        self.dpd.attempts = 0;
+        self.saw_peer(now);
         if peer_initial_contact {
             self.purge_others(idx, DownReason::InitialContact);
         }

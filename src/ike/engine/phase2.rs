@@ -250,6 +250,7 @@ impl Engine {
             }
         }
         self.note_peer_for(idx, remote);
+        self.saw_peer(now);
         if let Some((c, role)) = child {
             self.install_child(now, idx, c, role);
         }
@@ -268,6 +269,13 @@ impl Engine {
     fn install_child(&mut self, now: Instant, idx: usize, c: NewChild, role: Role) {
         let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
         let soft = self.soft_lifetime(lifetime, role);
+        let lifetime_bytes = c.proposal.lifetime_kb.saturating_mul(1024);
+        // Same fraction of the volume as of the time.
+        let soft_bytes = if lifetime.is_zero() {
+            0
+        } else {
+            (lifetime_bytes as f64 * soft.as_secs_f64() / lifetime.as_secs_f64()) as u64
+        };
         let Some(e) = self.p1.get(idx) else { return };
         let udp_encap = c.proposal.udp_encap().then_some(e.peer);
         let rekey_at = Some(now + soft);
@@ -292,6 +300,10 @@ impl Engine {
             delete_at: None,
             outbound_in_use: false,
             switch_at: None,
+            in_bytes: 0,
+            out_bytes: 0,
+            lifetime_bytes,
+            soft_bytes,
         });
         self.io.stats.phase2_established += 1;
         self.io.events.push_back(Event::ChildSaUp {

@@ -160,3 +160,287 @@ fn set_policy_applies_at_the_next_negotiation() {
     assert_eq!(s.children[0].proposal, "aes128-hmac-sha256");
     assert_outbound_consistent(&p);
 }
+
+fn with_dpd(mut p: crate::ike::IkePolicy) -> crate::ike::IkePolicy {
+    p.dpd = Some(crate::ike::DpdPolicy::default());
+    p
+}
+
+fn peer_dead_at(n: &Node) -> bool {
+    n.events.iter().any(|e| matches!(e, Event::PeerDead { .. }))
+}
+
+#[test]
+fn dpd_declares_a_silent_peer_dead_after_interval_times_retries() {
+    let mut pa = with_dpd(policy_a());
+    pa.reinitiate_after = Some(Duration::from_secs(10));
+    let mut p = Pair::new(pa, policy_b(), 31);
+    p.connect();
+    // B answers: probes every 20 s of silence, never dead.
+    p.run_for(Duration::from_secs(120));
+    let s = p.a.engine.status();
+    assert!(s.stats.dpd_probes_sent >= 5, "{:?}", s.dpd);
+    assert_eq!(s.dpd.state, "alive");
+    assert!(s.dpd.last_ack.is_some());
+    assert!(!peer_dead_at(&p.a));
+    // B goes silent (crashed).
+    p.tamper = Some(Box::new(|side, _, _| (side == Side::A).then(Vec::new)));
+    let mut first_probe = None;
+    let mut dead = None;
+    for _ in 0..3000 {
+        p.run_for(Duration::from_millis(100));
+        let s = p.a.engine.status();
+        if first_probe.is_none() && s.dpd.probes_unanswered == 1 {
+            first_probe = Some(p.now);
+        }
+        if peer_dead_at(&p.a) {
+            dead = Some(p.now);
+            break;
+        }
+    }
+    let (first, dead) = (first_probe.unwrap(), dead.expect("peer declared dead"));
+    let took = dead - first;
+    assert!(
+        took >= Duration::from_secs(100) && took <= Duration::from_millis(100_100),
+        "dead {took:?} after the first unanswered probe (5 × 20 s expected)"
+    );
+    assert_eq!(p.a.engine.status().dpd.state, "dead");
+    assert!(p.a.engine.status().children.is_empty());
+    assert!(downs(&p.a).iter().any(|d| d.1 == DownReason::PeerDead));
+    assert!(p.a.failures().iter().any(|f| f.contains("is dead")));
+    // It re-initiates at once (Main Mode retransmitted into the void) …
+    p.run_for(Duration::from_secs(5));
+    assert!(p
+        .a
+        .engine
+        .status()
+        .phase1
+        .iter()
+        .any(|e| e.state == "sent message 1"));
+    // … and once B is reachable again the tunnel comes back by itself.
+    p.tamper = None;
+    p.run_for(Duration::from_secs(200));
+    let s = p.a.engine.status();
+    assert_eq!(s.children.len(), 1, "{:?}", p.a.failures());
+    assert_eq!(s.dpd.state, "alive");
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    assert_outbound_consistent(&p);
+}
+
+#[test]
+fn dpd_probes_only_when_idle() {
+    let mut p = Pair::new(with_dpd(policy_a()), policy_b(), 32);
+    p.connect();
+    let spi = p.a.children_up()[0].0.spi;
+    let sent0 = p.a.engine.status().stats.dpd_probes_sent;
+    // Inbound ESP every second: no probe.
+    for i in 0..200u64 {
+        let now = p.now;
+        p.a.engine.child_traffic(now, spi, 1000 * (i + 1), 0);
+        p.run_for(Duration::from_secs(1));
+    }
+    assert_eq!(p.a.engine.status().stats.dpd_probes_sent, sent0);
+    // Silence: a probe within one interval.
+    p.run_for(Duration::from_secs(21));
+    assert_eq!(p.a.engine.status().stats.dpd_probes_sent, sent0 + 1);
+    assert_eq!(p.b.engine.status().stats.dpd_probes_answered, sent0 + 1);
+}
+
+#[test]
+fn dpd_disabled_never_probes_but_answers() {
+    let mut p = Pair::new(policy_a(), with_dpd(policy_b()), 33);
+    p.connect();
+    p.run_for(Duration::from_secs(300));
+    assert_eq!(p.a.engine.status().stats.dpd_probes_sent, 0);
+    assert_eq!(p.a.engine.status().dpd.state, "off");
+    let b = p.b.engine.status();
+    assert!(b.stats.dpd_probes_sent > 0);
+    assert_eq!(
+        p.a.engine.status().stats.dpd_probes_answered,
+        b.stats.dpd_probes_sent
+    );
+    assert!(!peer_dead_at(&p.b));
+}
+
+/// Flips one bit in the second ciphertext block of an encrypted informational message: the
+/// HASH no longer verifies but the payload chain still parses.
+fn corrupt_hash(d: &[u8]) -> Vec<u8> {
+    let mut d = d.to_vec();
+    if d.len() > 28 + 32 && d[18] == 5 && d[19] & 1 == 1 {
+        d[28 + 16] ^= 0x01;
+    }
+    d
+}
+
+#[test]
+fn forged_delete_and_dpd_are_ignored_and_counted() {
+    let mut p = Pair::new(policy_a(), policy_b(), 34);
+    p.connect();
+    p.tamper = Some(Box::new(|side, t, _| {
+        Some(if side == Side::B {
+            corrupt_hash(&t.data)
+        } else {
+            t.data.clone()
+        })
+    }));
+    let now = p.now;
+    p.b.engine.send_r_u_there(7);
+    p.b.engine.shutdown(now);
+    p.run_for(Duration::from_secs(5));
+    let s = p.a.engine.status();
+    assert_eq!(
+        s.children.len(),
+        1,
+        "forged Delete must not remove the pair"
+    );
+    assert_eq!(s.phase1.len(), 1);
+    assert!(s.stats.dropped_forged_informational >= 3, "{:?}", s.stats);
+    assert_eq!(s.stats.dpd_probes_answered, 0);
+    assert!(downs(&p.a).is_empty());
+}
+
+#[test]
+fn rekey_collision_ends_with_one_pair() {
+    for seed in 40..48 {
+        let mut p = Pair::new(policy_a(), policy_b(), seed);
+        p.connect();
+        let now = p.now;
+        p.a.engine.rekey(now);
+        p.b.engine.rekey(now);
+        p.run_for(Duration::from_secs(30));
+        let (sa, sb) = (p.a.engine.status(), p.b.engine.status());
+        assert_eq!(sa.children.len(), 1, "seed {seed}: A {:?}", sa.children);
+        assert_eq!(sb.children.len(), 1, "seed {seed}: B {:?}", sb.children);
+        assert_eq!(sa.children[0].inbound_spi, sb.children[0].outbound_spi);
+        assert_eq!(p.a.children_up().len(), 3);
+        assert_outbound_consistent(&p);
+        assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+    }
+}
+
+#[test]
+fn volume_lifetime_rekeys_before_the_limit() {
+    let mut pa = policy_a();
+    pa.phase2.lifetime_bytes = 1_000_000;
+    let mut p = Pair::new(pa, policy_b(), 35);
+    p.connect();
+    let (spi, _) = {
+        let c = &p.a.engine.status().children[0];
+        (c.inbound_spi, c.outbound_spi)
+    };
+    // 10 kB/s each way: soft limit (80–85 % ≈ 800–850 kB) after about 80 s.
+    let mut rekeyed_at = None;
+    for i in 1..=95u64 {
+        let now = p.now;
+        p.a.engine.child_traffic(now, spi, 10_000 * i, 10_000 * i);
+        p.run_for(Duration::from_secs(1));
+        if rekeyed_at.is_none() && p.a.engine.status().children.len() == 2 {
+            rekeyed_at = Some(i * 10_000);
+        }
+    }
+    let at = rekeyed_at.expect("rekeyed by volume");
+    assert!((800_000..=860_000).contains(&at), "rekeyed at {at} bytes");
+    assert_eq!(downs(&p.a), [(spi, DownReason::Rekeyed)]);
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_outbound_consistent(&p);
+    // The hard limit deletes at once.
+    let spi2 = p.a.engine.status().children[0].inbound_spi;
+    let now = p.now;
+    p.a.engine.child_traffic(now, spi2, 2_000_000, 0);
+    p.run_for(Duration::from_millis(1));
+    assert!(downs(&p.a).contains(&(spi2, DownReason::Expired)));
+}
+
+#[test]
+fn phase1_rekey_under_traffic_leaves_esp_alone() {
+    let mut pa = with_dpd(policy_a());
+    pa.phase1.lifetime_secs = 60;
+    let mut pb = policy_b();
+    pb.phase1.lifetime_secs = 60;
+    let mut p = Pair::new(pa, pb, 36);
+    p.connect();
+    let spi = p.a.children_up()[0].0.spi;
+    for i in 1..=300u64 {
+        let now = p.now;
+        p.a.engine.child_traffic(now, spi, 500 * i, 500 * i);
+        p.run_for(Duration::from_secs(1));
+    }
+    // 6 minutes with a 60 s ISAKMP SA lifetime: rekeyed every ~48–51 s, ESP untouched.
+    assert!(p.a.engine.status().stats.phase1_established >= 6);
+    assert!(p.a.engine.status().phase1.len() <= 2);
+    assert!(downs(&p.a).is_empty() && downs(&p.b).is_empty());
+    assert_eq!(p.a.children_up().len(), 1);
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+    // The newest ISAKMP SA still works for Quick Mode.
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(20));
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_outbound_consistent(&p);
+}
+
+#[test]
+fn lost_rekey_messages_are_retransmitted() {
+    let mut p = Pair::new(policy_a(), policy_b(), 37);
+    p.connect();
+    // Drop the next two datagrams each way: Quick Mode messages 1 and 2 get lost once.
+    let mut dropped = [0u8; 2];
+    p.tamper = Some(Box::new(move |side, t, _| {
+        let i = usize::from(side == Side::B);
+        if dropped[i] < 1 {
+            dropped[i] += 1;
+            return None;
+        }
+        Some(t.data.clone())
+    }));
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(30));
+    assert!(p.a.engine.status().stats.retransmits >= 1);
+    assert_eq!(p.a.children_up().len(), 2);
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    assert_outbound_consistent(&p);
+}
+
+#[test]
+fn seil_lifetime_60_rekeys_forever() {
+    let seil = |mut p: crate::ike::IkePolicy| {
+        p.phase1.lifetime_secs = 60;
+        p.phase2.lifetime_secs = 60;
+        p
+    };
+    let mut p = Pair::new(seil(policy_a()), seil(policy_b()), 38);
+    p.connect();
+    let mut last = p.a.children_up().len();
+    let mut gaps = Vec::new();
+    let mut since = 0u64;
+    for _ in 0..900 {
+        p.run_for(Duration::from_secs(1));
+        since += 1;
+        assert!(
+            !p.a.engine.status().children.is_empty(),
+            "no pair at some point"
+        );
+        let n = p.a.children_up().len();
+        if n != last {
+            gaps.push(since);
+            since = 0;
+            last = n;
+        }
+    }
+    assert!(gaps.len() >= 15, "{gaps:?}");
+    for g in &gaps[1..] {
+        assert!((46..=55).contains(g), "phase-2 rekey every {g} s: {gaps:?}");
+    }
+    assert!(
+        !downs(&p.a)
+            .iter()
+            .chain(&downs(&p.b))
+            .any(|d| d.1 == DownReason::Expired),
+        "A {:?} B {:?} gaps {gaps:?}",
+        downs(&p.a),
+        downs(&p.b)
+    );
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+}

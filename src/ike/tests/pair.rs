@@ -18,10 +18,11 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A's default policy (SEIL defaults, no automatic re-initiation).
+/// A's default policy (SEIL defaults, no automatic re-initiation, no DPD probes).
 pub fn policy_a() -> IkePolicy {
     let mut p = IkePolicy::seil_defaults(ip(A_ADDR), ip(B_ADDR), PSK);
     p.reinitiate_after = None;
+    p.dpd = None;
     p
 }
 
@@ -29,6 +30,7 @@ pub fn policy_a() -> IkePolicy {
 pub fn policy_b() -> IkePolicy {
     let mut p = IkePolicy::seil_defaults(ip(B_ADDR), ip(A_ADDR), PSK);
     p.reinitiate_after = None;
+    p.dpd = None;
     p
 }
 

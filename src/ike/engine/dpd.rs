@@ -1,0 +1,242 @@
+//! Dead Peer Detection (RFC 3706) and the traffic reports of the data plane: probe only when
+//! the peer was silent for an interval, declare it dead after `retries` unanswered probes,
+//! clear its SAs and re-initiate with backoff; byte lifetimes of ESP SA pairs.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::wire::isakmp::NotifyType;
+
+use super::super::diagnostic::Diagnostic;
+use super::super::event::{DownReason, Event};
+use super::super::status::DpdStatus;
+use super::super::v1::informational;
+use super::super::v1::NotifySpec;
+use super::{new_mid, Engine};
+
+/// Longest delay between two re-initiations after the peer was declared dead.
+const MAX_BACKOFF: Duration = Duration::from_secs(120);
+
+/// DPD bookkeeping of the engine.
+#[derive(Debug, Default)]
+pub(super) struct Dpd {
+    /// Our last R-U-THERE sequence number.
+    pub seq: u32,
+    /// Unanswered probes since the last sign of life.
+    pub probes: u32,
+    /// When the next probe (or the death verdict) is due while probing.
+    pub next_probe: Option<Instant>,
+    /// The last sign of life: inbound ESP, an authenticated IKE message, an ACK.
+    pub last_seen: Option<Instant>,
+    pub last_ack: Option<Instant>,
+    pub dead_since: Option<Instant>,
+    pub deaths: u64,
+    /// Re-initiations since the peer was declared dead (for the backoff).
+    pub attempts: u32,
+}
+
+impl Engine {
+    /// Reports the data plane's cumulative counters of the ESP pair whose inbound SPI is
+    /// `inbound_spi`: bytes received on the inbound SA and sent on the outbound SA. Call it
+    /// about once a second per pair (cheap). Received bytes are a sign of life for DPD and
+    /// prove that the peer installed a new pair (outbound switches at once); the larger of the
+    /// two counts against the pair's volume lifetime (soft limit: rekey, hard limit: delete).
+    pub fn child_traffic(&mut self, now: Instant, inbound_spi: u32, in_bytes: u64, out_bytes: u64) {
+        self.last_now = Some(now);
+        let Some(i) = self
+            .children
+            .iter()
+            .position(|c| c.inbound_spi == inbound_spi)
+        else {
+            return;
+        };
+        let Some(c) = self.children.get_mut(i) else {
+            return;
+        };
+        let got_inbound = in_bytes > c.in_bytes;
+        c.in_bytes = in_bytes;
+        c.out_bytes = out_bytes;
+        let used = in_bytes.max(out_bytes);
+        let (soft, hard) = (c.soft_bytes, c.lifetime_bytes);
+        let rekey = soft > 0 && used >= soft && !c.rekeying && c.delete_at.is_none();
+        let expire = hard > 0 && used >= hard;
+        let switch = got_inbound && c.switch_at.is_some();
+        if rekey {
+            info!(spi_in = %format_args!("{inbound_spi:08x}"), bytes = used, "ESP SA reached its soft volume lifetime, rekeying");
+            c.rekeying = true;
+            c.rekey_at = None;
+        }
+        if got_inbound {
+            self.saw_peer(now);
+        }
+        if switch {
+            self.use_outbound(i);
+        }
+        if expire {
+            let c = self.children.remove(i);
+            info!(spi_in = %format_args!("{inbound_spi:08x}"), bytes = used, "ESP SA reached its volume lifetime");
+            self.send_child_delete(&c);
+            self.io.events.push_back(Event::ChildSaDown {
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                reason: DownReason::Expired,
+            });
+            self.after_child_removed(c.proxy, c.outbound_in_use);
+        }
+        if (rekey || expire) && !self.policy.responder_only {
+            self.ensure_up(now);
+        }
+    }
+
+    /// A sign of life from the peer.
+    pub(super) fn saw_peer(&mut self, now: Instant) {
+        self.dpd.last_seen = Some(now);
+        if self.dpd.probes > 0 {
+            self.dpd.probes = 0;
+            self.dpd.next_probe = None;
+        }
+    }
+
+    /// Whether we probe at all: DPD configured, an ISAKMP SA up, the peer announced DPD.
+    fn dpd_active(&self) -> bool {
+        self.policy.dpd.is_some()
+            && self
+                .newest_established()
+                .and_then(|i| self.p1.get(i))
+                .and_then(|e| e.state.sa())
+                .is_some_and(|sa| sa.peer_dpd)
+    }
+
+    /// When DPD needs [`Engine::handle_timeout`] next.
+    pub(super) fn dpd_deadline(&self) -> Option<Instant> {
+        let cfg = self.policy.dpd?;
+        if !self.dpd_active() {
+            return None;
+        }
+        if self.dpd.probes > 0 {
+            return self.dpd.next_probe;
+        }
+        self.dpd.last_seen.map(|t| t + cfg.interval)
+    }
+
+    /// Runs DPD: first probe after an interval of silence, then one per interval; dead when
+    /// `retries` probes went unanswered for an interval each.
+    pub(super) fn run_dpd(&mut self, now: Instant) {
+        let Some(cfg) = self.policy.dpd else { return };
+        if !self.dpd_active() || self.dpd_deadline().is_none_or(|t| t > now) {
+            return;
+        }
+        if self.dpd.probes >= cfg.retries {
+            self.peer_dead(now, cfg.interval.saturating_mul(cfg.retries));
+            return;
+        }
+        self.dpd.probes += 1;
+        self.dpd.seq = self.dpd.seq.wrapping_add(1);
+        self.dpd.next_probe = Some(now + cfg.interval);
+        self.io.stats.dpd_probes_sent += 1;
+        info!(
+            seq = self.dpd.seq,
+            probe = self.dpd.probes,
+            of = cfg.retries,
+            "peer silent, sending R-U-THERE"
+        );
+        let Some(idx) = self.newest_established() else {
+            return;
+        };
+        let Engine {
+            rng, p1, io, dpd, ..
+        } = self;
+        let Some(e) = p1.get(idx) else { return };
+        let Some(sa) = e.state.sa() else { return };
+        let mid = new_mid(&mut **rng, e);
+        let n = NotifySpec::isakmp(NotifyType::R_U_THERE, &e.icookie, &e.rcookie);
+        let msg = informational::encrypted_notify(sa, mid, &n, &dpd.seq.to_be_bytes());
+        io.send(e.local_port, e.peer, msg);
+    }
+
+    /// An R-U-THERE-ACK with sequence number `seq` arrived (authenticated).
+    pub(super) fn on_dpd_ack(&mut self, now: Instant, data: &[u8]) {
+        let Some(seq) = data.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        };
+        let seq = u32::from_be_bytes(seq);
+        // Only an answer to one of our outstanding probes counts.
+        let outstanding = self.dpd.seq.wrapping_sub(seq) < self.dpd.probes.max(1);
+        if !outstanding {
+            self.io.stats.dropped_unexpected += 1;
+            return;
+        }
+        self.dpd.last_ack = Some(now);
+        self.saw_peer(now);
+    }
+
+    /// `retries` probes went unanswered: the peer is gone (rebooted, unplugged).
+    fn peer_dead(&mut self, now: Instant, silent: Duration) {
+        warn!(
+            "peer {} did not answer {} R-U-THERE probes: declaring it dead, clearing its SAs",
+            self.peer.ip(),
+            self.dpd.probes
+        );
+        self.dpd.dead_since = Some(now);
+        self.dpd.deaths += 1;
+        self.dpd.probes = 0;
+        self.dpd.next_probe = None;
+        self.dpd.last_seen = None;
+        self.io.fail(Diagnostic::PeerDead {
+            peer: self.peer.ip(),
+            silent,
+        });
+        // A Delete is cheap and helps if the peer is alive but its answers get lost.
+        self.teardown(DownReason::PeerDead, true);
+        self.io
+            .events
+            .push_back(Event::PeerDead { remote: self.peer });
+        if self.want_up && !self.policy.responder_only {
+            let step = self
+                .policy
+                .reinitiate_after
+                .unwrap_or(Duration::from_secs(10));
+            let delay = if self.dpd.attempts == 0 {
+                Duration::ZERO
+            } else {
+                step.saturating_mul(1 << self.dpd.attempts.min(6))
+                    .min(MAX_BACKOFF)
+            };
+            self.dpd.attempts += 1;
+            self.reinit_at = Some(now + delay);
+        }
+    }
+
+    /// The DPD part of the status.
+    pub(super) fn dpd_status(&self) -> DpdStatus {
+        let cfg = self.policy.dpd;
+        let state = if cfg.is_none() {
+            "off"
+        } else if self.newest_established().is_none() {
+            if self.dpd.dead_since.is_some() {
+                "dead"
+            } else {
+                "idle"
+            }
+        } else if !self.dpd_active() {
+            "unsupported"
+        } else if self.dpd.probes > 0 {
+            "probing"
+        } else {
+            "alive"
+        };
+        DpdStatus {
+            state,
+            probes_unanswered: self.dpd.probes,
+            retries: cfg.map_or(0, |c| c.retries),
+            interval: cfg.map(|c| c.interval),
+            sequence: self.dpd.seq,
+            last_ack: self.dpd.last_ack,
+            last_seen: self.dpd.last_seen,
+            dead_since: self.dpd.dead_since,
+            deaths: self.dpd.deaths,
+        }
+    }
+}
