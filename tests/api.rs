@@ -678,6 +678,14 @@ async fn slow_clients_time_out_without_blocking_others() {
         .write_all(format!("PUT /api/v1/tunnels/ipsec0/proxy-ids HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 50\r\n\r\n{{").as_bytes())
         .await
         .unwrap();
+    // An idle keep-alive connection after one request.
+    let mut idle = tokio::net::TcpStream::connect(s.ep.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 512];
+    let n = idle.read(&mut first).await.unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
     // Meanwhile others are served at once.
     let t0 = std::time::Instant::now();
     let (c, _) = s.call("GET", "/api/v1/tunnels", None).await;
@@ -691,6 +699,71 @@ async fn slow_clients_time_out_without_blocking_others() {
     assert!(r.is_ok(), "slow body connection still open after 30 s");
     let text = String::from_utf8_lossy(&buf);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(30), idle.read_to_end(&mut rest)).await;
+    assert!(
+        r.is_ok(),
+        "idle keep-alive connection still open after 30 s"
+    );
+}
+
+#[tokio::test]
+async fn status_command_prints_the_table() {
+    let s = server(false).await;
+    let dir = std::env::temp_dir().join(format!("ikegate-status-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tf = dir.join("token");
+    std::fs::write(&tf, format!("{TOKEN}\n")).unwrap();
+    let addr = s.ep.addr.to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ikegate"))
+        .args(["status", "--address", &addr, "--token-file"])
+        .arg(&tf)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ipsec0: UP, 10.0.0.1 ⇄ 10.0.0.2, ike keys"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ESP in 0xc0000001 out 0xd0000001 (current), aes128-gcm"),
+        "{text}"
+    );
+    assert!(text.contains("ipsec1: DOWN"), "{text}");
+    assert!(
+        text.contains("last error: no answer from 10.0.0.2"),
+        "{text}"
+    );
+    // A wrong token and no gateway at all say what is wrong.
+    std::fs::write(&tf, "nope").unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ikegate"))
+        .args(["status", "--address", &addr, "--token-file"])
+        .arg(&tf)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    drop(s);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let free = l.local_addr().unwrap().to_string();
+    drop(l);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ikegate"))
+        .args(["status", "--address", &free, "--token-file"])
+        .arg(&tf)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to the admin API"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
