@@ -461,7 +461,7 @@ async fn wireshark_keys(
     }
     let lines = match format {
         "esp_sa" => app.state.esp_keys(),
-        "ikev1_decryption_table" => app.state.ikev1_keys()?,
+        "ikev1_decryption_table" => app.state.ikev1_keys().await?,
         other => {
             return Err(ApiError::bad_request(format!(
                 "format: \"{}\" is not one of esp_sa | ikev1_decryption_table",

@@ -68,8 +68,9 @@ pub trait AdminState: Send + Sync + 'static {
     /// Wireshark `esp_sa` lines of every installed SA (both directions).
     fn esp_keys(&self) -> Vec<String>;
 
-    /// Wireshark `ikev1_decryption_table` lines of every ISAKMP SA.
-    fn ikev1_keys(&self) -> Result<Vec<String>, ApiError>;
+    /// Wireshark `ikev1_decryption_table` lines of every established ISAKMP SA (asked from the
+    /// IKE tasks, which own the keys).
+    fn ikev1_keys(&self) -> BoxFuture<'_, Result<Vec<String>, ApiError>>;
 }
 
 struct PolicySlot {
@@ -278,11 +279,23 @@ impl AdminState for GatewayState {
         out
     }
 
-    fn ikev1_keys(&self) -> Result<Vec<String>, ApiError> {
-        Err(ApiError::not_implemented(
-            "the ikev1_decryption_table export is not available yet: the ISAKMP SA keys stay \
-             inside the IKE engine; use format=esp_sa for the ESP keys",
-        ))
+    fn ikev1_keys(&self) -> BoxFuture<'_, Result<Vec<String>, ApiError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (name, _) in self.controls.iter() {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.send(name, Command::ExportPhase1Keys(tx)).await?;
+                match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
+                    Ok(Ok(lines)) => out.extend(lines),
+                    _ => {
+                        return Err(ApiError::unavailable(format!(
+                            "{name}: the IKE task did not answer"
+                        )))
+                    }
+                }
+            }
+            Ok(out)
+        })
     }
 }
 

@@ -456,6 +456,21 @@ impl Engine {
         self.teardown(DownReason::Shutdown, true);
     }
 
+    /// (initiator cookie, encryption key) of every established ISAKMP SA, for the explicit,
+    /// opt-in Wireshark `ikev1_decryption_table` export (admin API with `allow-key-export`).
+    pub fn export_phase1_keys(&self) -> Vec<([u8; 8], zeroize::Zeroizing<Vec<u8>>)> {
+        self.p1
+            .iter()
+            .filter_map(|e| {
+                let sa = e.state.sa()?;
+                Some((
+                    e.icookie,
+                    zeroize::Zeroizing::new(sa.keys.export_enc_key().to_vec()),
+                ))
+            })
+            .collect()
+    }
+
     /// A snapshot for the admin API.
     pub fn status(&self) -> EngineStatus {
         let now = self.last_now;

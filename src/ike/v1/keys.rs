@@ -36,6 +36,11 @@ pub(crate) struct MmTranscript<'a> {
 }
 
 impl Phase1Keys {
+    /// The ISAKMP SA's encryption key, for the explicit, opt-in Wireshark key export only.
+    pub fn export_enc_key(&self) -> &[u8] {
+        &self.enc_key
+    }
+
     /// Derives SKEYID, SKEYID_{d,a,e} and the encryption key for pre-shared-key Main Mode.
     pub fn derive(
         p: &Phase1Proposal,
