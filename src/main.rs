@@ -124,7 +124,7 @@ fn main() -> ExitCode {
             };
             init_logging();
             let opts = ikegate::daemon::Options { wireshark_keylog };
-            runtime().block_on(run(cfg, opts))
+            runtime().block_on(run(cfg, opts, config))
         }
         Command::Status {
             config,
@@ -176,17 +176,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("cannot start the async runtime")
 }
 
-async fn run(cfg: ikegate::config::Config, opts: ikegate::daemon::Options) -> ExitCode {
+async fn run(
+    cfg: ikegate::config::Config,
+    opts: ikegate::daemon::Options,
+    path: std::path::PathBuf,
+) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
-    let gw = match ikegate::daemon::Gateway::start(&cfg, &opts).await {
+    let mut gw = match ikegate::daemon::Gateway::start(&cfg, &opts).await {
         Ok(g) => g,
         Err(e) => {
             eprintln!("ikegate: {e}");
             return ExitCode::from(1);
         }
     };
+    let api_state = std::sync::Arc::new(gw.admin_state());
     let admin = match &cfg.admin {
-        Some(a) => match ikegate::api::start(a, std::sync::Arc::new(gw.admin_state())).await {
+        Some(a) => match ikegate::api::start(a, api_state.clone()).await {
             Ok(s) => {
                 if s.token_generated {
                     eprintln!(
@@ -205,19 +210,44 @@ async fn run(cfg: ikegate::config::Config, opts: ikegate::daemon::Options) -> Ex
         None => None,
     };
     tracing::info!(
-        "running with {} interface(s); SIGINT/SIGTERM to stop",
-        cfg.interfaces.len()
+        "running with {} interface(s); SIGINT/SIGTERM to stop, SIGHUP to reload {}",
+        cfg.interfaces.len(),
+        path.display()
     );
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         eprintln!("ikegate: cannot install signal handlers");
         return ExitCode::from(1);
     };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = int.recv() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => match ikegate::config::load(&path) {
+                Ok(new) => {
+                    for line in gw.reload(&new).await {
+                        tracing::info!("reload: {line}");
+                    }
+                    api_state.sync_policies(gw.running_policies()).await;
+                    if new.admin != cfg.admin {
+                        tracing::warn!("reload: the admin: block changed; it applies at the next restart");
+                    }
+                }
+                Err(errs) => {
+                    tracing::warn!(
+                        "reload: {} has {} error(s), keeping the running configuration",
+                        path.display(),
+                        errs.len()
+                    );
+                    for e in &errs {
+                        tracing::warn!("reload:   {e}");
+                    }
+                }
+            },
+        }
     }
     if let Some(a) = admin {
         a.stop();

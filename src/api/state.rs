@@ -111,6 +111,15 @@ impl PolicyStore {
         self.slots.get(name).map(|s| s.current.load_full())
     }
 
+    /// Replaces the policy of `name` (e.g. after a configuration reload), waiting for any PUT
+    /// in progress. Unknown names are ignored.
+    pub async fn set(&self, name: &str, policy: IkePolicy) {
+        if let Some(slot) = self.slots.get(name) {
+            let _guard = slot.write.lock().await;
+            slot.current.store(Arc::new(policy));
+        }
+    }
+
     /// Runs `update` on the current policy and `apply` (which hands the result to the tunnel)
     /// under the tunnel's write lock, then publishes the result. `None` for an unknown name.
     pub async fn update<F, Fut>(
@@ -165,6 +174,15 @@ impl GatewayState {
             dp,
             controls,
             policies,
+        }
+    }
+
+    /// Takes over the policies a configuration reload installed (see
+    /// [`crate::daemon::Gateway::running_policies`]), so that GET shows and PUT starts from what
+    /// the tunnels run with.
+    pub async fn sync_policies(&self, policies: Vec<(String, IkePolicy)>) {
+        for (name, p) in policies {
+            self.policies.set(&name, p).await;
         }
     }
 

@@ -24,6 +24,7 @@ const IKE_KEYS: &[&str] = &[
     "proposal",
     "dpd",
     "nat-keepalive",
+    "aggressive-mode-third-message",
 ];
 
 /// Parses `ike:` (with the interface's `preshared-key[-file]` and `responder-only`).
@@ -55,13 +56,19 @@ pub(super) fn parse_ike(
         }
     }
     if let Some(x) = child(m, n, "exchange-mode") {
-        if let Some(mode) = x.choice(errs, &[("main", "main"), ("aggressive", "aggressive")]) {
-            if mode == "aggressive" {
-                x.error(
-                    errs,
-                    "aggressive mode is not supported yet; use `exchange-mode: main`",
-                );
-            }
+        if let Some(mode) = x.choice(
+            errs,
+            &[
+                ("main", crate::ike::ExchangeMode::Main),
+                ("aggressive", crate::ike::ExchangeMode::Aggressive),
+            ],
+        ) {
+            p.exchange_mode = mode;
+        }
+    }
+    if let Some(x) = child(m, n, "aggressive-mode-third-message") {
+        if let Some(enc) = x.choice(errs, &[("encrypted", true), ("clear", false)]) {
+            p.aggressive_encrypt_third = enc;
         }
     }
     if let Some(x) = child(m, n, "dpd") {

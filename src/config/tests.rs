@@ -482,3 +482,25 @@ fn ike_dpd_and_nat_keepalive() {
     .join("\n");
     assert!(all.contains("dpd: disable"), "{all}");
 }
+
+#[test]
+fn ike_aggressive_mode() {
+    let p = ike_policy(IKE);
+    assert_eq!(p.exchange_mode, crate::ike::ExchangeMode::Main);
+    assert!(p.aggressive_encrypt_third);
+    let p = ike_policy(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: aggressive\n      aggressive-mode-third-message: clear\n      my-identifier: { fqdn: branch.example.com }\n",
+    ));
+    assert_eq!(p.exchange_mode, crate::ike::ExchangeMode::Aggressive);
+    assert!(!p.aggressive_encrypt_third);
+    let all = errors(&IKE.replace(
+        "      exchange-mode: main\n",
+        "      exchange-mode: aggressive\n      aggressive-mode-third-message: plain\n",
+    ))
+    .join("\n");
+    assert!(
+        all.contains("interfaces.ipsec0.ike.aggressive-mode-third-message"),
+        "{all}"
+    );
+}

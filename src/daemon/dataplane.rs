@@ -47,6 +47,8 @@ pub struct TunnelStats {
     pub tx_policy: AtomicU64,
     /// Send or TUN-write errors from the OS.
     pub io_errors: AtomicU64,
+    /// Times ESP-in-UDP followed the peer to a new NAT mapping seen on authenticated ESP.
+    pub peer_moves: AtomicU64,
 }
 
 /// One tunnel interface as the data plane sees it.
@@ -76,6 +78,8 @@ pub struct Tunnel {
 pub struct GlobalStats {
     /// ESP packets for SPIs we do not have.
     pub no_sa: AtomicU64,
+    /// The SPI of the latest such packet (for the IKE control tasks).
+    pub last_unknown_spi: std::sync::atomic::AtomicU32,
     /// Runts: datagrams too short to carry an SPI and sequence number.
     pub malformed: AtomicU64,
     /// NAT keepalives received.
@@ -126,6 +130,7 @@ impl Default for RateLimit {
 
 static LOG_TX_ERR: RateLimit = RateLimit::new();
 static LOG_TUN_ERR: RateLimit = RateLimit::new();
+static LOG_PEER_MOVE: RateLimit = RateLimit::new();
 
 /// What became of one inbound ESP packet.
 #[derive(Debug, PartialEq, Eq)]
@@ -157,6 +162,7 @@ impl DataPlane {
         };
         let Some(sa) = self.sas.get(spi) else {
             self.stats.no_sa.fetch_add(1, Ordering::Relaxed);
+            self.stats.last_unknown_spi.store(spi, Ordering::Relaxed);
             return Inbound::Dropped(DropReason::NoSa);
         };
         let Some(tunnel) = self.tunnels.get(sa.tunnel) else {
@@ -281,7 +287,7 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
                     continue;
                 }
             };
-            match t.send(sa.encap, &buf[range]).await {
+            match t.send(sa.encap(), &buf[range]).await {
                 Ok(()) => t.stats.tx.add(len),
                 Err(e) => {
                     t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
@@ -388,9 +394,28 @@ fn on_udp_datagram(
             false
         }
         Encapsulated::Esp(_) => match dp.receive_esp(buf, start, start + n) {
-            Inbound::Deliver { tunnel, range } => writers.push(tunnel, &buf[range]),
+            Inbound::Deliver { tunnel, range } => {
+                follow_nat_mapping(dp, tunnel, from);
+                writers.push(tunnel, &buf[range])
+            }
             Inbound::Dropped(_) => false,
         },
+    }
+}
+
+/// An authenticated ESP-in-UDP packet of `tunnel` came from `from`: if the peer's NAT mapping
+/// moved, ESP follows it at once (sequence numbers continue). Cheap when nothing changed.
+fn follow_nat_mapping(dp: &DataPlane, tunnel: usize, from: SocketAddr) {
+    let Some(t) = dp.tunnels.get(tunnel) else {
+        return;
+    };
+    let guard = t.outbound.load();
+    let Some(sa) = guard.as_ref() else { return };
+    if matches!(sa.encap(), Encap::Udp(cur) if cur != from) && sa.set_udp_remote(from) {
+        t.stats.peer_moves.fetch_add(1, Ordering::Relaxed);
+        if LOG_PEER_MOVE.allow() {
+            tracing::info!(tunnel = %t.cfg.name, "peer's NAT mapping moved to {from} (seen on authenticated ESP); ESP follows");
+        }
     }
 }
 

@@ -81,6 +81,7 @@ pub async fn run(
 ) {
     let name = tunnel.cfg.name.clone();
     let mut out = Outbounds::default();
+    let mut seen_no_sa = dp.stats.no_sa.load(std::sync::atomic::Ordering::Relaxed);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     engine.initiate(now());
@@ -102,7 +103,16 @@ pub async fn run(
                 None => return,
             },
             () = sleep => engine.handle_timeout(now()),
-            _ = tick.tick() => report_traffic(&dp, &mut engine, &out),
+            _ = tick.tick() => {
+                report_traffic(&dp, &mut engine, &out);
+                // ESP for SPIs nobody has (the engine rate-limits its reaction).
+                let no_sa = dp.stats.no_sa.load(std::sync::atomic::Ordering::Relaxed);
+                if no_sa > seen_no_sa {
+                    let spi = dp.stats.last_unknown_spi.load(std::sync::atomic::Ordering::Relaxed);
+                    engine.unknown_spi(now(), spi);
+                }
+                seen_no_sa = no_sa;
+            }
             c = cmd.recv() => match c {
                 Some(Command::Initiate) => engine.initiate(now()),
                 Some(Command::Rekey) => engine.rekey(now()),
@@ -165,7 +175,10 @@ async fn flush(
     keylog: Option<&KeyLog>,
 ) {
     while let Some(tx) = engine.poll_transmit() {
-        let r = if tx.local_port == 4500 {
+        let r = if tx.local_port == 4500 && tx.data == [0xff] {
+            // NAT keepalive (RFC 3948): the bare 0xFF byte, no non-ESP marker.
+            t.transport.udp4500.send_to(&tx.data, tx.remote).await
+        } else if tx.local_port == 4500 {
             let mut d = Vec::with_capacity(tx.data.len() + 4);
             d.extend_from_slice(&NON_ESP_MARKER);
             d.extend_from_slice(&tx.data);
@@ -274,7 +287,11 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             }
         },
         Event::PeerAddressChanged { remote } => {
-            tracing::info!(tunnel = %name, "peer now at {remote}");
+            let mut moved = 0;
+            for o in outs.0.values() {
+                moved += usize::from(o.set_udp_remote(remote));
+            }
+            tracing::info!(tunnel = %name, "peer now at {remote} (authenticated IKE); ESP-in-UDP of {moved} SA(s) follows");
         }
         Event::PeerDead { remote } => {
             tracing::warn!(tunnel = %name, "peer {remote} declared dead by DPD; its SAs are cleared");

@@ -69,6 +69,8 @@ pub struct Gateway {
     tasks: Vec<JoinHandle<()>>,
     ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
     controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
+    /// Configuration of each tunnel as running, with its IKE control channel (if IKE).
+    running: Vec<(InterfaceConfig, Option<mpsc::Sender<ike::Command>>)>,
 }
 
 /// Options of a running gateway that are not part of the configuration file.
@@ -248,9 +250,11 @@ impl Gateway {
         // IKE: one control task per IKE tunnel; datagrams are routed to it by peer address.
         let mut ike_tasks = Vec::new();
         let mut controls = Vec::new();
+        let mut running = Vec::new();
         let mut by_peer: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>> = HashMap::new();
         for t in &dp.tunnels {
             let Keying::Ike(policy) = &t.cfg.keying else {
+                running.push((t.cfg.clone(), None));
                 continue;
             };
             let (tx, rx) = mpsc::channel(256);
@@ -263,6 +267,7 @@ impl Gateway {
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
             controls.push((t.index, ctx.clone()));
+            running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));
         }
         let by_peer = Arc::new(by_peer);
@@ -298,7 +303,67 @@ impl Gateway {
             tasks,
             ike: ike_tasks,
             controls,
+            running,
         })
+    }
+
+    /// Applies a re-read configuration (SIGHUP): unchanged tunnels keep their SAs; a tunnel
+    /// whose IKE settings changed gets the new policy and renegotiates (Delete, then a fresh
+    /// Main Mode); a tunnel removed from the file has its SAs deleted. Changes that need new
+    /// devices, sockets or routes (new interfaces, addresses, MTU, manual keys) are reported
+    /// and take effect at the next restart. Returns one line per tunnel, in plain words.
+    pub async fn reload(&mut self, cfg: &Config) -> Vec<String> {
+        let mut report = Vec::new();
+        for (old, cmd) in self.running.iter_mut() {
+            let Some(new) = cfg.interfaces.iter().find(|i| i.name == old.name) else {
+                if let Some(c) = cmd.take() {
+                    let (done, wait) = tokio::sync::oneshot::channel();
+                    if c.send(ike::Command::Shutdown(done)).await.is_ok() {
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await;
+                    }
+                }
+                report.push(format!(
+                    "{}: removed from the configuration: its SAs were deleted (the device goes away at the next restart)",
+                    old.name
+                ));
+                continue;
+            };
+            match reload_change(old, new) {
+                Change::None => report.push(format!("{}: unchanged, SAs kept", old.name)),
+                Change::Ike(policy) => match cmd {
+                    Some(c) => {
+                        let ok = c.send(ike::Command::SetPolicy(policy)).await.is_ok()
+                            && c.send(ike::Command::Reset).await.is_ok();
+                        *old = new.clone();
+                        report.push(if ok {
+                            format!("{}: IKE settings changed, renegotiating", old.name)
+                        } else {
+                            format!(
+                                "{}: IKE settings changed but its IKE task is gone",
+                                old.name
+                            )
+                        });
+                    }
+                    None => report.push(format!(
+                        "{}: IKE settings changed on a stopped tunnel; restart to apply",
+                        old.name
+                    )),
+                },
+                Change::NeedsRestart(what) => report.push(format!(
+                    "{}: {what} changed; this needs a restart (kept running with the old settings)",
+                    old.name
+                )),
+            }
+        }
+        for i in &cfg.interfaces {
+            if !self.running.iter().any(|(o, _)| o.name == i.name) {
+                report.push(format!(
+                    "{}: new interface; it starts at the next restart",
+                    i.name
+                ));
+            }
+        }
+        report
     }
 
     /// Sends Delete for every IKE-negotiated SA, stops the tasks, removes the routes and closes
@@ -326,6 +391,17 @@ impl Gateway {
         }
         // Dropping the last reference to each device closes it; the kernel then deletes it.
         drop(self.dp);
+    }
+
+    /// The IKE policy each IKE tunnel runs with now (after reloads), by name.
+    pub fn running_policies(&self) -> Vec<(String, crate::ike::IkePolicy)> {
+        self.running
+            .iter()
+            .filter_map(|(c, _)| match &c.keying {
+                Keying::Ike(p) => Some((c.name.clone(), (**p).clone())),
+                Keying::Manual { .. } => None,
+            })
+            .collect()
     }
 
     /// The admin API's view of this gateway: published snapshots and the IKE tasks' command
@@ -442,5 +518,47 @@ pub fn suite_name(t: &EspTransform) -> String {
         t.enc().config_name().to_string()
     } else {
         format!("{}/{}", t.enc().config_name(), t.integ().config_name())
+    }
+}
+
+/// What a reload changes for one tunnel.
+enum Change {
+    None,
+    /// Only the IKE policy: applied live.
+    Ike(Box<crate::ike::IkePolicy>),
+    /// Something the running data plane cannot change.
+    NeedsRestart(&'static str),
+}
+
+fn reload_change(old: &InterfaceConfig, new: &InterfaceConfig) -> Change {
+    if old.source != new.source || old.destination != new.destination {
+        return Change::NeedsRestart("the outer addresses");
+    }
+    if old.nat_traversal != new.nat_traversal {
+        return Change::NeedsRestart("nat-traversal");
+    }
+    if format!("{:?}{:?}", old.mtu, old.tcp_mss) != format!("{:?}{:?}", new.mtu, new.tcp_mss) {
+        return Change::NeedsRestart("the MTU or MSS setting");
+    }
+    match (&old.keying, &new.keying) {
+        (Keying::Ike(a), Keying::Ike(b)) => {
+            let same = format!("{a:?}") == format!("{b:?}")
+                && a.psk == b.psk
+                && a.initial_contact == b.initial_contact
+                && a.reinitiate_after == b.reinitiate_after;
+            if same {
+                Change::None
+            } else {
+                Change::Ike(b.clone())
+            }
+        }
+        (Keying::Manual { .. }, Keying::Manual { .. }) => {
+            if format!("{:?}", old.keying) == format!("{:?}", new.keying) {
+                Change::None
+            } else {
+                Change::NeedsRestart("the manual SA")
+            }
+        }
+        _ => Change::NeedsRestart("the keying method"),
     }
 }

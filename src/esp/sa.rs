@@ -108,8 +108,9 @@ pub struct OutboundSa {
     pub spi: u32,
     /// Cipher and integrity state.
     pub transform: EspTransform,
-    /// Raw ESP or UDP encapsulation.
-    pub encap: Encap,
+    /// Raw ESP or UDP encapsulation; the UDP destination follows the peer's NAT mapping
+    /// ([`OutboundSa::set_udp_remote`]) without touching the sequence numbers.
+    encap: arc_swap::ArcSwap<Encap>,
     seq: AtomicU64,
     /// Packets and inner bytes sealed.
     pub counters: Counters,
@@ -128,7 +129,7 @@ impl OutboundSa {
         Ok(OutboundSa {
             spi: keys.spi,
             transform: EspTransform::new(keys, iv_seed)?,
-            encap,
+            encap: arc_swap::ArcSwap::from_pointee(encap),
             seq: AtomicU64::new(0),
             counters: Counters::default(),
             selector: None,
@@ -172,6 +173,23 @@ impl OutboundSa {
     /// Sequence number of the last sealed packet.
     pub fn last_seq(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
+    }
+
+    /// Where sealed packets go now: raw ESP or ESP-in-UDP to an address.
+    pub fn encap(&self) -> Encap {
+        **self.encap.load()
+    }
+
+    /// Sends ESP-in-UDP to `to` from now on (the peer's NAT mapping changed). Returns whether
+    /// anything changed; raw ESP SAs are left alone.
+    pub fn set_udp_remote(&self, to: std::net::SocketAddr) -> bool {
+        match **self.encap.load() {
+            Encap::Udp(cur) if cur != to => {
+                self.encap.store(std::sync::Arc::new(Encap::Udp(to)));
+                true
+            }
+            _ => false,
+        }
     }
 }
 

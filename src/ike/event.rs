@@ -17,7 +17,8 @@ pub struct Transmit {
     pub local_port: u16,
     /// Where to send it.
     pub remote: SocketAddr,
-    /// The ISAKMP message (without the non-ESP marker).
+    /// The ISAKMP message (without the non-ESP marker), or exactly `[0xff]`: a NAT keepalive
+    /// (RFC 3948), sent as is on port 4500 without the marker.
     pub data: Vec<u8>,
 }
 

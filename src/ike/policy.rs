@@ -274,6 +274,16 @@ impl Default for RetransmitPolicy {
     }
 }
 
+/// Phase-1 exchange to initiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeMode {
+    /// Main Mode (Identity Protection): six messages, identities encrypted.
+    Main,
+    /// Aggressive Mode: three messages, identities in the clear; the PSK can be attacked
+    /// offline from a captured exchange (VU#857035).
+    Aggressive,
+}
+
 /// Dead Peer Detection (RFC 3706) settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DpdPolicy {
@@ -333,6 +343,12 @@ pub struct IkePolicy {
     pub dpd: Option<DpdPolicy>,
     /// NAT keepalive interval (a 0xFF byte on port 4500 when we are behind a NAT); `None` = off.
     pub nat_keepalive: Option<Duration>,
+    /// Phase-1 exchange we initiate (as responder both are accepted when configured
+    /// aggressive; Main Mode always).
+    pub exchange_mode: ExchangeMode,
+    /// Aggressive Mode initiator: send the third message encrypted (true, RFC 2408 reading,
+    /// strongSwan/OpenSWAN) or in the clear (RTX/racoon). Both are accepted as responder.
+    pub aggressive_encrypt_third: bool,
 }
 
 impl fmt::Debug for IkePolicy {
@@ -351,6 +367,8 @@ impl fmt::Debug for IkePolicy {
             .field("retransmit", &self.retransmit)
             .field("dpd", &self.dpd)
             .field("nat_keepalive", &self.nat_keepalive)
+            .field("exchange_mode", &self.exchange_mode)
+            .field("aggressive_encrypt_third", &self.aggressive_encrypt_third)
             .finish_non_exhaustive()
     }
 }
@@ -397,6 +415,8 @@ impl IkePolicy {
             reinitiate_after: Some(Duration::from_secs(10)),
             dpd: Some(DpdPolicy::default()),
             nat_keepalive: Some(Duration::from_secs(20)),
+            exchange_mode: ExchangeMode::Main,
+            aggressive_encrypt_third: true,
         }
     }
 

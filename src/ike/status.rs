@@ -56,6 +56,12 @@ pub struct EngineStats {
     pub notifies_received: u64,
     /// Delete payloads received.
     pub deletes_received: u64,
+    /// ESP for unknown SPIs reported by the data plane ([`crate::ike::Engine::unknown_spi`]).
+    pub unknown_spi_reports: u64,
+    /// Reactions to it (rate-limited: Delete for the stale SPI or a new negotiation).
+    pub unknown_spi_reactions: u64,
+    /// NAT keepalives we sent.
+    pub nat_keepalives_sent: u64,
     /// R-U-THERE probes we sent.
     pub dpd_probes_sent: u64,
     /// R-U-THERE probes from the peer we answered.

@@ -95,6 +95,13 @@ impl Gateway {
         (code, self.log_text())
     }
 
+    /// Sends `sig` (e.g. `libc::SIGHUP`) to the gateway.
+    pub fn signal(&mut self, sig: i32) {
+        if let Some(p) = self.proc_.as_mut() {
+            p.signal(sig);
+        }
+    }
+
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         self.proc_.as_mut().is_some_and(|p| p.try_wait().is_none())

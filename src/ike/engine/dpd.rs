@@ -55,6 +55,7 @@ impl Engine {
             return;
         };
         let got_inbound = in_bytes > c.in_bytes;
+        let sent = out_bytes > c.out_bytes;
         c.in_bytes = in_bytes;
         c.out_bytes = out_bytes;
         let used = in_bytes.max(out_bytes);
@@ -69,6 +70,9 @@ impl Engine {
         }
         if got_inbound {
             self.saw_peer(now);
+        }
+        if sent && self.nat_keepalive_last.is_some() {
+            self.nat_keepalive_last = Some(now);
         }
         if switch {
             self.use_outbound(i);
@@ -238,5 +242,92 @@ impl Engine {
             dead_since: self.dpd.dead_since,
             deaths: self.dpd.deaths,
         }
+    }
+}
+
+impl Engine {
+    /// The ISAKMP SA whose NAT mapping we keep alive, if we are behind a NAT and NAT-T floated.
+    fn keepalive_target(&self) -> Option<(std::net::SocketAddr, Duration)> {
+        let iv = self.policy.nat_keepalive?;
+        let e = self.p1.get(self.newest_established()?)?;
+        let sa = e.state.sa()?;
+        (e.floated && sa.nat.local_behind).then_some((e.peer, iv))
+    }
+
+    /// When the next NAT keepalive is due.
+    pub(super) fn keepalive_deadline(&self) -> Option<Instant> {
+        let (_, iv) = self.keepalive_target()?;
+        Some(self.nat_keepalive_last? + iv)
+    }
+
+    /// Sends a NAT keepalive (RFC 3948: one 0xFF byte on port 4500, a [`super::Transmit`]
+    /// whose data is exactly `[0xff]`) when nothing went to the peer for an interval.
+    pub(super) fn run_nat_keepalive(&mut self, now: Instant) {
+        let Some((peer, _)) = self.keepalive_target() else {
+            return;
+        };
+        if self.nat_keepalive_last.is_none() {
+            self.nat_keepalive_last = Some(now);
+            return;
+        }
+        if self.keepalive_deadline().is_some_and(|t| t <= now) {
+            self.nat_keepalive_last = Some(now);
+            self.io.stats.nat_keepalives_sent += 1;
+            self.io.transmits.push_back(super::Transmit {
+                local_port: 4500,
+                remote: peer,
+                data: vec![0xff],
+            });
+        }
+    }
+}
+
+/// At most one reaction to ESP for unknown SPIs per this period (a flood must not cause a
+/// storm of Deletes or negotiations).
+const UNKNOWN_SPI_HOLDOFF: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// The data plane received ESP from this tunnel's peer for `spi`, which names no SA we
+    /// have: the peer uses a pair we deleted (our Delete got lost) or it kept SAs across our
+    /// restart. Rate-limited reaction: with an ISAKMP SA, a Delete for `spi` so the peer drops
+    /// its stale SA (and rekeys); without one, a new negotiation (with INITIAL-CONTACT) unless
+    /// responder-only. Returns whether it reacted.
+    pub fn unknown_spi(&mut self, now: Instant, spi: u32) -> bool {
+        self.last_now = Some(now);
+        self.io.stats.unknown_spi_reports += 1;
+        if self
+            .unknown_spi_at
+            .is_some_and(|t| now.saturating_duration_since(t) < UNKNOWN_SPI_HOLDOFF)
+        {
+            return false;
+        }
+        self.unknown_spi_at = Some(now);
+        if self.children.iter().any(|c| c.inbound_spi == spi) {
+            return false;
+        }
+        info!(spi = %format_args!("{spi:08x}"), "peer sends ESP on an SA we do not have");
+        self.io.stats.unknown_spi_reactions += 1;
+        if let Some(idx) = self.newest_established() {
+            let Engine { rng, p1, io, .. } = self;
+            if let Some(e) = p1.get(idx) {
+                if let Some(sa) = e.state.sa() {
+                    let mid = new_mid(&mut **rng, e);
+                    let msg = informational::encrypted_delete(
+                        sa,
+                        mid,
+                        crate::wire::isakmp::ProtocolId::IPSEC_ESP,
+                        &[&spi.to_be_bytes()],
+                    );
+                    io.send(e.local_port, e.peer, msg);
+                }
+            }
+            if !self.policy.responder_only {
+                self.ensure_up(now);
+            }
+        } else if !self.policy.responder_only {
+            self.want_up = true;
+            self.ensure_up(now);
+        }
+        true
     }
 }

@@ -75,6 +75,12 @@ impl Engine {
                     peer,
                 }
             }
+            P1State::AmISent(s) if kind == NotifyType::NO_PROPOSAL_CHOSEN => {
+                Diagnostic::Phase1Rejected {
+                    offered: s.offer_text(),
+                    peer,
+                }
+            }
             P1State::ISentAuth(_)
                 if matches!(
                     kind,

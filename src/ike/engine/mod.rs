@@ -19,12 +19,14 @@ use super::status::{ChildStatus, EngineStats, EngineStatus, NatStatus, Phase1Sta
 use super::v1::informational;
 use super::v1::isakmp_sa::IsakmpSa;
 use super::v1::main_mode::{
-    MmInitiatorSentAuth, MmInitiatorSentKe, MmInitiatorSentSa, MmResponderSentKe, MmResponderSentSa,
+    AmInitiatorSent, AmResponderSent, MmInitiatorSentAuth, MmInitiatorSentKe, MmInitiatorSentSa,
+    MmResponderSentKe, MmResponderSentSa,
 };
 use super::v1::nat::NatTMethod;
 use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
 
+mod aggressive;
 mod dpd;
 mod info;
 mod lifecycle;
@@ -51,6 +53,10 @@ pub struct Engine {
     peer: SocketAddr,
     last_now: Option<Instant>,
     dpd: dpd::Dpd,
+    /// When we last sent something that refreshes our NAT mapping (keepalive or ESP).
+    nat_keepalive_last: Option<Instant>,
+    /// Last reaction to ESP for an unknown SPI (rate limit).
+    unknown_spi_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -134,6 +140,10 @@ enum P1State {
     ISentAuth(MmInitiatorSentAuth),
     RSentSa(MmResponderSentSa),
     RSentKe(MmResponderSentKe),
+    /// Aggressive Mode initiator, message 1 sent.
+    AmISent(AmInitiatorSent),
+    /// Aggressive Mode responder, message 2 sent.
+    AmRSent(Box<AmResponderSent>),
     Established(Box<IsakmpSa>),
     /// We refused message 1; kept until expiry to answer its retransmissions.
     Rejected,
@@ -149,6 +159,8 @@ impl P1State {
             P1State::ISentAuth(_) => "sent message 5",
             P1State::RSentSa(_) => "sent message 2",
             P1State::RSentKe(_) => "sent message 4",
+            P1State::AmISent(_) => "sent Aggressive Mode message 1",
+            P1State::AmRSent(_) => "sent Aggressive Mode message 2",
             P1State::Established(_) => "established",
             P1State::Rejected => "rejected",
             P1State::Gone => "gone",
@@ -315,6 +327,8 @@ impl Engine {
             peer,
             last_now: None,
             dpd: dpd::Dpd::default(),
+            nat_keepalive_last: None,
+            unknown_spi_at: None,
         }
     }
 
@@ -376,16 +390,7 @@ impl Engine {
             ExchangeType::QUICK_MODE => self.on_quick_mode(now, remote, &hdr, body, whole),
             ExchangeType::INFORMATIONAL => self.on_informational(now, remote, &hdr, body, whole),
             ExchangeType::AGGRESSIVE => {
-                self.io.stats.dropped_unsupported += 1;
-                let d = Diagnostic::Unsupported {
-                    detail: format!(
-                        "peer ({}) started Aggressive Mode; ikegate speaks Main Mode only — set the peer's exchange mode to main",
-                        remote.ip()
-                    ),
-                };
-                if self.io.last_error != Some(d.to_string()) {
-                    self.io.fail(d);
-                }
+                self.on_aggressive_mode(now, local, remote, &hdr, body, whole)
             }
             other => {
                 debug!(%remote, exchange = %other, "dropping unsupported exchange");
@@ -400,6 +405,7 @@ impl Engine {
         self.run_retransmits(now);
         self.run_expiries(now);
         self.run_dpd(now);
+        self.run_nat_keepalive(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
             self.reinit_at = None;
             if self.want_up {
@@ -422,7 +428,10 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.reinit_at;
-        if let Some(d) = self.dpd_deadline() {
+        for d in [self.dpd_deadline(), self.keepalive_deadline()]
+            .into_iter()
+            .flatten()
+        {
             t = Some(t.map_or(d, |t| t.min(d)));
         }
         let mut take = |x: Option<Instant>| {
@@ -535,11 +544,14 @@ impl Engine {
             e.role == Role::Initiator
                 && matches!(
                     e.state,
-                    P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+                    P1State::ISentSa(_)
+                        | P1State::ISentKe(_)
+                        | P1State::ISentAuth(_)
+                        | P1State::AmISent(_)
                 )
         });
         if !negotiating {
-            self.start_main_mode(now);
+            self.start_phase1(now);
         }
     }
 

@@ -20,6 +20,14 @@ use super::{hex8, new_mid, Engine, P1Entry, P1State, Retx};
 const NAT_T_PORT: u16 = 4500;
 
 impl Engine {
+    /// Starts the configured phase-1 exchange.
+    pub(super) fn start_phase1(&mut self, now: Instant) {
+        match self.policy.exchange_mode {
+            super::super::policy::ExchangeMode::Main => self.start_main_mode(now),
+            super::super::policy::ExchangeMode::Aggressive => self.start_aggressive_mode(now),
+        }
+    }
+
     pub(super) fn start_main_mode(&mut self, now: Instant) {
         let remote = SocketAddr::new(self.policy.remote, self.policy.remote_port);
         let mut ctx = Ctx {
@@ -221,7 +229,11 @@ impl Engine {
                 }
                 Err(Fault::Fail(d, n)) => failed = Some((d, n)),
             },
-            other @ (P1State::Established(_) | P1State::Rejected | P1State::Gone) => {
+            other @ (P1State::Established(_)
+            | P1State::Rejected
+            | P1State::Gone
+            | P1State::AmISent(_)
+            | P1State::AmRSent(_)) => {
                 e.state = other;
                 io.stats.dropped_unexpected += 1;
             }
@@ -339,7 +351,7 @@ impl Engine {
     }
 
     /// An ISAKMP SA just came up at `idx`.
-    fn on_phase1_up(&mut self, now: Instant, idx: usize) {
+    pub(super) fn on_phase1_up(&mut self, now: Instant, idx: usize) {
         let Some(e) = self.p1.get_mut(idx) else {
             return;
         };
@@ -378,6 +390,9 @@ impl Engine {
         self.dpd.dead_since = None;
         self.dpd.attempts = 0;
         self.saw_peer(now);
+        if nat.floated {
+            self.nat_keepalive_last = Some(now);
+        }
         if peer_initial_contact {
             self.purge_others(idx, DownReason::InitialContact);
         }

@@ -71,7 +71,10 @@ impl Engine {
         let busy = self.p1.iter().any(|e| {
             matches!(
                 e.state,
-                P1State::ISentSa(_) | P1State::ISentKe(_) | P1State::ISentAuth(_)
+                P1State::ISentSa(_)
+                    | P1State::ISentKe(_)
+                    | P1State::ISentAuth(_)
+                    | P1State::AmISent(_)
             ) || e.qm.iter().any(|q| matches!(q.state, QmState::ISent(_)))
         });
         let complete = self
@@ -102,7 +105,7 @@ impl Engine {
                 e.rekey_at = None;
                 if wanted && !newer && !self.policy.responder_only {
                     info!(icookie = %hex8(&e.icookie), "rekeying ISAKMP SA");
-                    self.start_main_mode(now);
+                    self.start_phase1(now);
                 }
                 continue;
             }

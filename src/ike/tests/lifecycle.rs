@@ -1,6 +1,7 @@
 //! Tunnel lifecycle on a virtual clock: operator controls, make-before-break rekeying,
 //! lifetimes, collisions.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::pair::*;
@@ -443,4 +444,105 @@ fn seil_lifetime_60_rekeys_forever() {
         downs(&p.b)
     );
     assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+}
+
+#[test]
+fn nat_keepalives_from_the_side_behind_the_nat_and_rebinding_is_followed() {
+    let mut pa = policy_a();
+    pa.remote = ip(B_PUBLIC);
+    pa.remote_port = 10500;
+    let mut p = Pair::new(pa, policy_b(), 39);
+    p.nat_b = true;
+    let now = p.now;
+    p.b.engine.initiate(now);
+    p.run_for(Duration::from_secs(100));
+    assert_mirrored(&p);
+    // Only B (behind the NAT) sends keepalives, every 20 s, to A's port 4500.
+    assert!(p.keepalives.iter().all(|k| k.0 == Side::B));
+    let times: Vec<_> = p.keepalives.iter().map(|k| k.1).collect();
+    assert!(times.len() >= 4, "{} keepalives", times.len());
+    for w in times.windows(2) {
+        assert_eq!(w[1] - w[0], Duration::from_secs(20));
+    }
+    assert_eq!(p.keepalives[0].2, "10.77.0.1:4500".parse().unwrap());
+    assert_eq!(
+        p.b.engine.status().stats.nat_keepalives_sent,
+        times.len() as u64
+    );
+    // Outbound ESP counts as a refresh: no keepalive while B sends.
+    let spi = p.b.engine.status().children[0].inbound_spi;
+    let n = p.keepalives.len();
+    for i in 1..=60u64 {
+        let now = p.now;
+        p.b.engine.child_traffic(now, spi, 0, 100 * i);
+        p.run_for(Duration::from_secs(1));
+    }
+    assert_eq!(p.keepalives.len(), n);
+    // The NAT rebinds B's flows: A follows from the next authenticated message.
+    p.nat_b_shift = 20000;
+    p.b.engine.send_r_u_there(1);
+    p.run_for(Duration::from_secs(2));
+    let moved: SocketAddr = "192.0.2.100:24500".parse().unwrap();
+    assert!(p
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PeerAddressChanged { remote } if *remote == moved)));
+    let s = p.a.engine.status();
+    assert_eq!(s.peer, moved);
+    assert_eq!(s.children[0].udp_encap, Some(moved));
+    // A's next messages go to the new mapping: a rekey by A works.
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(20));
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert_eq!(p.a.engine.status().children[0].udp_encap, Some(moved));
+    assert_outbound_consistent(&p);
+}
+
+#[test]
+fn esp_for_an_unknown_spi_is_answered_rate_limited() {
+    let mut p = Pair::new(policy_a(), policy_b(), 50);
+    p.connect();
+    let b_out = p.b.engine.status().children[0].outbound_spi;
+    // B keeps an SA that A lost: A receives ESP for a stale SPI, in a flood.
+    let stale = 0x0bad_5e55;
+    let sent0 = p.a.engine.status().stats.sent;
+    let mut reactions = 0;
+    for i in 0..2000u64 {
+        let now = p.now;
+        reactions += u32::from(p.a.engine.unknown_spi(now, stale));
+        if i % 100 == 99 {
+            p.run_for(Duration::from_secs(1));
+        }
+    }
+    // 20 s of flood: at most one reaction per 10 s.
+    assert!(reactions <= 3, "{reactions} reactions");
+    assert!(p.a.engine.status().stats.sent - sent0 <= 3);
+    assert_eq!(p.a.engine.status().stats.unknown_spi_reports, 2000);
+    // The SPI of a live pair is no reason to act.
+    let now = p.now + Duration::from_secs(11);
+    p.run_for(Duration::from_secs(11));
+    assert!(!p
+        .a
+        .engine
+        .unknown_spi(now, p.a.engine.status().children[0].inbound_spi));
+    assert_eq!(p.b.engine.status().children[0].outbound_spi, b_out);
+}
+
+#[test]
+fn unknown_spi_after_losing_state_renegotiates_with_initial_contact() {
+    let mut p = Pair::new(policy_a(), policy_b(), 51);
+    p.connect();
+    let old_b_in = p.b.children_up()[0].0.spi;
+    // A restarts without state but, as a test of this path, does not initiate by itself.
+    p.a.engine = crate::ike::Engine::new(policy_a(), Box::new(crate::ike::SeededRandom::new(5)));
+    p.a.events.clear();
+    let now = p.now;
+    assert!(p.a.engine.unknown_spi(now, 0x1234_5678));
+    p.run_for(Duration::from_secs(30));
+    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert!(downs(&p.b).contains(&(old_b_in, DownReason::InitialContact)));
+    assert_eq!(p.b.engine.status().children.len(), 1);
+    assert_outbound_consistent(&p);
 }

@@ -1,5 +1,6 @@
 //! Engine tests: two engines on a virtual clock, failures with their diagnostics, fuzzing.
 
+mod aggressive;
 mod failures;
 mod fuzz;
 mod lifecycle;

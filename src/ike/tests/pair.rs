@@ -107,12 +107,16 @@ pub struct Pair {
     pub latency: Duration,
     /// B is behind a NAPT: its source address becomes B_PUBLIC:(port+10000).
     pub nat_b: bool,
+    /// B's NAT maps its port P to P + this (10000; change it to simulate a rebinding).
+    pub nat_b_shift: u16,
     pub tamper: Option<Tamper>,
     flight: Vec<InFlight>,
     seq: u64,
     /// Every datagram sent, by sender (for fuzzing corpora).
     pub log: Vec<(Side, Transmit)>,
     counter: usize,
+    /// NAT keepalives sent: (by, when, to).
+    pub keepalives: Vec<(Side, Instant, SocketAddr)>,
 }
 
 impl Pair {
@@ -136,11 +140,13 @@ impl Pair {
             jitter: Duration::ZERO,
             latency: Duration::from_millis(5),
             nat_b: false,
+            nat_b_shift: 10000,
             tamper: None,
             flight: Vec::new(),
             seq: 0,
             log: Vec::new(),
             counter: 0,
+            keepalives: Vec::new(),
         }
     }
 
@@ -173,6 +179,11 @@ impl Pair {
         for side in [Side::A, Side::B] {
             while let Some(t) = self.node(side).engine.poll_transmit() {
                 any = true;
+                if t.local_port == 4500 && t.data == [0xff] {
+                    // NAT keepalive: the receiver's data plane counts and drops it.
+                    self.keepalives.push((side, self.now, t.remote));
+                    continue;
+                }
                 self.log.push((side, t.clone()));
                 self.counter += 1;
                 let n = self.counter;
@@ -212,7 +223,7 @@ impl Pair {
             Side::A => {
                 // A sends to B (maybe B's public address through the NAT).
                 let local_port = if self.nat_b {
-                    t.remote.port().wrapping_sub(10000)
+                    t.remote.port() % 10000
                 } else {
                     t.remote.port()
                 };
@@ -224,7 +235,7 @@ impl Pair {
             }
             Side::B => {
                 let src = if self.nat_b {
-                    SocketAddr::new(ip(B_PUBLIC), t.local_port + 10000)
+                    SocketAddr::new(ip(B_PUBLIC), t.local_port + self.nat_b_shift)
                 } else {
                     SocketAddr::new(from, t.local_port)
                 };

@@ -24,8 +24,11 @@ use crate::wire::isakmp::{
 
 use super::isakmp_sa::IsakmpSa;
 
+mod aggressive;
 mod initiator;
 mod responder;
+
+pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};

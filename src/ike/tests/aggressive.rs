@@ -1,0 +1,119 @@
+//! Aggressive Mode between two engines: both roles, identities by name, third message
+//! encrypted or clear, NAT, and the failures.
+
+use std::time::Duration;
+
+use super::pair::*;
+use crate::ike::{ExchangeMode, Identity, IkePolicy};
+
+fn am(mut p: IkePolicy, me: &str, peer: &str) -> IkePolicy {
+    p.exchange_mode = ExchangeMode::Aggressive;
+    p.my_id = Some(Identity::Fqdn(me.into()));
+    p.peer_id = Some(Identity::Fqdn(peer.into()));
+    p
+}
+
+#[test]
+fn aggressive_mode_with_fqdn_identities_both_third_message_styles() {
+    for encrypt in [true, false] {
+        let mut pa = am(policy_a(), "a.example", "b.example");
+        pa.aggressive_encrypt_third = encrypt;
+        let pb = am(policy_b(), "b.example", "a.example");
+        let mut p = Pair::new(pa, pb, 60);
+        p.connect();
+        assert_eq!(assert_mirrored(&p), 1, "encrypt {encrypt}");
+        let s = p.b.engine.status();
+        assert_eq!(s.phase1[0].peer_identity.as_deref(), Some("fqdn:a.example"));
+        assert_eq!(
+            p.a.engine.status().phase1[0].peer_identity.as_deref(),
+            Some("fqdn:b.example")
+        );
+        // Exactly three phase-1 messages.
+        let p1 = p
+            .log
+            .iter()
+            .filter(|(_, t)| t.data.get(18) == Some(&4))
+            .count();
+        assert_eq!(p1, 3);
+        let third = p
+            .log
+            .iter()
+            .filter(|(_, t)| t.data.get(18) == Some(&4))
+            .nth(2)
+            .unwrap();
+        assert_eq!(third.1.data[19] & 1 == 1, encrypt);
+        assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+    }
+}
+
+#[test]
+fn aggressive_mode_b_initiates_and_rekeys() {
+    let mut pa = am(policy_a(), "a.example", "b.example");
+    pa.phase1.lifetime_secs = 60;
+    let pb = am(policy_b(), "b.example", "a.example");
+    let mut p = Pair::new(pa, pb, 61);
+    let now = p.now;
+    p.b.engine.initiate(now);
+    p.run_for(Duration::from_secs(200));
+    assert_mirrored(&p);
+    assert!(p.b.engine.status().stats.phase1_established >= 3);
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+}
+
+#[test]
+fn aggressive_mode_through_nat_floats() {
+    let mut pa = am(policy_a(), "a.example", "b.example");
+    pa.remote = ip(B_PUBLIC);
+    pa.remote_port = 10500;
+    let pb = am(policy_b(), "b.example", "a.example");
+    let mut p = Pair::new(pa, pb, 62);
+    p.nat_b = true;
+    let now = p.now;
+    p.b.engine.initiate(now);
+    p.run_for(Duration::from_secs(60));
+    assert_mirrored(&p);
+    let sa = &p.a.engine.status().phase1[0];
+    assert!(sa.nat.peer_behind_nat && sa.nat.floated, "{sa:?}");
+    assert_eq!(
+        p.a.children_up()[0].2,
+        Some("192.0.2.100:14500".parse().unwrap())
+    );
+}
+
+#[test]
+fn aggressive_mode_failures_are_explained() {
+    // Wrong PSK: HASH_R does not verify at the initiator.
+    let pa = am(policy_a(), "a.example", "b.example");
+    let mut pb = am(policy_b(), "b.example", "a.example");
+    pb.psk = zeroize::Zeroizing::new(b"other".to_vec());
+    let mut p = Pair::new(pa, pb, 63);
+    p.connect();
+    assert!(p.a.children_up().is_empty());
+    assert!(
+        p.a.failures().iter().any(|f| f.contains("HASH_R")),
+        "{:?}",
+        p.a.failures()
+    );
+    // Unexpected identity.
+    let pa = am(policy_a(), "a.example", "b.example");
+    let pb = am(policy_b(), "b.example", "c.example");
+    let mut p = Pair::new(pa, pb, 64);
+    p.connect();
+    assert!(p.b.children_up().is_empty());
+    assert!(
+        p.b.failures()
+            .iter()
+            .any(|f| f.contains("a.example") && f.contains("c.example")),
+        "{:?}",
+        p.b.failures()
+    );
+    // Main Mode responder refuses Aggressive Mode with a reason.
+    let pa = am(policy_a(), "a.example", "b.example");
+    let mut p = Pair::new(pa, policy_b(), 65);
+    p.connect();
+    assert!(p
+        .b
+        .failures()
+        .iter()
+        .any(|f| f.contains("exchange-mode: aggressive")));
+}
