@@ -5,8 +5,13 @@ if [ "$(id -u)" != 0 ]; then
     echo "setup-debian.sh: run as root (sudo); it installs Debian packages" >&2
     exit 1
 fi
-pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3
+pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins)
+# The browser test drives Debian's chromium with playwright-core from the npm registry; any
+# node >= 18 will do (keep an existing one, e.g. from NodeSource).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    pkgs+=(nodejs npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 const LEFT: &str = "ikegate-demo-left";
 const RIGHT: &str = "ikegate-demo-right";
+/// Where the left gateway's admin API listens, inside its namespace.
+const ADMIN_IN_NS: &str = "127.0.0.1:8080";
 
 /// Namespaces, gateway processes and files of the demo; removed on drop (also on panic).
 struct Lab {
@@ -71,10 +73,11 @@ fn config(
     remote_lan: &str,
     psk: &str,
     responder: bool,
+    admin: &str,
 ) -> String {
     let responder = if responder { "enable" } else { "disable" };
     format!(
-        "# written by `ikegate demo`\n\
+        "# written by `ikegate demo`\n{admin}\
 interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: {psk}\n    responder-only: {responder}\n    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local_lan}, remote: {remote_lan} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n\
 route:\n  ipv4:\n    - {{ destination: {remote_lan}, gateway: ipsec0 }}\n"
     )
@@ -116,13 +119,17 @@ fn setup(dir: &Path) -> Result<(), String> {
     let (l, r) = ("192.168.1.0/24", "192.168.2.0/24");
     let write =
         |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| e.to_string());
+    let admin = format!(
+        "admin:\n  listen: {ADMIN_IN_NS}\n  token-file: {}\n",
+        dir.join("admin.token").display()
+    );
     write(
         "left.yaml",
-        config("10.0.0.1", "10.0.0.2", l, r, &psk, false),
+        config("10.0.0.1", "10.0.0.2", l, r, &psk, false, &admin),
     )?;
     write(
         "right.yaml",
-        config("10.0.0.2", "10.0.0.1", r, l, &psk, true),
+        config("10.0.0.2", "10.0.0.1", r, l, &psk, true, ""),
     )?;
     Ok(())
 }
@@ -249,7 +256,26 @@ async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
             }
         }
     }
+    let panel = match admin_forward(&dir).await {
+        Ok(url) => Some(url),
+        Err(e) => {
+            println!("   (the admin panel is not reachable from the host: {e})");
+            None
+        }
+    };
     println!("4. look around (in another shell, while the demo runs):");
+    if let Some((url, token)) = &panel {
+        println!("   web panel and API of {LEFT}: {url}   (token: {token})");
+        println!(
+            "   {} status --address {} --token-file {}",
+            std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or("ikegate".into()),
+            url.trim_start_matches("http://").trim_end_matches('/'),
+            dir.join("admin.token").display()
+        );
+        println!("   curl -H 'Authorization: Bearer {token}' {url}metrics");
+    }
     println!("   ip netns exec {LEFT} ip route show dev ipsec0");
     println!("   ip netns exec {LEFT} ip -s link show ipsec0");
     println!("   ip netns exec {LEFT} tcpdump -ni ikg-demo-l esp");
@@ -290,4 +316,61 @@ async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
     } else {
         Err("pings did not cross the tunnel (see above)".into())
     }
+}
+
+/// Makes the left gateway's admin API (listening on loopback inside its namespace) reachable
+/// on the host's loopback: a small TCP relay whose outgoing connections are opened inside the
+/// namespace. Returns the URL and the token.
+async fn admin_forward(dir: &Path) -> Result<(String, String), String> {
+    let token_file = dir.join("admin.token");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let token = loop {
+        match std::fs::read_to_string(&token_file) {
+            Ok(t) if !t.trim().is_empty() => break t.trim().to_string(),
+            _ if Instant::now() > deadline => {
+                return Err(format!("{} was not written", token_file.display()))
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:8080").await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen on the host's loopback: {e}"))?,
+    };
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let target: std::net::SocketAddr = ADMIN_IN_NS.parse().map_err(|e| format!("{e}"))?;
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(Ok(std_stream)) =
+                    tokio::task::spawn_blocking(move || connect_in_netns(LEFT, target)).await
+                else {
+                    return;
+                };
+                if std_stream.set_nonblocking(true).is_err() {
+                    return;
+                }
+                if let Ok(mut upstream) = tokio::net::TcpStream::from_std(std_stream) {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    Ok((format!("http://{local}/"), token))
+}
+
+/// Connects to `addr` from inside network namespace `ns` (on a short-lived thread, so only that
+/// thread changes namespace; the socket stays in it).
+fn connect_in_netns(ns: &str, addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path)?;
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(std::io::Error::from)?;
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the namespace thread panicked"))?
 }

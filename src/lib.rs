@@ -12,6 +12,7 @@
 //! Everything except [`io`] is free of `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod daemon;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
+mod status;
 
 /// Userspace IPsec gateway on route-based TUN interfaces.
 #[derive(Parser)]
@@ -41,6 +42,23 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "wireshark-esp")]
         format: KeyFormat,
+    },
+    /// Print the tunnel table of a running gateway through its admin API (like
+    /// `swanctl --list-sas`).
+    Status {
+        /// Configuration file of the running gateway (its `admin:` block says where the API
+        /// listens and where the token is).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Admin API address (overrides the configuration; default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR:PORT")]
+        address: Option<std::net::SocketAddr>,
+        /// Token file (overrides the configuration; default /etc/ikegate/admin.token).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Print the JSON of GET /api/v1/tunnels instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Build two network namespaces, run two gateways, ping across the tunnel (needs root).
     Demo {
@@ -108,6 +126,42 @@ fn main() -> ExitCode {
             let opts = ikegate::daemon::Options { wireshark_keylog };
             runtime().block_on(run(cfg, opts, config))
         }
+        Command::Status {
+            config,
+            address,
+            token_file,
+            json,
+        } => {
+            let mut admin = match &config {
+                Some(c) => match load(c) {
+                    Ok(cfg) => match cfg.admin {
+                        Some(a) => a,
+                        None => {
+                            eprintln!(
+                                "{}: no `admin:` block, so the gateway runs no admin API; add \
+                                 `admin: {{ listen: 127.0.0.1:8080 }}` and restart it",
+                                c.display()
+                            );
+                            return ExitCode::from(2);
+                        }
+                    },
+                    Err(code) => return code,
+                },
+                None => ikegate::config::AdminConfig {
+                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+                    token_file: ikegate::config::admin::DEFAULT_TOKEN_FILE.into(),
+                    tls: None,
+                    allow_key_export: false,
+                },
+            };
+            if let Some(a) = address {
+                admin.listen = a;
+            }
+            if let Some(t) = token_file {
+                admin.token_file = t;
+            }
+            runtime().block_on(status::run(&admin, json))
+        }
         Command::Demo { once } => {
             init_logging();
             runtime().block_on(demo::run(once))
@@ -135,6 +189,26 @@ async fn run(
             return ExitCode::from(1);
         }
     };
+    let api_state = std::sync::Arc::new(gw.admin_state());
+    let admin = match &cfg.admin {
+        Some(a) => match ikegate::api::start(a, api_state.clone()).await {
+            Ok(s) => {
+                if s.token_generated {
+                    eprintln!(
+                        "ikegate: admin API token written to {}",
+                        s.token_file.display()
+                    );
+                }
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("ikegate: {e}");
+                gw.shutdown().await;
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     tracing::info!(
         "running with {} interface(s); SIGINT/SIGTERM to stop, SIGHUP to reload {}",
         cfg.interfaces.len(),
@@ -157,6 +231,10 @@ async fn run(
                     for line in gw.reload(&new).await {
                         tracing::info!("reload: {line}");
                     }
+                    api_state.sync_policies(gw.running_policies()).await;
+                    if new.admin != cfg.admin {
+                        tracing::warn!("reload: the admin: block changed; it applies at the next restart");
+                    }
                 }
                 Err(errs) => {
                     tracing::warn!(
@@ -170,6 +248,9 @@ async fn run(
                 }
             },
         }
+    }
+    if let Some(a) = admin {
+        a.stop();
     }
     let status = gw.status_text();
     gw.shutdown().await;

@@ -379,3 +379,58 @@ fn proxy_ids(n: &Node<'_>, errs: &mut Errors) -> Option<Vec<ProxyId>> {
     }
     (!out.is_empty()).then_some(out)
 }
+
+/// Parses a `proposal:` block (as in the configuration file, e.g. a JSON body of the admin API)
+/// into a copy of `current` whose phase-1 and phase-2 proposals are replaced: keys left out take
+/// their defaults, exactly as in the file; the proxy-ids stay unless `phase2.proxy-id` is given.
+/// Errors carry the key path relative to the block (`phase1.encryption`).
+pub fn parse_proposals(
+    value: &yaml_serde::Value,
+    current: &IkePolicy,
+) -> Result<IkePolicy, Vec<super::ConfigError>> {
+    let mut errs = Errors::default();
+    let n = Node::root(value);
+    let defaults = IkePolicy::seil_defaults(current.local, current.remote, b"");
+    let mut p = current.clone();
+    p.phase1 = defaults.phase1;
+    p.phase2 = crate::ike::Phase2Policy {
+        proxy_ids: Vec::new(),
+        ..defaults.phase2
+    };
+    let mut proxy_given = false;
+    if let Some(pm) = n.block(&mut errs, &["phase1", "phase2"]) {
+        if let Some(p1) = child(pm, &n, "phase1") {
+            phase1(&p1, &mut p, &mut errs);
+        }
+        if let Some(p2) = child(pm, &n, "phase2") {
+            proxy_given =
+                matches!(&p2.value, yaml_serde::Value::Mapping(m) if m.contains_key("proxy-id"));
+            phase2(&p2, &mut p, current.local, &mut errs);
+        }
+    }
+    if !proxy_given {
+        p.phase2.proxy_ids = current.phase2.proxy_ids.clone();
+    }
+    if errs.0.is_empty() {
+        Ok(p)
+    } else {
+        Err(errs.0)
+    }
+}
+
+/// Parses a `proxy-id:` block (`{ ipv4: { local, remote }, ipv6: { … } }`) as in the
+/// configuration file. Errors carry the key path relative to the block (`ipv4.local`).
+pub fn parse_proxy_ids(value: &yaml_serde::Value) -> Result<Vec<ProxyId>, Vec<super::ConfigError>> {
+    let mut errs = Errors::default();
+    let n = Node::root(value);
+    let out = proxy_ids(&n, &mut errs);
+    match out {
+        Some(v) if errs.0.is_empty() => Ok(v),
+        _ => {
+            if errs.0.is_empty() {
+                errs.push("", "give at least one of `ipv4` / `ipv6`, e.g. `{\"ipv4\": {\"local\": \"192.168.1.0/24\", \"remote\": \"192.168.2.0/24\"}}`");
+            }
+            Err(errs.0)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Configuration: YAML (SEIL-shaped keys) into validated types. Every error names the key path
 //! and what to write instead; all errors are collected, not just the first.
 
+pub mod admin;
 mod ike;
 pub mod node;
 #[cfg(test)]
@@ -15,6 +16,8 @@ use zeroize::Zeroizing;
 use crate::crypto::{EncAlg, EspKeys, IntegAlg};
 use crate::ike::IkePolicy;
 pub use crate::ike::Subnet;
+pub use admin::{AdminConfig, TlsFiles};
+pub use ike::{parse_proposals, parse_proxy_ids};
 pub use node::ConfigError;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
 
@@ -25,6 +28,8 @@ pub struct Config {
     pub interfaces: Vec<InterfaceConfig>,
     /// Routes to install through the tunnels.
     pub routes: Vec<RouteConfig>,
+    /// The admin API (`admin:`), if configured.
+    pub admin: Option<AdminConfig>,
 }
 
 /// How ESP travels (SEIL `nat-traversal`).
@@ -151,7 +156,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
 }
 
 fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config> {
-    let m = root.block(errs, &["interfaces", "route"])?;
+    let m = root.block(errs, &["interfaces", "route", "admin"])?;
     let mut interfaces = Vec::new();
     match child(m, root, "interfaces") {
         Some(n) => match n.value {
@@ -186,8 +191,13 @@ fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config>
             }
         }
     }
+    let admin = child(m, root, "admin").and_then(|a| admin::parse_admin(&a, base, errs));
     validate_global(&interfaces, &routes, errs);
-    Some(Config { interfaces, routes })
+    Some(Config {
+        interfaces,
+        routes,
+        admin,
+    })
 }
 
 const INTERFACE_KEYS: &[&str] = &[

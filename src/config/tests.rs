@@ -329,6 +329,117 @@ fn psk_file_with_trailing_newline_is_an_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn admin_block_defaults_and_values() {
+    let cfg = parse(GOOD, Path::new(".")).unwrap();
+    assert!(cfg.admin.is_none());
+    let text = format!(
+        "{GOOD}admin:\n  listen: 0.0.0.0:8443\n  token-file: admin.token\n  tls: {{ certificate: c.pem, private-key: k.pem }}\n  allow-key-export: true\n"
+    );
+    let a = parse(&text, Path::new("/etc/ikegate"))
+        .unwrap()
+        .admin
+        .unwrap();
+    assert_eq!(a.listen, "0.0.0.0:8443".parse().unwrap());
+    assert_eq!(a.token_file, Path::new("/etc/ikegate/admin.token"));
+    let tls = a.tls.clone().unwrap();
+    assert_eq!(tls.certificate, Path::new("/etc/ikegate/c.pem"));
+    assert_eq!(tls.private_key, Path::new("/etc/ikegate/k.pem"));
+    assert!(a.allow_key_export);
+    assert!(a.uses_tls());
+    let a = parse(&format!("{GOOD}admin: {{}}\n"), Path::new("."))
+        .unwrap()
+        .admin
+        .unwrap();
+    assert_eq!(a.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(a.token_file, Path::new(admin::DEFAULT_TOKEN_FILE));
+    assert!(!a.allow_key_export);
+    assert!(!a.uses_tls());
+    assert!(a.tls_files().is_none());
+    // A non-loopback listen without files gets a generated pair next to the token file.
+    let a = parse(
+        &format!("{GOOD}admin: {{ listen: \"[::]:8443\", token-file: /x/t }}\n"),
+        Path::new("."),
+    )
+    .unwrap()
+    .admin
+    .unwrap();
+    assert!(a.uses_tls());
+    assert_eq!(
+        a.tls_files().unwrap().certificate,
+        Path::new("/x/t.cert.pem")
+    );
+}
+
+#[test]
+fn admin_block_errors_name_the_key() {
+    let e = errors(&format!(
+        "{GOOD}admin:\n  listen: localhost\n  tls: {{ certificate: c.pem }}\n  allow-key-export: maybe\n  tokenfile: x\n"
+    ));
+    let all = e.join("\n");
+    assert!(
+        all.contains("admin.listen: \"localhost\" is not an address with a port"),
+        "{all}"
+    );
+    assert!(all.contains("admin.tls.private-key: missing"), "{all}");
+    assert!(
+        all.contains("admin.allow-key-export: \"maybe\" is not one of"),
+        "{all}"
+    );
+    assert!(
+        all.contains("admin.tokenfile: unknown key `tokenfile`; did you mean `token-file`?"),
+        "{all}"
+    );
+}
+
+#[test]
+fn proposal_and_proxy_id_values_parse_like_the_file() {
+    let cfg = parse(include_str!("../../config.example.yaml"), Path::new(".")).unwrap();
+    let Keying::Ike(cur) = &cfg.interfaces[0].keying else {
+        panic!("IKE expected");
+    };
+    let v: yaml_serde::Value = yaml_serde::from_str(
+        "{ phase1: { encryption: aes128, hash: sha1, dh-group: modp2048 }, phase2: { encryption: aes128-gcm } }",
+    )
+    .unwrap();
+    let p = parse_proposals(&v, cur).unwrap();
+    assert_eq!(p.phase1.encryption.len(), 1);
+    assert_eq!(p.phase2.encryption, vec![EncAlg::Aes128Gcm16]);
+    assert_eq!(p.phase2.proxy_ids, cur.phase2.proxy_ids, "proxy-ids kept");
+    assert_eq!(p.psk, cur.psk);
+    let bad: yaml_serde::Value =
+        yaml_serde::from_str("{ phase1: { hash: sha3 }, phase3: {} }").unwrap();
+    let e: Vec<String> = parse_proposals(&bad, cur)
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(e.iter().any(|e| e.starts_with("phase1.hash")), "{e:?}");
+    assert!(
+        e.iter().any(|e| e.starts_with("phase3: unknown key")),
+        "{e:?}"
+    );
+    let v: yaml_serde::Value =
+        yaml_serde::from_str("{ ipv4: { local: 10.1.0.0/16, remote: 10.2.0.0/16 } }").unwrap();
+    let ids = parse_proxy_ids(&v).unwrap();
+    assert_eq!(ids[0].local.to_string(), "10.1.0.0/16");
+    let bad: yaml_serde::Value = yaml_serde::from_str("{ ipv4: { local: 10.1.0.1/16 } }").unwrap();
+    let e: Vec<String> = parse_proxy_ids(&bad)
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("ipv4.local: 10.1.0.1/16 has host bits")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|e| e.starts_with("ipv4.remote: missing")),
+        "{e:?}"
+    );
+}
+
 fn ike_policy(yaml: &str) -> crate::ike::IkePolicy {
     let cfg = parse(yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
     match &cfg.interfaces[0].keying {

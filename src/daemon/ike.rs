@@ -36,6 +36,9 @@ pub enum Command {
     Reset,
     /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
     SetPolicy(Box<crate::ike::IkePolicy>),
+    /// Reply with Wireshark `ikev1_decryption_table` lines of the established ISAKMP SAs
+    /// (explicit key export; the admin API asks only with `allow-key-export`).
+    ExportPhase1Keys(oneshot::Sender<Vec<String>>),
 }
 
 /// Where the control task appends Wireshark `esp_sa` lines (opt-in: `run --wireshark-keylog`).
@@ -115,6 +118,14 @@ pub async fn run(
                 Some(Command::Rekey) => engine.rekey(now()),
                 Some(Command::Reset) => engine.reset(now()),
                 Some(Command::SetPolicy(p)) => engine.set_policy(*p),
+                Some(Command::ExportPhase1Keys(reply)) => {
+                    let lines = engine
+                        .export_phase1_keys()
+                        .iter()
+                        .map(|(icookie, key)| format!("\"{}\",\"{}\"", hex(icookie), hex(key)))
+                        .collect();
+                    let _ = reply.send(lines);
+                }
                 c => {
                     let done = match c {
                         Some(Command::Shutdown(done)) => Some(done),

@@ -68,6 +68,7 @@ pub struct Gateway {
     routes: Vec<(Subnet, u32)>,
     tasks: Vec<JoinHandle<()>>,
     ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
+    controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
     /// Configuration of each tunnel as running, with its IKE control channel (if IKE).
     running: Vec<(InterfaceConfig, Option<mpsc::Sender<ike::Command>>)>,
 }
@@ -248,6 +249,7 @@ impl Gateway {
         }
         // IKE: one control task per IKE tunnel; datagrams are routed to it by peer address.
         let mut ike_tasks = Vec::new();
+        let mut controls = Vec::new();
         let mut running = Vec::new();
         let mut by_peer: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>> = HashMap::new();
         for t in &dp.tunnels {
@@ -264,6 +266,7 @@ impl Gateway {
                 crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
+            controls.push((t.index, ctx.clone()));
             running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));
         }
@@ -299,6 +302,7 @@ impl Gateway {
             routes,
             tasks,
             ike: ike_tasks,
+            controls,
             running,
         })
     }
@@ -387,6 +391,23 @@ impl Gateway {
         }
         // Dropping the last reference to each device closes it; the kernel then deletes it.
         drop(self.dp);
+    }
+
+    /// The IKE policy each IKE tunnel runs with now (after reloads), by name.
+    pub fn running_policies(&self) -> Vec<(String, crate::ike::IkePolicy)> {
+        self.running
+            .iter()
+            .filter_map(|(c, _)| match &c.keying {
+                Keying::Ike(p) => Some((c.name.clone(), (**p).clone())),
+                Keying::Manual { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The admin API's view of this gateway: published snapshots and the IKE tasks' command
+    /// channels.
+    pub fn admin_state(&self) -> crate::api::GatewayState {
+        crate::api::GatewayState::new(self.dp.clone(), self.controls.clone())
     }
 
     /// A human-readable table of tunnels and counters.

@@ -116,6 +116,7 @@ pub struct OutboundSa {
     pub counters: Counters,
     /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are not sent.
     pub selector: Option<ProxyId>,
+    keys: EspKeys,
 }
 
 impl OutboundSa {
@@ -132,7 +133,14 @@ impl OutboundSa {
             seq: AtomicU64::new(0),
             counters: Counters::default(),
             selector: None,
+            keys: keys.clone(),
         })
+    }
+
+    /// The SA's keys, for the explicit, opt-in Wireshark key export only (never logged: the
+    /// `Debug` of [`EspKeys`] hides the key bytes).
+    pub fn export_keys(&self) -> &EspKeys {
+        &self.keys
     }
 
     /// Seals `buf[payload]` (see [`EspTransform::seal`]); `None` when the sequence space is used up.
@@ -201,6 +209,7 @@ pub struct InboundSa {
     pub drops: DropCounters,
     /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are dropped.
     pub selector: Option<ProxyId>,
+    keys: EspKeys,
 }
 
 impl InboundSa {
@@ -214,7 +223,14 @@ impl InboundSa {
             counters: Counters::default(),
             drops: DropCounters::default(),
             selector: None,
+            keys: keys.clone(),
         })
+    }
+
+    /// The SA's keys, for the explicit, opt-in Wireshark key export only (never logged: the
+    /// `Debug` of [`EspKeys`] hides the key bytes).
+    pub fn export_keys(&self) -> &EspKeys {
+        &self.keys
     }
 
     /// Replay check, ICV check and decryption of the ESP packet `buf` (from the SPI on).

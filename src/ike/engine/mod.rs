@@ -468,19 +468,17 @@ impl Engine {
         self.teardown(DownReason::Shutdown, true);
     }
 
-    /// Secret material for debugging with Wireshark: one `(initiator cookie, encryption key)`
-    /// pair per established ISAKMP SA, the rows of its "IKEv1 Decryption Table". Never log this;
-    /// only hand it to an operator who asked for it.
-    pub fn ikev1_decryption_table(&self) -> Vec<([u8; 8], zeroize::Zeroizing<Vec<u8>>)> {
+    /// (initiator cookie, encryption key) of every established ISAKMP SA, for the explicit,
+    /// opt-in Wireshark `ikev1_decryption_table` export (admin API with `allow-key-export`).
+    pub fn export_phase1_keys(&self) -> Vec<([u8; 8], zeroize::Zeroizing<Vec<u8>>)> {
         self.p1
             .iter()
             .filter_map(|e| {
-                e.state.sa().map(|sa| {
-                    (
-                        e.icookie,
-                        zeroize::Zeroizing::new(sa.keys.enc_key().to_vec()),
-                    )
-                })
+                let sa = e.state.sa()?;
+                Some((
+                    e.icookie,
+                    zeroize::Zeroizing::new(sa.keys.export_enc_key().to_vec()),
+                ))
             })
             .collect()
     }

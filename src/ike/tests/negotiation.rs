@@ -39,8 +39,8 @@ fn seil_defaults_both_directions() {
         );
         assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
         let (ta, tb) = (
-            p.a.engine.ikev1_decryption_table(),
-            p.b.engine.ikev1_decryption_table(),
+            p.a.engine.export_phase1_keys(),
+            p.b.engine.export_phase1_keys(),
         );
         assert_eq!(ta.len(), 1);
         assert_eq!((ta[0].0, ta[0].1.len()), (tb[0].0, 32));

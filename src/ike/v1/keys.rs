@@ -36,6 +36,11 @@ pub(crate) struct MmTranscript<'a> {
 }
 
 impl Phase1Keys {
+    /// The ISAKMP SA's encryption key, for the explicit, opt-in Wireshark key export only.
+    pub fn export_enc_key(&self) -> &[u8] {
+        &self.enc_key
+    }
+
     /// Derives SKEYID, SKEYID_{d,a,e} and the encryption key for pre-shared-key Main Mode.
     pub fn derive(
         p: &Phase1Proposal,
@@ -54,11 +59,6 @@ impl Phase1Keys {
             skeyid,
             enc_key,
         }
-    }
-
-    /// The phase-1 encryption key (for Wireshark's IKEv1 decryption table only).
-    pub fn enc_key(&self) -> &[u8] {
-        &self.enc_key
     }
 
     /// HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).

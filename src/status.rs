@@ -1,0 +1,131 @@
+//! `ikegate status`: the tunnel table of a running gateway, read through its admin API.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use ikegate::api::client::Endpoint;
+use ikegate::api::model::Tunnel;
+use ikegate::config::AdminConfig;
+
+/// Fetches `GET /api/v1/tunnels` and prints it.
+pub async fn run(admin: &AdminConfig, json: bool) -> ExitCode {
+    let token = match std::fs::read_to_string(&admin.token_file) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) => {
+            eprintln!(
+                "cannot read the admin token {}: {e} (run as root, or pass --token-file)",
+                admin.token_file.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let ep = match Endpoint::from_config(admin) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (code, body) = match ep
+        .request("GET", "/api/v1/tunnels", Some(&token), None)
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e} (is `ikegate run` running with an `admin:` block?)");
+            return ExitCode::from(1);
+        }
+    };
+    if code != 200 {
+        eprintln!("the admin API answered {code}: {body}");
+        return ExitCode::from(1);
+    }
+    if json {
+        println!("{body}");
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::from_str::<Vec<Tunnel>>(&body) {
+        Ok(ts) => {
+            print!("{}", table(&ts));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("unexpected answer from the admin API: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The `swanctl --list-sas`-like text for a list of tunnels.
+pub fn table(ts: &[Tunnel]) -> String {
+    let mut s = String::new();
+    for t in ts {
+        let _ = writeln!(
+            s,
+            "{}: {}, {} ⇄ {}, {} keys",
+            t.name,
+            t.state.as_str().to_uppercase(),
+            t.local,
+            t.remote,
+            t.keying
+        );
+        if let Some(n) = &t.nat {
+            let _ = writeln!(
+                s,
+                "  NAT: {}, NAT-T {}{}",
+                if n.detected { "detected" } else { "none" },
+                n.nat_t,
+                if n.floated { ", UDP 4500" } else { "" }
+            );
+        }
+        for p in &t.phase1 {
+            let _ = writeln!(
+                s,
+                "  ISAKMP {}:{} {} {}, {}{}{}",
+                p.initiator_cookie,
+                p.responder_cookie,
+                p.role,
+                p.state,
+                p.proposal.as_deref().unwrap_or("-"),
+                p.age_secs
+                    .map(|a| format!(", established {a}s ago"))
+                    .unwrap_or_default(),
+                p.expires_in_secs
+                    .map(|a| format!(", expires in {a}s"))
+                    .unwrap_or_default(),
+            );
+        }
+        for c in &t.phase2 {
+            let _ = writeln!(
+                s,
+                "  ESP in {} out {}{}, {}, {} ⇄ {}{}",
+                c.inbound_spi,
+                c.outbound_spi,
+                if c.current { " (current)" } else { "" },
+                c.proposal,
+                c.proxy_ids.local,
+                c.proxy_ids.remote,
+                c.expires_in_secs
+                    .map(|a| format!(", expires in {a}s"))
+                    .unwrap_or_default()
+            );
+            let _ = writeln!(
+                s,
+                "    in  {} packets, {} bytes\n    out {} packets, {} bytes",
+                c.inbound.packets, c.inbound.bytes, c.outbound.packets, c.outbound.bytes
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  traffic: out {} packets / {} bytes, in {} packets / {} bytes",
+            t.counters.tx.packets, t.counters.tx.bytes, t.counters.rx.packets, t.counters.rx.bytes
+        );
+        if let Some(e) = &t.last_error {
+            let _ = writeln!(s, "  last error: {e}");
+        }
+    }
+    if ts.is_empty() {
+        s.push_str("no tunnels configured\n");
+    }
+    s
+}
