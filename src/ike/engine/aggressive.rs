@@ -5,19 +5,18 @@ use std::net::SocketAddr;
 use std::sync::Once;
 use std::time::Instant;
 
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::wire::isakmp::HeaderRepr;
 
 use super::super::diagnostic::Diagnostic;
 use super::super::event::Role;
 use super::super::policy::ExchangeMode;
-use super::super::random::random_u32;
-use super::super::v1::informational;
 use super::super::v1::main_mode::{local_for, AmInitiatorSent, AmResponderSent};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, Fault};
-use super::{hex8, Engine, P1Entry, P1State, Retx};
+use super::phase1::Answer1;
+use super::{hex8, Engine, P1State};
 
 static VU857035: Once = Once::new();
 
@@ -41,23 +40,8 @@ impl Engine {
             remote,
         };
         let (st, msg) = AmInitiatorSent::start(&mut ctx);
-        info!(icookie = %hex8(&st.icookie()), peer = %remote, "initiating Aggressive Mode");
-        let mut e = P1Entry::new(
-            Role::Initiator,
-            st.icookie(),
-            P1State::AmISent(st),
-            remote,
-            500,
-        );
-        e.retx = Some(Retx::new(
-            msg.clone(),
-            now,
-            &self.policy.retransmit,
-            "Aggressive Mode",
-            1,
-        ));
-        self.io.send(500, remote, msg);
-        self.p1.push(e);
+        let icookie = st.icookie();
+        self.push_p1_initiator(now, icookie, P1State::AmISent(st), msg, "Aggressive Mode");
     }
 
     pub(super) fn on_aggressive_mode(
@@ -77,12 +61,7 @@ impl Engine {
             self.on_aggressive_1(now, local, remote, hdr, body, whole);
             return;
         }
-        let Some(idx) = self.p1.iter().position(|e| {
-            e.icookie == hdr.icookie
-                && (e.rcookie == hdr.rcookie
-                    || (e.rcookie == [0; 8] && matches!(e.state, P1State::AmISent(_))))
-        }) else {
-            self.io.stats.dropped_unknown_cookie += 1;
+        let Some(idx) = self.p1_exchange_for(hdr, |s| matches!(s, P1State::AmISent(_))) else {
             return;
         };
         let encrypt_third = self.policy.aggressive_encrypt_third;
@@ -95,10 +74,7 @@ impl Engine {
         } = self;
         let Some(e) = p1.get_mut(idx) else { return };
         if e.last_in == whole {
-            if let Some(out) = e.last_out.clone() {
-                io.stats.duplicates_answered += 1;
-                io.send(e.local_port, e.peer, out);
-            } else {
+            if !e.answer_duplicate(whole, io) {
                 io.stats.dropped_unexpected += 1;
             }
             return;
@@ -138,10 +114,7 @@ impl Engine {
                             info!(icookie = %hex8(&e.icookie), "NAT detected, moving to port 4500");
                         }
                         e.state = P1State::Established(Box::new(done.sa));
-                        e.retx = None;
-                        e.last_in = whole.to_vec();
-                        e.last_out = Some(done.msg3.clone());
-                        io.send(e.local_port, e.peer, done.msg3);
+                        e.answer(whole, done.msg3, None, io);
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::AmISent(s);
@@ -176,20 +149,7 @@ impl Engine {
             }
         }
         if let Some((d, notify)) = failed {
-            if let Some(n) = notify {
-                let mid = random_u32(&mut **rng);
-                io.send(
-                    e.local_port,
-                    e.peer,
-                    informational::plain_notify(e.icookie, e.rcookie, mid, &n),
-                );
-            }
-            io.fail(d);
-            let role = e.role;
-            self.p1.remove(idx);
-            if role == Role::Initiator {
-                self.schedule_reinit_if_idle(now);
-            }
+            self.p1_failed(now, idx, d, notify);
             return;
         }
         self.on_phase1_up(now, idx);
@@ -205,22 +165,11 @@ impl Engine {
         body: &[u8],
         whole: &[u8],
     ) {
-        if let Some(e) = self
+        let fresh = !self
             .p1
             .iter()
-            .find(|e| e.icookie == hdr.icookie && e.role == Role::Responder)
-        {
-            if e.last_in == whole {
-                if let Some(out) = e.last_out.clone() {
-                    self.io.stats.duplicates_answered += 1;
-                    self.io.send(e.local_port, e.peer, out);
-                    return;
-                }
-            }
-            self.io.stats.dropped_unexpected += 1;
-            return;
-        }
-        if self.policy.exchange_mode != ExchangeMode::Aggressive {
+            .any(|e| e.icookie == hdr.icookie && e.role == Role::Responder);
+        if fresh && self.policy.exchange_mode != ExchangeMode::Aggressive {
             self.io.stats.dropped_unsupported += 1;
             let d = Diagnostic::Unsupported {
                 detail: format!(
@@ -233,69 +182,22 @@ impl Engine {
             }
             return;
         }
-        warn_once();
-        if hdr.flags.encrypted() {
-            self.io.stats.dropped_malformed += 1;
-            return;
-        }
-        let half_open = self
-            .p1
-            .iter()
-            .filter(|e| e.role == Role::Responder && e.state.sa().is_none())
-            .count();
-        if half_open >= self.policy.half_open_max {
-            self.io.stats.dropped_half_open_limit += 1;
-            return;
-        }
-        let Ok(msg) = Msg::parse(body, hdr.next_payload) else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(msg) = self.p1_message1(hdr, body, whole) else {
             return;
         };
+        warn_once();
         let mut ctx = Ctx {
             policy: &self.policy,
             rng: &mut *self.rng,
             local: local_for(&self.policy, local.port()),
             remote,
         };
-        let result = AmResponderSent::on_msg1(&mut ctx, hdr, &msg);
-        let mut e = P1Entry::new(
-            Role::Responder,
-            hdr.icookie,
-            P1State::Rejected,
-            remote,
-            local.port(),
-        );
-        e.expires_at = Some(now + self.policy.half_open_timeout);
-        e.last_in = whole.to_vec();
-        match result {
-            Ok((st, out)) => {
-                let (_, rc) = st.cookies();
-                info!(icookie = %hex8(&hdr.icookie), peer = %remote, proposal = %st.proposal(), "responding to Aggressive Mode");
-                e.rcookie = rc;
-                e.state = P1State::AmRSent(Box::new(st));
-                e.last_out = Some(out.clone());
-                self.io.send(e.local_port, remote, out);
-            }
-            Err(Fault::Fail(d, n)) => {
-                if let Some(n) = n {
-                    let rc = match n.spi.get(8..16) {
-                        Some(r) => r.try_into().unwrap_or([0; 8]),
-                        None => [0; 8],
-                    };
-                    e.rcookie = rc;
-                    let mid = random_u32(&mut *self.rng);
-                    let out = informational::plain_notify(hdr.icookie, rc, mid, &n);
-                    e.last_out = Some(out.clone());
-                    self.io.send(e.local_port, remote, out);
-                }
-                self.io.fail(d);
-            }
-            Err(Fault::Ignore((), r)) => {
-                debug!("ignoring Aggressive Mode message 1");
-                self.io.drop_reason(r);
-                return;
-            }
-        }
-        self.p1.push(e);
+        let answer = AmResponderSent::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {
+            rcookie: st.cookies().1,
+            proposal: st.proposal().to_string(),
+            state: P1State::AmRSent(Box::new(st)),
+            msg,
+        });
+        self.p1_respond(now, local, remote, hdr, whole, answer);
     }
 }

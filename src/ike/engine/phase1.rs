@@ -8,6 +8,7 @@ use tracing::{debug, info};
 
 use crate::wire::isakmp::{HeaderRepr, NotifyType, ProtocolId};
 
+use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event, Role};
 use super::super::random::random_u32;
 use super::super::v1::informational;
@@ -15,6 +16,18 @@ use super::super::v1::main_mode::{local_for, MmInitiatorSentSa, MmResponderSentS
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
 use super::{hex8, later, new_mid, Engine, P1Entry, P1State, Retx};
+
+/// A responder's answer to phase-1 message 1.
+pub(super) struct Answer1 {
+    /// The exchange's next state.
+    pub state: P1State,
+    /// Our (responder) cookie.
+    pub rcookie: [u8; 8],
+    /// The proposal we chose, as text.
+    pub proposal: String,
+    /// Message 2.
+    pub msg: Vec<u8>,
+}
 
 /// The NAT-T port.
 const NAT_T_PORT: u16 = 4500;
@@ -37,22 +50,174 @@ impl Engine {
             remote,
         };
         let (st, msg) = MmInitiatorSentSa::start(&mut ctx);
-        info!(icookie = %hex8(&st.icookie()), peer = %remote, "initiating Main Mode");
-        let mut e = P1Entry::new(
-            Role::Initiator,
-            st.icookie(),
-            P1State::ISentSa(st),
-            remote,
-            500,
-        );
+        let icookie = st.icookie();
+        self.push_p1_initiator(now, icookie, P1State::ISentSa(st), msg, "Main Mode");
+    }
+
+    /// Records an exchange we start (its first message goes out now, resent on a timer).
+    pub(super) fn push_p1_initiator(
+        &mut self,
+        now: Instant,
+        icookie: [u8; 8],
+        state: P1State,
+        msg: Vec<u8>,
+        exchange: &'static str,
+    ) {
+        let remote = SocketAddr::new(self.policy.remote, self.policy.remote_port);
+        info!(icookie = %hex8(&icookie), peer = %remote, "initiating {exchange}");
+        let mut e = P1Entry::new(Role::Initiator, icookie, state, remote, 500);
         e.retx = Some(Retx::new(
             msg.clone(),
             now,
             &self.policy.retransmit,
-            "Main Mode",
+            exchange,
             1,
         ));
         self.io.send(500, remote, msg);
+        self.p1.push(e);
+    }
+
+    /// The exchange a phase-1 message with a responder cookie belongs to: same cookies, or
+    /// ours still waiting (in `waiting`) for the responder's first answer. Counts the miss.
+    pub(super) fn p1_exchange_for(
+        &mut self,
+        hdr: &HeaderRepr,
+        waiting: fn(&P1State) -> bool,
+    ) -> Option<usize> {
+        let idx = self.p1.iter().position(|e| {
+            e.icookie == hdr.icookie
+                && (e.rcookie == hdr.rcookie || (e.rcookie == [0; 8] && waiting(&e.state)))
+        });
+        if idx.is_none() {
+            debug!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&hdr.rcookie), "phase-1 message for unknown cookies");
+            self.io.stats.dropped_unknown_cookie += 1;
+        }
+        idx
+    }
+
+    /// Ends the phase-1 exchange at `idx` after a failure: the notification for the peer (if
+    /// any), the diagnostic, and a new attempt later if we were initiating.
+    pub(super) fn p1_failed(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        cause: Diagnostic,
+        notify: Option<NotifySpec>,
+    ) {
+        let Some(e) = self.p1.get(idx) else { return };
+        if let Some(n) = notify {
+            let mid = random_u32(&mut *self.rng);
+            self.io.send(
+                e.local_port,
+                e.peer,
+                informational::plain_notify(e.icookie, e.rcookie, mid, &n),
+            );
+        }
+        self.io.fail(cause);
+        let role = e.role;
+        self.p1.remove(idx);
+        if role == Role::Initiator {
+            self.schedule_reinit_if_idle(now);
+        }
+    }
+
+    /// Screens a phase-1 message 1 (responder cookie zero): answers a duplicate, drops what
+    /// cannot start an exchange (encrypted, half-open limit, unparsable). `Some` is the parsed
+    /// message of a new exchange.
+    pub(super) fn p1_message1<'b>(
+        &mut self,
+        hdr: &HeaderRepr,
+        body: &'b [u8],
+        whole: &[u8],
+    ) -> Option<Msg<'b>> {
+        if let Some(e) = self
+            .p1
+            .iter()
+            .find(|e| e.icookie == hdr.icookie && e.role == Role::Responder)
+        {
+            if !e.answer_duplicate(whole, &mut self.io) {
+                self.io.stats.dropped_unexpected += 1;
+            }
+            return None;
+        }
+        if hdr.flags.encrypted() {
+            self.io.stats.dropped_malformed += 1;
+            return None;
+        }
+        let half_open = self
+            .p1
+            .iter()
+            .filter(|e| e.role == Role::Responder && e.state.sa().is_none())
+            .count();
+        if half_open >= self.policy.half_open_max {
+            debug!(icookie = %hex8(&hdr.icookie), "half-open limit reached, dropping phase-1 message 1");
+            self.io.stats.dropped_half_open_limit += 1;
+            return None;
+        }
+        let Ok(msg) = Msg::parse(body, hdr.next_payload) else {
+            self.io.stats.dropped_malformed += 1;
+            return None;
+        };
+        Some(msg)
+    }
+
+    /// Records the responder's side of a new exchange after message 1: the answer, or the
+    /// failure (with the notification that says why, under the cookies the peer expects).
+    pub(super) fn p1_respond(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        hdr: &HeaderRepr,
+        whole: &[u8],
+        answer: Result<Answer1, Fault<()>>,
+    ) {
+        let mut e = P1Entry::new(
+            Role::Responder,
+            hdr.icookie,
+            P1State::Rejected,
+            remote,
+            local.port(),
+        );
+        e.expires_at = Some(later(now, self.policy.half_open_timeout));
+        e.last_in = whole.to_vec();
+        match answer {
+            Ok(Answer1 {
+                state,
+                rcookie: rc,
+                proposal,
+                msg: out,
+            }) => {
+                let exchange = match state {
+                    P1State::AmRSent(_) => "Aggressive Mode",
+                    _ => "Main Mode",
+                };
+                info!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&rc), peer = %remote, %proposal, "responding to {exchange}");
+                e.rcookie = rc;
+                e.state = state;
+                e.last_out = Some(out.clone());
+                self.io.send(e.local_port, remote, out);
+            }
+            Err(Fault::Fail(d, n)) => {
+                if let Some(n) = n {
+                    let rc = match n.spi.get(8..16) {
+                        Some(r) => r.try_into().unwrap_or([0; 8]),
+                        None => [0; 8],
+                    };
+                    e.rcookie = rc;
+                    let mid = random_u32(&mut *self.rng);
+                    let out = informational::plain_notify(hdr.icookie, rc, mid, &n);
+                    e.last_out = Some(out.clone());
+                    self.io.send(e.local_port, remote, out);
+                }
+                self.io.fail(d);
+            }
+            Err(Fault::Ignore((), r)) => {
+                debug!(icookie = %hex8(&hdr.icookie), "ignoring phase-1 message 1");
+                self.io.drop_reason(r);
+                return;
+            }
+        }
         self.p1.push(e);
     }
 
@@ -73,13 +238,7 @@ impl Engine {
             self.on_main_mode_1(now, local, remote, hdr, body, whole);
             return;
         }
-        let Some(idx) = self.p1.iter().position(|e| {
-            e.icookie == hdr.icookie
-                && (e.rcookie == hdr.rcookie
-                    || (e.rcookie == [0; 8] && matches!(e.state, P1State::ISentSa(_))))
-        }) else {
-            debug!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&hdr.rcookie), "Main Mode for unknown cookies");
-            self.io.stats.dropped_unknown_cookie += 1;
+        let Some(idx) = self.p1_exchange_for(hdr, |s| matches!(s, P1State::ISentSa(_))) else {
             return;
         };
         let Engine {
@@ -91,10 +250,7 @@ impl Engine {
         } = self;
         let Some(e) = p1.get_mut(idx) else { return };
         if e.last_in == whole {
-            if let Some(out) = e.last_out.clone() {
-                io.stats.duplicates_answered += 1;
-                io.send(e.local_port, e.peer, out);
-            } else {
+            if !e.answer_duplicate(whole, io) {
                 io.stats.dropped_unexpected += 1;
             }
             return;
@@ -124,16 +280,8 @@ impl Engine {
                     Ok((next, out)) => {
                         e.rcookie = hdr.rcookie;
                         e.state = P1State::ISentKe(next);
-                        e.retx = Some(Retx::new(
-                            out.clone(),
-                            now,
-                            &policy.retransmit,
-                            "Main Mode",
-                            3,
-                        ));
-                        e.last_in = whole.to_vec();
-                        e.last_out = Some(out.clone());
-                        io.send(e.local_port, e.peer, out);
+                        let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 3);
+                        e.answer(whole, out, Some(retx), io);
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::ISentSa(s);
@@ -158,16 +306,8 @@ impl Engine {
                         }
                         let (next, out) = checked.message5(&mut ctx);
                         e.state = P1State::ISentAuth(next);
-                        e.retx = Some(Retx::new(
-                            out.clone(),
-                            now,
-                            &policy.retransmit,
-                            "Main Mode",
-                            5,
-                        ));
-                        e.last_in = whole.to_vec();
-                        e.last_out = Some(out.clone());
-                        io.send(e.local_port, e.peer, out);
+                        let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 5);
+                        e.answer(whole, out, Some(retx), io);
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::ISentKe(s);
@@ -199,9 +339,7 @@ impl Engine {
                 match s.on_msg3(&mut ctx, &msg) {
                     Ok((next, out)) => {
                         e.state = P1State::RSentKe(next);
-                        e.last_in = whole.to_vec();
-                        e.last_out = Some(out.clone());
-                        io.send(e.local_port, e.peer, out);
+                        e.answer(whole, out, None, io);
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::RSentSa(s);
@@ -218,9 +356,7 @@ impl Engine {
                     }
                     e.peer = remote;
                     e.state = P1State::Established(Box::new(sa));
-                    e.last_in = whole.to_vec();
-                    e.last_out = Some(out.clone());
-                    io.send(e.local_port, e.peer, out);
+                    e.answer(whole, out, None, io);
                     established = true;
                 }
                 Err(Fault::Ignore(s, r)) => {
@@ -239,20 +375,7 @@ impl Engine {
             }
         }
         if let Some((d, notify)) = failed {
-            if let Some(n) = notify {
-                let mid = random_u32(&mut **rng);
-                io.send(
-                    e.local_port,
-                    e.peer,
-                    informational::plain_notify(e.icookie, e.rcookie, mid, &n),
-                );
-            }
-            io.fail(d);
-            let role = e.role;
-            self.p1.remove(idx);
-            if role == Role::Initiator {
-                self.schedule_reinit_if_idle(now);
-            }
+            self.p1_failed(now, idx, d, notify);
             return;
         }
         if established {
@@ -270,37 +393,7 @@ impl Engine {
         body: &[u8],
         whole: &[u8],
     ) {
-        if let Some(e) = self
-            .p1
-            .iter()
-            .find(|e| e.icookie == hdr.icookie && e.role == Role::Responder)
-        {
-            if e.last_in == whole {
-                if let Some(out) = e.last_out.clone() {
-                    self.io.stats.duplicates_answered += 1;
-                    self.io.send(e.local_port, e.peer, out);
-                    return;
-                }
-            }
-            self.io.stats.dropped_unexpected += 1;
-            return;
-        }
-        if hdr.flags.encrypted() {
-            self.io.stats.dropped_malformed += 1;
-            return;
-        }
-        let half_open = self
-            .p1
-            .iter()
-            .filter(|e| e.role == Role::Responder && e.state.sa().is_none())
-            .count();
-        if half_open >= self.policy.half_open_max {
-            debug!(%remote, "half-open limit reached, dropping Main Mode message 1");
-            self.io.stats.dropped_half_open_limit += 1;
-            return;
-        }
-        let Ok(msg) = Msg::parse(body, hdr.next_payload) else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(msg) = self.p1_message1(hdr, body, whole) else {
             return;
         };
         let mut ctx = Ctx {
@@ -309,45 +402,13 @@ impl Engine {
             local: local_for(&self.policy, local.port()),
             remote,
         };
-        let result = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg);
-        let mut e = P1Entry::new(
-            Role::Responder,
-            hdr.icookie,
-            P1State::Rejected,
-            remote,
-            local.port(),
-        );
-        e.expires_at = Some(later(now, self.policy.half_open_timeout));
-        e.last_in = whole.to_vec();
-        match result {
-            Ok((st, out)) => {
-                let (_, rc) = st.cookies();
-                info!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&rc), peer = %remote, proposal = %st.proposal(), "responding to Main Mode");
-                e.rcookie = rc;
-                e.state = P1State::RSentSa(st);
-                e.last_out = Some(out.clone());
-                self.io.send(e.local_port, remote, out);
-            }
-            Err(Fault::Fail(d, n)) => {
-                if let Some(n) = n {
-                    let rc = match n.spi.get(8..16) {
-                        Some(r) => r.try_into().unwrap_or([0; 8]),
-                        None => [0; 8],
-                    };
-                    e.rcookie = rc;
-                    let mid = random_u32(&mut *self.rng);
-                    let out = informational::plain_notify(hdr.icookie, rc, mid, &n);
-                    e.last_out = Some(out.clone());
-                    self.io.send(e.local_port, remote, out);
-                }
-                self.io.fail(d);
-            }
-            Err(Fault::Ignore((), r)) => {
-                self.io.drop_reason(r);
-                return;
-            }
-        }
-        self.p1.push(e);
+        let answer = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {
+            rcookie: st.cookies().1,
+            proposal: st.proposal().to_string(),
+            state: P1State::RSentSa(st),
+            msg,
+        });
+        self.p1_respond(now, local, remote, hdr, whole, answer);
     }
 
     /// An ISAKMP SA just came up at `idx`.

@@ -12,9 +12,9 @@
 //! The third message is sent encrypted by default (strongSwan, OpenSWAN) or in the clear
 //! (YAMAHA RTX, racoon), as configured; both forms are accepted.
 
-use crate::ike::proposal::{check_phase1_answer, phase1_offer, phase1_sa, select_phase1, Reject};
+use crate::ike::proposal::{check_phase1_answer, phase1_offer, phase1_sa};
 use crate::wire::isakmp::{
-    ExchangeType, Flags, HeaderRepr, NotifyType, PayloadChain, PayloadType, SaPayload, DOI_IPSEC,
+    ExchangeType, Flags, HeaderRepr, NotifyType, PayloadChain, PayloadType, SaPayload,
 };
 
 use super::super::isakmp_sa::IsakmpSa;
@@ -105,11 +105,7 @@ impl AmInitiatorSent {
 
     /// What we offered, as text.
     pub fn offer_text(&self) -> String {
-        self.offer
-            .iter()
-            .map(|o| o.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        offer_text(&self.offer)
     }
 
     /// Handles message 2 (verifies HASH_R and the responder's identity) and builds message 3.
@@ -231,29 +227,7 @@ impl AmResponderSent {
                 "Aggressive Mode message 1 needs SA, KE, nonce and ID payloads".into(),
             ));
         };
-        let sa = SaPayload::parse(sa_p.body).map_err(|e| malformed(format!("SA payload {e}")))?;
-        if sa.doi != DOI_IPSEC {
-            return Err(Fault::Fail(
-                Diagnostic::Unsupported {
-                    detail: format!("DOI {}", sa.doi),
-                },
-                notify(NotifyType::DOI_NOT_SUPPORTED),
-            ));
-        }
-        let (proposal, reply) = match select_phase1(&sa, &ctx.policy.phase1) {
-            Ok(x) => x,
-            Err(Reject::Malformed(e)) => {
-                return Err(Fault::Fail(
-                    Diagnostic::Malformed {
-                        detail: format!("SA payload {e}"),
-                    },
-                    notify(NotifyType::BAD_PROPOSAL_SYNTAX),
-                ))
-            }
-            Err(Reject::NoProposal(d)) => {
-                return Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN)))
-            }
-        };
+        let (proposal, reply) = choose_phase1(sa_p.body, ctx, notify)?;
         let vids = vendor_ids(msg);
         let method = vids.method(ctx.policy.nat_traversal);
         let peer = parse_identity(id.body).map_err(|d| Fault::Fail(d, None))?;

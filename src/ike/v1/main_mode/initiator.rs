@@ -44,11 +44,7 @@ impl MmInitiatorSentSa {
 
     /// What we offered, as text.
     pub fn offer_text(&self) -> String {
-        self.offer
-            .iter()
-            .map(|o| o.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        offer_text(&self.offer)
     }
 
     /// Handles message 2 and builds message 3.

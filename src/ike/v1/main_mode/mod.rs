@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use crate::crypto::dh::DhPrivate;
 use crate::ike::diagnostic::{AuthSide, Diagnostic};
 use crate::ike::policy::{Identity, IkePolicy, NatTraversal};
-use crate::ike::proposal::Phase1Proposal;
+use crate::ike::proposal::{select_phase1, Phase1Proposal, Reject};
 use crate::ike::random::random_bytes;
 use crate::wire::isakmp::{
     ExchangeType, Flags, HeaderRepr, IdPayload, NotifyPayload, NotifyType, PayloadChain,
-    PayloadType,
+    PayloadType, SaPayload, SaRepr, DOI_IPSEC,
 };
 
 use super::isakmp_sa::IsakmpSa;
@@ -33,7 +33,7 @@ pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};
 use super::nat::{self, NatDetection, NatTMethod, PeerVendorIds};
-use super::{ct_eq, Ctx, DropReason};
+use super::{ct_eq, Ctx, DropReason, Fault, NotifySpec};
 
 /// Nonce length we send (strongSwan sends 32 bytes too).
 const NONCE_LEN: usize = 32;
@@ -211,6 +211,51 @@ impl Authenticating {
             self.header(first, Flags::ENCRYPTION).emit_with_body(&ct),
             next_iv,
         )
+    }
+}
+
+/// Our phase-1 offer as text, for logs and diagnostics.
+fn offer_text(offer: &[Phase1Proposal]) -> String {
+    offer
+        .iter()
+        .map(|o| o.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The responder's choice among the proposals of message 1's SA payload, or the failure
+/// (with the notification `notify` builds under the cookies the peer expects).
+fn choose_phase1(
+    sa_body: &[u8],
+    ctx: &Ctx<'_>,
+    notify: impl Fn(NotifyType) -> Option<NotifySpec>,
+) -> Result<(Phase1Proposal, SaRepr), Fault<()>> {
+    let bad_syntax = |detail: String| {
+        Fault::Fail(
+            Diagnostic::Malformed { detail },
+            notify(NotifyType::BAD_PROPOSAL_SYNTAX),
+        )
+    };
+    let sa = SaPayload::parse(sa_body).map_err(|e| {
+        Fault::Fail(
+            Diagnostic::Malformed {
+                detail: format!("SA payload {e}"),
+            },
+            notify(NotifyType::PAYLOAD_MALFORMED),
+        )
+    })?;
+    if sa.doi != DOI_IPSEC {
+        return Err(Fault::Fail(
+            Diagnostic::Unsupported {
+                detail: format!("DOI {}", sa.doi),
+            },
+            notify(NotifyType::DOI_NOT_SUPPORTED),
+        ));
+    }
+    match select_phase1(&sa, &ctx.policy.phase1) {
+        Ok(x) => Ok(x),
+        Err(Reject::Malformed(e)) => Err(bad_syntax(format!("SA payload {e}"))),
+        Err(Reject::NoProposal(d)) => Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN))),
     }
 }
 

@@ -2,11 +2,8 @@
 
 use crate::crypto::dh::DhPrivate;
 use crate::ike::diagnostic::{AuthSide, Diagnostic};
-use crate::ike::proposal::{select_phase1, Reject};
 use crate::ike::random::random_bytes;
-use crate::wire::isakmp::{
-    HeaderRepr, NotifyType, PayloadChain, PayloadType, SaPayload, DOI_IPSEC,
-};
+use crate::wire::isakmp::{HeaderRepr, NotifyType, PayloadChain, PayloadType};
 
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
@@ -33,29 +30,7 @@ impl MmResponderSentSa {
         let Some(sa_p) = msg.find(PayloadType::SA) else {
             return Err(malformed("Main Mode message 1 without SA payload".into()));
         };
-        let sa = SaPayload::parse(sa_p.body).map_err(|e| malformed(format!("SA payload {e}")))?;
-        if sa.doi != DOI_IPSEC {
-            return Err(Fault::Fail(
-                Diagnostic::Unsupported {
-                    detail: format!("DOI {}", sa.doi),
-                },
-                notify(NotifyType::DOI_NOT_SUPPORTED),
-            ));
-        }
-        let (proposal, reply) = match select_phase1(&sa, &ctx.policy.phase1) {
-            Ok(x) => x,
-            Err(Reject::Malformed(e)) => {
-                return Err(Fault::Fail(
-                    Diagnostic::Malformed {
-                        detail: format!("SA payload {e}"),
-                    },
-                    notify(NotifyType::BAD_PROPOSAL_SYNTAX),
-                ))
-            }
-            Err(Reject::NoProposal(d)) => {
-                return Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN)))
-            }
-        };
+        let (proposal, reply) = choose_phase1(sa_p.body, ctx, notify)?;
         let vids = vendor_ids(msg);
         let method = vids.method(ctx.policy.nat_traversal);
         let mut chain = PayloadChain::new();
