@@ -237,7 +237,19 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             let encap = udp_encap.map(Encap::Udp).unwrap_or(Encap::Raw);
             let inb = InboundSa::new(&inbound, t.index);
             let out = OutboundSa::new(&outbound, encap, random_seed());
+            let clash = dp
+                .sas
+                .get(inbound.spi)
+                .filter(|other| other.tunnel != t.index);
             match (inb, out) {
+                _ if clash.is_some() => {
+                    // The engine avoids SPIs in the table; this needs a manual SA added since.
+                    tracing::error!(
+                        tunnel = %name,
+                        "not installing inbound SA 0x{:08x}: another tunnel uses that SPI",
+                        inbound.spi
+                    );
+                }
                 (Ok(mut inb), Ok(mut out)) => {
                     inb.selector = Some(proxy_ids);
                     out.selector = Some(proxy_ids);

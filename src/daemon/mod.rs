@@ -262,8 +262,10 @@ impl Gateway {
             by_peer
                 .entry((t.cfg.source, t.cfg.destination))
                 .or_insert(tx);
-            let engine =
+            let mut engine =
                 crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
+            let table = dp.clone();
+            engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
             controls.push((t.index, ctx.clone()));

@@ -42,7 +42,7 @@ pub mod status;
 pub(crate) mod v1;
 
 pub use diagnostic::{AuthSide, Diagnostic};
-pub use engine::Engine;
+pub use engine::{Engine, SpiTaken};
 pub use event::{DownReason, Event, Role, Transmit};
 pub use policy::{
     DpdPolicy, ExchangeMode, Identity, IkePolicy, NatTraversal, Phase1Policy, Phase2Policy,

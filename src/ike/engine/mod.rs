@@ -59,7 +59,12 @@ pub struct Engine {
     nat_keepalive_last: Option<Instant>,
     /// Last reaction to ESP for an unknown SPI (rate limit).
     unknown_spi_at: Option<Instant>,
+    /// SPIs taken elsewhere in the process (other tunnels' inbound SAs), never chosen here.
+    spi_taken: Option<SpiTaken>,
 }
+
+/// Says whether an inbound SPI is already taken outside this engine (by another tunnel).
+pub type SpiTaken = std::sync::Arc<dyn Fn(u32) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,6 +203,28 @@ struct P1Entry {
 }
 
 impl P1Entry {
+    /// Answers a retransmission of the peer's last message with our last answer again;
+    /// false if `whole` is not that message or we had no answer.
+    fn answer_duplicate(&self, whole: &[u8], io: &mut Outputs) -> bool {
+        match &self.last_out {
+            Some(out) if self.last_in == whole => {
+                io.stats.duplicates_answered += 1;
+                io.send(self.local_port, self.peer, out.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Answers the peer's message `whole` with `out` (sent now, and again for a duplicate of
+    /// `whole`); `retx` resends it on a timer until the peer's next message.
+    fn answer(&mut self, whole: &[u8], out: Vec<u8>, retx: Option<Retx>, io: &mut Outputs) {
+        self.retx = retx;
+        self.last_in = whole.to_vec();
+        self.last_out = Some(out.clone());
+        io.send(self.local_port, self.peer, out);
+    }
+
     fn new(
         role: Role,
         icookie: [u8; 8],
@@ -332,7 +359,14 @@ impl Engine {
             dpd: dpd::Dpd::default(),
             nat_keepalive_last: None,
             unknown_spi_at: None,
+            spi_taken: None,
         }
+    }
+
+    /// Makes the engine avoid the inbound SPIs `taken` reports (the gateway's other tunnels
+    /// share one SPI → SA table).
+    pub fn set_spi_taken(&mut self, taken: SpiTaken) {
+        self.spi_taken = Some(taken);
     }
 
     /// The policy this engine runs.
@@ -600,7 +634,7 @@ impl Engine {
         }
     }
 
-    /// A fresh inbound SPI (≥ 256, unused here).
+    /// A fresh inbound SPI (≥ 256, unused here and not taken by another tunnel).
     fn new_spi(&mut self) -> u32 {
         loop {
             let s = random_u32(&mut *self.rng);
@@ -608,7 +642,8 @@ impl Engine {
                 || self
                     .p1
                     .iter()
-                    .any(|e| e.qm.iter().any(|q| q.state.spi() == Some(s)));
+                    .any(|e| e.qm.iter().any(|q| q.state.spi() == Some(s)))
+                || self.spi_taken.as_ref().is_some_and(|taken| taken(s));
             if s >= 256 && !used {
                 return s;
             }

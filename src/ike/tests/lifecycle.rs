@@ -614,3 +614,19 @@ fn early_inbound_is_removed_when_message_3_never_comes() {
         .iter()
         .all(|c| c.inbound_spi != early));
 }
+
+#[test]
+fn inbound_spis_taken_by_other_tunnels_are_never_chosen() {
+    let mut p = Pair::new(policy_a(), policy_b(), 31);
+    // The "other tunnels" hold every SPI whose low nibble is not 5.
+    p.a.engine
+        .set_spi_taken(std::sync::Arc::new(|spi| spi & 0xf != 0x5));
+    p.connect();
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(20));
+    let spis: Vec<u32> = p.a.children_up().iter().map(|c| c.0.spi).collect();
+    assert_eq!(spis.len(), 2, "{spis:08x?}");
+    assert!(spis.iter().all(|s| s & 0xf == 0x5), "{spis:08x?}");
+    assert_outbound_consistent(&p);
+}
