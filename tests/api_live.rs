@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns};
-use common::{poll_opt, TempDir};
+use common::ikegate::AdminPair;
+use common::netns::{require_root, Netns};
+use common::poll_opt;
 
 const ADMIN: &str = "127.0.0.1:18081";
 
@@ -73,68 +73,18 @@ const MANUAL: &str = "  ipsec1:
       inbound: { spi: 0x2002, encryption: aes128-gcm, key: \"0x000102030405060708090a0b0c0d0e0f10111213\" }
 ";
 
-fn yaml(src: &str, dst: &str, local: &str, remote: &str, responder: bool, extra: &str) -> String {
-    // The manually keyed second tunnel only on the left (its source address).
-    let manual = if responder { "" } else { MANUAL };
-    format!(
-        "{extra}interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n{manual}\
-route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0 }}\n",
-        if responder { "enable" } else { "disable" }
-    )
-}
-
 #[test]
 fn proposals_proxy_ids_and_controls_on_a_live_pair() {
     if !require_root() {
         return;
     }
-    let left = Netns::new("al");
-    let right = Netns::new("ar");
-    let _link = veth(&left, &["10.0.0.1/24"], &right, &["10.0.0.2/24"]);
-    left.add_lo_addr("192.168.1.1/32");
-    right.add_lo_addr("192.168.2.1/32");
-    let dir = TempDir::new("apilive");
-    let token_file = dir.join("admin.token");
-    let admin = format!(
-        "admin:\n  listen: {ADMIN}\n  token-file: {}\n",
-        token_file.display()
-    );
-    let _r = Gateway::start(
-        &right,
-        &dir,
-        "right",
-        &yaml(
-            "10.0.0.2",
-            "10.0.0.1",
-            "192.168.2.0/24",
-            "192.168.1.0/24",
-            true,
-            "",
-        ),
-        Some("ipsec0"),
-    );
-    let l = Gateway::start(
-        &left,
-        &dir,
-        "left",
-        &yaml(
-            "10.0.0.1",
-            "10.0.0.2",
-            "192.168.1.0/24",
-            "192.168.2.0/24",
-            false,
-            &admin,
-        ),
-        Some("ipsec0"),
-    );
+    let pair = AdminPair::start("al", ADMIN, "", MANUAL);
+    let (left, l) = (&pair.left, &pair.left_gw);
     let log = || l.log_text();
     assert!(log().contains("admin API token written to"), "{}", log());
     let api = Api {
-        ns: &left,
-        token: std::fs::read_to_string(&token_file)
-            .unwrap()
-            .trim()
-            .to_string(),
+        ns: left,
+        token: pair.token(),
     };
     let first = poll_opt(Duration::from_secs(15), || api.current())
         .unwrap_or_else(|| panic!("no SA:\n{}", log()));

@@ -12,20 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::ikegate::{bin, Gateway};
-use common::netns::{require_root, veth, Netns};
-use common::{poll_opt, TempDir};
+use common::ikegate::{bin, AdminPair};
+use common::netns::require_root;
+use common::poll_opt;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const ADMIN: &str = "127.0.0.1:18080";
-
-fn yaml(src: &str, dst: &str, local: &str, remote: &str, responder: bool, admin: &str) -> String {
-    format!(
-        "{admin}interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n\
-route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0 }}\n",
-        if responder { "enable" } else { "disable" }
-    )
-}
 
 /// `target/` (from `CARGO_TARGET_TMPDIR`, which is `target/tmp`).
 fn target_dir() -> PathBuf {
@@ -80,52 +72,13 @@ fn panel_shows_the_tunnel_up_and_rekeys_it() {
             return;
         }
     };
-    let left = Netns::new("bl");
-    let right = Netns::new("br");
-    let _link = veth(&left, &["10.0.0.1/24"], &right, &["10.0.0.2/24"]);
-    left.add_lo_addr("192.168.1.1/32");
-    right.add_lo_addr("192.168.2.1/32");
-    let dir = TempDir::new("browser");
-    let token_file = dir.join("admin.token");
-    let admin = format!(
-        "admin:\n  listen: {ADMIN}\n  token-file: {}\n  allow-key-export: true\n",
-        token_file.display()
-    );
-    let _r = Gateway::start(
-        &right,
-        &dir,
-        "right",
-        &yaml(
-            "10.0.0.2",
-            "10.0.0.1",
-            "192.168.2.0/24",
-            "192.168.1.0/24",
-            true,
-            "",
-        ),
-        Some("ipsec0"),
-    );
-    let l = Gateway::start(
-        &left,
-        &dir,
-        "left",
-        &yaml(
-            "10.0.0.1",
-            "10.0.0.2",
-            "192.168.1.0/24",
-            "192.168.2.0/24",
-            false,
-            &admin,
-        ),
-        Some("ipsec0"),
-    );
+    let pair = AdminPair::start("bl", ADMIN, "  allow-key-export: true\n", "");
+    let (left, l, dir, token_file) = (&pair.left, &pair.left_gw, &pair.dir, &pair.token_file);
     let up = poll_opt(Duration::from_secs(15), || {
         l.log_text().contains("ESP SAs installed").then_some(())
     });
     assert!(up.is_some(), "no SA after 15 s:\n{}", l.log_text());
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap_or_else(|e| panic!("token file: {e}\n{}", l.log_text()));
-    let token = token.trim().to_string();
+    let token = pair.token();
     left.ping_ok("192.168.2.1", 2, || l.log_text());
 
     // `ikegate status` through the API (inside the namespace: the API listens on its loopback).

@@ -143,3 +143,102 @@ pub fn counter(log: &str, name: &str) -> Option<u64> {
         })
         .next()
 }
+
+/// Two `ikegate run` negotiating IKE over a veth (10.0.0.1 ⇄ 10.0.0.2, hosts 192.168.1.1 and
+/// 192.168.2.1 on `lo`); the left one initiates and serves the admin API. Fields drop in
+/// order: gateways first, then the link, the namespaces and the directory.
+pub struct AdminPair {
+    pub left_gw: Gateway,
+    _right_gw: Gateway,
+    _link: super::netns::Veth,
+    pub left: Netns,
+    _right: Netns,
+    /// The admin token file (written by the left gateway).
+    pub token_file: PathBuf,
+    pub dir: TempDir,
+}
+
+impl AdminPair {
+    /// Starts the pair in namespaces named after `prefix` (`<prefix>l`, `<prefix>r`). The left
+    /// gateway gets `admin:` with `listen` plus `admin_extra` (indented YAML lines) and the
+    /// tunnels in `left_extra` after its `ipsec0`.
+    pub fn start(prefix: &str, listen: &str, admin_extra: &str, left_extra: &str) -> AdminPair {
+        let left = Netns::new(&format!("{prefix}l"));
+        let right = Netns::new(&format!("{prefix}r"));
+        let link = super::netns::veth(&left, &["10.0.0.1/24"], &right, &["10.0.0.2/24"]);
+        left.add_lo_addr("192.168.1.1/32");
+        right.add_lo_addr("192.168.2.1/32");
+        let dir = TempDir::new(prefix);
+        let token_file = dir.join("admin.token");
+        let admin = format!(
+            "admin:\n  listen: {listen}\n  token-file: {}\n{admin_extra}",
+            token_file.display()
+        );
+        let right_gw = Gateway::start(
+            &right,
+            &dir,
+            "right",
+            &pair_yaml(
+                ("10.0.0.2", "10.0.0.1"),
+                ("192.168.2.0/24", "192.168.1.0/24"),
+                true,
+                "",
+                "",
+            ),
+            Some("ipsec0"),
+        );
+        let left_gw = Gateway::start(
+            &left,
+            &dir,
+            "left",
+            &pair_yaml(
+                ("10.0.0.1", "10.0.0.2"),
+                ("192.168.1.0/24", "192.168.2.0/24"),
+                false,
+                &admin,
+                left_extra,
+            ),
+            Some("ipsec0"),
+        );
+        AdminPair {
+            left_gw,
+            _right_gw: right_gw,
+            _link: link,
+            left,
+            _right: right,
+            token_file,
+            dir,
+        }
+    }
+
+    /// The token the left gateway wrote.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(&self.token_file)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}\n{}",
+                    self.token_file.display(),
+                    self.left_gw.log_text()
+                )
+            })
+            .trim()
+            .to_string()
+    }
+}
+
+/// One IKE tunnel `ipsec0` (outer `src` → `dst`, proxy-ids `local` ⇄ `remote`, phase 2
+/// aes128-gcm or aes256 + hmac-sha256, NAT-T off), `head` before `interfaces:`, `tunnels`
+/// after `ipsec0`.
+fn pair_yaml(
+    (src, dst): (&str, &str),
+    (local, remote): (&str, &str),
+    responder: bool,
+    head: &str,
+    tunnels: &str,
+) -> String {
+    format!(
+        "{head}interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n{tunnels}\
+route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0 }}\n",
+        if responder { "enable" } else { "disable" }
+    )
+}

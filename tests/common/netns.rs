@@ -230,6 +230,30 @@ impl Netns {
         }
     }
 
+    /// Polls (≤ `timeout`) with single pings until one is answered: the
+    /// point where a freshly installed tunnel carries traffic. Panics with
+    /// the last ping's output and `context()` if none is.
+    pub fn wait_ping(&self, dst: &str, timeout: Duration, context: impl FnOnce() -> String) {
+        let mut last = None;
+        let ok = poll_opt(timeout, || {
+            let out = self.exec(&["ping", "-n", "-c", "1", "-W", "1", dst]);
+            let answered = out.status.success();
+            last = Some(out);
+            answered.then_some(())
+        });
+        if ok.is_none() {
+            let out = last.expect("poll_opt runs at least once");
+            panic!(
+                "{}\n{}",
+                describe_output(
+                    &format!("[{}] ping {dst} (for {timeout:?})", self.name),
+                    &out
+                ),
+                context()
+            );
+        }
+    }
+
     /// Polls (≤ `timeout`) until something listens on UDP `port` in the
     /// namespace (`ss -ulnH`), e.g. a gateway's IKE socket.
     pub fn wait_udp_listening(&self, port: u16, timeout: Duration) {
