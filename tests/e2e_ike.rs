@@ -18,9 +18,20 @@ struct Pair {
 }
 
 fn pair() -> Pair {
+    pair_with(&LEFT)
+}
+
+/// The pair with the outer addresses of `left` (IPv4 or IPv6) on the veth.
+fn pair_with(left_side: &Side) -> Pair {
     let left = Netns::new("il");
     let right = Netns::new("ir");
-    let link = veth(&left, &["10.0.0.1/24"], &right, &["10.0.0.2/24"]);
+    let plen = if left_side.src.contains(':') { 64 } else { 24 };
+    let link = veth(
+        &left,
+        &[&format!("{}/{plen}", left_side.src)],
+        &right,
+        &[&format!("{}/{plen}", left_side.dst)],
+    );
     left.add_lo_addr("192.168.1.1/32");
     right.add_lo_addr("192.168.2.1/32");
     Pair {
@@ -68,27 +79,33 @@ fn yaml(side: &Side, nat: &str, phase2: &str) -> String {
         me,
         responder,
     } = *side;
+    let fam = if src.contains(':') { "ipv6" } else { "ipv4" };
     format!(
-        "interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: {nat}\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n{phase2}\
+        "interfaces:\n  ipsec0:\n    {fam}: {{ source: {src}, destination: {dst} }}\n    nat-traversal: {nat}\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n{phase2}\
 route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0, source: {me} }}\n",
         if responder { "enable" } else { "disable" }
     )
 }
 
-fn start(p: &Pair, nat: &str, phase2: &str) -> (Gateway, Gateway, std::path::PathBuf) {
+fn start_sides(
+    p: &Pair,
+    (left, right): (&Side, &Side),
+    nat: &str,
+    phase2: &str,
+) -> (Gateway, Gateway, std::path::PathBuf) {
     let keylog = p.dir.join("keys");
     let r = Gateway::start(
         &p.right,
         &p.dir,
         "right",
-        &yaml(&RIGHT, nat, phase2),
+        &yaml(right, nat, phase2),
         Some("ipsec0"),
     );
     let l = Gateway::start_with(
         &p.left,
         &p.dir,
         "left",
-        &yaml(&LEFT, nat, phase2),
+        &yaml(left, nat, phase2),
         Some("ipsec0"),
         &["--wireshark-keylog", keylog.to_str().unwrap()],
     );
@@ -105,11 +122,15 @@ fn start(p: &Pair, nat: &str, phase2: &str) -> (Gateway, Gateway, std::path::Pat
 }
 
 fn case(nat: &str, phase2: &str, filter: &str, udp: bool) {
+    case_sides((&LEFT, &RIGHT), nat, phase2, filter, udp);
+}
+
+fn case_sides(sides: (&Side, &Side), nat: &str, phase2: &str, filter: &str, udp: bool) {
     if !require_root() || !tshark::require_capture_tools() {
         return;
     }
-    let p = pair();
-    let (mut l, mut r, keylog) = start(&p, nat, phase2);
+    let p = pair_with(sides.0);
+    let (mut l, mut r, keylog) = start_sides(&p, sides, nat, phase2);
     let pcap = p.dir.join("c.pcap");
     let cap = Capture::start(&p.left, &p.link.a, &pcap, Some(filter));
     let ctx = || format!("{}\n{}", l.log_text(), r.log_text());
@@ -148,6 +169,28 @@ fn raw_esp_with_ike_aes256_gcm_and_pfs() {
         "disable",
         "          encryption: aes256-gcm\n          pfs-group: modp2048\n",
         "esp",
+        false,
+    );
+}
+
+/// IKE and ESP over IPv6 outer addresses (identities of type IPV6_ADDR), IPv4 inside.
+#[test]
+fn ike_over_ipv6_outer_addresses() {
+    let left = Side {
+        src: "fd00::1",
+        dst: "fd00::2",
+        ..LEFT
+    };
+    let right = Side {
+        src: "fd00::2",
+        dst: "fd00::1",
+        ..RIGHT
+    };
+    case_sides(
+        (&left, &right),
+        "disable",
+        "          encryption: aes128-gcm\n",
+        "ip6 proto 50",
         false,
     );
 }
