@@ -6,7 +6,10 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 chromium fonts-dejavu-core
-      strongswan-charon strongswan-swanctl libcharon-extra-plugins)
+      strongswan-charon strongswan-swanctl libcharon-extra-plugins
+      libstrongswan-standard-plugins)
+# libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
+# kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
 # The browser test drives Debian's chromium with playwright-core from the npm registry; any
 # node >= 18 will do (keep an existing one, e.g. from NodeSource).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
