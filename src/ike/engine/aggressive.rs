@@ -53,15 +53,12 @@ impl Engine {
         body: &[u8],
         whole: &[u8],
     ) {
-        if hdr.message_id != 0 {
-            self.io.stats.dropped_malformed += 1;
-            return;
-        }
-        if hdr.rcookie == [0; 8] {
+        if hdr.rcookie == [0; 8] && hdr.message_id == 0 {
             self.on_aggressive_1(now, local, remote, hdr, body, whole);
             return;
         }
-        let Some(idx) = self.p1_exchange_for(hdr, |s| matches!(s, P1State::AmISent(_))) else {
+        let waiting = |s: &P1State| matches!(s, P1State::AmISent(_));
+        let Some(idx) = self.p1_continued(hdr, whole, waiting) else {
             return;
         };
         let encrypt_third = self.policy.aggressive_encrypt_third;
@@ -73,12 +70,6 @@ impl Engine {
             ..
         } = self;
         let Some(e) = p1.get_mut(idx) else { return };
-        if e.last_in == whole {
-            if !e.answer_duplicate(whole, io) {
-                io.stats.dropped_unexpected += 1;
-            }
-            return;
-        }
         let mut ctx = Ctx {
             policy,
             rng: &mut **rng,

@@ -79,6 +79,31 @@ impl Engine {
 
     /// The exchange a phase-1 message with a responder cookie belongs to: same cookies, or
     /// ours still waiting (in `waiting`) for the responder's first answer. Counts the miss.
+    /// The phase-1 exchange a later message (`whole`, responder cookie set) continues, or `None`
+    /// when nothing more is to be done with it: a message ID other than 0 (counted malformed),
+    /// unknown cookies (counted), or a duplicate of the last message (answered again, or counted
+    /// unexpected).
+    pub(super) fn p1_continued(
+        &mut self,
+        hdr: &HeaderRepr,
+        whole: &[u8],
+        waiting: fn(&P1State) -> bool,
+    ) -> Option<usize> {
+        if hdr.message_id != 0 {
+            self.io.stats.dropped_malformed += 1;
+            return None;
+        }
+        let idx = self.p1_exchange_for(hdr, waiting)?;
+        let e = self.p1.get(idx)?;
+        if e.last_in == whole {
+            if !e.answer_duplicate(whole, &mut self.io) {
+                self.io.stats.dropped_unexpected += 1;
+            }
+            return None;
+        }
+        Some(idx)
+    }
+
     pub(super) fn p1_exchange_for(
         &mut self,
         hdr: &HeaderRepr,
@@ -230,15 +255,12 @@ impl Engine {
         body: &[u8],
         whole: &[u8],
     ) {
-        if hdr.message_id != 0 {
-            self.io.stats.dropped_malformed += 1;
-            return;
-        }
-        if hdr.rcookie == [0; 8] {
+        if hdr.rcookie == [0; 8] && hdr.message_id == 0 {
             self.on_main_mode_1(now, local, remote, hdr, body, whole);
             return;
         }
-        let Some(idx) = self.p1_exchange_for(hdr, |s| matches!(s, P1State::ISentSa(_))) else {
+        let waiting = |s: &P1State| matches!(s, P1State::ISentSa(_));
+        let Some(idx) = self.p1_continued(hdr, whole, waiting) else {
             return;
         };
         let Engine {
@@ -249,12 +271,6 @@ impl Engine {
             ..
         } = self;
         let Some(e) = p1.get_mut(idx) else { return };
-        if e.last_in == whole {
-            if !e.answer_duplicate(whole, io) {
-                io.stats.dropped_unexpected += 1;
-            }
-            return;
-        }
         let mut ctx = Ctx {
             policy,
             rng: &mut **rng,
