@@ -26,6 +26,15 @@ PIDS=()
 
 die() { echo "throughput.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (namespaces, TUN devices, raw sockets)"
+# The test suite's packages (iperf3, strongSwan with kernel-libipsec and its crypto plugins),
+# plus wireguard-go for its row.
+"$(dirname "$0")/../scripts/setup-debian.sh" || die "scripts/setup-debian.sh failed"
+if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null; then
+    echo "installing: wireguard-go wireguard-tools"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        wireguard-go wireguard-tools >/dev/null || die "cannot install wireguard-go"
+fi
 for p in iperf3 python3 ip; do command -v $p >/dev/null || die "missing $p"; done
 
 if [ -z "${NO_BUILD:-}" ]; then
