@@ -257,6 +257,7 @@ fn main() {
                     proxy_ids,
                     lifetime,
                     lifetime_bytes,
+                    ..
                 } => {
                     children += 1;
                     last_keys = Some((inbound.clone(), outbound.clone()));

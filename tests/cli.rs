@@ -13,7 +13,7 @@ fn example() -> String {
 fn check_accepts_the_example() {
     let (code, out, err) = cli(&["check", "--config", &example()]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "config OK: 3 interface(s)");
+    assert_eq!(out.trim(), "config OK: 4 interface(s)");
 }
 
 #[test]

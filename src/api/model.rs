@@ -40,7 +40,8 @@ pub struct Tunnel {
     pub keying: String,
     /// Our outer address.
     pub local: String,
-    /// The peer's configured outer address.
+    /// The peer's configured outer address; `dynamic (ADDR)` for a road warrior (`destination:
+    /// dynamic`), with the address of its current SA.
     pub remote: String,
     /// Configured NAT traversal: disable / enable / force.
     pub nat_traversal: String,

@@ -286,7 +286,7 @@ impl AdminState for GatewayState {
     fn esp_keys(&self) -> Vec<String> {
         let mut out = Vec::new();
         for t in &self.dp.tunnels {
-            let (l, r) = (t.cfg.source, t.cfg.destination);
+            let (l, r) = (t.cfg.source, t.peer_ip());
             if let Some(o) = t.outbound.load_full() {
                 out.push(crate::keys::esp_sa_line(l, r, o.export_keys()));
             }
@@ -434,7 +434,7 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                 expires_in_secs: None,
                 udp_encap: match t.manual_encap() {
                     crate::esp::Encap::Udp(a) => Some(a.to_string()),
-                    crate::esp::Encap::Raw => None,
+                    crate::esp::Encap::Raw(_) => None,
                 },
                 inbound: i,
                 outbound: o,
@@ -558,7 +558,11 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
             Keying::Manual { .. } => "manual".into(),
         },
         local: t.cfg.source.to_string(),
-        remote: t.cfg.destination.to_string(),
+        remote: match t.peer_ip() {
+            a if t.cfg.dynamic_peer && a.is_unspecified() => "dynamic".into(),
+            a if t.cfg.dynamic_peer => format!("dynamic ({a})"),
+            a => a.to_string(),
+        },
         nat_traversal: nat_traversal.into(),
         mtu: t.mtu,
         nat,

@@ -84,8 +84,11 @@ pub struct InterfaceConfig {
     pub name: String,
     /// Our outer address.
     pub source: IpAddr,
-    /// The peer's outer address.
+    /// The peer's outer address (unspecified with `destination: dynamic`).
     pub destination: IpAddr,
+    /// `destination: dynamic`: the peer's address is learned from IKE (a road warrior, chosen
+    /// by its Aggressive Mode identity).
+    pub dynamic_peer: bool,
     /// Raw ESP or UDP encapsulation.
     pub nat_traversal: NatTraversal,
     /// Tunnel MTU.
@@ -232,6 +235,7 @@ fn parse_interface(
     }
     let m = n.block(errs, INTERFACE_KEYS)?;
     let mut addrs = None;
+    let mut dynamic_peer = false;
     for fam in ["ipv4", "ipv6"] {
         let Some(a) = child(m, n, fam) else { continue };
         if addrs.is_some() {
@@ -253,7 +257,18 @@ fn parse_interface(
                     None
                 }
             };
-            let (s, d) = (get("source", errs), get("destination", errs));
+            let s = get("source", errs);
+            let d = match child(am, &a, "destination") {
+                Some(v) if v.value.as_str() == Some("dynamic") => {
+                    dynamic_peer = true;
+                    Some(if fam == "ipv4" {
+                        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+                    } else {
+                        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                    })
+                }
+                _ => get("destination", errs),
+            };
             if let (Some(s), Some(d)) = (s, d) {
                 if s.is_ipv4() != (fam == "ipv4") || d.is_ipv4() != (fam == "ipv4") {
                     a.error(
@@ -335,16 +350,57 @@ fn parse_interface(
             None
         }
     };
+    if dynamic_peer {
+        check_dynamic_peer(n, keying.as_ref(), errs);
+    }
     let (source, destination) = addrs?;
     Some(InterfaceConfig {
         name: name.to_string(),
         source,
         destination,
+        dynamic_peer,
         nat_traversal,
         mtu,
         tcp_mss,
         keying: keying?,
     })
+}
+
+/// A tunnel with `destination: dynamic` learns the peer's address from IKE: only a responder
+/// can do that, and only Aggressive Mode names the peer (IDii) before the key is needed, so the
+/// tunnel (and its pre-shared key) is chosen by `peers-identifier`.
+fn check_dynamic_peer(n: &Node<'_>, keying: Option<&Keying>, errs: &mut Errors) {
+    let Some(keying) = keying else { return };
+    let Keying::Ike(p) = keying else {
+        n.error(
+            errs,
+            "`destination: dynamic` needs IKE keying: manual SAs need the peer's address",
+        );
+        return;
+    };
+    if !p.responder_only {
+        errs.push(
+            &n.child_path("responder-only"),
+            "a tunnel with `destination: dynamic` cannot initiate (the peer's address is not \
+             known): set `responder-only: enable`",
+        );
+    }
+    if p.exchange_mode != crate::ike::ExchangeMode::Aggressive {
+        errs.push(
+            &n.child_path("ike.exchange-mode"),
+            "`destination: dynamic` needs `exchange-mode: aggressive`: in Main Mode the peer's \
+             identity comes only after the pre-shared key is used, so the key could be chosen \
+             by address only",
+        );
+    }
+    match &p.peer_id {
+        Some(crate::ike::Identity::Address(_)) | None => errs.push(
+            &n.child_path("ike.peers-identifier"),
+            "`destination: dynamic` needs the identity the peer sends, to pick this tunnel: \
+             e.g. `peers-identifier: { fqdn: client.example.net }` (fqdn, user-fqdn or key-id)",
+        ),
+        Some(_) => {}
+    }
 }
 
 fn example_addr(fam: &str, key: &str) -> &'static str {

@@ -25,8 +25,8 @@ route:
 fn example_file_is_valid() {
     let text = include_str!("../../config.example.yaml");
     let cfg = parse(text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(cfg.interfaces.len(), 3);
-    assert_eq!(cfg.routes.len(), 4);
+    assert_eq!(cfg.interfaces.len(), 4);
+    assert_eq!(cfg.routes.len(), 5);
     assert!(matches!(cfg.interfaces[0].keying, Keying::Ike(_)));
     assert_eq!(cfg.interfaces[2].nat_traversal, NatTraversal::Force);
 }
@@ -503,4 +503,36 @@ fn ike_aggressive_mode() {
         all.contains("interfaces.ipsec0.ike.aggressive-mode-third-message"),
         "{all}"
     );
+}
+
+#[test]
+fn dynamic_destination_is_a_road_warrior_responder() {
+    let good = IKE
+        .replace("destination: 10.0.0.2", "destination: dynamic")
+        .replace(
+            "      exchange-mode: main\n",
+            "      exchange-mode: aggressive\n      peers-identifier: { fqdn: alice.example.net }\n",
+        )
+        .replace("    ike:\n", "    responder-only: enable\n    ike:\n");
+    let cfg = parse(&good, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    let i = &cfg.interfaces[0];
+    assert!(i.dynamic_peer);
+    assert!(i.destination.is_unspecified());
+    // Each missing piece is named with its key.
+    let all = errors(&IKE.replace("destination: 10.0.0.2", "destination: dynamic")).join("\n");
+    for key in [
+        "interfaces.ipsec0.responder-only",
+        "interfaces.ipsec0.ike.exchange-mode",
+        "interfaces.ipsec0.ike.peers-identifier",
+    ] {
+        assert!(all.contains(key), "{key} missing in:\n{all}");
+    }
+    let all = errors(&good.replace(
+        "peers-identifier: { fqdn: alice.example.net }",
+        "peers-identifier: { address: 10.0.0.9 }",
+    ))
+    .join("\n");
+    assert!(all.contains("fqdn, user-fqdn or key-id"), "{all}");
+    let all = errors(&GOOD.replace("destination: 10.0.0.2", "destination: dynamic")).join("\n");
+    assert!(all.contains("needs IKE keying"), "{all}");
 }

@@ -219,11 +219,20 @@ impl Tunnel {
         SocketAddr::new(self.cfg.destination, 4500)
     }
 
+    /// The peer's outer address: the configured one, or for `destination: dynamic` the one the
+    /// current outbound SA goes to (unspecified while there is none).
+    pub fn peer_ip(&self) -> std::net::IpAddr {
+        match self.outbound.load().as_ref() {
+            Some(o) if self.cfg.dynamic_peer => o.encap().peer_ip(),
+            _ => self.cfg.destination,
+        }
+    }
+
     /// The encapsulation manual SAs use.
     pub fn manual_encap(&self) -> Encap {
         match self.cfg.nat_traversal {
             NatTraversal::Force => Encap::Udp(self.peer_nat_t()),
-            NatTraversal::Disable | NatTraversal::Enable => Encap::Raw,
+            NatTraversal::Disable | NatTraversal::Enable => Encap::Raw(self.cfg.destination),
         }
     }
 
@@ -246,8 +255,8 @@ impl Tunnel {
             let rest = &pkts[done..];
             let r = match encap {
                 Encap::Udp(to) => send_udp(&self.transport.udp4500, to, bufs, rest, gso_now).await,
-                Encap::Raw => match &self.transport.raw {
-                    Some(raw) => raw.send_many(self.cfg.destination, bufs, rest).await,
+                Encap::Raw(to) => match &self.transport.raw {
+                    Some(raw) => raw.send_many(to, bufs, rest).await,
                     None => Err(io::Error::other("no raw ESP socket (nat-traversal: force)")),
                 },
             };
@@ -277,7 +286,7 @@ impl Tunnel {
                         let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
                         tracing::warn!(tunnel = %self.cfg.name, "sending ESP failed: {e}");
                     }
-                    if encap == Encap::Raw && self.transport.raw.is_none() {
+                    if matches!(encap, Encap::Raw(_)) && self.transport.raw.is_none() {
                         return;
                     }
                     done += 1;

@@ -229,12 +229,13 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         Event::ChildSaUp {
             inbound,
             outbound,
+            remote,
             udp_encap,
             proxy_ids,
             lifetime,
             ..
         } => {
-            let encap = udp_encap.map(Encap::Udp).unwrap_or(Encap::Raw);
+            let encap = udp_encap.map(Encap::Udp).unwrap_or(Encap::Raw(remote.ip()));
             let inb = InboundSa::new(&inbound, t.index);
             let out = OutboundSa::new(&outbound, encap, random_seed());
             let clash = dp
@@ -261,7 +262,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                         inbound.spi, outbound.spi, crate::crypto::suite_name(outbound.enc, outbound.integ), encap, lifetime.as_secs()
                     );
                     if let Some(k) = keylog {
-                        let (l, r) = (t.cfg.source, t.cfg.destination);
+                        let (l, r) = (t.cfg.source, remote.ip());
                         k.append(&[
                             crate::keys::esp_sa_line(l, r, &outbound),
                             crate::keys::esp_sa_line(r, l, &inbound),

@@ -198,7 +198,9 @@ impl Gateway {
             };
             tracing::info!(
                 tunnel = %i.name, mtu, offload = t.offload, if_index = t.if_index,
-                "{} ⇄ {} ({:?})", i.source, i.destination, i.nat_traversal
+                "{} ⇄ {} ({:?})", i.source,
+                if i.dynamic_peer { "dynamic".to_string() } else { i.destination.to_string() },
+                i.nat_traversal
             );
             let tunnel = Tunnel {
                 index,
@@ -251,7 +253,7 @@ impl Gateway {
         let mut ike_tasks = Vec::new();
         let mut controls = Vec::new();
         let mut running = Vec::new();
-        let mut by_peer: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>> = HashMap::new();
+        let mut ike_routes = IkeRoutes::default();
         for t in &dp.tunnels {
             let Keying::Ike(policy) = &t.cfg.keying else {
                 running.push((t.cfg.clone(), None));
@@ -259,9 +261,7 @@ impl Gateway {
             };
             let (tx, rx) = mpsc::channel(256);
             let (ctx, crx) = mpsc::channel(4);
-            by_peer
-                .entry((t.cfg.source, t.cfg.destination))
-                .or_insert(tx);
+            ike_routes.add(&t.cfg, policy, tx);
             let mut engine =
                 crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
@@ -272,9 +272,9 @@ impl Gateway {
             running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));
         }
-        let by_peer = Arc::new(by_peer);
+        let ike_routes = Arc::new(ike_routes);
         for tr in transports.values() {
-            let peers = by_peer.clone();
+            let peers = ike_routes.clone();
             let local = tr.local;
             let sink: dataplane::IkeSink = Box::new(move |from, msg| {
                 dispatch_ike(&peers, local, 4500, from, msg);
@@ -294,7 +294,7 @@ impl Gateway {
                 tasks.push(tokio::spawn(ike_port500_loop(
                     dp.clone(),
                     tr.clone(),
-                    by_peer.clone(),
+                    ike_routes.clone(),
                 )));
             }
         }
@@ -418,17 +418,103 @@ impl Gateway {
     }
 }
 
+/// Addresses a peer with `destination: dynamic` is remembered under, at most, per tunnel.
+const DYNAMIC_ADDRESSES: usize = 8;
+
+/// Which tunnel's IKE task a message goes to: the tunnel configured for the (local, peer)
+/// address pair or, for tunnels with `destination: dynamic`, the one whose `peers-identifier`
+/// an Aggressive Mode message 1 names. The addresses such a peer used are remembered (the
+/// latest [`DYNAMIC_ADDRESSES`] per tunnel), so its later messages find the tunnel too; the
+/// engine still authenticates everything.
+#[derive(Default)]
+struct IkeRoutes {
+    fixed: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>,
+    dynamic: Vec<DynamicPeer>,
+    /// (local, peer) → index in `dynamic`, oldest first.
+    learned: std::sync::Mutex<Vec<((IpAddr, IpAddr), usize)>>,
+}
+
+/// A tunnel with `destination: dynamic`.
+struct DynamicPeer {
+    name: String,
+    local: IpAddr,
+    id: crate::ike::Identity,
+    tx: mpsc::Sender<ike::IkeDatagram>,
+}
+
+impl IkeRoutes {
+    fn add(
+        &mut self,
+        cfg: &InterfaceConfig,
+        policy: &crate::ike::IkePolicy,
+        tx: mpsc::Sender<ike::IkeDatagram>,
+    ) {
+        match (&policy.peer_id, cfg.dynamic_peer) {
+            (Some(id), true) => self.dynamic.push(DynamicPeer {
+                name: cfg.name.clone(),
+                local: cfg.source,
+                id: id.clone(),
+                tx,
+            }),
+            _ => {
+                self.fixed
+                    .entry((cfg.source, cfg.destination))
+                    .or_insert(tx);
+            }
+        }
+    }
+
+    fn route(
+        &self,
+        local: IpAddr,
+        from: IpAddr,
+        msg: &[u8],
+    ) -> Option<&mpsc::Sender<ike::IkeDatagram>> {
+        if let Some(tx) = self.fixed.get(&(local, from)) {
+            return Some(tx);
+        }
+        if self.dynamic.is_empty() {
+            return None;
+        }
+        let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (local, from);
+        let known = learned.iter().find(|(k, _)| *k == key).map(|&(_, i)| i);
+        let idx = match known {
+            Some(i) => i,
+            None => {
+                let id = crate::ike::aggressive_initiator_identity(msg)?;
+                let i = self
+                    .dynamic
+                    .iter()
+                    .position(|d| d.local == local && d.id == id)?;
+                if learned.iter().filter(|(_, j)| *j == i).count() >= DYNAMIC_ADDRESSES {
+                    if let Some(oldest) = learned.iter().position(|(_, j)| *j == i) {
+                        learned.remove(oldest);
+                    }
+                }
+                learned.push((key, i));
+                tracing::info!(
+                    "Aggressive Mode from {from} with identity {id}: tunnel {} (destination: dynamic)",
+                    self.dynamic[i].name
+                );
+                i
+            }
+        };
+        self.dynamic.get(idx).map(|d| &d.tx)
+    }
+}
+
 /// Hands an IKE message to the tunnel whose peer sent it (dropped, with a rate-limited log line,
 /// when no tunnel has that peer).
 fn dispatch_ike(
-    peers: &HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>,
+    peers: &IkeRoutes,
     local: IpAddr,
     local_port: u16,
     from: std::net::SocketAddr,
     msg: &[u8],
 ) {
     static UNKNOWN: dataplane::RateLimit = dataplane::RateLimit::new();
-    match peers.get(&(local, from.ip())) {
+    match peers.route(local, from.ip(), msg) {
         Some(tx) => {
             let _ = tx.try_send(ike::IkeDatagram {
                 local_port,
@@ -437,7 +523,17 @@ fn dispatch_ike(
             });
         }
         None => {
-            if UNKNOWN.allow() {
+            if !UNKNOWN.allow() {
+                return;
+            }
+            if let Some(id) = crate::ike::aggressive_initiator_identity(msg) {
+                tracing::warn!(
+                    "Aggressive Mode from {from} to {local} with identity {id}: no interface has \
+                     destination {} or, with `destination: dynamic`, `peers-identifier` {id}: \
+                     add one, or check the peer's my-identifier",
+                    from.ip()
+                );
+            } else {
                 tracing::warn!(
                     "IKE message from {from} to {local}:{local_port}, but no interface has \
                      destination {}: add one, or check the peer's address",
@@ -449,11 +545,7 @@ fn dispatch_ike(
 }
 
 /// Receives IKE on UDP 500 forever.
-async fn ike_port500_loop(
-    dp: Arc<DataPlane>,
-    tr: Arc<Transport>,
-    peers: Arc<HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>>,
-) {
+async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, peers: Arc<IkeRoutes>) {
     let Some(sock) = &tr.udp500 else { return };
     let mut buf = vec![0u8; 65536];
     loop {
@@ -486,7 +578,7 @@ pub fn status_text(dp: &DataPlane) -> String {
             "{:<8} {} ⇄ {}  mtu {}  out spi {}  tx {tp} pkts/{tb} B  rx {rp} pkts/{rb} B",
             t.cfg.name,
             t.cfg.source,
-            t.cfg.destination,
+            t.peer_ip(),
             t.mtu,
             out.as_ref()
                 .map(|o| format!(
@@ -557,5 +649,93 @@ fn reload_change(old: &InterfaceConfig, new: &InterfaceConfig) -> Change {
             }
         }
         _ => Change::NeedsRestart("the keying method"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Aggressive Mode message 1 of an initiator calling itself `id` (from two engines).
+    fn am1(id: &str) -> Vec<u8> {
+        use crate::ike::{Engine, ExchangeMode, Identity, IkePolicy, SeededRandom};
+        let mut p = IkePolicy::seil_defaults(
+            "10.9.0.2".parse().unwrap(),
+            "10.9.0.1".parse().unwrap(),
+            b"k",
+        );
+        p.exchange_mode = ExchangeMode::Aggressive;
+        p.my_id = Some(Identity::Fqdn(id.into()));
+        let mut e = Engine::new(p, Box::new(SeededRandom::new(1)));
+        e.initiate(std::time::Instant::now());
+        e.poll_transmit().expect("message 1").data
+    }
+
+    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<ike::IkeDatagram>>) {
+        let yaml = |name: &str, dst: &str, extra: &str| {
+            format!(
+                "  {name}:\n    ipv4: {{ source: 10.9.0.1, destination: {dst} }}\n    preshared-key: k\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n{extra}"
+            )
+        };
+        let text = format!(
+            "interfaces:\n{}{}{}",
+            yaml("ipsec0", "10.9.0.7", ""),
+            yaml(
+                "ipsec1",
+                "dynamic",
+                "      peers-identifier: { fqdn: alice }\n"
+            ),
+            yaml(
+                "ipsec2",
+                "dynamic",
+                "      peers-identifier: { fqdn: bob }\n"
+            ),
+        );
+        let cfg = crate::config::parse(&text, std::path::Path::new(".")).unwrap();
+        let mut r = IkeRoutes::default();
+        let mut rxs = Vec::new();
+        for i in &cfg.interfaces {
+            let Keying::Ike(p) = &i.keying else { panic!() };
+            let (tx, _) = mpsc::channel(1);
+            r.add(i, p, tx.clone());
+            rxs.push(tx);
+        }
+        (r, rxs)
+    }
+
+    /// Which configured interface (by index) a sender belongs to.
+    fn which(
+        r: &IkeRoutes,
+        txs: &[mpsc::Sender<ike::IkeDatagram>],
+        from: &str,
+        msg: &[u8],
+    ) -> Option<usize> {
+        let local: IpAddr = "10.9.0.1".parse().unwrap();
+        let tx = r.route(local, from.parse().unwrap(), msg)?;
+        txs.iter().position(|t| tx.same_channel(t))
+    }
+
+    #[test]
+    fn dynamic_tunnels_are_chosen_by_identity_and_remembered() {
+        let (r, rxs) = routes();
+        // The configured address wins, whatever the message says.
+        assert_eq!(which(&r, &rxs, "10.9.0.7", b"x"), Some(0));
+        assert_eq!(which(&r, &rxs, "10.9.0.7", &am1("bob")), Some(0));
+        // Unknown address: only an Aggressive Mode message 1 with a known identity routes.
+        assert_eq!(which(&r, &rxs, "10.9.0.20", b"garbage"), None);
+        assert_eq!(which(&r, &rxs, "10.9.0.20", &am1("mallory")), None);
+        assert_eq!(which(&r, &rxs, "10.9.0.20", &am1("alice")), Some(1));
+        assert_eq!(which(&r, &rxs, "10.9.0.21", &am1("bob")), Some(2));
+        // Later messages from those addresses follow the tunnels chosen.
+        assert_eq!(which(&r, &rxs, "10.9.0.20", b"quick mode"), Some(1));
+        assert_eq!(which(&r, &rxs, "10.9.0.21", b"dpd"), Some(2));
+        // Bounded: after DYNAMIC_ADDRESSES more addresses for alice, the oldest is forgotten
+        // (and bob's is kept).
+        for k in 0..DYNAMIC_ADDRESSES {
+            let from = format!("10.9.1.{k}");
+            assert_eq!(which(&r, &rxs, &from, &am1("alice")), Some(1));
+        }
+        assert_eq!(which(&r, &rxs, "10.9.0.20", b"quick mode"), None);
+        assert_eq!(which(&r, &rxs, "10.9.0.21", b"dpd"), Some(2));
     }
 }

@@ -13,10 +13,20 @@ use crate::ike::ProxyId;
 /// Where ESP packets of an SA travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encap {
-    /// Raw ESP, IP protocol 50.
-    Raw,
+    /// Raw ESP, IP protocol 50, to the peer's address.
+    Raw(std::net::IpAddr),
     /// ESP in UDP (RFC 3948) to the peer's current NAT-T address and port.
     Udp(SocketAddr),
+}
+
+impl Encap {
+    /// The peer's address the packets go to.
+    pub fn peer_ip(&self) -> std::net::IpAddr {
+        match self {
+            Encap::Raw(a) => *a,
+            Encap::Udp(s) => s.ip(),
+        }
+    }
 }
 
 /// Packet and byte counters of one direction.

@@ -243,7 +243,7 @@ fn cbc_ivs_differ_per_packet() {
 #[test]
 fn sa_replay_and_counters() {
     let k = keys(0x2002, EncAlg::Aes128Gcm16, IntegAlg::None);
-    let out = OutboundSa::new(&k, Encap::Raw, [0; 16]).unwrap();
+    let out = OutboundSa::new(&k, Encap::Raw([192, 0, 2, 1].into()), [0; 16]).unwrap();
     let inb = InboundSa::new(&k, 0).unwrap();
     let mut pkts = Vec::new();
     for _ in 0..3 {

@@ -88,6 +88,9 @@ pub enum Event {
         inbound: EspKeys,
         /// Keys for packets to the peer (SPI chosen by the peer).
         outbound: EspKeys,
+        /// The peer's IKE address when the pair was negotiated (where raw ESP goes; it matters
+        /// for a peer whose address is not configured).
+        remote: SocketAddr,
         /// `Some(peer NAT-T address:port)` when ESP must be UDP-encapsulated (RFC 3948).
         udp_encap: Option<SocketAddr>,
         /// The negotiated proxy-ids (local ⇄ remote).

@@ -50,6 +50,7 @@ pub use policy::{
 };
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use status::{ChildStatus, DpdStatus, EngineStats, EngineStatus, NatStatus, Phase1Status};
+pub use v1::main_mode::aggressive_initiator_identity;
 
 #[cfg(test)]
 mod tests;

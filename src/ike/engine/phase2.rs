@@ -223,7 +223,8 @@ impl Engine {
                     // has our message 2, before we see its message 3.
                     let early = st.keys(sa);
                     let udp_encap = early.proposal.udp_encap().then_some(e.peer);
-                    io.events.push_back(child_up_event(early, udp_encap));
+                    io.events
+                        .push_back(child_up_event(early, e.peer, udp_encap));
                     e.qm.push(QmEntry {
                         mid,
                         state: QmState::RSent(st),
@@ -292,6 +293,7 @@ impl Engine {
         };
         let Some(e) = self.p1.get(idx) else { return };
         let udp_encap = c.proposal.udp_encap().then_some(e.peer);
+        let remote = e.peer;
         let rekey_at = Some(later(now, soft));
         let spi_in = c.inbound.spi;
         info!(
@@ -322,7 +324,9 @@ impl Engine {
         self.io.stats.phase2_established += 1;
         self.consecutive_failures = 0;
         if role == Role::Initiator {
-            self.io.events.push_back(child_up_event(c, udp_encap));
+            self.io
+                .events
+                .push_back(child_up_event(c, remote, udp_encap));
         }
         self.on_child_installed(now, spi_in, role);
     }
@@ -335,13 +339,14 @@ impl Engine {
     }
 }
 
-/// The `ChildSaUp` event of a negotiated pair.
-fn child_up_event(c: NewChild, udp_encap: Option<SocketAddr>) -> Event {
+/// The `ChildSaUp` event of a negotiated pair with the peer at `remote`.
+fn child_up_event(c: NewChild, remote: SocketAddr, udp_encap: Option<SocketAddr>) -> Event {
     let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
     Event::ChildSaUp {
         lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
         inbound: c.inbound,
         outbound: c.outbound,
+        remote,
         udp_encap,
         proxy_ids: c.proxy,
         lifetime,

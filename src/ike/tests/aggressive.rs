@@ -117,3 +117,64 @@ fn aggressive_mode_failures_are_explained() {
         .iter()
         .any(|f| f.contains("exchange-mode: aggressive")));
 }
+
+/// A responder that is not told the peer's address (`destination: dynamic`): the tunnel is
+/// chosen by the identity in message 1, and everything it sends later (message 2, Quick Mode,
+/// DPD probes) goes to the address the peer used.
+#[test]
+fn responder_with_unconfigured_peer_address() {
+    let pa = am(policy_a(), "a.example", "b.example");
+    let mut pb = am(policy_b(), "b.example", "a.example");
+    pb.remote = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    pb.responder_only = true;
+    pb.dpd = Some(crate::ike::DpdPolicy {
+        interval: Duration::from_secs(10),
+        retries: 3,
+    });
+    let mut p = Pair::new(pa, pb, 61);
+    p.connect();
+    assert_eq!(assert_mirrored(&p), 1);
+    // Idle: B probes A.
+    p.run_for(Duration::from_secs(60));
+    let s = p.b.engine.status();
+    assert!(s.stats.dpd_probes_sent > 0, "{:?}", s.dpd);
+    assert_eq!(s.dpd.state, "alive", "{:?}", s.dpd);
+    assert_eq!(s.peer.ip(), ip(A_ADDR));
+    let from_b: Vec<_> = p.log.iter().filter(|(side, _)| *side == Side::B).collect();
+    assert!(!from_b.is_empty());
+    for (_, t) in from_b {
+        assert_eq!(t.remote.ip(), ip(A_ADDR), "B sent to {}", t.remote);
+    }
+}
+
+/// What the daemon reads from a datagram to pick a `destination: dynamic` tunnel: IDii of an
+/// Aggressive Mode message 1, and nothing from any other message.
+#[test]
+fn initiator_identity_only_from_aggressive_message_1() {
+    let pa = am(policy_a(), "a.example", "b.example");
+    let pb = am(policy_b(), "b.example", "a.example");
+    let mut p = Pair::new(pa, pb, 62);
+    p.connect();
+    assert_eq!(assert_mirrored(&p), 1);
+    let am1 = p.log[0].1.data.clone();
+    let mut seen = p
+        .log
+        .iter()
+        .map(|(side, t)| (*side, crate::ike::aggressive_initiator_identity(&t.data)));
+    assert_eq!(
+        seen.next(),
+        Some((Side::A, Some(Identity::Fqdn("a.example".into()))))
+    );
+    assert!(seen.all(|(_, id)| id.is_none()));
+    // Main Mode message 1, truncations and garbage: nothing.
+    let mut p = Pair::new(policy_a(), policy_b(), 63);
+    p.connect();
+    assert_eq!(
+        crate::ike::aggressive_initiator_identity(&p.log[0].1.data),
+        None
+    );
+    for n in 0..am1.len() {
+        assert_eq!(crate::ike::aggressive_initiator_identity(&am1[..n]), None);
+    }
+    assert_eq!(crate::ike::aggressive_initiator_identity(&[0xff; 64]), None);
+}

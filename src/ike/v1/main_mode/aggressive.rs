@@ -353,6 +353,24 @@ impl AmResponderSent {
     }
 }
 
+/// The initiator's identity (IDii) in `datagram` when it is an Aggressive Mode message 1 (clear,
+/// no responder cookie, message ID 0), else `None`. For choosing, before any key exists, which
+/// tunnel a peer with an unconfigured address belongs to; nothing here is authenticated yet.
+pub fn aggressive_initiator_identity(datagram: &[u8]) -> Option<Identity> {
+    let h = crate::wire::isakmp::Header::new_checked(datagram).ok()?;
+    let hdr = h.repr();
+    if h.major_version() != 1
+        || hdr.exchange != ExchangeType::AGGRESSIVE
+        || hdr.rcookie != [0; 8]
+        || hdr.message_id != 0
+        || hdr.flags.encrypted()
+    {
+        return None;
+    }
+    let msg = Msg::parse(h.body(), hdr.next_payload).ok()?;
+    parse_identity(msg.find(PayloadType::ID)?.body).ok()
+}
+
 fn parse_identity(body: &[u8]) -> Result<Identity, Diagnostic> {
     let parsed =
         crate::wire::isakmp::IdPayload::parse(body).map_err(|e| Diagnostic::Malformed {

@@ -28,6 +28,7 @@ mod aggressive;
 mod initiator;
 mod responder;
 
+pub use aggressive::aggressive_initiator_identity;
 pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
 use super::keys::{MmTranscript, Phase1Keys};
