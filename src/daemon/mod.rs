@@ -418,20 +418,21 @@ impl Gateway {
     }
 }
 
-/// Addresses a peer with `destination: dynamic` is remembered under, at most, per tunnel.
-const DYNAMIC_ADDRESSES: usize = 8;
+/// ISAKMP SAs (initiator cookies) of a `destination: dynamic` tunnel remembered, at most.
+const DYNAMIC_COOKIES: usize = 8;
 
 /// Which tunnel's IKE task a message goes to: the tunnel configured for the (local, peer)
 /// address pair or, for tunnels with `destination: dynamic`, the one whose `peers-identifier`
-/// an Aggressive Mode message 1 names. The addresses such a peer used are remembered (the
-/// latest [`DYNAMIC_ADDRESSES`] per tunnel), so its later messages find the tunnel too; the
-/// engine still authenticates everything.
+/// an Aggressive Mode message 1 names. The initiator cookie of that message is remembered (the
+/// latest [`DYNAMIC_COOKIES`] per tunnel), so the rest of the exchange and everything under the
+/// ISAKMP SA finds the tunnel too, from whatever address (two road warriors behind one NAT, a
+/// peer whose NAT rebinds); the engine still authenticates everything.
 #[derive(Default)]
 struct IkeRoutes {
     fixed: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>,
     dynamic: Vec<DynamicPeer>,
-    /// (local, peer) → index in `dynamic`, oldest first.
-    learned: std::sync::Mutex<Vec<((IpAddr, IpAddr), usize)>>,
+    /// Initiator cookie → index in `dynamic`, oldest first.
+    learned: std::sync::Mutex<Vec<([u8; 8], usize)>>,
 }
 
 /// A tunnel with `destination: dynamic`.
@@ -476,31 +477,27 @@ impl IkeRoutes {
         if self.dynamic.is_empty() {
             return None;
         }
+        let icookie: [u8; 8] = msg.get(..8)?.try_into().ok()?;
         let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (local, from);
-        let known = learned.iter().find(|(k, _)| *k == key).map(|&(_, i)| i);
-        let idx = match known {
-            Some(i) => i,
-            None => {
-                let id = crate::ike::aggressive_initiator_identity(msg)?;
-                let i = self
-                    .dynamic
-                    .iter()
-                    .position(|d| d.local == local && d.id == id)?;
-                if learned.iter().filter(|(_, j)| *j == i).count() >= DYNAMIC_ADDRESSES {
-                    if let Some(oldest) = learned.iter().position(|(_, j)| *j == i) {
-                        learned.remove(oldest);
-                    }
-                }
-                learned.push((key, i));
-                tracing::info!(
-                    "Aggressive Mode from {from} with identity {id}: tunnel {} (destination: dynamic)",
-                    self.dynamic[i].name
-                );
-                i
+        if let Some(&(_, i)) = learned.iter().find(|(c, _)| *c == icookie) {
+            return self.dynamic.get(i).map(|d| &d.tx);
+        }
+        let id = crate::ike::aggressive_initiator_identity(msg)?;
+        let i = self
+            .dynamic
+            .iter()
+            .position(|d| d.local == local && d.id == id)?;
+        if learned.iter().filter(|(_, j)| *j == i).count() >= DYNAMIC_COOKIES {
+            if let Some(oldest) = learned.iter().position(|(_, j)| *j == i) {
+                learned.remove(oldest);
             }
-        };
-        self.dynamic.get(idx).map(|d| &d.tx)
+        }
+        learned.push((icookie, i));
+        tracing::info!(
+            "Aggressive Mode from {from} with identity {id}: tunnel {} (destination: dynamic)",
+            self.dynamic[i].name
+        );
+        self.dynamic.get(i).map(|d| &d.tx)
     }
 }
 
@@ -656,8 +653,9 @@ fn reload_change(old: &InterfaceConfig, new: &InterfaceConfig) -> Change {
 mod tests {
     use super::*;
 
-    /// Aggressive Mode message 1 of an initiator calling itself `id` (from two engines).
-    fn am1(id: &str) -> Vec<u8> {
+    /// Aggressive Mode message 1 of an initiator calling itself `id`, with initiator cookie
+    /// from `seed`.
+    fn am1(id: &str, seed: u64) -> Vec<u8> {
         use crate::ike::{Engine, ExchangeMode, Identity, IkePolicy, SeededRandom};
         let mut p = IkePolicy::seil_defaults(
             "10.9.0.2".parse().unwrap(),
@@ -666,9 +664,16 @@ mod tests {
         );
         p.exchange_mode = ExchangeMode::Aggressive;
         p.my_id = Some(Identity::Fqdn(id.into()));
-        let mut e = Engine::new(p, Box::new(SeededRandom::new(1)));
+        let mut e = Engine::new(p, Box::new(SeededRandom::new(seed)));
         e.initiate(std::time::Instant::now());
         e.poll_transmit().expect("message 1").data
+    }
+
+    /// A later message of the exchange `am1` started: same initiator cookie, anything after.
+    fn later(am1: &[u8]) -> Vec<u8> {
+        let mut m = am1[..8].to_vec();
+        m.extend_from_slice(&[0x55; 40]);
+        m
     }
 
     fn routes() -> (IkeRoutes, Vec<mpsc::Sender<ike::IkeDatagram>>) {
@@ -717,25 +722,29 @@ mod tests {
 
     #[test]
     fn dynamic_tunnels_are_chosen_by_identity_and_remembered() {
-        let (r, rxs) = routes();
+        let (r, txs) = routes();
+        let alice = am1("alice", 1);
+        let bob = am1("bob", 2);
         // The configured address wins, whatever the message says.
-        assert_eq!(which(&r, &rxs, "10.9.0.7", b"x"), Some(0));
-        assert_eq!(which(&r, &rxs, "10.9.0.7", &am1("bob")), Some(0));
+        assert_eq!(which(&r, &txs, "10.9.0.7", b"x"), Some(0));
+        assert_eq!(which(&r, &txs, "10.9.0.7", &bob), Some(0));
         // Unknown address: only an Aggressive Mode message 1 with a known identity routes.
-        assert_eq!(which(&r, &rxs, "10.9.0.20", b"garbage"), None);
-        assert_eq!(which(&r, &rxs, "10.9.0.20", &am1("mallory")), None);
-        assert_eq!(which(&r, &rxs, "10.9.0.20", &am1("alice")), Some(1));
-        assert_eq!(which(&r, &rxs, "10.9.0.21", &am1("bob")), Some(2));
-        // Later messages from those addresses follow the tunnels chosen.
-        assert_eq!(which(&r, &rxs, "10.9.0.20", b"quick mode"), Some(1));
-        assert_eq!(which(&r, &rxs, "10.9.0.21", b"dpd"), Some(2));
-        // Bounded: after DYNAMIC_ADDRESSES more addresses for alice, the oldest is forgotten
-        // (and bob's is kept).
-        for k in 0..DYNAMIC_ADDRESSES {
-            let from = format!("10.9.1.{k}");
-            assert_eq!(which(&r, &rxs, &from, &am1("alice")), Some(1));
+        assert_eq!(which(&r, &txs, "10.9.0.20", b"garbage"), None);
+        assert_eq!(which(&r, &txs, "10.9.0.20", &later(&alice)), None);
+        assert_eq!(which(&r, &txs, "10.9.0.20", &am1("mallory", 3)), None);
+        // Two road warriors behind one NAT address, each to its own tunnel.
+        assert_eq!(which(&r, &txs, "10.9.0.20", &alice), Some(1));
+        assert_eq!(which(&r, &txs, "10.9.0.20", &bob), Some(2));
+        // Later messages follow their ISAKMP SA's cookie, from any address (NAT rebinding).
+        assert_eq!(which(&r, &txs, "10.9.0.20", &later(&alice)), Some(1));
+        assert_eq!(which(&r, &txs, "10.9.0.20", &later(&bob)), Some(2));
+        assert_eq!(which(&r, &txs, "10.9.0.99", &later(&bob)), Some(2));
+        // Bounded: after DYNAMIC_COOKIES more exchanges of alice, the oldest is forgotten
+        // (bob's is kept).
+        for k in 0..DYNAMIC_COOKIES as u64 {
+            assert_eq!(which(&r, &txs, "10.9.0.20", &am1("alice", 10 + k)), Some(1));
         }
-        assert_eq!(which(&r, &rxs, "10.9.0.20", b"quick mode"), None);
-        assert_eq!(which(&r, &rxs, "10.9.0.21", b"dpd"), Some(2));
+        assert_eq!(which(&r, &txs, "10.9.0.20", &later(&alice)), None);
+        assert_eq!(which(&r, &txs, "10.9.0.20", &later(&bob)), Some(2));
     }
 }
