@@ -1,7 +1,8 @@
 //! Road warriors, as root: two strongSwan clients whose addresses ikegate is not told
-//! (`destination: dynamic`) connect with Aggressive Mode to the same ikegate address. Each
-//! tunnel has its own pre-shared key and proxy-ids; the identity in message 1 picks the tunnel
-//! (and so the key), and both tunnels carry pings.
+//! (`destination: dynamic`) connect with Aggressive Mode to the same ikegate address, from two
+//! addresses or both from behind one NAT box (one public address). Each tunnel has its own
+//! pre-shared key and proxy-ids; the identity in message 1 picks the tunnel (and so the key),
+//! and both tunnels carry pings. Also ours ⇄ ours over raw ESP.
 
 mod common;
 
@@ -46,12 +47,12 @@ const CLIENTS: [Client; 2] = [
     },
 ];
 
-fn ikegate_yaml() -> String {
+fn ikegate_yaml(gw: &str) -> String {
     let mut y = String::from("interfaces:\n");
     let mut routes = String::from("route:\n  ipv4:\n");
     for c in &CLIENTS {
         y += &format!(
-            "  {}:\n    ipv4: {{ source: {GW}, destination: dynamic }}\n    preshared-key: {}\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n      my-identifier: {{ fqdn: gw.example.net }}\n      peers-identifier: {{ fqdn: {} }}\n      dpd: {{ interval: 5, retries: 3 }}\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {GW_LAN}, remote: {} }}\n",
+            "  {}:\n    ipv4: {{ source: {gw}, destination: dynamic }}\n    preshared-key: {}\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n      my-identifier: {{ fqdn: gw.example.net }}\n      peers-identifier: {{ fqdn: {} }}\n      dpd: {{ interval: 5, retries: 3 }}\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {GW_LAN}, remote: {} }}\n",
             c.name, c.psk, c.id, c.lan
         );
         routes += &format!(
@@ -62,8 +63,8 @@ fn ikegate_yaml() -> String {
     y + &routes
 }
 
-fn client_cfg(c: &Client) -> CharonConfig {
-    let mut cfg = CharonConfig::ikev1_psk(c.link.1, GW, c.lan, GW_LAN);
+fn client_cfg(c: &Client, gw: &str) -> CharonConfig {
+    let mut cfg = CharonConfig::ikev1_psk(c.link.1, gw, c.lan, GW_LAN);
     cfg.aggressive = true;
     cfg.psk = c.psk.into();
     cfg.local_id = Some(c.id.into());
@@ -96,12 +97,71 @@ fn road_warriors_are_told_apart_by_identity() {
         ns.add_lo_addr(&format!("{}/32", c.host));
         nss.push(ns);
     }
+    connect_both(&gw_ns, GW, &nss, [CLIENTS[0].link.1, CLIENTS[1].link.1]);
+}
+
+/// Both clients behind one masquerading NAT box: ikegate sees one address (with different
+/// ports) for both, and still puts each into its own tunnel.
+#[test]
+fn road_warriors_behind_one_nat() {
+    if !require_root()
+        || !common::charon::require_strongswan()
+        || !common::nat::require_nft()
+        || !common::require_programs(&["ping"])
+    {
+        return;
+    }
+    use common::nat::{NatTopology, LEFT_ADDR, RIGHT_ADDR};
+    let topo = NatTopology::new();
+    // A second client namespace behind the same NAT box.
+    let second = Netns::new("rwn2");
+    let _link2 = veth(
+        &topo.nat,
+        &[&format!("{}/24", NAT2.0)],
+        &second,
+        &[&format!("{}/24", NAT2.1)],
+    );
+    second.add_route("default", Some(NAT2.0), None);
+    topo.right.add_lo_addr(&format!("{GW_HOST}/32"));
+    topo.left.add_lo_addr(&format!("{}/32", CLIENTS[0].host));
+    second.add_lo_addr(&format!("{}/32", CLIENTS[1].host));
+    let clients = [&topo.left, &second];
+    // Charon in each client binds its own address; both reach ikegate from the NAT box's.
+    let outside = common::nat::NAT_OUTSIDE;
+    connect_both_from(
+        &topo.right,
+        RIGHT_ADDR,
+        &clients,
+        [LEFT_ADDR, NAT2.1],
+        [outside, outside],
+    );
+}
+
+/// The NAT box's side and the second client's side of its link.
+const NAT2: (&str, &str) = ("10.0.3.1", "10.0.3.2");
+
+/// Starts ikegate in `gw_ns` (IKE on `gw`) and a charon per client namespace, initiates both,
+/// and checks each tunnel: chosen by identity, pings both ways.
+fn connect_both(gw_ns: &Netns, gw: &str, nss: &[Netns], from: [&str; 2]) {
+    let refs: Vec<&Netns> = nss.iter().collect();
+    let addrs = [CLIENTS[0].link.1, CLIENTS[1].link.1];
+    connect_both_from(gw_ns, gw, &refs, addrs, from);
+}
+
+/// [`connect_both`] with the clients' own addresses `addrs` and the addresses ikegate sees
+/// them at, `from`.
+fn connect_both_from(gw_ns: &Netns, gw: &str, nss: &[&Netns], addrs: [&str; 2], from: [&str; 2]) {
     let dir = TempDir::new("roadwarrior");
-    let mut gw = Gateway::start(&gw_ns, &dir, "gw", &ikegate_yaml(), Some("ipsec1"));
+    let mut gw_proc = Gateway::start(gw_ns, &dir, "gw", &ikegate_yaml(gw), Some("ipsec1"));
     let charons: Vec<Charon> = CLIENTS
         .iter()
-        .zip(&nss)
-        .map(|(c, ns)| Charon::start(ns, client_cfg(c)))
+        .zip(nss)
+        .zip(addrs)
+        .map(|((c, ns), a)| {
+            let mut cfg = client_cfg(c, gw);
+            cfg.local_addrs = a.into();
+            Charon::start(ns, cfg)
+        })
         .collect();
     let ctx = |charons: &[Charon], gw: &Gateway| {
         let mut s = gw.log_text();
@@ -114,27 +174,26 @@ fn road_warriors_are_told_apart_by_identity() {
         ch.initiate_ok("net");
         ch.wait_child_installed("net", Duration::from_secs(10));
     }
-    for (c, ns) in CLIENTS.iter().zip(&nss) {
-        let log = gw.log_text();
+    for ((c, ns), seen) in CLIENTS.iter().zip(nss).zip(from) {
+        let log = gw_proc.log_text();
         assert!(
             log.contains(&format!(
-                "Aggressive Mode from {} with identity fqdn:{}: tunnel {}",
-                c.link.1, c.id, c.name
+                "Aggressive Mode from {seen} with identity fqdn:{}: tunnel {}",
+                c.id, c.name
             )),
             "{log}"
         );
         // Traffic both ways through the tunnel this client's identity chose.
-        gw_ns.ping_ok(c.host, 3, || ctx(&charons, &gw));
-        ns.ping_ok(GW_HOST, 3, || ctx(&charons, &gw));
+        gw_ns.ping_ok(c.host, 3, || ctx(&charons, &gw_proc));
+        ns.ping_ok(GW_HOST, 3, || ctx(&charons, &gw_proc));
     }
-    // Each tunnel reached its own peer: the API-facing status names it.
-    let status = poll_opt(Duration::from_secs(5), || {
-        let s = gw.log_text();
+    let installed = poll_opt(Duration::from_secs(5), || {
+        let s = gw_proc.log_text();
         (s.matches("ESP SAs installed").count() >= 2).then_some(s)
     });
-    assert!(status.is_some(), "{}", ctx(&charons, &gw));
-    let (code, _) = gw.stop();
-    assert_eq!(code, Some(0), "{}", ctx(&charons, &gw));
+    assert!(installed.is_some(), "{}", ctx(&charons, &gw_proc));
+    let (code, _) = gw_proc.stop();
+    assert_eq!(code, Some(0), "{}", ctx(&charons, &gw_proc));
 }
 
 /// ours ⇄ ours over raw ESP (protocol 50): an ikegate client initiating Aggressive Mode to an
