@@ -698,14 +698,14 @@ mod tests {
         );
         let cfg = crate::config::parse(&text, std::path::Path::new(".")).unwrap();
         let mut r = IkeRoutes::default();
-        let mut rxs = Vec::new();
+        let mut txs = Vec::new();
         for i in &cfg.interfaces {
             let Keying::Ike(p) = &i.keying else { panic!() };
             let (tx, _) = mpsc::channel(1);
             r.add(i, p, tx.clone());
-            rxs.push(tx);
+            txs.push(tx);
         }
-        (r, rxs)
+        (r, txs)
     }
 
     /// Which configured interface (by index) a sender belongs to.

@@ -77,8 +77,6 @@ impl Engine {
         self.p1.push(e);
     }
 
-    /// The exchange a phase-1 message with a responder cookie belongs to: same cookies, or
-    /// ours still waiting (in `waiting`) for the responder's first answer. Counts the miss.
     /// The phase-1 exchange a later message (`whole`, responder cookie set) continues, or `None`
     /// when nothing more is to be done with it: a message ID other than 0 (counted malformed),
     /// unknown cookies (counted), or a duplicate of the last message (answered again, or counted
@@ -104,6 +102,8 @@ impl Engine {
         Some(idx)
     }
 
+    /// The exchange a phase-1 message with a responder cookie belongs to: same cookies, or
+    /// ours still waiting (in `waiting`) for the responder's first answer. Counts the miss.
     pub(super) fn p1_exchange_for(
         &mut self,
         hdr: &HeaderRepr,

@@ -222,9 +222,7 @@ impl Engine {
                     // Install the inbound SA now: the initiator may use the pair as soon as it
                     // has our message 2, before we see its message 3.
                     let early = st.keys(sa);
-                    let udp_encap = early.proposal.udp_encap().then_some(e.peer);
-                    io.events
-                        .push_back(child_up_event(early, e.peer, udp_encap));
+                    io.events.push_back(child_up_event(early, e.peer));
                     e.qm.push(QmEntry {
                         mid,
                         state: QmState::RSent(st),
@@ -292,8 +290,8 @@ impl Engine {
             (lifetime_bytes as f64 * soft.as_secs_f64() / lifetime.as_secs_f64()) as u64
         };
         let Some(e) = self.p1.get(idx) else { return };
-        let udp_encap = c.proposal.udp_encap().then_some(e.peer);
         let remote = e.peer;
+        let udp_encap = c.proposal.udp_encap().then_some(remote);
         let rekey_at = Some(later(now, soft));
         let spi_in = c.inbound.spi;
         info!(
@@ -324,9 +322,7 @@ impl Engine {
         self.io.stats.phase2_established += 1;
         self.consecutive_failures = 0;
         if role == Role::Initiator {
-            self.io
-                .events
-                .push_back(child_up_event(c, remote, udp_encap));
+            self.io.events.push_back(child_up_event(c, remote));
         }
         self.on_child_installed(now, spi_in, role);
     }
@@ -339,9 +335,11 @@ impl Engine {
     }
 }
 
-/// The `ChildSaUp` event of a negotiated pair with the peer at `remote`.
-fn child_up_event(c: NewChild, remote: SocketAddr, udp_encap: Option<SocketAddr>) -> Event {
+/// The `ChildSaUp` event of a negotiated pair with the peer at `remote` (also where ESP-in-UDP
+/// goes when the proposal encapsulates).
+fn child_up_event(c: NewChild, remote: SocketAddr) -> Event {
     let lifetime = Duration::from_secs(u64::from(c.proposal.lifetime_secs));
+    let udp_encap = c.proposal.udp_encap().then_some(remote);
     Event::ChildSaUp {
         lifetime_bytes: c.proposal.lifetime_kb.saturating_mul(1024),
         inbound: c.inbound,
