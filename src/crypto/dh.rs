@@ -1,6 +1,7 @@
 //! Diffie-Hellman for IKE: the MODP groups of RFC 2409 (groups 1 and 2) and RFC 3526 (groups 5,
 //! 14, 15, 16), with constant-time modular exponentiation from `crypto-bigint`, and Curve25519
-//! (group 31, RFC 8031 encoding; strongSwan offers it in IKEv1 too) from `x25519-dalek`.
+//! (group 31, RFC 8031 encoding; strongSwan offers it in IKEv1 too) from `x25519-dalek`, and the
+//! NIST curves P-256 and P-384 (groups 19 and 20, RFC 5903 encoding; see `ecp`).
 //!
 //! The primes below were generated from their defining formulas
 //! (`p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) * pi) + k)`) with a short Python script and
@@ -13,7 +14,10 @@ use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, Uint};
 use zeroize::Zeroizing;
 
-/// A MODP Diffie-Hellman group, by its IKE "Group Description" number.
+use super::ecp::Curve;
+
+/// A Diffie-Hellman group (MODP or elliptic curve), by its IKE "Group Description" / IKEv2
+/// Key Exchange transform number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DhGroup {
     /// Group 1, 768-bit MODP (RFC 2409 §6.1). Weak; only for old peers.
@@ -30,6 +34,10 @@ pub enum DhGroup {
     Modp4096,
     /// Group 31, Curve25519 (RFC 8031).
     Curve25519,
+    /// Group 19, 256-bit random ECP group, NIST P-256 (RFC 5903).
+    Ecp256,
+    /// Group 20, 384-bit random ECP group, NIST P-384 (RFC 5903).
+    Ecp384,
 }
 
 /// Why a Diffie-Hellman computation was refused.
@@ -45,14 +53,18 @@ pub enum DhError {
         /// Bytes received.
         got: usize,
     },
-    /// The peer's public value is outside 1 < y < p-1 (a small-subgroup or degenerate value).
+    /// The peer's public value is outside 1 < y < p-1 (a small-subgroup or degenerate value),
+    /// or a Curve25519 value of low order.
     #[error("DH public value out of range (must satisfy 1 < y < p-1)")]
     OutOfRange,
+    /// The peer's ECP public value `x || y` is not a point on the group's curve.
+    #[error("ECP public value is not a point on the curve")]
+    NotOnCurve,
 }
 
 impl DhGroup {
     /// Every supported group.
-    pub const ALL: [DhGroup; 7] = [
+    pub const ALL: [DhGroup; 9] = [
         DhGroup::Modp768,
         DhGroup::Modp1024,
         DhGroup::Modp1536,
@@ -60,6 +72,8 @@ impl DhGroup {
         DhGroup::Modp3072,
         DhGroup::Modp4096,
         DhGroup::Curve25519,
+        DhGroup::Ecp256,
+        DhGroup::Ecp384,
     ];
 
     /// The MODP groups.
@@ -82,6 +96,8 @@ impl DhGroup {
             DhGroup::Modp3072 => 15,
             DhGroup::Modp4096 => 16,
             DhGroup::Curve25519 => 31,
+            DhGroup::Ecp256 => 19,
+            DhGroup::Ecp384 => 20,
         }
     }
 
@@ -100,6 +116,8 @@ impl DhGroup {
             DhGroup::Modp3072 => "modp3072",
             DhGroup::Modp4096 => "modp4096",
             DhGroup::Curve25519 => "curve25519",
+            DhGroup::Ecp256 => "ecp256",
+            DhGroup::Ecp384 => "ecp384",
         }
     }
 
@@ -108,7 +126,8 @@ impl DhGroup {
         DhGroup::ALL.into_iter().find(|g| g.name() == s)
     }
 
-    /// Length in bytes of public values and of the shared secret (the prime's length for MODP).
+    /// Length in bytes of public values (the prime's length for MODP, `x || y` for ECP); see
+    /// [`DhGroup::shared_len`] for the shared secret.
     pub fn len(self) -> usize {
         match self {
             DhGroup::Modp768 => 96,
@@ -118,6 +137,26 @@ impl DhGroup {
             DhGroup::Modp3072 => 384,
             DhGroup::Modp4096 => 512,
             DhGroup::Curve25519 => 32,
+            DhGroup::Ecp256 => 64,
+            DhGroup::Ecp384 => 96,
+        }
+    }
+
+    /// Length in bytes of the shared secret: the public value's length, except for ECP where
+    /// it is the `x` coordinate alone (RFC 5903 §7).
+    pub fn shared_len(self) -> usize {
+        match self.curve() {
+            Some(c) => c.field_len(),
+            None => self.len(),
+        }
+    }
+
+    /// The NIST curve of an ECP group.
+    fn curve(self) -> Option<Curve> {
+        match self {
+            DhGroup::Ecp256 => Some(Curve::P256),
+            DhGroup::Ecp384 => Some(Curve::P384),
+            _ => None,
         }
     }
 
@@ -134,8 +173,9 @@ impl DhGroup {
             | DhGroup::Modp1024
             | DhGroup::Modp1536
             | DhGroup::Modp2048
-            | DhGroup::Curve25519 => 32,
-            DhGroup::Modp3072 => 48,
+            | DhGroup::Curve25519
+            | DhGroup::Ecp256 => 32,
+            DhGroup::Modp3072 | DhGroup::Ecp384 => 48,
             DhGroup::Modp4096 => 64,
         }
     }
@@ -148,11 +188,11 @@ impl DhGroup {
             DhGroup::Modp2048 => MODP2048_HEX,
             DhGroup::Modp3072 => MODP3072_HEX,
             DhGroup::Modp4096 => MODP4096_HEX,
-            DhGroup::Curve25519 => "",
+            DhGroup::Curve25519 | DhGroup::Ecp256 | DhGroup::Ecp384 => "",
         }
     }
 
-    /// The prime as big-endian bytes (empty for Curve25519).
+    /// The MODP prime as big-endian bytes (empty for the elliptic-curve groups).
     pub fn prime(self) -> Vec<u8> {
         decode_hex(self.prime_hex())
     }
@@ -177,11 +217,14 @@ impl DhGroup {
                 k.fill(0);
                 r
             }
+            // ECP arithmetic lives in `ecp`; `from_secret` and `shared_secret` never get here.
+            DhGroup::Ecp256 | DhGroup::Ecp384 => Zeroizing::new(Vec::new()),
         }
     }
 
     /// Checks a peer's public value: exact length, and for MODP 1 < y < p-1 (RFC 2631 style
-    /// validation). Curve25519 values are checked on use (no all-zero shared secret).
+    /// validation), for ECP a point on the curve (RFC 5903 §7 / SP 800-56A partial validation).
+    /// Curve25519 values are checked on use (no all-zero shared secret).
     pub fn validate_public(self, y: &[u8]) -> Result<(), DhError> {
         if y.len() != self.len() {
             return Err(DhError::BadLength {
@@ -192,6 +235,9 @@ impl DhGroup {
         }
         if self == DhGroup::Curve25519 {
             return Ok(());
+        }
+        if let Some(c) = self.curve() {
+            return c.validate_point(y);
         }
         // Public values are public: a variable-time byte comparison is fine.
         let p = self.prime();
@@ -227,13 +273,23 @@ impl std::fmt::Debug for DhPrivate {
 
 impl DhPrivate {
     /// Builds a key pair from secret bytes (from the caller's random source). `secret` is used
-    /// as the exponent; it is truncated or zero-extended to [`DhGroup::secret_len`] bytes.
+    /// as the exponent; it is truncated or zero-extended to [`DhGroup::secret_len`] bytes. For
+    /// ECP it is the big-endian scalar, reduced modulo the group order (RFC 5903 test vectors
+    /// pass their `i` / `r` unchanged).
     pub fn from_secret(group: DhGroup, secret: &[u8]) -> DhPrivate {
         let n = group.secret_len();
         let mut x = Zeroizing::new(vec![0u8; n]);
         let take = secret.len().min(n);
         if let (Some(dst), Some(src)) = (x.get_mut(n - take..), secret.get(..take)) {
             dst.copy_from_slice(src);
+        }
+        if let Some(c) = group.curve() {
+            let (secret, public) = c.keypair(&x);
+            return DhPrivate {
+                group,
+                secret,
+                public,
+            };
         }
         let mut g = vec![0u8; group.len()];
         if group == DhGroup::Curve25519 {
@@ -267,10 +323,14 @@ impl DhPrivate {
         &self.public
     }
 
-    /// The shared secret `g^xy mod p` (big-endian, padded to the prime's length) for the peer's
-    /// public value, after validating it.
+    /// The shared secret `g^xy mod p` (big-endian, padded to the prime's length; for ECP the
+    /// `x` coordinate, [`DhGroup::shared_len`] bytes) for the peer's public value, after
+    /// validating it.
     pub fn shared_secret(&self, peer_public: &[u8]) -> Result<Zeroizing<Vec<u8>>, DhError> {
         self.group.validate_public(peer_public)?;
+        if let Some(c) = self.group.curve() {
+            return c.shared_secret(&self.secret, peer_public);
+        }
         let s = self.group.modexp(peer_public, &self.secret);
         if self.group == DhGroup::Curve25519 && s.iter().all(|b| *b == 0) {
             // A low-order point: no contribution from the peer (RFC 7748 §6.1).
@@ -433,7 +493,7 @@ mod tests {
             let s1 = a.shared_secret(b.public_value()).unwrap();
             let s2 = b.shared_secret(a.public_value()).unwrap();
             assert_eq!(s1.as_slice(), s2.as_slice(), "{}", g.name());
-            assert_eq!(s1.len(), g.len());
+            assert_eq!(s1.len(), g.shared_len());
         }
     }
 
@@ -497,5 +557,90 @@ mod tests {
         let mut two = vec![0u8; g.len()];
         two[g.len() - 1] = 2;
         assert!(k.shared_secret(&two).is_ok());
+    }
+
+    /// RFC 5903 §8.1 (256-bit random ECP group) and §8.2 (384-bit): `i`, `g^i`, `r`, `g^r` and
+    /// the x coordinate of `g^ir`.
+    const RFC5903: [(DhGroup, [&str; 5]); 2] = [
+        (
+            DhGroup::Ecp256,
+            [
+                "c88f01f510d9ac3f70a292daa2316de544e9aab8afe84049c62a9c57862d1433",
+                "dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c3772581180\
+                 5271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990bb3",
+                "c6ef9c5d78ae012a011164acb397ce2088685d8f06bf9be0b283ab46476bee53",
+                "d12dfb5289c8d4f81208b70270398c342296970a0bccb74c736fc7554494bf63\
+                 56fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab",
+                "d6840f6b42f6edafd13116e0e12565202fef8e9ece7dce03812464d04b9442de",
+            ],
+        ),
+        (
+            DhGroup::Ecp384,
+            [
+                "099f3c7034d4a2c699884d73a375a67f7624ef7c6b3c0f160647b67414dce655\
+                 e35b538041e649ee3faef896783ab194",
+                "667842d7d180ac2cde6f74f37551f55755c7645c20ef73e31634fe72b4c55ee6\
+                 de3ac808acb4bdb4c88732aee95f41aa9482ed1fc0eeb9cafc4984625ccfc23f\
+                 65032149e0e144ada024181535a0f38eeb9fcff3c2c947dae69b4c634573a81c",
+                "41cb0779b4bdb85d47846725fbec3c9430fab46cc8dc5060855cc9bda0aa2942\
+                 e0308312916b8ed2960e4bd55a7448fc",
+                "e558dbef53eecde3d3fccfc1aea08a89a987475d12fd950d83cfa41732bc509d\
+                 0d1ac43a0336def96fda41d0774a3571dcfbec7aacf3196472169e838430367f\
+                 66eebe3c6e70c416dd5f0c68759dd1fff83fa40142209dff5eaad96db9e6386c",
+                "11187331c279962d93d604243fd592cb9d0a926f422e47187521287e7156c5c4\
+                 d603135569b9e9d09cf5d4a270f59746",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn ecp_rfc5903_vectors() {
+        for (g, [i, gi, r, gr, gir]) in RFC5903 {
+            let ki = DhPrivate::from_secret(g, &hex::decode(i).unwrap());
+            let kr = DhPrivate::from_secret(g, &hex::decode(r).unwrap());
+            assert_eq!(hex::encode(ki.public_value()), gi, "{}", g.name());
+            assert_eq!(hex::encode(kr.public_value()), gr, "{}", g.name());
+            let s1 = ki.shared_secret(kr.public_value()).unwrap();
+            let s2 = kr.shared_secret(ki.public_value()).unwrap();
+            assert_eq!(hex::encode(&s1), gir, "{}", g.name());
+            assert_eq!(s1.as_slice(), s2.as_slice());
+            assert_eq!(s1.len(), g.shared_len());
+        }
+    }
+
+    #[test]
+    fn ecp_ids_and_names() {
+        assert_eq!(DhGroup::from_id(19), Some(DhGroup::Ecp256));
+        assert_eq!(DhGroup::from_id(20), Some(DhGroup::Ecp384));
+        assert_eq!(DhGroup::from_name("ecp256"), Some(DhGroup::Ecp256));
+        assert_eq!(DhGroup::from_name("ecp384"), Some(DhGroup::Ecp384));
+        assert_eq!((DhGroup::Ecp256.len(), DhGroup::Ecp384.len()), (64, 96));
+    }
+
+    #[test]
+    fn ecp_rejects_points_off_the_curve() {
+        for g in [DhGroup::Ecp256, DhGroup::Ecp384] {
+            let k = DhPrivate::from_secret(g, &[0x42; 48]);
+            let peer = DhPrivate::from_secret(g, &[0x17; 48]);
+            let mut bad = peer.public_value().to_vec();
+            let last = bad.len() - 1;
+            bad[last] ^= 1; // y no longer matches x
+            assert_eq!(k.shared_secret(&bad), Err(DhError::NotOnCurve));
+            assert_eq!(g.validate_public(&bad), Err(DhError::NotOnCurve));
+            // The point at infinity has no affine encoding; all zeros is not on the curve.
+            assert!(k.shared_secret(&vec![0u8; g.len()]).is_err());
+            assert!(k.shared_secret(&vec![0xffu8; g.len()]).is_err());
+            assert!(matches!(
+                k.shared_secret(&bad[1..]),
+                Err(DhError::BadLength { .. })
+            ));
+            assert!(k.shared_secret(peer.public_value()).is_ok());
+        }
+    }
+
+    #[test]
+    fn ecp_zero_scalar_does_not_panic() {
+        let k = DhPrivate::from_secret(DhGroup::Ecp256, &[0u8; 32]);
+        assert_eq!(k.public_value().len(), 64);
     }
 }

@@ -94,7 +94,7 @@ fn unsupported_group_says_only_the_peer_can_change() {
         .windows(4)
         .position(|w| w == [0x80, 0x04, 0x00, 0x05])
         .unwrap();
-    m1[pos + 3] = 19;
+    m1[pos + 3] = 21; // ecp521: not supported (19 and 20 are)
     let mut b = Engine::new(policy_b(), Box::new(SeededRandom::new(2)));
     b.handle_datagram(
         now,
@@ -108,7 +108,7 @@ fn unsupported_group_says_only_the_peer_can_change() {
     assert!(
         cause
             .to_string()
-            .ends_with("— the peer's DH ecp256 is not supported by ikegate: change the peer"),
+            .ends_with("— the peer's DH ecp521 is not supported by ikegate: change the peer"),
         "{cause}"
     );
 }

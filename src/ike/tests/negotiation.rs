@@ -97,6 +97,8 @@ fn other_groups_and_hashes() {
         (IkeCipher::Aes256Cbc, HashAlg::Sha512, DhGroup::Modp4096),
         (IkeCipher::TripleDesCbc, HashAlg::Md5, DhGroup::Modp768),
         (IkeCipher::Aes128Cbc, HashAlg::Sha256, DhGroup::Curve25519),
+        (IkeCipher::Aes256Cbc, HashAlg::Sha256, DhGroup::Ecp256),
+        (IkeCipher::Aes256Cbc, HashAlg::Sha384, DhGroup::Ecp384),
     ] {
         let set = |mut pol: crate::ike::IkePolicy| {
             pol.phase1.encryption = vec![c];
