@@ -5,6 +5,7 @@ pub mod dh;
 mod ecp;
 pub mod esp_suite;
 pub mod ike_cipher;
+pub mod ikev2;
 pub mod prf;
 
 pub use esp_suite::{suite_name, EncAlg, EspKeys, IntegAlg};

@@ -1,0 +1,9 @@
+//! IKEv2 (RFC 7296) cryptography, independent of the wire module: transform identifiers and
+//! the SK payload cipher (`transform`), prf+ and the IKE / child SA key derivations and the PSK
+//! AUTH value (`keys`), and SK payload protection over byte slices (`sk`).
+
+#![deny(missing_docs)]
+
+pub mod transform;
+
+pub use transform::Ikev2Cipher;
