@@ -4,6 +4,8 @@
 
 #![deny(missing_docs)]
 
+pub mod keys;
 pub mod transform;
 
+pub use keys::{IkeSaKeys, IkeSaSuite, KeyError};
 pub use transform::Ikev2Cipher;
