@@ -5,7 +5,9 @@
 #![deny(missing_docs)]
 
 pub mod keys;
+pub mod sk;
 pub mod transform;
 
 pub use keys::{IkeSaKeys, IkeSaSuite, KeyError};
+pub use sk::{open, seal, sk_body_len, SkError, SkKey};
 pub use transform::Ikev2Cipher;
