@@ -19,6 +19,8 @@ pub enum EncAlg {
     Aes128Gcm16,
     /// AES-GCM with a 16-octet ICV, 256-bit key (RFC 4106).
     Aes256Gcm16,
+    /// ChaCha20-Poly1305 (RFC 7634), 256-bit key, 16-octet ICV.
+    ChaCha20Poly1305,
 }
 
 /// ESP integrity (authentication) algorithm.
@@ -40,7 +42,7 @@ pub enum IntegAlg {
 
 impl EncAlg {
     /// Every encryption algorithm, for tests and help texts.
-    pub const ALL: [EncAlg; 7] = [
+    pub const ALL: [EncAlg; 8] = [
         EncAlg::Null,
         EncAlg::Aes128Cbc,
         EncAlg::Aes192Cbc,
@@ -48,6 +50,7 @@ impl EncAlg {
         EncAlg::TripleDesCbc,
         EncAlg::Aes128Gcm16,
         EncAlg::Aes256Gcm16,
+        EncAlg::ChaCha20Poly1305,
     ];
 
     /// Cipher key length in bytes, without the GCM salt.
@@ -56,19 +59,22 @@ impl EncAlg {
             EncAlg::Null => 0,
             EncAlg::Aes128Cbc | EncAlg::Aes128Gcm16 => 16,
             EncAlg::Aes192Cbc | EncAlg::TripleDesCbc => 24,
-            EncAlg::Aes256Cbc | EncAlg::Aes256Gcm16 => 32,
+            EncAlg::Aes256Cbc | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305 => 32,
         }
     }
 
-    /// Bytes of keying material this direction needs: the key, plus the 4-byte salt for GCM
-    /// (RFC 4106 §8.1: the salt is the last four octets of the KEYMAT).
+    /// Bytes of keying material this direction needs: the key, plus the 4-byte salt for the
+    /// AEADs (RFC 4106 §8.1, RFC 7634 §2: the salt is the last four octets of the KEYMAT).
     pub fn keymat_len(self) -> usize {
         self.key_len() + if self.is_aead() { 4 } else { 0 }
     }
 
     /// True for the combined-mode (AEAD) ciphers.
     pub fn is_aead(self) -> bool {
-        matches!(self, EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16)
+        matches!(
+            self,
+            EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305
+        )
     }
 
     /// Length of the IV carried in each ESP packet.
@@ -77,7 +83,7 @@ impl EncAlg {
             EncAlg::Null => 0,
             EncAlg::Aes128Cbc | EncAlg::Aes192Cbc | EncAlg::Aes256Cbc => 16,
             EncAlg::TripleDesCbc => 8,
-            EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 => 8,
+            EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305 => 8,
         }
     }
 
@@ -87,7 +93,9 @@ impl EncAlg {
             EncAlg::Aes128Cbc | EncAlg::Aes192Cbc | EncAlg::Aes256Cbc => 16,
             EncAlg::TripleDesCbc => 8,
             // RFC 4303 §2.4: 4-byte alignment at least.
-            EncAlg::Null | EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 => 4,
+            EncAlg::Null | EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305 => {
+                4
+            }
         }
     }
 
@@ -110,6 +118,7 @@ impl EncAlg {
             EncAlg::TripleDesCbc => "3des",
             EncAlg::Aes128Gcm16 => "aes128-gcm",
             EncAlg::Aes256Gcm16 => "aes256-gcm",
+            EncAlg::ChaCha20Poly1305 => "chacha20-poly1305",
         }
     }
 
@@ -125,6 +134,7 @@ impl EncAlg {
             EncAlg::Aes128Cbc | EncAlg::Aes192Cbc | EncAlg::Aes256Cbc => "AES-CBC [RFC3602]",
             EncAlg::TripleDesCbc => "TripleDES-CBC [RFC2451]",
             EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 => "AES-GCM with 16 octet ICV [RFC4106]",
+            EncAlg::ChaCha20Poly1305 => "ChaCha20 with Poly1305 [RFC7634]",
         }
     }
 
@@ -135,6 +145,7 @@ impl EncAlg {
             EncAlg::Null => 11,
             EncAlg::Aes128Cbc | EncAlg::Aes192Cbc | EncAlg::Aes256Cbc => 12,
             EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 => 20,
+            EncAlg::ChaCha20Poly1305 => 28,
         }
     }
 }
@@ -231,7 +242,7 @@ pub struct EspKeys {
     pub spi: u32,
     /// Encryption algorithm.
     pub enc: EncAlg,
-    /// Encryption key; for GCM the 4-byte salt is appended (length [`EncAlg::keymat_len`]).
+    /// Encryption key; for the AEADs the 4-byte salt is appended (length [`EncAlg::keymat_len`]).
     pub enc_key: Zeroizing<Vec<u8>>,
     /// Integrity algorithm ([`IntegAlg::None`] with AEAD).
     pub integ: IntegAlg,

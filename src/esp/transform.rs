@@ -53,7 +53,8 @@ enum Cipher {
     Aes192(aes::Aes192),
     Aes256(aes::Aes256),
     TripleDes(des::TdesEde3),
-    Gcm {
+    /// AES-GCM or ChaCha20-Poly1305: nonce = salt | IV, AAD = SPI | sequence number.
+    Aead {
         key: aead::LessSafeKey,
         salt: [u8; 4],
     },
@@ -101,17 +102,18 @@ impl EspTransform {
             EncAlg::TripleDesCbc => {
                 Cipher::TripleDes(des::TdesEde3::new_from_slice(k).map_err(bad)?)
             }
-            EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 => {
-                let alg = if keys.enc == EncAlg::Aes128Gcm16 {
-                    &aead::AES_128_GCM
-                } else {
-                    &aead::AES_256_GCM
+            EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305 => {
+                // RFC 7634 builds nonce and AAD exactly as RFC 4106 does: salt | IV, SPI | seq.
+                let alg = match keys.enc {
+                    EncAlg::Aes128Gcm16 => &aead::AES_128_GCM,
+                    EncAlg::Aes256Gcm16 => &aead::AES_256_GCM,
+                    _ => &aead::CHACHA20_POLY1305,
                 };
                 let (key, salt) = k.split_at(keys.enc.key_len());
                 let unbound = aead::UnboundKey::new(alg, key).map_err(|_| "bad GCM key")?;
                 let mut s = [0u8; 4];
                 s.copy_from_slice(salt);
-                Cipher::Gcm {
+                Cipher::Aead {
                     key: aead::LessSafeKey::new(unbound),
                     salt: s,
                 }
@@ -209,7 +211,7 @@ impl EspTransform {
         let iv_range = start + ESP_HEADER_LEN..payload.start;
         let enc_range = payload.start..enc_end;
         match &self.cipher {
-            Cipher::Gcm { key, salt } => {
+            Cipher::Aead { key, salt } => {
                 // The explicit IV is the 64-bit sequence number: unique per key, as RFC 4106 §3.1
                 // requires, and no per-packet randomness needed.
                 let iv = seq.to_be_bytes();
@@ -259,7 +261,7 @@ impl EspTransform {
             return Err(OpenError::Malformed);
         }
         match &self.cipher {
-            Cipher::Gcm { key, salt } => {
+            Cipher::Aead { key, salt } => {
                 let mut iv = [0u8; 8];
                 iv.copy_from_slice(&buf[ESP_HEADER_LEN..hdr]);
                 let nonce = gcm_nonce(salt, &iv);
@@ -344,7 +346,7 @@ fn cbc_encrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
         Cipher::TripleDes(k) => cbc::Encryptor::inner_iv_slice_init(k.clone(), iv)
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Null | Cipher::Gcm { .. } => Ok(true),
+        Cipher::Null | Cipher::Aead { .. } => Ok(true),
     };
 }
 
@@ -358,7 +360,7 @@ fn cbc_decrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
         Cipher::TripleDes(k) => cbc::Decryptor::inner_iv_slice_init(k.clone(), iv)
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Null | Cipher::Gcm { .. } => Ok(true),
+        Cipher::Null | Cipher::Aead { .. } => Ok(true),
     };
 }
 

@@ -86,7 +86,7 @@ fn esp_key_bits(e: EncAlg) -> Option<u16> {
         EncAlg::Aes128Cbc | EncAlg::Aes128Gcm16 => Some(128),
         EncAlg::Aes192Cbc => Some(192),
         EncAlg::Aes256Cbc | EncAlg::Aes256Gcm16 => Some(256),
-        EncAlg::Null | EncAlg::TripleDesCbc => None,
+        EncAlg::Null | EncAlg::TripleDesCbc | EncAlg::ChaCha20Poly1305 => None,
     }
 }
 
@@ -177,6 +177,7 @@ impl P2Received {
             (12, Some(256)) => Ok(EncAlg::Aes256Cbc),
             (20, None | Some(128)) => Ok(EncAlg::Aes128Gcm16),
             (20, Some(256)) => Ok(EncAlg::Aes256Gcm16),
+            (28, None) => Ok(EncAlg::ChaCha20Poly1305),
             (12, Some(k)) => Err(format!("aes{k}")),
             (20, Some(k)) => Err(format!("aes{k}-gcm")),
             (2, _) => Err("des".into()),
