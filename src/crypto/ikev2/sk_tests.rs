@@ -240,3 +240,33 @@ fn ike_sa_keys_select_the_direction() {
     assert_eq!(open(&i, b"hdr", &body).unwrap().as_slice(), PT);
     assert_eq!(open(&r, b"hdr", &body), Err(SkError::IntegrityFailed));
 }
+
+/// RFC 7539 §2.8.2 (AEAD_CHACHA20_POLY1305) laid out as an SK payload: RFC 7634 takes the
+/// nonce as salt (the RFC's constant 07000000) | IV (4041424344454647). The RFC's plaintext ends
+/// in '.', 0x2e, which `open` reads as 46 octets of padding after 67 octets of payload.
+#[test]
+fn rfc7539_chacha20_poly1305_as_an_sk_body() {
+    let mut ek: Vec<u8> = (0x80u8..0xa0).collect();
+    ek.extend_from_slice(&[0x07, 0, 0, 0]);
+    let key = SkKey {
+        cipher: Ikev2Cipher::ChaCha20Poly1305,
+        integ: IntegAlg::None,
+        enc_key: &ek,
+        integ_key: &[],
+    };
+    let aad = hex::decode("50515253c0c1c2c3c4c5c6c7").unwrap();
+    let iv = hex::decode("4041424344454647").unwrap();
+    let pt: &[u8] = b"Ladies and Gentlemen of the class of '99: If I could offer you only one \
+                      tip for the future, sunscreen would be it.";
+    let expect = concat!(
+        "4041424344454647",
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6",
+        "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36",
+        "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc",
+        "3ff4def08e4b7a9de576d26586cec64b6116",
+        "1ae10b594f09e26a7e902ecbd0600691"
+    );
+    let body = seal_padded(&key, &aad, &iv, pt).unwrap();
+    assert_eq!(hex::encode(&body), expect);
+    assert_eq!(open(&key, &aad, &body).unwrap().as_slice(), &pt[..67]);
+}
