@@ -440,6 +440,23 @@ fn proposal_and_proxy_id_values_parse_like_the_file() {
     );
 }
 
+#[test]
+fn ecp_groups_and_chacha20_poly1305_are_configurable() {
+    let cfg = parse(include_str!("../../config.example.yaml"), Path::new(".")).unwrap();
+    let Keying::Ike(cur) = &cfg.interfaces[0].keying else {
+        panic!("IKE expected");
+    };
+    let v: yaml_serde::Value = yaml_serde::from_str(
+        "{ phase1: { encryption: aes256, hash: sha384, dh-group: ecp384 }, \
+           phase2: { encryption: chacha20-poly1305, pfs-group: ecp256 } }",
+    )
+    .unwrap();
+    let p = parse_proposals(&v, cur).unwrap();
+    assert_eq!(p.phase1.dh_group, crate::crypto::dh::DhGroup::Ecp384);
+    assert_eq!(p.phase2.encryption, vec![EncAlg::ChaCha20Poly1305]);
+    assert_eq!(p.phase2.pfs_group, Some(crate::crypto::dh::DhGroup::Ecp256));
+}
+
 fn ike_policy(yaml: &str) -> crate::ike::IkePolicy {
     let cfg = parse(yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
     match &cfg.interfaces[0].keying {

@@ -120,16 +120,18 @@ fn other_groups_and_hashes() {
 
 #[test]
 fn esp_suites_with_and_without_pfs() {
-    let suites: [(EncAlg, IntegAlg); 6] = [
+    let suites: [(EncAlg, IntegAlg); 7] = [
         (EncAlg::Aes256Cbc, IntegAlg::HmacSha256_128),
         (EncAlg::Aes128Cbc, IntegAlg::HmacSha1_96),
         (EncAlg::TripleDesCbc, IntegAlg::HmacSha1_96),
         (EncAlg::Aes128Gcm16, IntegAlg::None),
         (EncAlg::Aes256Gcm16, IntegAlg::None),
         (EncAlg::Aes192Cbc, IntegAlg::HmacSha512_256),
+        (EncAlg::ChaCha20Poly1305, IntegAlg::None),
     ];
     for (i, (enc, integ)) in suites.into_iter().enumerate() {
-        for pfs in [None, Some(DhGroup::Modp1536), Some(DhGroup::Modp2048)] {
+        let groups = [DhGroup::Modp1536, DhGroup::Modp2048, DhGroup::Ecp256];
+        for pfs in std::iter::once(None).chain(groups.map(Some)) {
             let set = |mut pol: crate::ike::IkePolicy| {
                 pol.phase2.encryption = vec![enc];
                 if integ != IntegAlg::None {
