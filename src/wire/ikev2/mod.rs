@@ -9,11 +9,13 @@
 
 pub mod header;
 pub mod payload;
+pub mod sa;
 pub mod writer;
 
 pub use header::{Flags, Header, HeaderRepr, HEADER_LEN};
 pub use payload::{Payloads, RawPayload, GENERIC_HEADER_LEN, MAX_PAYLOADS};
-pub use writer::{MessageWriter, SkSlot};
+pub use sa::{ProposalRepr, ProtocolId, SaPayload, SaRepr, TransformRepr, TransformType};
+pub use writer::{MessageWriter, PayloadRepr, SkSlot};
 
 /// Why an IKEv2 message or payload could not be parsed or emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

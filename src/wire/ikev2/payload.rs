@@ -151,10 +151,7 @@ mod tests {
             Err(Error::UnsupportedCritical(PayloadType(200)))
         );
         // a known type with the critical bit is fine
-        assert_eq!(
-            Payloads::collect_all(&b, PayloadType::NONCE).unwrap()[0].critical,
-            true
-        );
+        assert!(Payloads::collect_all(&b, PayloadType::NONCE).unwrap()[0].critical);
     }
 
     #[test]
