@@ -7,14 +7,30 @@
 
 #![deny(missing_docs)]
 
+pub mod cert;
+pub mod cp;
+pub mod eap;
 pub mod header;
+pub mod id;
+pub mod notify;
+pub mod opaque;
 pub mod payload;
 pub mod sa;
+pub mod skf;
+pub mod ts;
 pub mod writer;
 
+pub use cert::{CertEncoding, CertRepr};
+pub use cp::{CfgType, CpAttribute, CpAttributeType, CpRepr};
+pub use eap::{EapCode, EapRepr};
 pub use header::{Flags, Header, HeaderRepr, HEADER_LEN};
+pub use id::{AuthMethod, AuthRepr, IdRepr, IdType, Side};
+pub use notify::{DeleteRepr, NotifyRepr, NotifyType};
+pub use opaque::{KeRepr, NonceRepr, VendorIdRepr};
 pub use payload::{Payloads, RawPayload, GENERIC_HEADER_LEN, MAX_PAYLOADS};
 pub use sa::{ProposalRepr, ProtocolId, SaPayload, SaRepr, TransformRepr, TransformType};
+pub use skf::SkfRepr;
+pub use ts::{TrafficSelector, TsRepr, TsType};
 pub use writer::{MessageWriter, PayloadRepr, SkSlot};
 
 /// Why an IKEv2 message or payload could not be parsed or emitted.
