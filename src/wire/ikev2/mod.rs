@@ -12,6 +12,7 @@ pub mod cp;
 pub mod eap;
 pub mod header;
 pub mod id;
+pub mod message;
 pub mod notify;
 pub mod opaque;
 pub mod payload;
@@ -25,6 +26,7 @@ pub use cp::{CfgType, CpAttribute, CpAttributeType, CpRepr};
 pub use eap::{EapCode, EapRepr};
 pub use header::{Flags, Header, HeaderRepr, HEADER_LEN};
 pub use id::{AuthMethod, AuthRepr, IdRepr, IdType, Side};
+pub use message::Payload;
 pub use notify::{DeleteRepr, NotifyRepr, NotifyType};
 pub use opaque::{KeRepr, NonceRepr, VendorIdRepr};
 pub use payload::{Payloads, RawPayload, GENERIC_HEADER_LEN, MAX_PAYLOADS};
@@ -156,3 +158,6 @@ pub(crate) fn put(dst: &mut [u8], off: usize, src: &[u8]) -> Result<(), Error> {
         .copy_from_slice(src);
     Ok(())
 }
+
+#[cfg(test)]
+mod proptests;
