@@ -254,7 +254,7 @@ fn main() {
                     inbound,
                     outbound,
                     udp_encap,
-                    proxy_ids,
+                    selectors,
                     lifetime,
                     lifetime_bytes,
                     ..
@@ -262,7 +262,7 @@ fn main() {
                     children += 1;
                     last_keys = Some((inbound.clone(), outbound.clone()));
                     println!(
-                        "EVENT ChildSaUp proxy_ids={proxy_ids} udp_encap={udp_encap:?} lifetime={lifetime:?} bytes={lifetime_bytes}"
+                        "EVENT ChildSaUp selectors={selectors:?} udp_encap={udp_encap:?} lifetime={lifetime:?} bytes={lifetime_bytes}"
                     );
                     if args.print_keys {
                         println!("  inbound  {}", keys(inbound));

@@ -231,7 +231,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             outbound,
             remote,
             udp_encap,
-            proxy_ids,
+            selectors,
             lifetime,
             ..
         } => {
@@ -252,14 +252,15 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                     );
                 }
                 (Ok(mut inb), Ok(mut out)) => {
-                    inb.selector = Some(proxy_ids);
-                    out.selector = Some(proxy_ids);
+                    // One selector per SA until the data plane routes by selector sets.
+                    inb.selector = selectors.first().copied();
+                    out.selector = selectors.first().copied();
                     dp.sas.insert(Arc::new(inb));
                     outs.0.insert(outbound.spi, Arc::new(out));
                     tracing::info!(
                         tunnel = %name,
-                        "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {proxy_ids}, {:?}, lifetime {}s",
-                        inbound.spi, outbound.spi, crate::crypto::suite_name(outbound.enc, outbound.integ), encap, lifetime.as_secs()
+                        "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {:?}, {:?}, lifetime {}s",
+                        inbound.spi, outbound.spi, crate::crypto::suite_name(outbound.enc, outbound.integ), selectors, encap, lifetime.as_secs()
                     );
                     if let Some(k) = keylog {
                         let (l, r) = (t.cfg.source, remote.ip());

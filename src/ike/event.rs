@@ -93,8 +93,11 @@ pub enum Event {
         remote: SocketAddr,
         /// `Some(peer NAT-T address:port)` when ESP must be UDP-encapsulated (RFC 3948).
         udp_encap: Option<SocketAddr>,
-        /// The negotiated proxy-ids (local ⇄ remote).
-        proxy_ids: ProxyId,
+        /// The negotiated traffic selectors as (local ⇄ remote) pairs of one address family each:
+        /// one pair for an IKEv1 proxy-id, the family-matched products of TSi × TSr for an IKEv2
+        /// child. Outbound packets are routed to this pair's SA by their inner addresses, and
+        /// inbound inner packets must match one of them.
+        selectors: Vec<ProxyId>,
         /// Time lifetime.
         lifetime: Duration,
         /// Volume lifetime in bytes (0 = none).

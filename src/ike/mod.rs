@@ -45,8 +45,8 @@ pub use diagnostic::{AuthSide, Diagnostic};
 pub use engine::{Engine, SpiTaken};
 pub use event::{DownReason, Event, Role, Transmit};
 pub use policy::{
-    DpdPolicy, ExchangeMode, Identity, IkePolicy, NatTraversal, Phase1Policy, Phase2Policy,
-    ProxyId, RetransmitPolicy, Subnet,
+    DpdPolicy, ExchangeMode, Identity, IkePolicy, IkeVersion, NatTraversal, Phase1Policy,
+    Phase2Policy, ProxyId, RetransmitPolicy, Subnet,
 };
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use status::{ChildStatus, DpdStatus, EngineStats, EngineStatus, NatStatus, Phase1Status};

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::dh::DhGroup;
 use crate::crypto::ike_cipher::IkeCipher;
+use crate::crypto::ikev2::transform::Ikev2Cipher;
 use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
 
@@ -228,8 +229,37 @@ pub struct Phase1Policy {
     pub encryption: Vec<IkeCipher>,
     /// Hash algorithms (and PRFs), most preferred first.
     pub hash: Vec<HashAlg>,
-    /// Diffie-Hellman group.
+    /// Diffie-Hellman group (IKEv1 proposes this one; the first of `dh_groups`).
     pub dh_group: DhGroup,
+    /// IKEv2: every key-exchange group offered, most preferred first; the KE payload of
+    /// IKE_SA_INIT uses the first (then the one the responder asks for with INVALID_KE_PAYLOAD).
+    pub dh_groups: Vec<DhGroup>,
+    /// IKEv2: the ENCR transforms offered (what `phase1.encryption` means on an IKEv2 tunnel;
+    /// AES-CBC and the AEADs AES-GCM-16 and ChaCha20-Poly1305), most preferred first.
+    pub ikev2_encryption: Vec<Ikev2Cipher>,
+    /// IKEv2: the PRF transforms offered; empty = the `hash` list.
+    pub prf: Vec<HashAlg>,
+}
+
+impl Phase1Policy {
+    /// The IKEv2 PRFs offered: `prf`, or the `hash` list when `prf` is empty.
+    pub fn ikev2_prfs(&self) -> &[HashAlg] {
+        if self.prf.is_empty() {
+            &self.hash
+        } else {
+            &self.prf
+        }
+    }
+}
+
+/// The IKE version a tunnel speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IkeVersion {
+    /// IKEv1 (RFC 2409): Main/Aggressive Mode, Quick Mode. The default for existing files.
+    #[default]
+    V1,
+    /// IKEv2 (RFC 7296).
+    V2,
 }
 
 /// Phase 2 (Quick Mode, ESP SA) proposal settings.
@@ -307,6 +337,8 @@ impl Default for DpdPolicy {
 /// Everything the IKE engine of one tunnel needs to know.
 #[derive(Clone)]
 pub struct IkePolicy {
+    /// IKEv1 or IKEv2.
+    pub version: IkeVersion,
     /// Our outer address (source of IKE and ESP; used in NAT-D and as the default ID).
     pub local: IpAddr,
     /// The peer's outer address.
@@ -349,6 +381,11 @@ pub struct IkePolicy {
     /// Aggressive Mode initiator: send the third message encrypted (true, RFC 2408 reading,
     /// strongSwan/OpenSWAN) or in the clear (RTX/racoon). Both are accepted as responder.
     pub aggressive_encrypt_third: bool,
+    /// IKEv2 fragmentation (RFC 7383): announce IKEV2_FRAGMENTATION_SUPPORTED and fragment
+    /// encrypted messages larger than `fragment_size` when the peer announced it too.
+    pub fragmentation: bool,
+    /// IKEv2: largest IKE datagram (IP packet) sent before fragmenting, in bytes.
+    pub fragment_size: u16,
 }
 
 impl fmt::Debug for IkePolicy {
@@ -369,6 +406,9 @@ impl fmt::Debug for IkePolicy {
             .field("nat_keepalive", &self.nat_keepalive)
             .field("exchange_mode", &self.exchange_mode)
             .field("aggressive_encrypt_third", &self.aggressive_encrypt_third)
+            .field("version", &self.version)
+            .field("fragmentation", &self.fragmentation)
+            .field("fragment_size", &self.fragment_size)
             .finish_non_exhaustive()
     }
 }
@@ -382,6 +422,7 @@ impl IkePolicy {
     /// 10 s after a failure.
     pub fn seil_defaults(local: IpAddr, remote: IpAddr, psk: &[u8]) -> IkePolicy {
         IkePolicy {
+            version: IkeVersion::V1,
             local,
             remote,
             remote_port: 500,
@@ -399,6 +440,9 @@ impl IkePolicy {
                 ],
                 hash: vec![HashAlg::Sha256, HashAlg::Sha1],
                 dh_group: DhGroup::Modp1536,
+                dh_groups: vec![DhGroup::Modp1536],
+                ikev2_encryption: vec![Ikev2Cipher::Aes256Cbc, Ikev2Cipher::Aes128Cbc],
+                prf: Vec::new(),
             },
             phase2: Phase2Policy {
                 proxy_ids: vec![ProxyId::any_v4()],
@@ -417,6 +461,8 @@ impl IkePolicy {
             nat_keepalive: Some(Duration::from_secs(20)),
             exchange_mode: ExchangeMode::Main,
             aggressive_encrypt_third: true,
+            fragmentation: true,
+            fragment_size: 1280,
         }
     }
 

@@ -346,7 +346,7 @@ fn child_up_event(c: NewChild, remote: SocketAddr) -> Event {
         outbound: c.outbound,
         remote,
         udp_encap,
-        proxy_ids: c.proxy,
+        selectors: vec![c.proxy],
         lifetime,
     }
 }
