@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod core;
 pub mod diagnostic;
 mod engine;
 pub mod event;

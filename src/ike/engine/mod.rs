@@ -6,16 +6,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::wire::isakmp::{ExchangeType, Header, ProtocolId};
 
-use super::diagnostic::Diagnostic;
 use super::event::{DownReason, Event, Role, Transmit};
-use super::policy::{IkePolicy, ProxyId, RetransmitPolicy};
+use super::policy::{IkePolicy, ProxyId};
 use super::proposal::Phase2Proposal;
 use super::random::{random_u32, RandomSource};
-use super::status::{ChildStatus, EngineStats, EngineStatus, NatStatus, Phase1Status};
+use super::status::{ChildStatus, EngineStatus, NatStatus, Phase1Status};
 use super::v1::informational;
 use super::v1::isakmp_sa::IsakmpSa;
 use super::v1::main_mode::{
@@ -25,6 +24,7 @@ use super::v1::main_mode::{
 use super::v1::nat::NatTMethod;
 use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
+pub(crate) use super::core::{backoff, later, Outputs, Retx};
 
 mod aggressive;
 mod dpd;
@@ -76,66 +76,12 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// What the engine produced and counted.
-#[derive(Default)]
-struct Outputs {
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    stats: EngineStats,
-    last_error: Option<String>,
-}
-
 impl Outputs {
-    fn send(&mut self, local_port: u16, remote: SocketAddr, data: Vec<u8>) {
-        self.stats.sent += 1;
-        self.transmits.push_back(Transmit {
-            local_port,
-            remote,
-            data,
-        });
-    }
-
-    fn fail(&mut self, cause: Diagnostic) {
-        warn!(%cause, "IKE negotiation failed");
-        self.stats.failures += 1;
-        self.last_error = Some(cause.to_string());
-        self.events.push_back(Event::Failed { cause });
-    }
-
     fn drop_reason(&mut self, r: DropReason) {
         match r {
             DropReason::Malformed => self.stats.dropped_malformed += 1,
             DropReason::BadHash => self.stats.dropped_bad_hash += 1,
             DropReason::Unexpected => self.stats.dropped_unexpected += 1,
-        }
-    }
-}
-
-/// A message we wait to be answered, resent on a timer.
-struct Retx {
-    data: Vec<u8>,
-    next_at: Instant,
-    interval: Duration,
-    count: u32,
-    exchange: &'static str,
-    message: u8,
-}
-
-impl Retx {
-    fn new(
-        data: Vec<u8>,
-        now: Instant,
-        p: &RetransmitPolicy,
-        exchange: &'static str,
-        message: u8,
-    ) -> Retx {
-        Retx {
-            data,
-            next_at: later(now, p.initial),
-            interval: p.initial,
-            count: 0,
-            exchange,
-            message,
         }
     }
 }
@@ -659,21 +605,6 @@ fn new_mid(rng: &mut dyn RandomSource, e: &P1Entry) -> u32 {
             return m;
         }
     }
-}
-
-/// `now + d`, saturating far in the future instead of panicking on overflow.
-fn later(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(10 * 365 * 86400)))
-        .unwrap_or(now)
-}
-
-/// The next retransmission interval: times `backoff`, at most `max`.
-fn backoff(interval: Duration, p: &RetransmitPolicy) -> Duration {
-    interval
-        .checked_mul(p.backoff.max(1))
-        .unwrap_or(p.max_interval)
-        .min(p.max_interval)
 }
 
 /// A cookie as hex, for logs.
