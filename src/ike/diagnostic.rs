@@ -20,6 +20,8 @@ pub enum AuthSide {
 /// The reason for a [`super::Event::Failed`], with a `Display` that names the cause and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Diagnostic {
+    /// An IKEv2 failure.
+    Ikev2(crate::ike::v2::V2Diagnostic),
     /// Initiator: the peer answered our Main Mode offer with NO-PROPOSAL-CHOSEN.
     Phase1Rejected {
         /// What we offered, e.g. `aes256-sha256-modp1024`.
@@ -151,6 +153,7 @@ impl fmt::Display for Diagnostic {
         const PSK_HINT: &str =
             "the pre-shared keys differ (is there a trailing newline or space in the key file?)";
         match self {
+            Diagnostic::Ikev2(d) => d.fmt(f),
             Diagnostic::Phase1Rejected { offered, peer } => write!(
                 f,
                 "phase 1 proposal mismatch: we offered {offered}; peer ({peer}) answered NO-PROPOSAL-CHOSEN"

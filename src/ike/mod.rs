@@ -41,6 +41,7 @@ pub mod proposal;
 pub mod random;
 pub mod status;
 pub(crate) mod v1;
+pub mod v2;
 
 pub use diagnostic::{AuthSide, Diagnostic};
 pub use engine::{Engine, SpiTaken};

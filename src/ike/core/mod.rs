@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+pub(crate) mod child;
+
 use super::diagnostic::Diagnostic;
 use super::event::{Event, Transmit};
 use super::policy::RetransmitPolicy;
@@ -94,9 +96,4 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// Bytes as lowercase hex, for logs and key export.
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -10,6 +10,7 @@ use tracing::{debug, info};
 
 use crate::wire::isakmp::{ExchangeType, Header, ProtocolId};
 
+pub(crate) use super::core::{backoff, later, Outputs, Retx};
 use super::event::{DownReason, Event, Role, Transmit};
 use super::policy::{IkePolicy, ProxyId};
 use super::proposal::Phase2Proposal;
@@ -24,7 +25,6 @@ use super::v1::main_mode::{
 use super::v1::nat::NatTMethod;
 use super::v1::quick_mode::{QuickModeInitiatorSent, QuickModeResponderSent};
 use super::v1::DropReason;
-pub(crate) use super::core::{backoff, later, Outputs, Retx};
 
 mod aggressive;
 mod dpd;

@@ -1,0 +1,611 @@
+//! IKE_AUTH (RFC 7296 §1.2, §2.15) with pre-shared keys, carrying the first child SA:
+//! identities, the AUTH payloads over the IKE_SA_INIT messages, INITIAL_CONTACT.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use crate::crypto::ikev2::keys::{psk_auth, signed_octets, verify_psk_auth};
+use crate::ike::event::{DownReason, Event, Role};
+use crate::ike::policy::{Identity, Subnet};
+use crate::ike::Diagnostic;
+use crate::wire::ikev2::{
+    AuthMethod, AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType,
+    Payload, PayloadRepr, ProtocolId, Side, TsRepr,
+};
+
+use super::child_sa::{ChildParams, NewChildSa};
+use super::exchange::Inner;
+use super::proposal::{accept_esp_answer, choose_esp, describe, esp_offer};
+use super::ts;
+use super::{Engine, Pending, RequestKind, SaState, V2Diagnostic};
+
+/// Initiator state after IKE_AUTH went out.
+pub(super) struct AuthSent {
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+    /// The responder's IKE_SA_INIT response (signed in its AUTH).
+    pub init_response: Vec<u8>,
+    pub child: ChildOffer,
+}
+
+/// The child SA offered in IKE_AUTH or CREATE_CHILD_SA.
+pub(super) struct ChildOffer {
+    pub our_spi: u32,
+    pub local: Vec<Subnet>,
+    pub remote: Vec<Subnet>,
+}
+
+/// Responder state after answering IKE_SA_INIT.
+pub(super) struct InitAnswered {
+    pub ni: Vec<u8>,
+    pub nr: Vec<u8>,
+    /// The initiator's IKE_SA_INIT request (signed in its AUTH).
+    pub init_request: Vec<u8>,
+    /// Our response (signed in our AUTH).
+    pub init_response: Vec<u8>,
+}
+
+/// An identity as an ID payload: (type, data).
+pub(super) fn id_payload(id: &Identity) -> (IdType, Vec<u8>) {
+    match id {
+        Identity::Address(IpAddr::V4(a)) => (IdType::IPV4_ADDR, a.octets().to_vec()),
+        Identity::Address(IpAddr::V6(a)) => (IdType::IPV6_ADDR, a.octets().to_vec()),
+        Identity::Fqdn(s) => (IdType::FQDN, s.as_bytes().to_vec()),
+        Identity::UserFqdn(s) => (IdType::RFC822_ADDR, s.as_bytes().to_vec()),
+        Identity::KeyId(k) => (IdType::KEY_ID, k.clone()),
+    }
+}
+
+/// An ID payload as an identity, if of a type we compare.
+pub(super) fn identity_of(id: &IdRepr<'_>) -> Option<Identity> {
+    let text = || String::from_utf8(id.data.to_vec()).ok();
+    Some(match id.id_type {
+        IdType::IPV4_ADDR => Identity::Address(IpAddr::from(<[u8; 4]>::try_from(id.data).ok()?)),
+        IdType::IPV6_ADDR => Identity::Address(IpAddr::from(<[u8; 16]>::try_from(id.data).ok()?)),
+        IdType::FQDN => Identity::Fqdn(text()?),
+        IdType::RFC822_ADDR => Identity::UserFqdn(text()?),
+        IdType::KEY_ID => Identity::KeyId(id.data.to_vec()),
+        _ => return None,
+    })
+}
+
+/// The ID payload body that AUTH covers: type, three reserved octets, data.
+fn id_body(t: IdType, data: &[u8]) -> Vec<u8> {
+    let mut b = vec![t.0, 0, 0, 0];
+    b.extend_from_slice(data);
+    b
+}
+
+fn find<'a, T>(p: &'a [Payload<'a>], f: impl Fn(&'a Payload<'a>) -> Option<T>) -> Option<T> {
+    p.iter().find_map(f)
+}
+
+pub(super) fn first_error<'a>(p: &'a [Payload<'a>]) -> Option<NotifyType> {
+    find(p, |x| match x {
+        Payload::Notify(n) if n.kind.is_error() => Some(n.kind),
+        _ => None,
+    })
+}
+
+pub(super) fn ts_of<'a>(p: &'a [Payload<'a>], side: Side) -> Option<&'a TsRepr> {
+    find(p, move |x| match x {
+        Payload::Ts(t) if t.side == side => Some(t),
+        _ => None,
+    })
+}
+
+impl Engine {
+    /// Initiator: sends IKE_AUTH (IDi, AUTH, the first child's SA and TS).
+    pub(super) fn start_auth(
+        &mut self,
+        now: Instant,
+        i: usize,
+        ni: Vec<u8>,
+        nr: Vec<u8>,
+        init_request: Vec<u8>,
+        init_response: Vec<u8>,
+    ) {
+        let Some(keys) = self.sas[i].keys.clone() else {
+            return;
+        };
+        let prf = keys.suite.prf;
+        let (t, data) = id_payload(&self.policy.my_identity());
+        let octets = signed_octets(prf, &init_request, &nr, &keys.sk_pi, &id_body(t, &data));
+        let auth = psk_auth(prf, &self.policy.psk, &octets);
+        let our_spi = self.new_spi();
+        let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
+        let first_sa = self.sas.iter().filter(|s| s.established()).count() == 0;
+        let idi = IdRepr {
+            side: Side::Initiator,
+            id_type: t,
+            data: &data,
+        };
+        let peer_id = self.policy.peer_id.as_ref().map(id_payload);
+        let idr = peer_id.as_ref().map(|(t, d)| IdRepr {
+            side: Side::Responder,
+            id_type: *t,
+            data: d,
+        });
+        let auth_p = AuthRepr {
+            method: AuthMethod::PSK,
+            data: &auth,
+        };
+        let sa = esp_offer(&self.policy.phase2, our_spi, None);
+        let tsi = ts::ts_payload(Side::Initiator, &local);
+        let tsr = ts::ts_payload(Side::Responder, &remote);
+        let ic = NotifyRepr {
+            protocol: ProtocolId(0),
+            kind: NotifyType::INITIAL_CONTACT,
+            spi: &[],
+            data: &[],
+        };
+        let mut payloads: Vec<&dyn PayloadRepr> = vec![&idi];
+        if first_sa && self.policy.initial_contact {
+            payloads.push(&ic);
+        }
+        if let Some(r) = &idr {
+            payloads.push(r);
+        }
+        payloads.extend([&auth_p as &dyn PayloadRepr, &sa, &tsi, &tsr]);
+        self.sas[i].state = SaState::AuthSent(Box::new(AuthSent {
+            ni,
+            nr,
+            init_response,
+            child: ChildOffer {
+                our_spi,
+                local,
+                remote,
+            },
+        }));
+        self.send_request(now, i, ExchangeType::IKE_AUTH, &payloads, RequestKind::Auth);
+    }
+
+    /// Initiator: the IKE_AUTH response.
+    pub(super) fn on_auth_response(&mut self, now: Instant, i: usize, inner: &Inner) {
+        let Some(payloads) = inner.payloads() else {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        };
+        let SaState::AuthSent(st) = std::mem::replace(&mut self.sas[i].state, SaState::Established)
+        else {
+            return;
+        };
+        let peer = self.sas[i].peer.ip();
+        let idr = find(&payloads, |p| match p {
+            Payload::Id(d) if d.side == Side::Responder => Some(*d),
+            _ => None,
+        });
+        let auth = find(&payloads, |p| match p {
+            Payload::Auth(a) => Some(*a),
+            _ => None,
+        });
+        let (Some(idr), Some(auth)) = (idr, auth) else {
+            let d = match first_error(&payloads) {
+                Some(NotifyType::AUTHENTICATION_FAILED) => V2Diagnostic::PeerRefusedAuth {
+                    peer,
+                    our_id: self.policy.my_identity().to_string(),
+                    expected_peer_id: self.expected_peer_id(),
+                },
+                Some(k) => V2Diagnostic::PeerNotify {
+                    notify: k.to_string(),
+                    during: "IKE_AUTH",
+                    peer,
+                },
+                None => V2Diagnostic::PeerNotify {
+                    notify: "a response without IDr or AUTH".into(),
+                    during: "IKE_AUTH",
+                    peer,
+                },
+            };
+            return self.auth_failed(now, i, d);
+        };
+        if let Err(d) = self.check_peer_id(&idr, peer) {
+            return self.auth_failed(now, i, d);
+        }
+        let Some(keys) = self.sas[i].keys.clone() else {
+            return;
+        };
+        let prf = keys.suite.prf;
+        let octets = signed_octets(
+            prf,
+            &st.init_response,
+            &st.ni,
+            &keys.sk_pr,
+            &id_body(idr.id_type, idr.data),
+        );
+        if auth.method != AuthMethod::PSK
+            || !verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
+        {
+            let d = V2Diagnostic::AuthFailed {
+                peer,
+                peer_id: identity_of(&idr)
+                    .map_or_else(|| format!("{}", idr.id_type), |x| x.to_string()),
+                our_id: self.policy.my_identity().to_string(),
+            };
+            return self.auth_failed(now, i, d);
+        }
+        self.ike_sa_established(now, i, &idr);
+        self.first_child_answer(now, i, &st, &payloads);
+    }
+
+    /// Initiator: the first child in the IKE_AUTH response.
+    fn first_child_answer(
+        &mut self,
+        now: Instant,
+        i: usize,
+        st: &AuthSent,
+        payloads: &[Payload<'_>],
+    ) {
+        let peer = self.sas[i].peer.ip();
+        if let Some(k) = first_error(payloads) {
+            return self.child_refused(now, k, &st.child, None, peer);
+        }
+        let sa = find(payloads, |p| match p {
+            Payload::Sa(s) => Some(s),
+            _ => None,
+        });
+        let (Some(sa), Some(tsi), Some(tsr)) = (
+            sa,
+            ts_of(payloads, Side::Initiator),
+            ts_of(payloads, Side::Responder),
+        ) else {
+            return self.child_refused(now, NotifyType::INVALID_SYNTAX, &st.child, None, peer);
+        };
+        let Some((choice, peer_spi)) = accept_esp_answer(sa, &self.policy.phase2, None) else {
+            let d = format!("the peer chose {}, which we did not offer", describe(sa));
+            return self.io.fail(Diagnostic::Phase1BadAnswer { detail: d });
+        };
+        if !ts::within(&tsi.selectors, &st.child.local)
+            || !ts::within(&tsr.selectors, &st.child.remote)
+        {
+            return self.io.fail(Diagnostic::Phase1BadAnswer {
+                detail: "IKEv2: the peer answered traffic selectors outside those we proposed"
+                    .into(),
+            });
+        }
+        let child = NewChildSa {
+            params: ChildParams {
+                choice,
+                our_spi: st.child.our_spi,
+                peer_spi,
+                we_initiated: true,
+            },
+            nonces: (st.ni.clone(), st.nr.clone()),
+            g_ir: None,
+            local: ts::subnets(&tsi.selectors),
+            remote: ts::subnets(&tsr.selectors),
+            rekey_of: None,
+        };
+        self.install_child(now, i, child);
+    }
+
+    /// Responder: the IKE_AUTH request.
+    pub(super) fn on_auth_request(
+        &mut self,
+        now: Instant,
+        i: usize,
+        h: &HeaderRepr,
+        inner: &Inner,
+    ) {
+        let Some(payloads) = inner.payloads() else {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        };
+        if !matches!(self.sas[i].state, SaState::InitAnswered(_)) {
+            self.io.stats.dropped_unexpected += 1;
+            return;
+        }
+        let peer = self.sas[i].peer.ip();
+        let idi = find(&payloads, |p| match p {
+            Payload::Id(d) if d.side == Side::Initiator => Some(*d),
+            _ => None,
+        });
+        let auth = find(&payloads, |p| match p {
+            Payload::Auth(a) => Some(*a),
+            _ => None,
+        });
+        let (Some(idi), Some(auth)) = (idi, auth) else {
+            self.io.stats.dropped_malformed += 1;
+            return;
+        };
+        let SaState::InitAnswered(st) =
+            std::mem::replace(&mut self.sas[i].state, SaState::Established)
+        else {
+            return;
+        };
+        let Some(keys) = self.sas[i].keys.clone() else {
+            return;
+        };
+        let prf = keys.suite.prf;
+        let verdict = self.check_peer_id(&idi, peer).and_then(|()| {
+            let octets = signed_octets(
+                prf,
+                &st.init_request,
+                &st.nr,
+                &keys.sk_pi,
+                &id_body(idi.id_type, idi.data),
+            );
+            if auth.method == AuthMethod::PSK
+                && verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
+            {
+                Ok(())
+            } else {
+                Err(V2Diagnostic::AuthFailed {
+                    peer,
+                    peer_id: identity_of(&idi)
+                        .map_or_else(|| format!("{}", idi.id_type), |x| x.to_string()),
+                    our_id: self.policy.my_identity().to_string(),
+                })
+            }
+        });
+        if let Err(d) = verdict {
+            let n = NotifyRepr {
+                protocol: ProtocolId(0),
+                kind: NotifyType::AUTHENTICATION_FAILED,
+                spi: &[],
+                data: &[],
+            };
+            self.respond(i, h, &[&n]);
+            return self.auth_failed(now, i, d);
+        }
+        let (t, data) = id_payload(&self.policy.my_identity());
+        let octets = signed_octets(
+            prf,
+            &st.init_response,
+            &st.ni,
+            &keys.sk_pr,
+            &id_body(t, &data),
+        );
+        let our_auth = psk_auth(prf, &self.policy.psk, &octets);
+        let idr = IdRepr {
+            side: Side::Responder,
+            id_type: t,
+            data: &data,
+        };
+        let auth_p = AuthRepr {
+            method: AuthMethod::PSK,
+            data: &our_auth,
+        };
+        let initial_contact = payloads
+            .iter()
+            .any(|p| matches!(p, Payload::Notify(n) if n.kind == NotifyType::INITIAL_CONTACT));
+        let child = self.choose_child(&payloads, None, (st.ni.clone(), st.nr.clone()), None);
+        match &child {
+            Ok((answer, _)) => {
+                let mut out: Vec<&dyn PayloadRepr> = vec![&idr, &auth_p];
+                out.extend(answer.iter().map(|p| p.as_ref()));
+                self.respond(i, h, &out);
+            }
+            Err(n) => {
+                let notify = NotifyRepr {
+                    protocol: ProtocolId(0),
+                    kind: *n,
+                    spi: &[],
+                    data: &[],
+                };
+                self.respond(i, h, &[&idr, &auth_p, &notify]);
+            }
+        }
+        if initial_contact {
+            self.initial_contact(i);
+        }
+        self.ike_sa_established(now, i, &idi);
+        if let Ok((_, c)) = child {
+            self.install_child(now, i, c);
+        }
+    }
+
+    /// The identity we expect from the peer, in words.
+    fn expected_peer_id(&self) -> String {
+        self.policy
+            .peer_id
+            .as_ref()
+            .map_or_else(|| self.policy.remote.to_string(), |p| p.to_string())
+    }
+
+    /// Checks the peer's ID: the configured `peers-identifier`, or its address (any address
+    /// behind a NAT, where it sees its private one).
+    fn check_peer_id(&self, id: &IdRepr<'_>, peer: IpAddr) -> Result<(), V2Diagnostic> {
+        let got = identity_of(id);
+        let ok = match (&self.policy.peer_id, &got) {
+            (Some(want), Some(g)) => want == g,
+            (None, Some(Identity::Address(a))) => {
+                *a == self.policy.remote
+                    || *a == peer
+                    || self.sas.iter().any(|s| s.nat.peer_behind_nat)
+            }
+            (None, Some(_)) => false,
+            (_, None) => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(V2Diagnostic::IdentityMismatch {
+            received: got.map_or_else(
+                || format!("an ID of type {}", id.id_type),
+                |g| g.to_string(),
+            ),
+            expected: self.expected_peer_id(),
+        })
+    }
+
+    fn auth_failed(&mut self, now: Instant, i: usize, d: V2Diagnostic) {
+        self.io.fail(Diagnostic::Ikev2(d));
+        if i < self.sas.len() {
+            self.sas.remove(i);
+        }
+        self.schedule_reinit(now);
+    }
+
+    fn ike_sa_established(&mut self, now: Instant, i: usize, peer_id: &IdRepr<'_>) {
+        let lifetime = Duration::from_secs(u64::from(self.policy.phase1.lifetime_secs));
+        let role = if self.sas[i].original_initiator {
+            Role::Initiator
+        } else {
+            Role::Responder
+        };
+        let soft = self.soft_lifetime(lifetime, role);
+        let sa = &mut self.sas[i];
+        sa.state = SaState::Established;
+        sa.established_at = Some(now);
+        sa.rekey_at = Some(now + soft);
+        sa.expires_at = Some(now + lifetime);
+        sa.peer_identity = identity_of(peer_id).map(|x| x.to_string());
+        self.io.stats.phase1_established += 1;
+        self.consecutive_failures = 0;
+        self.live.dead_since = None;
+        let sa = &self.sas[i];
+        let proposal = sa.choice.map(|c| c.name()).unwrap_or_default();
+        info!(peer = %sa.peer, %proposal, "IKEv2 SA established");
+        self.io.events.push_back(Event::Phase1Up {
+            icookie: sa.spi_i,
+            rcookie: sa.spi_r,
+            role,
+            proposal,
+            peer: sa.peer,
+            peer_identity: sa.peer_identity.clone().unwrap_or_default(),
+            nat: sa.nat,
+            lifetime,
+        });
+    }
+
+    /// The peer restarted (INITIAL_CONTACT): every other IKE SA and its children are stale.
+    fn initial_contact(&mut self, keep: usize) {
+        let keep_id = self.sas[keep].id();
+        let stale: Vec<_> = self
+            .sas
+            .iter()
+            .filter(|s| s.id() != keep_id)
+            .map(|s| s.id())
+            .collect();
+        for id in stale {
+            self.drop_ike_sa(id, DownReason::InitialContact);
+        }
+    }
+
+    /// Initiator: a child request was refused with `kind`.
+    pub(super) fn child_refused(
+        &mut self,
+        now: Instant,
+        kind: NotifyType,
+        offer: &ChildOffer,
+        pfs: Option<crate::crypto::dh::DhGroup>,
+        peer: IpAddr,
+    ) {
+        let d = match kind {
+            NotifyType::NO_PROPOSAL_CHOSEN => V2Diagnostic::ProposalRejected {
+                what: "child SA",
+                offered: describe(&esp_offer(&self.policy.phase2, offer.our_spi, pfs)),
+                peer,
+            },
+            NotifyType::TS_UNACCEPTABLE => V2Diagnostic::TsUnacceptable {
+                peer_refused: true,
+                ours: format!(
+                    "{} ⇄ {}",
+                    ts::subnet_words(&offer.local),
+                    ts::subnet_words(&offer.remote)
+                ),
+                theirs: String::new(),
+            },
+            k => V2Diagnostic::PeerNotify {
+                notify: k.to_string(),
+                during: "the child SA negotiation",
+                peer,
+            },
+        };
+        self.io.fail(Diagnostic::Ikev2(d));
+        self.schedule_reinit(now);
+    }
+
+    /// Responder: the child SA we accept from a request's SA/TS payloads (IKE_AUTH or
+    /// CREATE_CHILD_SA): the response payloads and the child to install, or the error notify.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn choose_child(
+        &mut self,
+        payloads: &[Payload<'_>],
+        pfs: Option<(crate::crypto::dh::DhGroup, &[u8])>,
+        nonces: (Vec<u8>, Vec<u8>),
+        rekey_of: Option<u32>,
+    ) -> Result<(Vec<Box<dyn PayloadRepr>>, NewChildSa), NotifyType> {
+        let sa = find(payloads, |p| match p {
+            Payload::Sa(s) => Some(s),
+            _ => None,
+        });
+        let (Some(sa), Some(tsi), Some(tsr)) = (
+            sa,
+            ts_of(payloads, Side::Initiator),
+            ts_of(payloads, Side::Responder),
+        ) else {
+            return Err(NotifyType::INVALID_SYNTAX);
+        };
+        let our_spi = self.new_spi();
+        let group = pfs.map(|(g, _)| g);
+        let Some((answer, choice, peer_spi)) = choose_esp(sa, &self.policy.phase2, group, our_spi)
+        else {
+            self.io
+                .fail(Diagnostic::Ikev2(V2Diagnostic::ProposalMismatch {
+                    what: "child SA",
+                    received: describe(sa),
+                    configured: describe(&esp_offer(&self.policy.phase2, 0, group)),
+                }));
+            return Err(NotifyType::NO_PROPOSAL_CHOSEN);
+        };
+        let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
+        // TSi is the initiator's side: our remote; TSr is ours.
+        let n_tsi = ts::narrow(&tsi.selectors, &remote);
+        let n_tsr = ts::narrow(&tsr.selectors, &local);
+        if n_tsi.is_empty() || n_tsr.is_empty() {
+            self.io
+                .fail(Diagnostic::Ikev2(V2Diagnostic::TsUnacceptable {
+                    peer_refused: false,
+                    ours: format!(
+                        "{} ⇄ {}",
+                        ts::subnet_words(&local),
+                        ts::subnet_words(&remote)
+                    ),
+                    theirs: format!(
+                        "{} ⇄ {}",
+                        ts::words(&tsi.selectors),
+                        ts::words(&tsr.selectors)
+                    ),
+                }));
+            return Err(NotifyType::TS_UNACCEPTABLE);
+        }
+        let child = NewChildSa {
+            params: ChildParams {
+                choice,
+                our_spi,
+                peer_spi,
+                we_initiated: false,
+            },
+            nonces,
+            g_ir: None,
+            local: ts::subnets(&n_tsr),
+            remote: ts::subnets(&n_tsi),
+            rekey_of,
+        };
+        let out: Vec<Box<dyn PayloadRepr>> = vec![
+            Box::new(crate::wire::ikev2::SaRepr {
+                proposals: vec![answer],
+            }),
+            Box::new(TsRepr {
+                side: Side::Initiator,
+                selectors: n_tsi,
+            }),
+            Box::new(TsRepr {
+                side: Side::Responder,
+                selectors: n_tsr,
+            }),
+        ];
+        Ok((out, child))
+    }
+
+    /// Queues the child SA rekeys and deletes a child table run made due.
+    pub(super) fn queue_on_newest(&mut self, p: Pending) {
+        if let Some(i) = self.newest_established() {
+            self.queue(i, p);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The IKEv2 engine's timers: retransmissions, IKE SA and child lifetimes (rekey, expiry),
+//! half-open expiry, liveness checks, NAT keepalives and re-initiation.
+
+use std::time::Instant;
+
+use tracing::info;
+
+use crate::ike::core::earliest;
+use crate::ike::event::DownReason;
+
+use super::exchange::NAT_T_PORT;
+use super::{Engine, Pending, SaState};
+
+impl Engine {
+    pub(super) fn run_timers(&mut self, now: Instant) {
+        self.run_retransmits(now);
+        self.run_ike_lifetimes(now);
+        let due = self.children.run(now, &mut self.io.events);
+        for spi in due.rekey {
+            self.queue_on_newest(Pending::Child(Some(spi)));
+        }
+        self.delete_children_of(now, &due.replaced);
+        self.delete_children_of(now, &due.expired);
+        self.run_liveness(now);
+        self.run_nat_keepalive(now);
+        if self.reinit_at.is_some_and(|t| t <= now) {
+            self.reinit_at = None;
+            if self.want_up {
+                info!("IKEv2: re-initiating");
+                self.ensure_up(now);
+            }
+        }
+        if self.want_up && !self.policy.responder_only && self.newest_established().is_some() {
+            self.ensure_up(now);
+        }
+    }
+
+    fn run_ike_lifetimes(&mut self, now: Instant) {
+        let half_open = self.policy.half_open_timeout;
+        let mut drop = Vec::new();
+        for (i, sa) in self.sas.iter_mut().enumerate() {
+            if matches!(sa.state, SaState::InitAnswered(_))
+                && now.saturating_duration_since(sa.created_at) >= half_open
+            {
+                self.io.stats.half_open_expired += 1;
+                drop.push(sa.id());
+                continue;
+            }
+            if sa.expires_at.is_some_and(|t| t <= now) {
+                drop.push(sa.id());
+                continue;
+            }
+            if sa.rekey_at.is_some_and(|t| t <= now) && !sa.retiring && sa.established() {
+                sa.rekey_at = None;
+                if !sa.queued.contains(&Pending::RekeyIke) {
+                    sa.queued.push_back(Pending::RekeyIke);
+                }
+                let _ = i;
+            }
+        }
+        for id in drop {
+            self.drop_ike_sa(id, DownReason::Expired);
+        }
+    }
+
+    fn run_liveness(&mut self, now: Instant) {
+        let Some(d) = self.policy.dpd else {
+            return;
+        };
+        let Some(i) = self.newest_established() else {
+            return;
+        };
+        let sa = &self.sas[i];
+        let idle = self
+            .live
+            .last_seen
+            .is_none_or(|t| now.saturating_duration_since(t) >= d.interval);
+        if idle && sa.request.is_none() && !sa.queued.contains(&Pending::Liveness) {
+            self.queue(i, Pending::Liveness);
+        }
+    }
+
+    fn run_nat_keepalive(&mut self, now: Instant) {
+        let Some(interval) = self.policy.nat_keepalive else {
+            return;
+        };
+        let Some(i) = self.newest_established() else {
+            return;
+        };
+        let sa = &self.sas[i];
+        if !sa.nat.local_behind_nat {
+            return;
+        }
+        let last = *self.nat_keepalive_last.get_or_insert(now);
+        if now.saturating_duration_since(last) >= interval {
+            let peer = sa.peer;
+            self.io.send(NAT_T_PORT, peer, vec![0xff]);
+            self.io.stats.nat_keepalives_sent += 1;
+            self.nat_keepalive_last = Some(now);
+        }
+    }
+
+    /// The earliest deadline of anything the engine waits for.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        let mut t = earliest(self.reinit_at, self.children.deadline());
+        for sa in &self.sas {
+            t = earliest(t, sa.request.as_ref().map(|r| r.next_at));
+            t = earliest(t, sa.rekey_at.filter(|_| !sa.retiring));
+            t = earliest(t, sa.expires_at);
+            if matches!(sa.state, SaState::InitAnswered(_)) {
+                t = earliest(t, Some(sa.created_at + self.policy.half_open_timeout));
+            }
+        }
+        if let (Some(d), Some(i)) = (self.policy.dpd, self.newest_established()) {
+            // Only while a liveness check could be started (the window is free).
+            let sa = &self.sas[i];
+            if sa.request.is_none() && sa.queued.is_empty() {
+                let base = self.live.last_seen.or(sa.established_at);
+                t = earliest(t, base.map(|b| b + d.interval));
+            }
+        }
+        if let (Some(k), Some(i)) = (self.policy.nat_keepalive, self.newest_established()) {
+            if self.sas[i].nat.local_behind_nat {
+                t = earliest(t, self.nat_keepalive_last.map(|l| l + k).or(self.last_now));
+            }
+        }
+        t
+    }
+}
