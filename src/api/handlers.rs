@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 use super::error::ApiError;
 use super::model::{self, Accepted, KeyFormatQuery, RekeyQuery};
 use super::state::{AdminState, Control};
-use crate::ike::IkePolicy;
+use crate::ike::{IkePolicy, IkeVersion};
 
 /// What every handler shares.
 pub struct App {
@@ -175,20 +175,39 @@ async fn get_tunnel(
     tunnel_of(&app, &name).map(Json)
 }
 
+/// The `phase1` block as the configuration file would say it, for the tunnel's IKE version.
+fn phase1_block(p: &IkePolicy) -> model::Phase1Block {
+    let p1 = &p.phase1;
+    let names = |v: &[crate::crypto::prf::HashAlg]| v.iter().map(|h| h.name().into()).collect();
+    let (encryption, prf, dh_groups) = match p.version {
+        IkeVersion::V1 => (
+            p1.encryption.iter().map(|c| c.name().into()).collect(),
+            Vec::new(),
+            vec![p1.dh_group.name().into()],
+        ),
+        IkeVersion::V2 => (
+            p1.ikev2_encryption
+                .iter()
+                .map(|c| c.name().into())
+                .collect(),
+            names(p1.ikev2_prfs()),
+            p1.dh_groups.iter().map(|g| g.name().into()).collect(),
+        ),
+    };
+    model::Phase1Block {
+        lifetime: p1.lifetime_secs,
+        encryption,
+        hash: names(&p1.hash),
+        prf,
+        dh_group: p1.dh_group.name().into(),
+        dh_groups,
+    }
+}
+
 fn proposals_of(p: &IkePolicy, t: &model::Tunnel) -> model::Proposals {
     model::Proposals {
         configured: model::ProposalBlock {
-            phase1: model::Phase1Block {
-                lifetime: p.phase1.lifetime_secs,
-                encryption: p
-                    .phase1
-                    .encryption
-                    .iter()
-                    .map(|c| c.name().into())
-                    .collect(),
-                hash: p.phase1.hash.iter().map(|h| h.name().into()).collect(),
-                dh_group: p.phase1.dh_group.name().into(),
-            },
+            phase1: phase1_block(p),
             phase2: model::Phase2Block {
                 encryption: p
                     .phase2

@@ -271,13 +271,16 @@ fn ike_full_block() {
 
 #[test]
 fn ike_errors_name_the_key() {
-    let all = errors(&IKE.replace("version: 1", "version: 2").replace(
+    let all = errors(&IKE.replace("version: 1", "version: 3").replace(
         "      exchange-mode: main\n",
         "      exchange-mode: main\n      proposal:\n        phase1:\n          hash: [sha256, sha3]\n          dh-group: modp1537\n",
     ))
     .join("\n");
     assert!(
-        all.contains("interfaces.ipsec0.ike.version: IKEv2 is not supported yet"),
+        all.contains(
+            "interfaces.ipsec0.ike.version: 3 is not an IKE version: write `version: 1` (IKEv1, \
+             the default) or `version: 2` (IKEv2)"
+        ),
         "{all}"
     );
     assert!(
