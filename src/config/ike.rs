@@ -496,7 +496,21 @@ fn phase1_v1(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
 }
 
 fn phase1_v2(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
+    // The ciphers written, even when some of them are wrong: the checks of `hash` and `prf`
+    // below are about those, so that every error is reported in one pass.
+    let mut ciphers = p.phase1.ikev2_encryption.clone();
     if let Some(e) = child(m, n, "encryption") {
+        let items = match e.value {
+            yaml_serde::Value::Sequence(_) => e.list(&mut Errors::default()),
+            _ => vec![e.clone()],
+        };
+        let written: Vec<Ikev2Cipher> = items
+            .iter()
+            .filter_map(|i| i.value.as_str().and_then(Ikev2Cipher::from_name))
+            .collect();
+        if !written.is_empty() {
+            ciphers = written;
+        }
         if let Some(items) = word_nodes(&e, errs, &phase1_cipher_names()) {
             let mut out = Vec::new();
             for (item, name) in &items {
@@ -518,7 +532,6 @@ fn phase1_v2(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
             }
         }
     }
-    let ciphers = p.phase1.ikev2_encryption.clone();
     let aeads: Vec<&str> = ciphers
         .iter()
         .filter(|c| c.is_aead())
@@ -526,7 +539,9 @@ fn phase1_v2(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
         .collect();
     let aead_only = !aeads.is_empty() && aeads.len() == ciphers.len();
     // The IKEv1 view of the same list (the CBC ciphers), kept coherent.
-    p.phase1.encryption = ciphers.iter().filter_map(|c| c.cbc()).collect();
+    p.phase1.encryption = (p.phase1.ikev2_encryption.iter())
+        .filter_map(|c| c.cbc())
+        .collect();
 
     let hash = child(m, n, "hash").filter(|h| !(aead_only && empty_list(h)));
     match &hash {

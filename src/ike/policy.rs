@@ -622,6 +622,53 @@ mod tests {
     }
 
     #[test]
+    fn ikev2_validation() {
+        let mut ok = IkePolicy::seil_defaults(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            b"k",
+        );
+        ok.version = IkeVersion::V2;
+        assert!(ok.validate().is_ok());
+        // AEAD only: no integrity needed, a PRF is.
+        let mut p = ok.clone();
+        p.phase1.ikev2_encryption = vec![Ikev2Cipher::Aes256Gcm16];
+        p.phase1.encryption.clear();
+        p.phase1.hash.clear();
+        assert!(p.validate().unwrap_err().contains("phase1.prf"));
+        p.phase1.prf = vec![HashAlg::Sha256];
+        assert!(p.validate().is_ok());
+        // CBC needs integrity.
+        p.phase1.ikev2_encryption.push(Ikev2Cipher::Aes128Cbc);
+        assert!(p.validate().unwrap_err().contains("phase1.hash"));
+        let mut p = ok.clone();
+        p.phase1.ikev2_encryption.clear();
+        assert!(p.validate().unwrap_err().contains("phase1.encryption"));
+        let mut p = ok.clone();
+        p.phase1.dh_groups = vec![DhGroup::Ecp256, DhGroup::Modp2048];
+        assert!(p.validate().unwrap_err().contains("first"));
+        p.phase1.dh_group = DhGroup::Ecp256;
+        assert!(p.validate().is_ok());
+        // Several groups are IKEv2's only.
+        p.version = IkeVersion::V1;
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .contains("one Diffie-Hellman group"));
+        let mut p = ok.clone();
+        p.exchange_mode = ExchangeMode::Aggressive;
+        assert!(p.validate().unwrap_err().contains("Aggressive Mode"));
+        let mut p = ok.clone();
+        p.fragment_size = 100;
+        assert!(p.validate().unwrap_err().contains("fragment-size"));
+        p.fragmentation = false;
+        assert!(p.validate().is_ok());
+        let mut p = ok;
+        p.phase1.hash.push(HashAlg::Md5);
+        assert!(p.validate().unwrap_err().contains("md5"));
+    }
+
+    #[test]
     fn policy_debug_hides_the_key() {
         let p = IkePolicy::seil_defaults(
             "10.0.0.1".parse().unwrap(),
