@@ -8,13 +8,10 @@ use yaml_serde::Mapping;
 use zeroize::Zeroizing;
 
 use super::node::{child, read_secret_file, Errors, Node};
-use super::{parse_prefix, resolve, NatTraversal};
+use super::{parse_prefix, phase1, resolve, NatTraversal};
 use crate::crypto::dh::DhGroup;
-use crate::crypto::ike_cipher::IkeCipher;
-use crate::crypto::ikev2::transform::Ikev2Cipher;
-use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
-use crate::ike::policy::{IkeVersion, NatTraversal as IkeNat, Phase1Policy};
+use crate::ike::policy::{IkeVersion, NatTraversal as IkeNat};
 use crate::ike::{Identity, IkePolicy, ProxyId};
 
 const IKE_KEYS: &[&str] = &[
@@ -64,7 +61,7 @@ pub(super) fn parse_ike(
         }
     }
     if p.version == IkeVersion::V2 {
-        ikev2_phase1_defaults(&mut p.phase1);
+        phase1::ikev2_defaults(&mut p.phase1);
     }
     if let Some(x) = child(m, n, "exchange-mode") {
         if let Some(mode) = x.choice(
@@ -120,7 +117,7 @@ pub(super) fn parse_ike(
     if let Some(prop) = child(m, n, "proposal") {
         if let Some(pm) = prop.block(errs, &["phase1", "phase2"]) {
             if let Some(p1) = child(pm, &prop, "phase1") {
-                phase1(&p1, &mut p, None, errs);
+                phase1::phase1(&p1, &mut p, None, errs);
             }
             if let Some(p2) = child(pm, &prop, "phase2") {
                 phase2(&p2, &mut p, local, errs);
@@ -219,23 +216,6 @@ fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors
             ),
         ),
     }
-}
-
-/// The phase-1 defaults of an IKEv2 tunnel without a `phase1` proposal: aes256, aes128 (CBC) ×
-/// sha256, sha1 integrity, PRF from the hash, groups modp2048, ecp256, curve25519, modp1536
-/// (strongSwan 5.9 and 6.x accept this with their default proposal), 86400 s.
-pub(super) fn ikev2_phase1_defaults(p: &mut Phase1Policy) {
-    p.ikev2_encryption = vec![Ikev2Cipher::Aes256Cbc, Ikev2Cipher::Aes128Cbc];
-    p.encryption = vec![IkeCipher::Aes256Cbc, IkeCipher::Aes128Cbc];
-    p.hash = vec![HashAlg::Sha256, HashAlg::Sha1];
-    p.prf = p.hash.clone();
-    p.dh_groups = vec![
-        DhGroup::Modp2048,
-        DhGroup::Ecp256,
-        DhGroup::Curve25519,
-        DhGroup::Modp1536,
-    ];
-    p.dh_group = DhGroup::Modp2048;
 }
 
 fn psk(
@@ -358,13 +338,17 @@ fn identity(n: &Node<'_>, errs: &mut Errors) -> Option<Identity> {
 }
 
 /// A value that may be one word or a list of words, each mapped through `choices`.
-fn words<T: Copy>(n: &Node<'_>, errs: &mut Errors, choices: &[(&str, T)]) -> Option<Vec<T>> {
+pub(super) fn words<T: Copy>(
+    n: &Node<'_>,
+    errs: &mut Errors,
+    choices: &[(&str, T)],
+) -> Option<Vec<T>> {
     word_nodes(n, errs, choices).map(|v| v.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Like [`words`], keeping each item's node (for errors about one item); `None` when any item
 /// is not one of `choices` or the list is empty.
-fn word_nodes<'a, T: Copy>(
+pub(super) fn word_nodes<'a, T: Copy>(
     n: &Node<'a>,
     errs: &mut Errors,
     choices: &[(&str, T)],
@@ -385,265 +369,8 @@ fn word_nodes<'a, T: Copy>(
     (out.len() == total).then_some(out)
 }
 
-fn dh_choices() -> Vec<(&'static str, DhGroup)> {
+pub(super) fn dh_choices() -> Vec<(&'static str, DhGroup)> {
     DhGroup::ALL.iter().map(|g| (g.name(), *g)).collect()
-}
-
-const PHASE1_KEYS: &[&str] = &["lifetime", "encryption", "hash", "prf", "dh-group"];
-
-/// An admin API body may also carry `dh-groups`, which GET returns beside `dh-group`.
-const PHASE1_API_KEYS: &[&str] = &[
-    "lifetime",
-    "encryption",
-    "hash",
-    "prf",
-    "dh-group",
-    "dh-groups",
-];
-
-/// Parses `phase1:` for the tunnel's version (`p.version`). `current` is the policy in force when
-/// the block comes from the admin API (which then also accepts `dh-groups`).
-fn phase1(n: &Node<'_>, p: &mut IkePolicy, current: Option<&IkePolicy>, errs: &mut Errors) {
-    let keys = if current.is_some() {
-        PHASE1_API_KEYS
-    } else {
-        PHASE1_KEYS
-    };
-    let Some(m) = n.block(errs, keys) else {
-        return;
-    };
-    if let Some(l) = child(m, n, "lifetime") {
-        if let Some(v) = l.uint(errs, 60, 604_800, "86400") {
-            p.phase1.lifetime_secs = v as u32;
-        }
-    }
-    match p.version {
-        IkeVersion::V1 => phase1_v1(m, n, p, errs),
-        IkeVersion::V2 => phase1_v2(m, n, p, errs),
-    }
-    if let Some(groups) = dh_groups(m, n, current, errs) {
-        match (p.version, groups.as_slice()) {
-            (_, []) => {}
-            (IkeVersion::V1, [_, _, ..]) => errs.push(
-                &n.child_path("dh-group"),
-                "IKEv1 proposes one Diffie-Hellman group: give one (e.g. `dh-group: modp2048`), \
-                 or set `ike.version: 2` to offer several",
-            ),
-            (_, [first, ..]) => {
-                p.phase1.dh_group = *first;
-                p.phase1.dh_groups = groups.clone();
-            }
-        }
-    }
-}
-
-/// Every name `phase1.encryption` knows, whichever the version (each version then refuses the
-/// names it cannot offer, saying why).
-fn phase1_cipher_names() -> Vec<(&'static str, &'static str)> {
-    let mut names: Vec<&'static str> = IkeCipher::ALL.iter().map(|c| c.name()).collect();
-    for c in Ikev2Cipher::ALL {
-        if !names.contains(&c.name()) {
-            names.push(c.name());
-        }
-    }
-    names.into_iter().map(|n| (n, n)).collect()
-}
-
-fn hash_choices() -> Vec<(&'static str, HashAlg)> {
-    HashAlg::ALL.iter().map(|h| (h.name(), *h)).collect()
-}
-
-/// True for `[]`: in a `hash` or `prf` key, an empty list means "not given" (what GET of the
-/// admin API shows for an AEAD-only or IKEv1 proposal).
-fn empty_list(n: &Node<'_>) -> bool {
-    matches!(n.value, yaml_serde::Value::Sequence(s) if s.is_empty())
-}
-
-fn phase1_v1(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
-    if let Some(e) = child(m, n, "encryption") {
-        if let Some(items) = word_nodes(&e, errs, &phase1_cipher_names()) {
-            let mut out = Vec::new();
-            for (item, name) in &items {
-                match IkeCipher::ALL.into_iter().find(|c| c.name() == *name) {
-                    Some(c) => out.push(c),
-                    None => item.error(
-                        errs,
-                        format!(
-                            "{name} in phase1.encryption needs `ike.version: 2`: IKEv1 has no \
-                             AEAD cipher for phase 1; set `version: 2` under `ike:` (the peer \
-                             must speak IKEv2), or use aes256 / aes128"
-                        ),
-                    ),
-                }
-            }
-            if out.len() == items.len() {
-                p.phase1.encryption = out;
-            }
-        }
-    }
-    if let Some(h) = child(m, n, "hash") {
-        if let Some(v) = words(&h, errs, &hash_choices()) {
-            p.phase1.hash = v;
-        }
-    }
-    if let Some(x) = child(m, n, "prf").filter(|x| !empty_list(x)) {
-        x.error(
-            errs,
-            "`prf` is an IKEv2 setting (IKEv1 uses the HMAC of phase1.hash as its PRF): remove \
-             it, or set `ike.version: 2`",
-        );
-    }
-}
-
-fn phase1_v2(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
-    // The ciphers written, even when some of them are wrong: the checks of `hash` and `prf`
-    // below are about those, so that every error is reported in one pass.
-    let mut ciphers = p.phase1.ikev2_encryption.clone();
-    if let Some(e) = child(m, n, "encryption") {
-        let items = match e.value {
-            yaml_serde::Value::Sequence(_) => e.list(&mut Errors::default()),
-            _ => vec![e.clone()],
-        };
-        let written: Vec<Ikev2Cipher> = items
-            .iter()
-            .filter_map(|i| i.value.as_str().and_then(Ikev2Cipher::from_name))
-            .collect();
-        if !written.is_empty() {
-            ciphers = written;
-        }
-        if let Some(items) = word_nodes(&e, errs, &phase1_cipher_names()) {
-            let mut out = Vec::new();
-            for (item, name) in &items {
-                match Ikev2Cipher::from_name(name) {
-                    Some(c) => out.push(c),
-                    None => item.error(
-                        errs,
-                        format!(
-                            "{name} is not offered for IKEv2 (ikegate's IKEv2 ciphers are \
-                             aes128, aes192, aes256, aes128-gcm, aes256-gcm and \
-                             chacha20-poly1305): use aes256 or aes128 instead, or set \
-                             `ike.version: 1` if the peer needs {name}"
-                        ),
-                    ),
-                }
-            }
-            if out.len() == items.len() {
-                p.phase1.ikev2_encryption = out;
-            }
-        }
-    }
-    let aeads: Vec<&str> = ciphers
-        .iter()
-        .filter(|c| c.is_aead())
-        .map(|c| c.name())
-        .collect();
-    let aead_only = !aeads.is_empty() && aeads.len() == ciphers.len();
-    // The IKEv1 view of the same list (the CBC ciphers), kept coherent.
-    p.phase1.encryption = (p.phase1.ikev2_encryption.iter())
-        .filter_map(|c| c.cbc())
-        .collect();
-
-    let hash = child(m, n, "hash").filter(|h| !(aead_only && empty_list(h)));
-    match &hash {
-        Some(h) if aead_only => h.error(
-            errs,
-            format!(
-                "`hash` is the integrity algorithm of the CBC ciphers, and {} in \
-                 phase1.encryption carries its own integrity (AEAD): remove `hash` (and give \
-                 `prf`, e.g. `prf: [sha256]`), or add a CBC cipher such as aes256 to \
-                 phase1.encryption",
-                aeads.join(", ")
-            ),
-        ),
-        Some(h) => {
-            if let Some(items) = word_nodes(h, errs, &hash_choices()) {
-                let mut out = Vec::new();
-                for (item, alg) in &items {
-                    if *alg == HashAlg::Md5 {
-                        item.error(
-                            errs,
-                            "md5 is not offered for IKEv2 (RFC 8247: HMAC-MD5 must not be used \
-                             for IKEv2 integrity or PRF): use sha256 or sha1",
-                        );
-                    } else {
-                        out.push(*alg);
-                    }
-                }
-                if out.len() == items.len() {
-                    p.phase1.hash = out;
-                }
-            }
-        }
-        None if aead_only => p.phase1.hash = Vec::new(),
-        None => {}
-    }
-
-    let prf_choices: Vec<(&str, HashAlg)> = hash_choices()
-        .into_iter()
-        .filter(|(_, h)| *h != HashAlg::Md5)
-        .collect();
-    match child(m, n, "prf").filter(|x| !empty_list(x)) {
-        Some(x) => {
-            if let Some(v) = words(&x, errs, &prf_choices) {
-                p.phase1.prf = v;
-            }
-        }
-        None if !aeads.is_empty() && hash.is_none() => errs.push(
-            &n.child_path("prf"),
-            format!(
-                "missing: {} in phase1.encryption (AEAD) has no hash to take the PRF from; add \
-                 e.g. `prf: [sha256]` (sha1, sha256, sha384 or sha512)",
-                aeads.join(", ")
-            ),
-        ),
-        None => p.phase1.prf = p.phase1.hash.clone(),
-    }
-}
-
-/// `dh-group` (one group or a list) and, in an admin API body, `dh-groups` (the list GET shows):
-/// when both are sent and disagree, the one that differs from the policy in force is the edit.
-fn dh_groups(
-    m: &Mapping,
-    n: &Node<'_>,
-    current: Option<&IkePolicy>,
-    errs: &mut Errors,
-) -> Option<Vec<DhGroup>> {
-    let one = child(m, n, "dh-group").and_then(|g| words(&g, errs, &dh_choices()));
-    let list = match current {
-        Some(_) => child(m, n, "dh-groups").and_then(|g| words(&g, errs, &dh_choices())),
-        None => None,
-    };
-    match (one, list, current) {
-        (Some(a), Some(b), Some(cur)) => {
-            if a == b || (a.len() == 1 && b.first() == a.first()) {
-                Some(b)
-            } else if b == cur.phase1.dh_groups {
-                Some(a)
-            } else if a == [cur.phase1.dh_group] {
-                Some(b)
-            } else {
-                errs.push(
-                    &n.child_path("dh-group"),
-                    format!(
-                        "disagrees with phase1.dh-groups ({} vs {}): `dh-group` is the first of \
-                         `dh-groups`; send only one of the two keys",
-                        names(&a),
-                        names(&b)
-                    ),
-                );
-                None
-            }
-        }
-        (a, b, _) => a.or(b),
-    }
-}
-
-fn names(groups: &[DhGroup]) -> String {
-    groups
-        .iter()
-        .map(|g| g.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 const PHASE2_KEYS: &[&str] = &[
@@ -772,7 +499,7 @@ pub fn parse_proposals(
     let mut p = current.clone();
     p.phase1 = defaults.phase1;
     if p.version == IkeVersion::V2 {
-        ikev2_phase1_defaults(&mut p.phase1);
+        phase1::ikev2_defaults(&mut p.phase1);
     }
     p.phase2 = crate::ike::Phase2Policy {
         proxy_ids: Vec::new(),
@@ -781,7 +508,7 @@ pub fn parse_proposals(
     let mut proxy_given = false;
     if let Some(pm) = n.block(&mut errs, &["phase1", "phase2"]) {
         if let Some(p1) = child(pm, &n, "phase1") {
-            phase1(&p1, &mut p, Some(current), &mut errs);
+            phase1::phase1(&p1, &mut p, Some(current), &mut errs);
         }
         if let Some(p2) = child(pm, &n, "phase2") {
             proxy_given =

@@ -4,6 +4,7 @@
 pub mod admin;
 mod ike;
 pub mod node;
+mod phase1;
 #[cfg(test)]
 mod tests;
 

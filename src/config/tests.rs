@@ -801,9 +801,9 @@ fn ikev2_errors_name_the_key_and_the_fix() {
     assert_has(
         &all,
         &format!(
-            "{p1}.hash: `hash` is the integrity algorithm of the CBC ciphers, and aes256-gcm, \
-             chacha20-poly1305 in phase1.encryption carries its own integrity (AEAD): remove \
-             `hash`"
+            "{p1}.hash: `hash` is the integrity algorithm of the CBC ciphers, and \
+             phase1.encryption has only AEAD ciphers (aes256-gcm, chacha20-poly1305), which \
+             carry their own: remove `hash`"
         ),
     );
     // AEAD without hash or prf.
