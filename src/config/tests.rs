@@ -1075,3 +1075,44 @@ fn commented_ikev2_example_is_valid() {
     assert_eq!(cfg.interfaces[0].name, "ipsec4");
     assert_eq!(p.version, crate::ike::IkeVersion::V2);
 }
+
+#[test]
+fn ikev2_garbage_is_an_error_never_a_panic() {
+    let odd = [
+        "~",
+        "[]",
+        "{}",
+        "[[]]",
+        "[{}]",
+        "-1",
+        "1e9",
+        "0x",
+        "\"\"",
+        "[~]",
+        "{a: 1}",
+        "18446744073709551616",
+    ];
+    for v in odd {
+        for (key, base) in [
+            ("version", IKE.replace("      version: 1\n", "")),
+            ("fragmentation", ikev2("")),
+            ("fragment-size", ikev2("")),
+        ] {
+            let yaml = format!("{base}      {key}: {v}\n");
+            assert!(parse(&yaml, Path::new(".")).is_err(), "{key}: {v}");
+        }
+        for key in ["encryption", "hash", "prf", "dh-group", "lifetime"] {
+            for base in [ikev2(""), IKE.to_string()] {
+                let yaml = with_phase1(&base, &format!("          {key}: {v}\n"));
+                // `prf: []` and (IKEv2, AEAD-only) `hash: []` mean "not given": fine either way.
+                let _ = parse(&yaml, Path::new("."));
+            }
+            let body: yaml_serde::Value =
+                yaml_serde::from_str(&format!("{{ phase1: {{ {key}: {v}, dh-groups: {v} }} }}"))
+                    .unwrap_or(yaml_serde::Value::Null);
+            for cur in [ike_policy(&ikev2("")), ike_policy(IKE)] {
+                let _ = parse_proposals(&body, &cur);
+            }
+        }
+    }
+}
