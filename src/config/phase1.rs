@@ -263,7 +263,7 @@ fn dh_groups(
         (Some(a), Some(b), Some(cur)) => {
             if a == b || (a.len() == 1 && b.first() == a.first()) {
                 Some(b)
-            } else if b == cur.phase1.dh_groups {
+            } else if b == shown_groups(cur) {
                 Some(a)
             } else if a == [cur.phase1.dh_group] {
                 Some(b)
@@ -281,6 +281,14 @@ fn dh_groups(
             }
         }
         (a, b, _) => a.or(b),
+    }
+}
+
+/// The `dh-groups` list the admin API shows for a policy: every group offered (IKEv1: its one).
+fn shown_groups(p: &IkePolicy) -> Vec<DhGroup> {
+    match p.version {
+        IkeVersion::V1 => vec![p.phase1.dh_group],
+        IkeVersion::V2 => p.phase1.dh_groups.clone(),
     }
 }
 
