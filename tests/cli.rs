@@ -62,3 +62,52 @@ fn keys_exports_wireshark_esp_sa_lines() {
         "{out}"
     );
 }
+
+#[test]
+fn check_accepts_an_ikev2_tunnel_and_explains_its_mistakes() {
+    let dir = TempDir::new("cli-ikev2");
+    let good = dir.join("v2.yaml");
+    let v2 = "interfaces:\n  ipsec0:\n    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }\n    preshared-key: xeeB5gohvaYi\n    ike:\n      version: 2\n      fragment-size: 1400\n      proposal:\n        phase1:\n          encryption: [aes256-gcm, aes256]\n          hash: sha256\n          dh-group: [ecp256, modp2048]\n";
+    std::fs::write(&good, v2).unwrap();
+    let (code, out, err) = cli(&["check", "--config", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "config OK: 1 interface(s)");
+
+    let bad = dir.join("bad.yaml");
+    let text = v2
+        .replace(
+            "      fragment-size: 1400\n",
+            "      exchange-mode: aggressive\n",
+        )
+        .replace("[aes256-gcm, aes256]", "[aes256-gcm, 3des]")
+        .replace("          hash: sha256\n", "");
+    std::fs::write(&bad, &text).unwrap();
+    let (code, out, err) = cli(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("3 error(s)"), "{err}");
+    for needle in [
+        "interfaces.ipsec0.ike.exchange-mode: IKEv2 has no Aggressive Mode",
+        "interfaces.ipsec0.ike.proposal.phase1.encryption[1]: 3des is not offered for IKEv2",
+        "interfaces.ipsec0.ike.proposal.phase1.prf: missing: aes256-gcm in phase1.encryption (AEAD) has no hash to take the PRF from; add e.g. `prf: [sha256]`",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+
+    // The same AEAD on an IKEv1 tunnel names the version as the fix.
+    let v1 = dir.join("v1.yaml");
+    std::fs::write(
+        &v1,
+        v2.replace("version: 2", "version: 1")
+            .replace("      fragment-size: 1400\n", "")
+            .replace("dh-group: [ecp256, modp2048]", "dh-group: ecp256"),
+    )
+    .unwrap();
+    let (code, out, err) = cli(&["check", "--config", v1.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(
+            "interfaces.ipsec0.ike.proposal.phase1.encryption[0]: aes256-gcm in phase1.encryption needs `ike.version: 2`"
+        ),
+        "{err}"
+    );
+}

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 use super::error::ApiError;
 use super::model::{self, Accepted, KeyFormatQuery, RekeyQuery};
 use super::state::{AdminState, Control};
-use crate::ike::IkePolicy;
+use crate::ike::{IkePolicy, IkeVersion};
 
 /// What every handler shares.
 pub struct App {
@@ -175,20 +175,39 @@ async fn get_tunnel(
     tunnel_of(&app, &name).map(Json)
 }
 
+/// The `phase1` block as the configuration file would say it, for the tunnel's IKE version.
+fn phase1_block(p: &IkePolicy) -> model::Phase1Block {
+    let p1 = &p.phase1;
+    let names = |v: &[crate::crypto::prf::HashAlg]| v.iter().map(|h| h.name().into()).collect();
+    let (encryption, prf, dh_groups) = match p.version {
+        IkeVersion::V1 => (
+            p1.encryption.iter().map(|c| c.name().into()).collect(),
+            Vec::new(),
+            vec![p1.dh_group.name().into()],
+        ),
+        IkeVersion::V2 => (
+            p1.ikev2_encryption
+                .iter()
+                .map(|c| c.name().into())
+                .collect(),
+            names(p1.ikev2_prfs()),
+            p1.dh_groups.iter().map(|g| g.name().into()).collect(),
+        ),
+    };
+    model::Phase1Block {
+        lifetime: p1.lifetime_secs,
+        encryption,
+        hash: names(&p1.hash),
+        prf,
+        dh_group: p1.dh_group.name().into(),
+        dh_groups,
+    }
+}
+
 fn proposals_of(p: &IkePolicy, t: &model::Tunnel) -> model::Proposals {
     model::Proposals {
         configured: model::ProposalBlock {
-            phase1: model::Phase1Block {
-                lifetime: p.phase1.lifetime_secs,
-                encryption: p
-                    .phase1
-                    .encryption
-                    .iter()
-                    .map(|c| c.name().into())
-                    .collect(),
-                hash: p.phase1.hash.iter().map(|h| h.name().into()).collect(),
-                dh_group: p.phase1.dh_group.name().into(),
-            },
+            phase1: phase1_block(p),
             phase2: model::Phase2Block {
                 encryption: p
                     .phase2
@@ -553,4 +572,69 @@ async fn app_js() -> Response {
 
 async fn style_css() -> Response {
     static_file("text/css; charset=utf-8", STYLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::dh::DhGroup;
+    use crate::crypto::ikev2::transform::Ikev2Cipher;
+    use crate::crypto::prf::HashAlg;
+
+    /// What GET shows as `configured.phase1`, sent back as a PUT body, gives the same policy.
+    fn round_trip(p: &IkePolicy) -> IkePolicy {
+        let block = model::ProposalBlock {
+            phase1: phase1_block(p),
+            phase2: model::Phase2Block {
+                encryption: vec!["aes256".into()],
+                authentication: vec!["hmac-sha256".into()],
+                pfs_group: "none".into(),
+                lifetime_of_time: 28800,
+                lifetime_of_byte: 0,
+            },
+        };
+        let json = serde_json::to_value(&block).unwrap();
+        let v = yaml_serde::to_value(&json).unwrap();
+        crate::config::parse_proposals(&v, p).unwrap_or_else(|e| panic!("{e:?}\n{json}"))
+    }
+
+    #[test]
+    fn phase1_block_round_trips_for_both_versions() {
+        let v1 = IkePolicy::seil_defaults(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            b"k",
+        );
+        let b = phase1_block(&v1);
+        assert!(b.prf.is_empty());
+        assert_eq!(b.dh_groups, ["modp1536"]);
+        assert_eq!(round_trip(&v1).phase1, v1.phase1);
+
+        let mut v2 = v1.clone();
+        v2.version = IkeVersion::V2;
+        v2.phase1.ikev2_encryption = vec![Ikev2Cipher::Aes256Gcm16, Ikev2Cipher::ChaCha20Poly1305];
+        v2.phase1.encryption.clear();
+        v2.phase1.hash.clear();
+        v2.phase1.prf = vec![HashAlg::Sha384];
+        v2.phase1.dh_groups = vec![DhGroup::Curve25519, DhGroup::Ecp256];
+        v2.phase1.dh_group = DhGroup::Curve25519;
+        let b = phase1_block(&v2);
+        assert_eq!(b.encryption, ["aes256-gcm", "chacha20-poly1305"]);
+        assert!(b.hash.is_empty());
+        assert_eq!(b.prf, ["sha384"]);
+        assert_eq!(b.dh_group, "curve25519");
+        assert_eq!(b.dh_groups, ["curve25519", "ecp256"]);
+        let json = serde_json::to_value(&b).unwrap();
+        assert_eq!(
+            json["dh-groups"],
+            serde_json::json!(["curve25519", "ecp256"])
+        );
+        assert_eq!(round_trip(&v2).phase1, v2.phase1);
+        // A body from before `prf` / `dh-groups` still deserializes.
+        let old: model::Phase1Block = serde_json::from_str(
+            r#"{"lifetime": 86400, "encryption": ["aes256"], "hash": ["sha1"], "dh-group": "modp1536"}"#,
+        )
+        .unwrap();
+        assert!(old.prf.is_empty() && old.dh_groups.is_empty());
+    }
 }

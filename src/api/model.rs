@@ -260,12 +260,22 @@ pub struct ProposalBlock {
 pub struct Phase1Block {
     /// ISAKMP SA lifetime, seconds.
     pub lifetime: u32,
-    /// e.g. `[aes256, aes128, 3des]`.
+    /// e.g. `[aes256, aes128, 3des]`; on an IKEv2 tunnel also `aes128-gcm`, `aes256-gcm`,
+    /// `chacha20-poly1305`.
     pub encryption: Vec<String>,
-    /// e.g. `[sha256, sha1]`.
+    /// e.g. `[sha256, sha1]` (on IKEv2 the integrity of the CBC ciphers; empty when every
+    /// cipher is an AEAD).
     pub hash: Vec<String>,
-    /// e.g. `modp1536`.
+    /// IKEv2: the PRFs offered, e.g. `[sha256]` (from `hash` unless set); empty on IKEv1,
+    /// whose PRF is the HMAC of the hash.
+    #[serde(default)]
+    pub prf: Vec<String>,
+    /// e.g. `modp1536`: the (first) Diffie-Hellman group.
     pub dh_group: String,
+    /// Every group offered, most preferred first (IKEv1: just `dh-group`). A PUT may send this
+    /// or `dh-group`; sent together, the one that differs from the policy in force is the edit.
+    #[serde(default)]
+    pub dh_groups: Vec<String>,
 }
 
 /// `proposal.phase2` (proxy-ids have their own endpoint).

@@ -8,12 +8,10 @@ use yaml_serde::Mapping;
 use zeroize::Zeroizing;
 
 use super::node::{child, read_secret_file, Errors, Node};
-use super::{parse_prefix, resolve, NatTraversal};
+use super::{parse_prefix, phase1, resolve, NatTraversal};
 use crate::crypto::dh::DhGroup;
-use crate::crypto::ike_cipher::IkeCipher;
-use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
-use crate::ike::policy::NatTraversal as IkeNat;
+use crate::ike::policy::{IkeVersion, NatTraversal as IkeNat};
 use crate::ike::{Identity, IkePolicy, ProxyId};
 
 const IKE_KEYS: &[&str] = &[
@@ -25,7 +23,13 @@ const IKE_KEYS: &[&str] = &[
     "dpd",
     "nat-keepalive",
     "aggressive-mode-third-message",
+    "fragmentation",
+    "fragment-size",
 ];
+
+/// The range `ike.fragment-size` accepts: 576 is the datagram every IPv4 host must accept
+/// (RFC 791), 9000 a jumbo frame; the default 1280 is the IPv6 minimum MTU, which fits every path.
+const FRAGMENT_SIZE: std::ops::RangeInclusive<u64> = 576..=9000;
 
 /// Parses `ike:` (with the interface's `preshared-key[-file]` and `responder-only`).
 #[allow(clippy::too_many_arguments)]
@@ -50,10 +54,14 @@ pub(super) fn parse_ike(
     if let Some(r) = child(iface, iface_node, "responder-only") {
         p.responder_only = enable(&r, errs).unwrap_or(false);
     }
+    let errors_before = errs.0.len();
     if let Some(v) = child(m, n, "version") {
-        if v.uint(errs, 1, 2, "1") == Some(2) {
-            v.error(errs, "IKEv2 is not supported yet; use `version: 1`");
+        if let Some(version) = version(&v, errs) {
+            p.version = version;
         }
+    }
+    if p.version == IkeVersion::V2 {
+        phase1::ikev2_defaults(&mut p.phase1);
     }
     if let Some(x) = child(m, n, "exchange-mode") {
         if let Some(mode) = x.choice(
@@ -63,14 +71,32 @@ pub(super) fn parse_ike(
                 ("aggressive", crate::ike::ExchangeMode::Aggressive),
             ],
         ) {
-            p.exchange_mode = mode;
+            if p.version == IkeVersion::V2 && mode == crate::ike::ExchangeMode::Aggressive {
+                x.error(
+                    errs,
+                    "IKEv2 has no Aggressive Mode (IKE_SA_INIT and IKE_AUTH always protect the \
+                     identities): remove `exchange-mode`, or set `version: 1` to use IKEv1 \
+                     Aggressive Mode",
+                );
+            } else {
+                p.exchange_mode = mode;
+            }
         }
     }
     if let Some(x) = child(m, n, "aggressive-mode-third-message") {
         if let Some(enc) = x.choice(errs, &[("encrypted", true), ("clear", false)]) {
-            p.aggressive_encrypt_third = enc;
+            if p.version == IkeVersion::V2 {
+                x.error(
+                    errs,
+                    "only IKEv1 Aggressive Mode has a third message; IKEv2 has no Aggressive \
+                     Mode: remove `aggressive-mode-third-message`",
+                );
+            } else {
+                p.aggressive_encrypt_third = enc;
+            }
         }
     }
+    fragmentation(m, n, &mut p, errs);
     if let Some(x) = child(m, n, "dpd") {
         p.dpd = dpd(&x, errs);
     }
@@ -91,7 +117,7 @@ pub(super) fn parse_ike(
     if let Some(prop) = child(m, n, "proposal") {
         if let Some(pm) = prop.block(errs, &["phase1", "phase2"]) {
             if let Some(p1) = child(pm, &prop, "phase1") {
-                phase1(&p1, &mut p, errs);
+                phase1::phase1(&p1, &mut p, None, errs);
             }
             if let Some(p2) = child(pm, &prop, "phase2") {
                 phase2(&p2, &mut p, local, errs);
@@ -99,7 +125,97 @@ pub(super) fn parse_ike(
         }
     }
     p.psk = psk?;
+    // The parser above should have caught everything; the policy's own check is the safety net
+    // (reported only when nothing else was, so that it never repeats an error in other words).
+    if errs.0.len() == errors_before {
+        if let Err(e) = p.validate() {
+            n.error(errs, e);
+            return None;
+        }
+    }
     Some(p)
+}
+
+/// `version: 1 | 2`.
+fn version(n: &Node<'_>, errs: &mut Errors) -> Option<IkeVersion> {
+    let word = match n.value {
+        yaml_serde::Value::Number(x) => x.to_string(),
+        yaml_serde::Value::String(s) => s.trim().to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    match word.as_str() {
+        "1" | "ikev1" => Some(IkeVersion::V1),
+        "2" | "ikev2" => Some(IkeVersion::V2),
+        _ => {
+            let shown = match n.value {
+                yaml_serde::Value::Number(x) => x.to_string(),
+                yaml_serde::Value::String(s) => format!("\"{s}\""),
+                _ => "this value".into(),
+            };
+            n.error(
+                errs,
+                format!(
+                    "{shown} is not an IKE version: write `version: 1` (IKEv1, the default) or \
+                     `version: 2` (IKEv2)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `fragmentation: enable | disable` and `fragment-size: BYTES` (IKEv2, RFC 7383).
+fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
+    let frag = child(m, n, "fragmentation");
+    let size = child(m, n, "fragment-size");
+    if p.version == IkeVersion::V1 {
+        // `fragmentation: disable` says what IKEv1 does anyway, so it is accepted.
+        let disable = frag.as_ref().map(|f| f.value.as_str() == Some("disable"));
+        let offending = [frag.filter(|_| disable != Some(true)), size];
+        for x in offending.iter().flatten() {
+            x.error(
+                errs,
+                "IKE fragmentation (RFC 7383) is an IKEv2 feature here; IKEv1 messages are not \
+                 fragmented: remove this key, or set `version: 2` if the peer speaks IKEv2",
+            );
+        }
+        p.fragmentation = false;
+        return;
+    }
+    if let Some(f) = &frag {
+        if let Some(on) = f.choice(errs, &[("enable", true), ("disable", false)]) {
+            p.fragmentation = on;
+        }
+    }
+    let Some(s) = size else { return };
+    if !p.fragmentation {
+        s.error(
+            errs,
+            "`fragment-size` has no effect with `fragmentation: disable`: remove one of them",
+        );
+        return;
+    }
+    let n = match s.value {
+        yaml_serde::Value::Number(x) => x.as_u64(),
+        yaml_serde::Value::String(t) => super::node::parse_uint(t),
+        _ => None,
+    };
+    match n {
+        Some(v) if FRAGMENT_SIZE.contains(&v) => p.fragment_size = v as u16,
+        _ => s.error(
+            errs,
+            format!(
+                "fragment-size is the largest IKE datagram (IP packet, in bytes) sent before \
+                 fragmenting: use {} to {} ({} is the smallest datagram every IPv4 host \
+                 accepts, {} a jumbo frame), e.g. `fragment-size: 1280` (the IPv6 minimum MTU, \
+                 which fits every path)",
+                FRAGMENT_SIZE.start(),
+                FRAGMENT_SIZE.end(),
+                FRAGMENT_SIZE.start(),
+                FRAGMENT_SIZE.end(),
+            ),
+        ),
+    }
 }
 
 fn psk(
@@ -222,52 +338,39 @@ fn identity(n: &Node<'_>, errs: &mut Errors) -> Option<Identity> {
 }
 
 /// A value that may be one word or a list of words, each mapped through `choices`.
-fn words<T: Copy>(n: &Node<'_>, errs: &mut Errors, choices: &[(&str, T)]) -> Option<Vec<T>> {
+pub(super) fn words<T: Copy>(
+    n: &Node<'_>,
+    errs: &mut Errors,
+    choices: &[(&str, T)],
+) -> Option<Vec<T>> {
+    word_nodes(n, errs, choices).map(|v| v.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Like [`words`], keeping each item's node (for errors about one item); `None` when any item
+/// is not one of `choices` or the list is empty.
+pub(super) fn word_nodes<'a, T: Copy>(
+    n: &Node<'a>,
+    errs: &mut Errors,
+    choices: &[(&str, T)],
+) -> Option<Vec<(Node<'a>, T)>> {
     let items = match n.value {
         yaml_serde::Value::Sequence(_) => n.list(errs),
         _ => vec![n.clone()],
     };
-    let out: Vec<T> = items
-        .iter()
-        .filter_map(|i| i.choice(errs, choices))
+    let total = items.len();
+    let out: Vec<(Node<'a>, T)> = items
+        .into_iter()
+        .filter_map(|i| i.choice(errs, choices).map(|t| (i, t)))
         .collect();
-    if out.is_empty() {
+    if total == 0 {
         n.error(errs, "give at least one algorithm");
         return None;
     }
-    (out.len() == items.len()).then_some(out)
+    (out.len() == total).then_some(out)
 }
 
-fn dh_choices() -> Vec<(&'static str, DhGroup)> {
+pub(super) fn dh_choices() -> Vec<(&'static str, DhGroup)> {
     DhGroup::ALL.iter().map(|g| (g.name(), *g)).collect()
-}
-
-fn phase1(n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
-    let Some(m) = n.block(errs, &["lifetime", "encryption", "hash", "dh-group"]) else {
-        return;
-    };
-    if let Some(l) = child(m, n, "lifetime") {
-        if let Some(v) = l.uint(errs, 60, 604_800, "86400") {
-            p.phase1.lifetime_secs = v as u32;
-        }
-    }
-    if let Some(e) = child(m, n, "encryption") {
-        let c: Vec<(&str, IkeCipher)> = IkeCipher::ALL.iter().map(|c| (c.name(), *c)).collect();
-        if let Some(v) = words(&e, errs, &c) {
-            p.phase1.encryption = v;
-        }
-    }
-    if let Some(h) = child(m, n, "hash") {
-        let c: Vec<(&str, HashAlg)> = HashAlg::ALL.iter().map(|h| (h.name(), *h)).collect();
-        if let Some(v) = words(&h, errs, &c) {
-            p.phase1.hash = v;
-        }
-    }
-    if let Some(g) = child(m, n, "dh-group") {
-        if let Some(v) = g.choice(errs, &dh_choices()) {
-            p.phase1.dh_group = v;
-        }
-    }
 }
 
 const PHASE2_KEYS: &[&str] = &[
@@ -383,6 +486,8 @@ fn proxy_ids(n: &Node<'_>, errs: &mut Errors) -> Option<Vec<ProxyId>> {
 /// Parses a `proposal:` block (as in the configuration file, e.g. a JSON body of the admin API)
 /// into a copy of `current` whose phase-1 and phase-2 proposals are replaced: keys left out take
 /// their defaults, exactly as in the file; the proxy-ids stay unless `phase2.proxy-id` is given.
+/// The block is read for `current.version` (an IKEv2 tunnel takes the IKEv2 names, defaults and
+/// checks); `phase1.dh-groups`, which the admin API's GET shows, is accepted beside `dh-group`.
 /// Errors carry the key path relative to the block (`phase1.encryption`).
 pub fn parse_proposals(
     value: &yaml_serde::Value,
@@ -393,6 +498,9 @@ pub fn parse_proposals(
     let defaults = IkePolicy::seil_defaults(current.local, current.remote, b"");
     let mut p = current.clone();
     p.phase1 = defaults.phase1;
+    if p.version == IkeVersion::V2 {
+        phase1::ikev2_defaults(&mut p.phase1);
+    }
     p.phase2 = crate::ike::Phase2Policy {
         proxy_ids: Vec::new(),
         ..defaults.phase2
@@ -400,7 +508,7 @@ pub fn parse_proposals(
     let mut proxy_given = false;
     if let Some(pm) = n.block(&mut errs, &["phase1", "phase2"]) {
         if let Some(p1) = child(pm, &n, "phase1") {
-            phase1(&p1, &mut p, &mut errs);
+            phase1::phase1(&p1, &mut p, Some(current), &mut errs);
         }
         if let Some(p2) = child(pm, &n, "phase2") {
             proxy_given =
@@ -410,6 +518,11 @@ pub fn parse_proposals(
     }
     if !proxy_given {
         p.phase2.proxy_ids = current.phase2.proxy_ids.clone();
+    }
+    if errs.0.is_empty() {
+        if let Err(e) = p.validate() {
+            errs.push("", e);
+        }
     }
     if errs.0.is_empty() {
         Ok(p)

@@ -4,6 +4,7 @@
 pub mod admin;
 mod ike;
 pub mod node;
+mod phase1;
 #[cfg(test)]
 mod tests;
 
@@ -73,7 +74,7 @@ pub enum Keying {
         /// Keys we open with.
         inbound: EspKeys,
     },
-    /// IKEv1 with a pre-shared key.
+    /// IKE (version 1 or 2, [`IkePolicy::version`]) with a pre-shared key.
     Ike(Box<IkePolicy>),
 }
 
@@ -236,6 +237,7 @@ fn parse_interface(
     let m = n.block(errs, INTERFACE_KEYS)?;
     let mut addrs = None;
     let mut dynamic_peer = false;
+    let mut destination_path = String::new();
     for fam in ["ipv4", "ipv6"] {
         let Some(a) = child(m, n, fam) else { continue };
         if addrs.is_some() {
@@ -261,6 +263,7 @@ fn parse_interface(
             let d = match child(am, &a, "destination") {
                 Some(v) if v.value.as_str() == Some("dynamic") => {
                     dynamic_peer = true;
+                    destination_path = v.path().to_string();
                     Some(if fam == "ipv4" {
                         IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
                     } else {
@@ -351,7 +354,7 @@ fn parse_interface(
         }
     };
     if dynamic_peer {
-        check_dynamic_peer(n, keying.as_ref(), errs);
+        check_dynamic_peer(n, &destination_path, keying.as_ref(), errs);
     }
     let (source, destination) = addrs?;
     Some(InterfaceConfig {
@@ -368,8 +371,9 @@ fn parse_interface(
 
 /// A tunnel with `destination: dynamic` learns the peer's address from IKE: only a responder
 /// can do that, and only Aggressive Mode names the peer (IDii) before the key is needed, so the
-/// tunnel (and its pre-shared key) is chosen by `peers-identifier`.
-fn check_dynamic_peer(n: &Node<'_>, keying: Option<&Keying>, errs: &mut Errors) {
+/// tunnel (and its pre-shared key) is chosen by `peers-identifier`. IKEv2 cannot do it yet: its
+/// responder would have to pick the tunnel from IDi, which arrives encrypted in IKE_AUTH.
+fn check_dynamic_peer(n: &Node<'_>, destination: &str, keying: Option<&Keying>, errs: &mut Errors) {
     let Some(keying) = keying else { return };
     let Keying::Ike(p) = keying else {
         n.error(
@@ -378,6 +382,15 @@ fn check_dynamic_peer(n: &Node<'_>, keying: Option<&Keying>, errs: &mut Errors) 
         );
         return;
     };
+    if p.version == crate::ike::IkeVersion::V2 {
+        errs.push(
+            destination,
+            "`destination: dynamic` is not supported for IKEv2 yet (the IKEv2 responder cannot \
+             yet choose a tunnel by the identity in IKE_AUTH): give the peer's address, or use \
+             `ike.version: 1` with `exchange-mode: aggressive` for this road warrior",
+        );
+        return;
+    }
     if !p.responder_only {
         errs.push(
             &n.child_path("responder-only"),

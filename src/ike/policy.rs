@@ -474,11 +474,9 @@ impl IkePolicy {
         if self.local.is_ipv4() != self.remote.is_ipv4() {
             return Err("local and remote addresses must both be IPv4 or both IPv6".into());
         }
-        if self.phase1.encryption.is_empty() || self.phase1.hash.is_empty() {
-            return Err("phase1 needs at least one encryption and one hash algorithm".into());
-        }
-        if self.phase1.encryption.len() * self.phase1.hash.len() > 255 {
-            return Err("phase1 offers more than 255 encryption × hash combinations".into());
+        match self.version {
+            IkeVersion::V1 => self.validate_ikev1_phase1()?,
+            IkeVersion::V2 => self.validate_ikev2()?,
         }
         if self.phase2.encryption.is_empty() {
             return Err("phase2 needs at least one encryption algorithm".into());
@@ -513,6 +511,56 @@ impl IkePolicy {
         }
         if self.retransmit.initial.is_zero() {
             return Err("retransmit.initial must be > 0".into());
+        }
+        Ok(())
+    }
+
+    fn validate_ikev1_phase1(&self) -> Result<(), String> {
+        if self.phase1.encryption.is_empty() || self.phase1.hash.is_empty() {
+            return Err("phase1 needs at least one encryption and one hash algorithm".into());
+        }
+        if self.phase1.encryption.len() * self.phase1.hash.len() > 255 {
+            return Err("phase1 offers more than 255 encryption × hash combinations".into());
+        }
+        if self.phase1.dh_groups.len() > 1 {
+            return Err(
+                "IKEv1 proposes one Diffie-Hellman group: phase1.dh-group takes one value".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// What an IKEv2 tunnel needs: ciphers, integrity for the CBC ones, a PRF, key-exchange
+    /// groups (the first one is `dh_group`), no Aggressive Mode, a fragment size in 576..=9000.
+    fn validate_ikev2(&self) -> Result<(), String> {
+        let p1 = &self.phase1;
+        if p1.ikev2_encryption.is_empty() {
+            return Err("phase1.encryption needs at least one algorithm".into());
+        }
+        if p1.ikev2_encryption.iter().any(|c| !c.is_aead()) && p1.hash.is_empty() {
+            return Err(
+                "phase1: a CBC cipher needs an integrity algorithm: set phase1.hash (e.g. sha256)"
+                    .into(),
+            );
+        }
+        if p1.hash.contains(&HashAlg::Md5) || p1.prf.contains(&HashAlg::Md5) {
+            return Err("phase1: md5 is not offered for IKEv2; use sha256 or sha1".into());
+        }
+        if p1.ikev2_prfs().is_empty() {
+            return Err("phase1.prf: IKEv2 needs a PRF: set prf (e.g. sha256)".into());
+        }
+        match p1.dh_groups.first() {
+            None => return Err("phase1.dh-group: IKEv2 needs at least one group".into()),
+            Some(g) if *g != p1.dh_group => {
+                return Err("phase1.dh-group must be the first of the group list".into())
+            }
+            Some(_) => {}
+        }
+        if self.exchange_mode == ExchangeMode::Aggressive {
+            return Err("IKEv2 has no Aggressive Mode: remove ike.exchange-mode".into());
+        }
+        if self.fragmentation && !(576..=9000).contains(&self.fragment_size) {
+            return Err("ike.fragment-size must be 576 to 9000 bytes".into());
         }
         Ok(())
     }
@@ -571,6 +619,53 @@ mod tests {
             remote: "2001:db8::/32".parse().unwrap(),
         }];
         assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn ikev2_validation() {
+        let mut ok = IkePolicy::seil_defaults(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            b"k",
+        );
+        ok.version = IkeVersion::V2;
+        assert!(ok.validate().is_ok());
+        // AEAD only: no integrity needed, a PRF is.
+        let mut p = ok.clone();
+        p.phase1.ikev2_encryption = vec![Ikev2Cipher::Aes256Gcm16];
+        p.phase1.encryption.clear();
+        p.phase1.hash.clear();
+        assert!(p.validate().unwrap_err().contains("phase1.prf"));
+        p.phase1.prf = vec![HashAlg::Sha256];
+        assert!(p.validate().is_ok());
+        // CBC needs integrity.
+        p.phase1.ikev2_encryption.push(Ikev2Cipher::Aes128Cbc);
+        assert!(p.validate().unwrap_err().contains("phase1.hash"));
+        let mut p = ok.clone();
+        p.phase1.ikev2_encryption.clear();
+        assert!(p.validate().unwrap_err().contains("phase1.encryption"));
+        let mut p = ok.clone();
+        p.phase1.dh_groups = vec![DhGroup::Ecp256, DhGroup::Modp2048];
+        assert!(p.validate().unwrap_err().contains("first"));
+        p.phase1.dh_group = DhGroup::Ecp256;
+        assert!(p.validate().is_ok());
+        // Several groups are IKEv2's only.
+        p.version = IkeVersion::V1;
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .contains("one Diffie-Hellman group"));
+        let mut p = ok.clone();
+        p.exchange_mode = ExchangeMode::Aggressive;
+        assert!(p.validate().unwrap_err().contains("Aggressive Mode"));
+        let mut p = ok.clone();
+        p.fragment_size = 100;
+        assert!(p.validate().unwrap_err().contains("fragment-size"));
+        p.fragmentation = false;
+        assert!(p.validate().is_ok());
+        let mut p = ok;
+        p.phase1.hash.push(HashAlg::Md5);
+        assert!(p.validate().unwrap_err().contains("md5"));
     }
 
     #[test]
