@@ -71,6 +71,12 @@ const RIGHT: Side = Side {
 };
 
 fn yaml(side: &Side, nat: &str, phase2: &str) -> String {
+    yaml_ike(side, nat, "", phase2)
+}
+
+/// The configuration with `ike` lines (e.g. `version: 2`, a `phase1:` block in flow style)
+/// added: `ike` at 6 spaces (under `ike:`), the phase-1 line at 8 (under `proposal:`).
+fn yaml_ike(side: &Side, nat: &str, ike: &str, phase2: &str) -> String {
     let Side {
         src,
         dst,
@@ -81,7 +87,7 @@ fn yaml(side: &Side, nat: &str, phase2: &str) -> String {
     } = *side;
     let fam = if src.contains(':') { "ipv6" } else { "ipv4" };
     format!(
-        "interfaces:\n  ipsec0:\n    {fam}: {{ source: {src}, destination: {dst} }}\n    nat-traversal: {nat}\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n{phase2}\
+        "interfaces:\n  ipsec0:\n    {fam}: {{ source: {src}, destination: {dst} }}\n    nat-traversal: {nat}\n    preshared-key: xeeB5gohvaYi\n    responder-only: {}\n    ike:\n{ike}      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local}, remote: {remote} }}\n{phase2}\
 route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0, source: {me} }}\n",
         if responder { "enable" } else { "disable" }
     )
@@ -91,6 +97,7 @@ fn start_sides(
     p: &Pair,
     (left, right): (&Side, &Side),
     nat: &str,
+    ike: &str,
     phase2: &str,
 ) -> (Gateway, Gateway, std::path::PathBuf) {
     let keylog = p.dir.join("keys");
@@ -98,14 +105,14 @@ fn start_sides(
         &p.right,
         &p.dir,
         "right",
-        &yaml(right, nat, phase2),
+        &yaml_ike(right, nat, ike, phase2),
         Some("ipsec0"),
     );
     let l = Gateway::start_with(
         &p.left,
         &p.dir,
         "left",
-        &yaml(left, nat, phase2),
+        &yaml_ike(left, nat, ike, phase2),
         Some("ipsec0"),
         &["--wireshark-keylog", keylog.to_str().unwrap()],
     );
@@ -122,15 +129,15 @@ fn start_sides(
 }
 
 fn case(nat: &str, phase2: &str, filter: &str, udp: bool) {
-    case_sides((&LEFT, &RIGHT), nat, phase2, filter, udp);
+    case_sides((&LEFT, &RIGHT), nat, "", phase2, filter, udp);
 }
 
-fn case_sides(sides: (&Side, &Side), nat: &str, phase2: &str, filter: &str, udp: bool) {
+fn case_sides(sides: (&Side, &Side), nat: &str, ike: &str, phase2: &str, filter: &str, udp: bool) {
     if !require_root() || !tshark::require_capture_tools() {
         return;
     }
     let p = pair_with(sides.0);
-    let (mut l, mut r, keylog) = start_sides(&p, sides, nat, phase2);
+    let (mut l, mut r, keylog) = start_sides(&p, sides, nat, ike, phase2);
     let pcap = p.dir.join("c.pcap");
     let cap = Capture::start(&p.left, &p.link.a, &pcap, Some(filter));
     let ctx = || format!("{}\n{}", l.log_text(), r.log_text());
@@ -189,6 +196,7 @@ fn ike_over_ipv6_outer_addresses() {
     case_sides(
         (&left, &right),
         "disable",
+        "",
         "          encryption: aes128-gcm\n",
         "ip6 proto 50",
         false,
@@ -200,6 +208,32 @@ fn forced_udp_encapsulation_with_ike() {
     case(
         "force",
         "          encryption: aes128-gcm\n",
+        "udp port 4500",
+        true,
+    );
+}
+
+/// IKEv2 between two gateways: Curve25519 + AES-GCM for the IKE SA, raw ESP with AES-GCM.
+#[test]
+fn ikev2_raw_esp_curve25519_gcm() {
+    case_sides(
+        (&LEFT, &RIGHT),
+        "disable",
+        "      version: 2\n",
+        "          encryption: aes256-gcm\n        phase1: { encryption: aes256-gcm, prf: sha384, dh-group: curve25519 }\n",
+        "esp",
+        false,
+    );
+}
+
+/// IKEv2 with AES-CBC, ECP-384 and PFS, ESP forced into UDP 4500.
+#[test]
+fn ikev2_forced_udp_encapsulation_cbc_pfs() {
+    case_sides(
+        (&LEFT, &RIGHT),
+        "force",
+        "      version: 2\n",
+        "          encryption: aes128\n          authentication: hmac-sha256\n          pfs-group: curve25519\n        phase1: { encryption: aes128, hash: sha256, dh-group: ecp384 }\n",
         "udp port 4500",
         true,
     );

@@ -456,7 +456,7 @@ async fn reset(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>
 
 /// Keys for Wireshark, only with `admin.allow-key-export: true` (403 otherwise). Each use is
 /// logged. `esp_sa`: lines for Wireshark's ESP SA table (both directions of every installed SA);
-/// `ikev1_decryption_table`: phase-1 keys.
+/// `ikev1_decryption_table`: IKEv1 phase-1 keys; `ikev2_decryption_table`: IKEv2 SA keys.
 #[utoipa::path(get, path = "/api/v1/keys/wireshark", tag = "keys",
     params(KeyFormatQuery),
     responses((status = 200, content_type = "text/plain", body = String),
@@ -480,13 +480,20 @@ async fn wireshark_keys(
     }
     let lines = match format {
         "esp_sa" => app.state.esp_keys(),
-        "ikev1_decryption_table" => app.state.ikev1_keys().await?,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "format: \"{}\" is not one of esp_sa | ikev1_decryption_table",
-                other.chars().take(32).collect::<String>()
-            )))
+        // The IKE tasks answer in their version's format: IKEv1 lines are two quoted fields,
+        // IKEv2 lines eight (SPIs, keys and algorithm names).
+        "ikev1_decryption_table" => {
+            let all = app.state.ikev1_keys().await?;
+            all.into_iter().filter(|l| l.starts_with('"')).collect()
         }
+        "ikev2_decryption_table" => {
+            let all = app.state.ikev1_keys().await?;
+            all.into_iter().filter(|l| !l.starts_with('"')).collect()
+        }
+        other => return Err(ApiError::bad_request(format!(
+            "format: \"{}\" is not one of esp_sa | ikev1_decryption_table | ikev2_decryption_table",
+            other.chars().take(32).collect::<String>()
+        ))),
     };
     tracing::warn!(
         "key export: {} {format} line(s) sent to {who} (admin.allow-key-export is on)",

@@ -333,7 +333,7 @@ pub struct RekeyQuery {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KeyFormatQuery {
-    /// `esp_sa` (Wireshark's ESP SA table) or `ikev1_decryption_table`.
+    /// `esp_sa` (Wireshark's ESP SA table), `ikev1_decryption_table` or `ikev2_decryption_table`.
     pub format: Option<String>,
 }
 

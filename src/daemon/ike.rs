@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dataplane::{DataPlane, Tunnel};
 use crate::esp::{Encap, InboundSa, OutboundSa};
-use crate::ike::{Engine, Event};
+use crate::ike::{Event, TunnelEngine as Engine};
 use crate::wire::udp_encap::NON_ESP_MARKER;
 
 /// An IKE message received for this tunnel.
@@ -36,8 +36,9 @@ pub enum Command {
     Reset,
     /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
     SetPolicy(Box<crate::ike::IkePolicy>),
-    /// Reply with Wireshark `ikev1_decryption_table` lines of the established ISAKMP SAs
-    /// (explicit key export; the admin API asks only with `allow-key-export`).
+    /// Reply with Wireshark key lines of the established IKE SAs: `ikev1_decryption_table` for
+    /// an IKEv1 tunnel, `ikev2_decryption_table` for an IKEv2 one (explicit key export; the admin
+    /// API asks only with `allow-key-export`).
     ExportPhase1Keys(oneshot::Sender<Vec<String>>),
 }
 
@@ -117,14 +118,9 @@ pub async fn run(
                 Some(Command::Initiate) => engine.initiate(now()),
                 Some(Command::Rekey) => engine.rekey(now()),
                 Some(Command::Reset) => engine.reset(now()),
-                Some(Command::SetPolicy(p)) => engine.set_policy(*p),
+                Some(Command::SetPolicy(p)) => engine.set_policy(*p, now()),
                 Some(Command::ExportPhase1Keys(reply)) => {
-                    let lines = engine
-                        .export_phase1_keys()
-                        .iter()
-                        .map(|(icookie, key)| format!("\"{}\",\"{}\"", hex(icookie), hex(key)))
-                        .collect();
-                    let _ = reply.send(lines);
+                    let _ = reply.send(engine.export_ike_keys());
                 }
                 c => {
                     let done = match c {

@@ -263,7 +263,7 @@ impl Gateway {
             let (ctx, crx) = mpsc::channel(4);
             ike_routes.add(&t.cfg, policy, tx);
             let mut engine =
-                crate::ike::Engine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
+                crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
             engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);

@@ -40,6 +40,7 @@ pub mod policy;
 pub mod proposal;
 pub mod random;
 pub mod status;
+mod tunnel;
 pub(crate) mod v1;
 pub mod v2;
 
@@ -52,6 +53,7 @@ pub use policy::{
 };
 pub use random::{OsRandom, RandomSource, SeededRandom};
 pub use status::{ChildStatus, DpdStatus, EngineStats, EngineStatus, NatStatus, Phase1Status};
+pub use tunnel::TunnelEngine;
 pub use v1::main_mode::aggressive_initiator_identity;
 
 #[cfg(test)]

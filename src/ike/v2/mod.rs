@@ -270,6 +270,10 @@ impl Engine {
         self.spi_taken = Some(taken);
     }
 
+    pub(crate) fn io_mut(&mut self) -> &mut Outputs {
+        &mut self.io
+    }
+
     /// The policy this engine runs.
     pub fn policy(&self) -> &IkePolicy {
         &self.policy
