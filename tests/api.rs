@@ -760,6 +760,12 @@ async fn status_command_prints_the_table() {
         text.contains("ESP in 0xc0000001 out 0xd0000001 (current), aes128-gcm"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "aes128-gcm, 192.168.1.0/24 ⇄ 192.168.2.0/24, 2001:db8:1::/48 ⇄ 2001:db8:2::/48"
+        ),
+        "{text}"
+    );
     assert!(text.contains("ipsec1: DOWN"), "{text}");
     assert!(
         text.contains("last error: no answer from 10.0.0.2"),
