@@ -198,7 +198,7 @@ pub struct Counters {
     pub rx_drops: BTreeMap<String, u64>,
     /// Outbound packets dropped for want of an SA.
     pub tx_no_sa: u64,
-    /// Outbound packets outside the proxy-ids.
+    /// Outbound packets inside no selector (proxy-id) of the SAs in use.
     pub tx_policy: u64,
     /// Outbound packets that were not sane IP packets.
     pub tx_malformed: u64,
