@@ -98,13 +98,12 @@ pub fn table(ts: &[Tunnel]) -> String {
         for c in &t.phase2 {
             let _ = writeln!(
                 s,
-                "  ESP in {} out {}{}, {}, {} ⇄ {}{}",
+                "  ESP in {} out {}{}, {}, {}{}",
                 c.inbound_spi,
                 c.outbound_spi,
                 if c.current { " (current)" } else { "" },
                 c.proposal,
-                c.proxy_ids.local,
-                c.proxy_ids.remote,
+                selectors_text(c),
                 c.expires_in_secs
                     .map(|a| format!(", expires in {a}s"))
                     .unwrap_or_default()
@@ -128,4 +127,15 @@ pub fn table(ts: &[Tunnel]) -> String {
         s.push_str("no tunnels configured\n");
     }
     s
+}
+
+/// The traffic selectors of a pair, `local ⇄ remote` joined by `, ` (just the proxy-id when the
+/// server sent no selectors).
+fn selectors_text(c: &ikegate::api::model::Phase2Sa) -> String {
+    let one = |p: &ikegate::api::model::ProxyIdPair| format!("{} ⇄ {}", p.local, p.remote);
+    if c.selectors.is_empty() {
+        one(&c.proxy_ids)
+    } else {
+        c.selectors.iter().map(one).collect::<Vec<_>>().join(", ")
+    }
 }

@@ -44,6 +44,16 @@ fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
                     local: "192.168.1.0/24".into(),
                     remote: "192.168.2.0/24".into(),
                 },
+                selectors: vec![
+                    model::ProxyIdPair {
+                        local: "192.168.1.0/24".into(),
+                        remote: "192.168.2.0/24".into(),
+                    },
+                    model::ProxyIdPair {
+                        local: "2001:db8:1::/48".into(),
+                        remote: "2001:db8:2::/48".into(),
+                    },
+                ],
                 role: "initiator".into(),
                 age_secs: Some(5),
                 expires_in_secs: Some(100),
@@ -303,6 +313,9 @@ async fn tunnels_list_detail_dpd_and_unknown_names() {
     assert_eq!(c, 200);
     assert_eq!(v["state"], "up");
     assert_eq!(v["phase2"][0]["inbound_spi"], "0xc0000001");
+    assert_eq!(v["phase2"][0]["proxy_ids"]["local"], "192.168.1.0/24");
+    assert_eq!(v["phase2"][0]["selectors"][1]["local"], "2001:db8:1::/48");
+    assert_eq!(v["phase2"][0]["selectors"][1]["remote"], "2001:db8:2::/48");
     assert_eq!(v["counters"]["rx_drops"]["replay"], 2);
     let (c, v) = s.json("GET", "/api/v1/tunnels/ipsec1", None).await;
     assert_eq!(c, 200);
@@ -612,6 +625,10 @@ async fn openapi_document_describes_every_endpoint() {
         assert!(schemas.contains_key(name), "{name}");
     }
     assert_eq!(
+        schemas["Phase2Sa"]["properties"]["selectors"]["type"],
+        "array"
+    );
+    assert_eq!(
         v["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
@@ -741,6 +758,12 @@ async fn status_command_prints_the_table() {
     );
     assert!(
         text.contains("ESP in 0xc0000001 out 0xd0000001 (current), aes128-gcm"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "aes128-gcm, 192.168.1.0/24 ⇄ 192.168.2.0/24, 2001:db8:1::/48 ⇄ 2001:db8:2::/48"
+        ),
         "{text}"
     );
     assert!(text.contains("ipsec1: DOWN"), "{text}");

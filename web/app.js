@@ -147,11 +147,18 @@ async function detail(name) {
       el('td', p.proposal || '–'), el('td', p.peer, 'mono'), el('td', dur(p.age_secs)), el('td', dur(p.expires_in_secs)));
     b1.append(tr);
   }
+  // Every traffic selector of the pair, one per line (older servers send only proxy_ids).
+  const selectorsCell = (s) => {
+    const td = el('td', '', 'mono selectors');
+    const sel = s.selectors && s.selectors.length ? s.selectors : [s.proxy_ids];
+    sel.forEach((p, i) => { if (i) td.append(el('br')); td.append(document.createTextNode(p.local + ' ⇄ ' + p.remote)); });
+    return td;
+  };
   const b2 = document.querySelector('#d-phase2 tbody'); b2.replaceChildren();
   for (const s of t.phase2) {
     const tr = el('tr');
     tr.append(el('td', s.inbound_spi, 'mono spi-in'), el('td', s.outbound_spi + (s.current ? ' (current)' : ''), 'mono spi-out'),
-      el('td', s.proposal), el('td', s.proxy_ids.local + ' ⇄ ' + s.proxy_ids.remote, 'mono'),
+      el('td', s.proposal), selectorsCell(s),
       el('td', s.inbound.packets + ' / ' + bytes(s.inbound.bytes)), el('td', s.current ? s.outbound.packets + ' / ' + bytes(s.outbound.bytes) : '– (not in use)'),
       el('td', dur(s.age_secs)), el('td', dur(s.expires_in_secs)));
     b2.append(tr);

@@ -116,8 +116,14 @@ pub struct Phase2Sa {
     pub outbound_spi: String,
     /// The suite, e.g. `aes128-gcm`.
     pub proposal: String,
-    /// Proxy-ids.
+    /// Proxy-ids (for IKEv1 the Quick Mode's; with several selectors, the first one).
     pub proxy_ids: ProxyIdPair,
+    /// Every traffic selector of the pair (local ⇄ remote, one address family each): outbound
+    /// packets inside one of them are sealed with this pair's outbound SA while it is
+    /// `current`, inbound inner packets must fall inside one. For manual keys
+    /// `0.0.0.0/0 ⇄ 0.0.0.0/0` and `::/0 ⇄ ::/0`.
+    #[serde(default)]
+    pub selectors: Vec<ProxyIdPair>,
     /// initiator / responder / manual.
     pub role: String,
     /// Seconds since establishment (IKE only).
@@ -128,9 +134,10 @@ pub struct Phase2Sa {
     pub udp_encap: Option<String>,
     /// Packets and inner bytes opened with the inbound SA.
     pub inbound: PacketCount,
-    /// Packets and inner bytes sealed with the outbound SA (zero when it is not the current one).
+    /// Packets and inner bytes sealed with the outbound SA (zero when it is not current).
     pub outbound: PacketCount,
-    /// Whether the outbound SA is the one outbound packets use now.
+    /// Whether the outbound SA is the one outbound packets of its selectors use now (one pair
+    /// per selector set is current).
     pub current: bool,
 }
 
@@ -191,7 +198,7 @@ pub struct Counters {
     pub rx_drops: BTreeMap<String, u64>,
     /// Outbound packets dropped for want of an SA.
     pub tx_no_sa: u64,
-    /// Outbound packets outside the proxy-ids.
+    /// Outbound packets inside no selector (proxy-id) of the SAs in use.
     pub tx_policy: u64,
     /// Outbound packets that were not sane IP packets.
     pub tx_malformed: u64,

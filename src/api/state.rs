@@ -287,7 +287,7 @@ impl AdminState for GatewayState {
         let mut out = Vec::new();
         for t in &self.dp.tunnels {
             let (l, r) = (t.cfg.source, t.peer_ip());
-            if let Some(o) = t.outbound.load_full() {
+            for o in t.outbound.all() {
                 out.push(crate::keys::esp_sa_line(l, r, o.export_keys()));
             }
             for sa in self.dp.sas.all().iter().filter(|s| s.tunnel == t.index) {
@@ -376,7 +376,7 @@ fn count(c: &crate::esp::sa::Counters) -> model::PacketCount {
 
 /// Copies one tunnel's published state into its API snapshot.
 fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunnel {
-    let out = t.outbound.load_full();
+    let out = t.outbound.load();
     let ike: Option<Arc<EngineStatus>> = t.ike_status.load_full();
     let s = &t.stats;
     let counters = model::Counters {
@@ -397,7 +397,7 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
             .get(inbound)
             .map(|sa| count(&sa.counters))
             .unwrap_or_default();
-        let cur = out.as_ref().filter(|o| o.spi == outbound);
+        let cur = out.get(outbound);
         let o = cur.map(|o| count(&o.counters)).unwrap_or_default();
         (i, o, cur.is_some())
     };
@@ -422,13 +422,14 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                 inbound_spi: format!("0x{:08x}", inbound.spi),
                 outbound_spi: format!("0x{:08x}", outbound.spi),
                 proposal: out
-                    .as_ref()
+                    .get(outbound.spi)
                     .map(|o| crate::crypto::suite_name(o.transform.enc(), o.transform.integ()))
                     .unwrap_or_default(),
                 proxy_ids: model::ProxyIdPair {
                     local: "any".into(),
                     remote: "any".into(),
                 },
+                selectors: crate::esp::sa::any_selectors().iter().map(pair).collect(),
                 role: "manual".into(),
                 age_secs: None,
                 expires_in_secs: None,
@@ -485,6 +486,7 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                         outbound_spi: format!("0x{:08x}", c.outbound_spi),
                         proposal: c.proposal.clone(),
                         proxy_ids: pair(&c.proxy_ids),
+                        selectors: c.selectors.iter().map(pair).collect(),
                         role: role(c.role),
                         age_secs: Some(c.age.as_secs()),
                         expires_in_secs: Some(c.lifetime.saturating_sub(c.age).as_secs()),
@@ -543,9 +545,9 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
             }
         }
     }
-    let state = match (&t.cfg.keying, &out) {
-        (_, Some(_)) => model::TunnelState::Up,
-        (Keying::Ike(_), None) if !phase1.is_empty() || !phase2.is_empty() => {
+    let state = match (&t.cfg.keying, out.is_empty()) {
+        (_, false) => model::TunnelState::Up,
+        (Keying::Ike(_), true) if !phase1.is_empty() || !phase2.is_empty() => {
             model::TunnelState::Connecting
         }
         _ => model::TunnelState::Down,

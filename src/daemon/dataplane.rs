@@ -13,7 +13,7 @@ use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
-use crate::esp::{DropReason, Encap, OutboundSa, SaTable};
+use crate::esp::{DropReason, Encap, OutboundRoutes, OutboundSa, SaTable};
 use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
@@ -42,11 +42,12 @@ pub struct TunnelStats {
     pub rx: Counters,
     /// Inbound drops by reason.
     pub rx_drops: DropCounters,
-    /// Outbound packets dropped because no SA is installed yet.
+    /// Outbound packets dropped because no outbound SA is in use yet (or its sequence numbers
+    /// ran out).
     pub tx_no_sa: AtomicU64,
     /// Outbound packets from the TUN that were not sane IP packets.
     pub tx_malformed: AtomicU64,
-    /// Outbound packets outside the SA's proxy-ids.
+    /// Outbound packets inside no selector of the SAs in use (`policy` in metrics).
     pub tx_policy: AtomicU64,
     /// Send or TUN-write errors from the OS.
     pub io_errors: AtomicU64,
@@ -66,8 +67,9 @@ pub struct Tunnel {
     pub mtu: u16,
     /// MSS clamp for IPv4 / IPv6 SYNs (None: off).
     pub mss: Option<(u16, u16)>,
-    /// The SA outbound packets are sealed with (None: drop and count).
-    pub outbound: ArcSwapOption<OutboundSa>,
+    /// The outbound SAs in use and their selectors: each packet is sealed with the SA whose
+    /// selectors contain its addresses (empty: drop and count).
+    pub outbound: OutboundRoutes,
     /// The sockets of this tunnel's local address.
     pub transport: Arc<Transport>,
     /// Counters.
@@ -220,9 +222,10 @@ impl Tunnel {
     }
 
     /// The peer's outer address: the configured one, or for `destination: dynamic` the one the
-    /// current outbound SA goes to (unspecified while there is none).
+    /// newest outbound SA in use goes to (unspecified while there is none).
     pub fn peer_ip(&self) -> std::net::IpAddr {
-        match self.outbound.load().as_ref() {
+        let table = self.outbound.peek();
+        match table.sas().last() {
             Some(o) if self.cfg.dynamic_peer => o.encap().peer_ip(),
             _ => self.cfg.destination,
         }
@@ -435,25 +438,48 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
     if n == 0 {
         return false;
     }
-    let Some(sa) = t.outbound.load_full() else {
+    let table = t.outbound.load();
+    if table.is_empty() {
         t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
         return false;
-    };
+    }
     sealed.clear();
     lens.clear();
-    for (i, (buf, &len)) in bufs.iter_mut().zip(sizes.iter()).take(n).enumerate() {
+    // Packets go out in runs of one encapsulation (all SAs of a tunnel normally share it);
+    // `last` caches the previous packet's SA so its encapsulation is read once per change.
+    let mut run: Option<Encap> = None;
+    let mut last: Option<&Arc<OutboundSa>> = None;
+    for i in 0..n {
+        let (Some(buf), Some(&len)) = (bufs.get_mut(i), sizes.get(i)) else {
+            break;
+        };
         let payload = HEADROOM..HEADROOM + len;
-        let nh = match buf.get(payload.clone()).map(IpPacket::new_checked) {
-            Some(Ok(p)) if sa.admits(p.src(), p.dst()) => p.tunnel_next_header(),
-            Some(Ok(_)) => {
-                t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
+        let (sa, nh) = match buf.get(payload.clone()).map(IpPacket::new_checked) {
+            Some(Ok(p)) => match table.lookup(p.src(), p.dst()) {
+                Some(sa) => (sa, p.tunnel_next_header()),
+                None => {
+                    t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            },
             _ => {
                 t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
         };
+        if !last.is_some_and(|l| Arc::ptr_eq(l, sa)) {
+            last = Some(sa);
+            let encap = sa.encap();
+            if run.is_some_and(|r| r != encap) && !sealed.is_empty() {
+                if let Some(r) = run {
+                    t.send_batch(r, bufs, sealed, lens, gso).await;
+                }
+                sealed.clear();
+                lens.clear();
+            }
+            run = Some(encap);
+        }
+        let Some(buf) = bufs.get_mut(i) else { break };
         if let Some((m4, m6)) = t.mss {
             tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
         }
@@ -467,7 +493,9 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
             }
         }
     }
-    t.send_batch(sa.encap(), bufs, sealed, lens, gso).await;
+    if let (Some(r), false) = (run, sealed.is_empty()) {
+        t.send_batch(r, bufs, sealed, lens, gso).await;
+    }
     false
 }
 
@@ -608,14 +636,20 @@ fn on_udp_datagram(
 }
 
 /// An authenticated ESP-in-UDP packet of `tunnel` came from `from`: if the peer's NAT mapping
-/// moved, ESP follows it at once (sequence numbers continue). Cheap when nothing changed.
+/// moved, ESP of every outbound SA in use follows it at once (sequence numbers continue). Cheap
+/// when nothing changed: one load per SA in use.
 fn follow_nat_mapping(dp: &DataPlane, tunnel: usize, from: SocketAddr) {
     let Some(t) = dp.tunnels.get(tunnel) else {
         return;
     };
-    let guard = t.outbound.load();
-    let Some(sa) = guard.as_ref() else { return };
-    if matches!(sa.encap(), Encap::Udp(cur) if cur != from) && sa.set_udp_remote(from) {
+    let table = t.outbound.peek();
+    let mut moved = false;
+    for sa in table.sas() {
+        if matches!(sa.encap(), Encap::Udp(cur) if cur != from) {
+            moved |= sa.set_udp_remote(from);
+        }
+    }
+    if moved {
         t.stats.peer_moves.fetch_add(1, Ordering::Relaxed);
         if LOG_PEER_MOVE.allow() {
             tracing::info!(tunnel = %t.cfg.name, "peer's NAT mapping moved to {from} (seen on authenticated ESP); ESP follows");

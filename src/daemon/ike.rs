@@ -140,8 +140,8 @@ pub async fn run(
     }
 }
 
-/// Outbound SAs negotiated but not (or no longer) in use, by SPI: [`Event::UseOutbound`]
-/// picks the one the data plane seals with.
+/// Every outbound SA negotiated and not yet removed, by SPI, in use or not: [`Event::UseOutbound`]
+/// puts one in the tunnel's selector table, replacing the SA of the same selector set.
 #[derive(Default)]
 struct Outbounds(std::collections::HashMap<u32, Arc<OutboundSa>>);
 
@@ -247,10 +247,12 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                         inbound.spi
                     );
                 }
-                (Ok(mut inb), Ok(mut out)) => {
-                    // One selector per SA until the data plane routes by selector sets.
-                    inb.selector = selectors.first().copied();
-                    out.selector = selectors.first().copied();
+                (Ok(inb), Ok(out)) => {
+                    if selectors.is_empty() {
+                        tracing::warn!(tunnel = %name, "ESP SAs 0x{:08x}/0x{:08x} have no traffic selectors: they will carry nothing", inbound.spi, outbound.spi);
+                    }
+                    let inb = inb.with_selectors(selectors.clone());
+                    let out = out.with_selectors(selectors.clone());
                     dp.sas.insert(Arc::new(inb));
                     outs.0.insert(outbound.spi, Arc::new(out));
                     tracing::info!(
@@ -278,19 +280,24 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         } => {
             dp.sas.remove(inbound_spi);
             outs.0.remove(&outbound_spi);
-            let current = t.outbound.load();
-            if current.as_ref().is_some_and(|o| o.spi == outbound_spi) {
-                t.outbound.store(None);
-            }
+            // Only if it is still the one in use for its selector set (after a rekey the new
+            // pair replaced it already).
+            let was_in_use = t.outbound.remove(outbound_spi);
             tracing::info!(
                 tunnel = %name,
-                "ESP SAs removed: in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} ({reason:?})"
+                "ESP SAs removed: in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} ({reason:?}){}",
+                if was_in_use { ", its selectors have no outbound SA now" } else { "" }
             );
         }
         Event::UseOutbound { outbound_spi } => match outs.0.get(&outbound_spi) {
             Some(o) => {
-                t.outbound.store(Some(o.clone()));
-                tracing::info!(tunnel = %name, "outbound traffic now uses SPI 0x{outbound_spi:08x}");
+                let old = t.outbound.use_sa(o.clone());
+                tracing::info!(
+                    tunnel = %name,
+                    "outbound traffic for {:?} now uses SPI 0x{outbound_spi:08x}{}",
+                    o.selectors(),
+                    old.map(|o| format!(" (was 0x{:08x})", o.spi)).unwrap_or_default()
+                );
             }
             None => {
                 tracing::warn!(tunnel = %name, "asked to use unknown outbound SPI 0x{outbound_spi:08x}")

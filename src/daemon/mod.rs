@@ -208,7 +208,7 @@ impl Gateway {
                 tun: t.dev,
                 mtu,
                 mss,
-                outbound: ArcSwapOption::empty(),
+                outbound: crate::esp::OutboundRoutes::new(),
                 transport: transports[&i.source].clone(),
                 stats: TunnelStats::default(),
                 ike_status: ArcSwapOption::empty(),
@@ -220,7 +220,8 @@ impl Gateway {
                 };
                 let out = OutboundSa::new(outbound, tunnel.manual_encap(), random_seed())
                     .map_err(keys_err)?;
-                tunnel.outbound.store(Some(Arc::new(out)));
+                // Manual SAs carry every IPv4 and IPv6 packet (no selectors negotiated).
+                tunnel.outbound.use_sa(Arc::new(out));
                 sas.insert(Arc::new(InboundSa::new(inbound, index).map_err(keys_err)?));
             }
             tunnels.push((Arc::new(tunnel), t.if_index));
@@ -569,7 +570,18 @@ pub fn status_text(dp: &DataPlane) -> String {
     for t in &dp.tunnels {
         let (tp, tb) = t.stats.tx.get();
         let (rp, rb) = t.stats.rx.get();
-        let out = t.outbound.load();
+        let out: Vec<String> = t
+            .outbound
+            .all()
+            .iter()
+            .map(|o| {
+                format!(
+                    "0x{:08x} ({})",
+                    o.spi,
+                    crate::crypto::suite_name(o.transform.enc(), o.transform.integ())
+                )
+            })
+            .collect();
         let _ = writeln!(
             s,
             "{:<8} {} ⇄ {}  mtu {}  out spi {}  tx {tp} pkts/{tb} B  rx {rp} pkts/{rb} B",
@@ -577,13 +589,11 @@ pub fn status_text(dp: &DataPlane) -> String {
             t.cfg.source,
             t.peer_ip(),
             t.mtu,
-            out.as_ref()
-                .map(|o| format!(
-                    "0x{:08x} ({})",
-                    o.spi,
-                    crate::crypto::suite_name(o.transform.enc(), o.transform.integ())
-                ))
-                .unwrap_or("-".into()),
+            if out.is_empty() {
+                "-".into()
+            } else {
+                out.join(", ")
+            },
         );
         let drops: Vec<String> = crate::esp::DropReason::ALL
             .iter()
@@ -591,9 +601,10 @@ pub fn status_text(dp: &DataPlane) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "         drops: {}, tx-no-sa {}, io-errors {}",
+            "         drops: {}, tx-no-sa {}, tx-policy {}, io-errors {}",
             drops.join(", "),
             t.stats.tx_no_sa.load(Relaxed),
+            t.stats.tx_policy.load(Relaxed),
             t.stats.io_errors.load(Relaxed)
         );
     }

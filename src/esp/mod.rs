@@ -1,7 +1,9 @@
-//! ESP (RFC 4303) tunnel mode in userspace: transforms, SAs, anti-replay, the SA table.
+//! ESP (RFC 4303) tunnel mode in userspace: transforms, SAs, anti-replay, the SA table, the
+//! outbound selector table.
 
 pub mod replay;
 pub mod sa;
+pub mod selector;
 pub mod table;
 pub mod transform;
 
@@ -10,5 +12,6 @@ mod tests;
 
 pub use replay::ReplayWindow;
 pub use sa::{DropReason, Encap, InboundSa, OutboundSa};
+pub use selector::{OutboundRoutes, SelectorTable};
 pub use table::SaTable;
 pub use transform::{EspTransform, OpenError, Opened, SealError};

@@ -124,9 +124,44 @@ pub struct OutboundSa {
     seq: AtomicU64,
     /// Packets and inner bytes sealed.
     pub counters: Counters,
-    /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are not sent.
-    pub selector: Option<ProxyId>,
+    /// Negotiated selectors (local ⇄ remote pairs, sorted, no duplicates): the tunnel's
+    /// [`super::SelectorTable`] sends inner packets inside them to this SA.
+    selectors: Vec<ProxyId>,
     keys: EspKeys,
+}
+
+/// Every IPv4 and every IPv6 packet: the selectors of an SA that was given none (manual keys).
+pub fn any_selectors() -> Vec<ProxyId> {
+    let any6 = crate::ike::Subnet::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0);
+    vec![
+        ProxyId::any_v4(),
+        ProxyId {
+            local: any6,
+            remote: any6,
+        },
+    ]
+}
+
+/// Sorts and deduplicates a selector set, so that two sets compare equal as sets.
+fn normalize(mut v: Vec<ProxyId>) -> Vec<ProxyId> {
+    let key = |p: &ProxyId| {
+        (
+            p.local.addr(),
+            p.local.prefix(),
+            p.remote.addr(),
+            p.remote.prefix(),
+        )
+    };
+    v.sort_by_key(key);
+    v.dedup();
+    v
+}
+
+/// Whether an inner packet from `src` to `dst` is inside one of `sel` (seen from our side).
+#[inline]
+fn admitted(sel: &[ProxyId], src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
+    sel.iter()
+        .any(|s| s.local.contains(src) && s.remote.contains(dst))
 }
 
 impl OutboundSa {
@@ -142,9 +177,21 @@ impl OutboundSa {
             encap: arc_swap::ArcSwap::from_pointee(encap),
             seq: AtomicU64::new(0),
             counters: Counters::default(),
-            selector: None,
+            selectors: any_selectors(),
             keys: keys.clone(),
         })
+    }
+
+    /// The same SA limited to these selectors (local ⇄ remote pairs; an empty set admits
+    /// nothing). [`OutboundSa::new`] starts with [`any_selectors`].
+    pub fn with_selectors(mut self, selectors: Vec<ProxyId>) -> OutboundSa {
+        self.selectors = normalize(selectors);
+        self
+    }
+
+    /// The selector set, sorted and without duplicates.
+    pub fn selectors(&self) -> &[ProxyId] {
+        &self.selectors
     }
 
     /// The SA's keys, for the explicit, opt-in Wireshark key export only (never logged: the
@@ -174,10 +221,10 @@ impl OutboundSa {
         Some(r)
     }
 
-    /// Whether an inner packet from `src` to `dst` is inside this SA's proxy-ids.
+    /// Whether an outbound inner packet from `src` to `dst` is inside one of this SA's
+    /// selectors.
     pub fn admits(&self, src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
-        self.selector
-            .is_none_or(|s| s.local.contains(src) && s.remote.contains(dst))
+        admitted(&self.selectors, src, dst)
     }
 
     /// Sequence number of the last sealed packet.
@@ -217,8 +264,9 @@ pub struct InboundSa {
     pub counters: Counters,
     /// Drops attributed to this SA.
     pub drops: DropCounters,
-    /// Negotiated proxy-ids (local ⇄ remote): inner packets outside them are dropped.
-    pub selector: Option<ProxyId>,
+    /// Negotiated selectors (local ⇄ remote, sorted, no duplicates): inner packets inside
+    /// none of them are dropped (`policy`).
+    selectors: Vec<ProxyId>,
     keys: EspKeys,
 }
 
@@ -232,9 +280,21 @@ impl InboundSa {
             replay: Mutex::new(ReplayWindow::new()),
             counters: Counters::default(),
             drops: DropCounters::default(),
-            selector: None,
+            selectors: any_selectors(),
             keys: keys.clone(),
         })
+    }
+
+    /// The same SA limited to these selectors (local ⇄ remote pairs, our view; an empty set
+    /// admits nothing). [`InboundSa::new`] starts with [`any_selectors`].
+    pub fn with_selectors(mut self, selectors: Vec<ProxyId>) -> InboundSa {
+        self.selectors = normalize(selectors);
+        self
+    }
+
+    /// The selector set, sorted and without duplicates.
+    pub fn selectors(&self) -> &[ProxyId] {
+        &self.selectors
     }
 
     /// The SA's keys, for the explicit, opt-in Wireshark key export only (never logged: the
@@ -273,10 +333,10 @@ impl InboundSa {
         r
     }
 
-    /// Whether an inner packet from `src` to `dst` is inside this SA's proxy-ids.
+    /// Whether an inbound inner packet from `src` (the peer's side) to `dst` (ours) is inside
+    /// one of this SA's selectors.
     pub fn admits(&self, src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
-        self.selector
-            .is_none_or(|s| s.remote.contains(src) && s.local.contains(dst))
+        admitted(&self.selectors, dst, src)
     }
 
     /// Highest sequence number received.

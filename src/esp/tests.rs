@@ -311,3 +311,37 @@ fn key_validation_names_the_problem() {
     let e = EspTransform::new(&k, [0; 16]).unwrap_err();
     assert!(e.contains("needs an authentication algorithm"), "{e}");
 }
+
+#[test]
+fn selector_sets_admit_either_family_and_only_their_own_direction() {
+    let p = |l: &str, r: &str| crate::ike::ProxyId {
+        local: l.parse().unwrap(),
+        remote: r.parse().unwrap(),
+    };
+    let sel = vec![
+        p("192.168.1.0/24", "192.168.2.0/24"),
+        p("2001:db8:1::/48", "2001:db8:2::/48"),
+    ];
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let k = keys(0x1234, EncAlg::Aes128Gcm16, IntegAlg::None);
+    let inb = InboundSa::new(&k, 0).unwrap().with_selectors(sel.clone());
+    let out = OutboundSa::new(&k, Encap::Raw(ip("192.0.2.1")), [0; 16])
+        .unwrap()
+        .with_selectors(sel);
+    // Inbound: from the peer's side to ours, both families.
+    assert!(inb.admits(ip("192.168.2.7"), ip("192.168.1.7")));
+    assert!(inb.admits(ip("2001:db8:2::7"), ip("2001:db8:1::7")));
+    assert!(!inb.admits(ip("192.168.1.7"), ip("192.168.2.7")));
+    assert!(!inb.admits(ip("192.168.2.7"), ip("10.0.0.1")));
+    assert!(!inb.admits(ip("2001:db8:2::7"), ip("2001:db8:3::7")));
+    // Outbound: the other way round.
+    assert!(out.admits(ip("192.168.1.7"), ip("192.168.2.7")));
+    assert!(out.admits(ip("2001:db8:1::7"), ip("2001:db8:2::7")));
+    assert!(!out.admits(ip("2001:db8:2::7"), ip("2001:db8:1::7")));
+    // New SAs (manual keys) admit both families; an empty set admits nothing.
+    let any = InboundSa::new(&k, 0).unwrap();
+    assert!(any.admits(ip("10.0.0.1"), ip("10.0.0.2")));
+    assert!(any.admits(ip("2001:db8::1"), ip("2001:db8::2")));
+    let none = InboundSa::new(&k, 0).unwrap().with_selectors(vec![]);
+    assert!(!none.admits(ip("10.0.0.1"), ip("10.0.0.2")));
+}

@@ -109,8 +109,11 @@ pub struct ChildStatus {
     pub outbound_spi: u32,
     /// The suite, e.g. `aes256-hmac-sha256`.
     pub proposal: String,
-    /// Proxy-ids (local ⇄ remote).
+    /// Proxy-ids (local ⇄ remote): for IKEv1 the Quick Mode's, for IKEv2 the first selector.
     pub proxy_ids: ProxyId,
+    /// Every traffic selector of the pair (local ⇄ remote, one address family each), as in
+    /// [`super::Event::ChildSaUp`]: for IKEv1 just the proxy-id.
+    pub selectors: Vec<ProxyId>,
     /// Who initiated the Quick Mode.
     pub role: Role,
     /// When it was established.

@@ -297,6 +297,7 @@ impl ChildTable {
                 outbound_spi: c.outbound_spi,
                 proposal: c.proposal.clone(),
                 proxy_ids: c.selectors.first().copied().unwrap_or_else(ProxyId::any_v4),
+                selectors: c.selectors.clone(),
                 role: c.role,
                 established_at: c.established_at,
                 age: now

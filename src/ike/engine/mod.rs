@@ -506,6 +506,7 @@ impl Engine {
                     outbound_spi: c.outbound_spi,
                     proposal: c.proposal.to_string(),
                     proxy_ids: c.proxy,
+                    selectors: vec![c.proxy],
                     role: c.role,
                     established_at: c.established_at,
                     age: age(c.established_at),

@@ -630,3 +630,108 @@ fn inbound_spis_taken_by_other_tunnels_are_never_chosen() {
     assert!(spis.iter().all(|s| s & 0xf == 0x5), "{spis:08x?}");
     assert_outbound_consistent(&p);
 }
+
+/// Replays a node's events into a data plane's outbound selector table, as the daemon does.
+fn outbound_table(n: &Node) -> crate::esp::OutboundRoutes {
+    let routes = crate::esp::OutboundRoutes::new();
+    let mut negotiated = std::collections::HashMap::new();
+    for e in &n.events {
+        match e {
+            Event::ChildSaUp {
+                outbound,
+                selectors,
+                ..
+            } => {
+                let encap = crate::esp::Encap::Raw(ip(A_ADDR));
+                let sa = crate::esp::OutboundSa::new(outbound, encap, [0; 16])
+                    .unwrap()
+                    .with_selectors(selectors.clone());
+                negotiated.insert(outbound.spi, std::sync::Arc::new(sa));
+            }
+            Event::UseOutbound { outbound_spi } => {
+                routes.use_sa(negotiated[outbound_spi].clone());
+            }
+            Event::ChildSaDown { outbound_spi, .. } => {
+                negotiated.remove(outbound_spi);
+                routes.remove(*outbound_spi);
+            }
+            _ => {}
+        }
+    }
+    routes
+}
+
+/// The outbound SA `from` picks for a packet `src → dst` is one `to` has installed inbound, with
+/// the same selectors seen from the other side; returns its SPI.
+fn routed(from: &Node, to: &Node, src: &str, dst: &str) -> u32 {
+    let t = outbound_table(from).load();
+    let sa = t
+        .lookup(ip(src), ip(dst))
+        .unwrap_or_else(|| panic!("no outbound SA for {src} → {dst}"));
+    let child = to
+        .engine
+        .status()
+        .children
+        .into_iter()
+        .find(|c| c.inbound_spi == sa.spi)
+        .unwrap_or_else(|| panic!("{src} → {dst} goes to SPI {:08x}, not installed", sa.spi));
+    assert!(child
+        .selectors
+        .iter()
+        .any(|s| s.remote.contains(ip(src)) && s.local.contains(ip(dst))));
+    sa.spi
+}
+
+#[test]
+fn ipv4_and_ipv6_proxy_ids_each_keep_an_outbound_sa_across_rekeys() {
+    let id = |l: &str, r: &str| crate::ike::ProxyId {
+        local: l.parse().unwrap(),
+        remote: r.parse().unwrap(),
+    };
+    let mut pa = policy_a();
+    pa.phase2.proxy_ids = vec![
+        id("192.168.1.0/24", "192.168.2.0/24"),
+        id("2001:db8:1::/48", "2001:db8:2::/48"),
+    ];
+    let mut pb = policy_b();
+    pb.phase2.proxy_ids = vec![
+        id("192.168.2.0/24", "192.168.1.0/24"),
+        id("2001:db8:2::/48", "2001:db8:1::/48"),
+    ];
+    let mut p = Pair::new(pa, pb, 31);
+    p.connect();
+    assert_eq!(assert_mirrored(&p), 2);
+    let check = |p: &Pair| {
+        let a4 = routed(&p.a, &p.b, "192.168.1.5", "192.168.2.5");
+        let a6 = routed(&p.a, &p.b, "2001:db8:1::5", "2001:db8:2::5");
+        let b4 = routed(&p.b, &p.a, "192.168.2.5", "192.168.1.5");
+        let b6 = routed(&p.b, &p.a, "2001:db8:2::5", "2001:db8:1::5");
+        assert_ne!(a4, a6);
+        assert_ne!(b4, b6);
+        assert_eq!(outbound_table(&p.a).all().len(), 2);
+        assert_eq!(outbound_table(&p.b).all().len(), 2);
+        (a4, a6)
+    };
+    for c in p.a.engine.status().children {
+        assert_eq!(c.selectors, [c.proxy_ids]);
+    }
+    let first = check(&p);
+    // Make-before-break of both proxy-ids: during the grace period, after it, and a rekey
+    // started by the other side.
+    let now = p.now;
+    p.a.engine.rekey(now);
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.a.engine.status().children.len(), 4);
+    let during = check(&p);
+    assert!(during.0 != first.0 && during.1 != first.1);
+    p.run_for(Duration::from_secs(15));
+    assert_eq!(p.a.engine.status().children.len(), 2);
+    assert_eq!(check(&p), during);
+    let now = p.now;
+    p.b.engine.rekey(now);
+    p.run_for(Duration::from_secs(20));
+    assert_eq!(p.b.engine.status().children.len(), 2);
+    let after = check(&p);
+    assert!(after.0 != during.0 && after.1 != during.1);
+    assert!(p.a.failures().is_empty() && p.b.failures().is_empty());
+}
