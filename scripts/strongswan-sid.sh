@@ -8,7 +8,8 @@
 #   IKEGATE_SID_DIR=/elsewhere scripts/strongswan-sid.sh
 set -euo pipefail
 dir="${IKEGATE_SID_DIR:-/var/cache/ikegate/strongswan-sid}"
-stamp="$dir/.ikegate-complete"
+# The stamp names the layout this script makes; a chroot of an older layout is rebuilt.
+stamp="$dir/.ikegate-complete-2"
 if [ "$(id -u)" != 0 ]; then
     echo "strongswan-sid.sh: run as root (mmdebstrap and chroot need it)" >&2
     exit 1
@@ -32,7 +33,11 @@ if [ ! -f "$stamp" ]; then
         echo "strongswan-sid.sh: $tmp/usr/lib/ipsec/charon missing after mmdebstrap" >&2
         exit 1
     }
-    date -u +%FT%TZ >"$tmp/.ikegate-complete"
+    # A bind-mount target for /dev/net/tun (kernel-libipsec's TUN device): the harness binds the
+    # host's device over it inside a private mount namespace.
+    mkdir -p "$tmp/dev/net"
+    touch "$tmp/dev/net/tun"
+    date -u +%FT%TZ >"$tmp/.ikegate-complete-2"
     chmod 755 "$tmp"
     rm -rf "$dir"
     mv "$tmp" "$dir"
