@@ -336,8 +336,22 @@ pub fn filter_lines(pcap: &Path, display_filter: &str) -> Vec<String> {
 
 /// Values of `fields` for every frame matching `display_filter`.
 pub fn fields(pcap: &Path, display_filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    fields_with(pcap, &[], display_filter, fields)
+}
+
+/// `fields` with extra tshark preferences (`-o NAME:VALUE` each), e.g. an
+/// `uat:ikev2_decryption_table:…` record.
+pub fn fields_with(
+    pcap: &Path,
+    prefs: &[String],
+    display_filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
     let cfg = TempDir::new("tshark");
     let mut cmd = tshark_cmd(&cfg);
+    for p in prefs {
+        cmd.arg("-o").arg(p);
+    }
     cmd.arg("-n").arg("-r").arg(pcap).args([
         "-Y",
         display_filter,

@@ -96,6 +96,12 @@ struct ThreadState {
 /// Splits a charon log line `TIME TT[GRP] message` into (thread, group,
 /// message).
 fn split_log_line(line: &str) -> Option<(u32, &str, &str)> {
+    split_log_line_ike(line).map(|(thread, group, _, msg)| (thread, group, msg))
+}
+
+/// Like `split_log_line`, and also the IKE SA's unique id from the `ike_name = yes` prefix
+/// (`<gw|1> `, or `<1> ` before a responder knows the connection).
+pub(super) fn split_log_line_ike(line: &str) -> Option<(u32, &str, Option<u32>, &str)> {
     let b = line.as_bytes();
     let mut i = 0;
     while let Some(off) = line[i..].find('[') {
@@ -113,17 +119,40 @@ fn split_log_line(line: &str) -> Option<(u32, &str, &str)> {
             let thread = line[s..p].parse().ok()?;
             let group = &line[p + 1..p + 4];
             let mut msg = line[p + 5..].strip_prefix(' ').unwrap_or(&line[p + 5..]);
+            let mut ike = None;
             // `ike_name = yes` prefixes "<conn|1> " to every line of an IKE_SA.
-            if msg.starts_with('<') {
-                if let Some(end) = msg.find("> ") {
-                    msg = &msg[end + 2..];
+            if let Some(rest) = msg.strip_prefix('<') {
+                if let Some(end) = rest.find("> ") {
+                    let name = &rest[..end];
+                    ike = name.rsplit('|').next().and_then(|n| n.parse().ok());
+                    msg = &rest[end + 2..];
                 }
             }
-            return Some((thread, group, msg));
+            return Some((thread, group, ike, msg));
         }
         i = p + 1;
     }
     None
+}
+
+/// Reads one line of a charon hex dump (`   16: 10 DD EE …  ascii`) into `buf`, up to `len`
+/// bytes in all; false when the line is not a dump line.
+pub(super) fn read_dump_line(msg: &str, buf: &mut Vec<u8>, len: usize) -> bool {
+    let t = msg.trim_start();
+    let Some(colon) = t.find(": ") else {
+        return false;
+    };
+    if t[..colon].is_empty() || !t[..colon].chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let want = len.saturating_sub(buf.len()).min(16);
+    for tok in t[colon + 2..].split_whitespace().take(want) {
+        match u8::from_str_radix(tok, 16) {
+            Ok(v) => buf.push(v),
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// Parses the ESP keys of every established child SA out of a charon log

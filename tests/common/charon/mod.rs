@@ -29,17 +29,23 @@
 //! the derived keys from its log.
 
 mod config;
+mod ike_keys;
 mod keys;
 mod process;
+mod strongswan;
 mod swanctl;
 
 // Not every test file uses every part.
 #[allow(unused_imports)]
 pub use config::*;
 #[allow(unused_imports)]
+pub use ike_keys::*;
+#[allow(unused_imports)]
 pub use keys::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use strongswan::*;
 #[allow(unused_imports)]
 pub use swanctl::*;
 

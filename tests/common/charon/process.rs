@@ -1,13 +1,13 @@
 //! Running charon in a namespace: start, stop, restart, logs.
 
-use super::config::{CharonConfig, CHARON_PLUGINS};
+use super::config::CharonConfig;
+use super::ike_keys::{parse_ike_keys, IkeKeys};
 use super::keys::{parse_esp_keys, EspKey};
-use super::CHARON_BIN;
 use crate::common::netns::{BgProcess, Netns};
 use crate::common::tshark::EspSa;
 use crate::common::{poll_opt, tail, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// A running charon. Killed (and its files removed) on drop; when dropped
@@ -23,7 +23,12 @@ pub struct Charon {
 impl Charon {
     /// Writes the configuration, starts charon in `ns`, waits (≤ 10 s) until
     /// its vici socket answers and loads the configuration.
+    ///
+    /// For [`super::Strongswan::Sid61`] the test fails when the chroot is missing, and the
+    /// version is printed once per test.
     pub fn start(ns: &Netns, cfg: CharonConfig) -> Charon {
+        cfg.strongswan.require();
+        cfg.strongswan.announce();
         let dir = TempDir::new(&format!("charon-{}", ns.name()));
         for sub in [
             "x509", "x509ca", "x509ocsp", "x509aa", "x509ac", "x509crl", "pubkey", "private",
@@ -47,7 +52,8 @@ impl Charon {
     pub(super) fn write_config(&self) {
         std::fs::write(
             self.dir.join("strongswan.conf"),
-            self.cfg.strongswan_conf(self.dir.path()),
+            self.cfg
+                .strongswan_conf(&self.cfg.strongswan.charon_dir(self.dir.path())),
         )
         .unwrap();
         std::fs::write(self.dir.join("swanctl.conf"), self.cfg.swanctl_conf()).unwrap();
@@ -55,11 +61,11 @@ impl Charon {
 
     fn launch(&mut self) {
         let _ = std::fs::remove_file(self.dir.join("charon.vici"));
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, "unshare", "-m", "sh", "-c"])
-            .arg(format!("mount -t tmpfs tmpfs /run && exec {CHARON_BIN}"))
-            .env("STRONGSWAN_CONF", self.dir.join("strongswan.conf"))
-            .stdin(Stdio::null());
+        let mut cmd = self
+            .cfg
+            .strongswan
+            .charon_command(&self.ns, self.dir.path());
+        cmd.stdin(Stdio::null());
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -92,15 +98,20 @@ impl Charon {
             .unwrap_or("")
             .split_whitespace()
             .collect();
-        let missing: Vec<&str> = CHARON_PLUGINS
+        let missing: Vec<&str> = self
+            .cfg
+            .strongswan
+            .plugins()
             .split_whitespace()
             .filter(|p| !loaded.contains(p))
             .collect();
         if !missing.is_empty() {
             self.fail(&format!(
-                "charon did not load the plugins {missing:?} (loaded: {loaded:?}); \
+                "{:?} charon did not load the plugins {missing:?} (loaded: {loaded:?}); \
                  install libstrongswan-standard-plugins (openssl, gcm) and \
-                 libcharon-extra-plugins (kernel-libipsec): scripts/setup-debian.sh does"
+                 libcharon-extra-plugins (kernel-libipsec): scripts/setup-debian.sh does \
+                 (for 6.1: scripts/strongswan-sid.sh)",
+                self.cfg.strongswan
             ));
         }
     }
@@ -126,7 +137,10 @@ impl Charon {
     }
 
     pub fn vici_uri(&self) -> String {
-        format!("unix://{}/charon.vici", self.dir.path().display())
+        format!(
+            "unix://{}/charon.vici",
+            self.cfg.strongswan.charon_dir(self.dir.path())
+        )
     }
 }
 
@@ -177,6 +191,11 @@ impl Charon {
     /// Wireshark SAs (wildcard addresses) for every child SA so far.
     pub fn esp_sas(&self) -> Vec<EspSa> {
         self.esp_keys().iter().map(EspKey::to_sa).collect()
+    }
+
+    /// IKEv2 IKE SA keys and SPIs so far (parsed from the log; needs `log_keys`).
+    pub fn ike_keys(&self) -> Vec<IkeKeys> {
+        parse_ike_keys(&self.log())
     }
 
     pub fn pid(&self) -> Option<u32> {

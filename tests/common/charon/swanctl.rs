@@ -3,16 +3,17 @@
 use super::config::CharonConfig;
 use super::process::Charon;
 use crate::common::{describe_output, poll_opt};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 impl Charon {
     /// Runs `swanctl ARGS --uri <our socket>` on the host.
     pub fn swanctl(&self, args: &[&str]) -> Output {
-        Command::new("swanctl")
+        self.cfg
+            .strongswan
+            .swanctl_command(self.dir.path())
             .args(args)
             .args(["--uri", &self.vici_uri()])
-            .env("STRONGSWAN_CONF", self.dir.join("strongswan.conf"))
             .stdin(Stdio::null())
             .output()
             .expect("spawning swanctl")
@@ -34,13 +35,11 @@ impl Charon {
 
     /// `swanctl --load-all`; panics on failure.
     pub fn load_all(&self) {
-        let file = self.dir.join("swanctl.conf");
-        let out = self.swanctl(&[
-            "--load-all",
-            "--noprompt",
-            "--file",
-            &file.to_string_lossy(),
-        ]);
+        let file = format!(
+            "{}/swanctl.conf",
+            self.cfg.strongswan.charon_dir(self.dir.path())
+        );
+        let out = self.swanctl(&["--load-all", "--noprompt", "--file", &file]);
         if !out.status.success() {
             self.fail(&describe_output("swanctl --load-all", &out));
         }
