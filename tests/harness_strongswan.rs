@@ -7,8 +7,8 @@
 mod common;
 
 use common::charon::{
-    parse_child_sas, parse_esp_keys, parse_ike_keys, Charon, CharonConfig, EspKey, IkeKeys,
-    StartAction, Strongswan,
+    ikev2_decryption_table, parse_child_sas, parse_esp_keys, parse_ike_keys, Charon, CharonConfig,
+    EspKey, IkeKeys, StartAction, Strongswan,
 };
 use common::nat::{NatTopology, NAT_OUTSIDE, RIGHT_ADDR};
 use common::netns::{require_root, veth, Netns};
@@ -399,14 +399,15 @@ const V2_RIGHT_TS: &str = "192.168.2.0/24,fd00:2::/64";
 
 /// Two namespaces, a charon of build `left_sw` (initiator, `swanctl --initiate`) and one of
 /// `right_sw` (responder), IKEv2 PSK with FQDN ids, DPD, explicit lifetimes and
-/// fragmentation; a capture on the left veth (into `cap_dir`) starts before the negotiation.
-/// Returns once the child SA is installed on both sides.
+/// fragmentation, then `tweak(config, is_left)`; a capture on the left veth (into `cap_dir`)
+/// starts before the negotiation. Returns once the child SA is installed on both sides.
 fn v2_pair(
     left_sw: Strongswan,
     right_sw: Strongswan,
     ike: &str,
     esp: &str,
     cap_dir: &TempDir,
+    tweak: impl Fn(&mut CharonConfig, bool),
 ) -> (Pair, Capture) {
     let left_ns = Netns::new("vl");
     let right_ns = Netns::new("vr");
@@ -429,7 +430,7 @@ fn v2_pair(
         c.fragmentation = Some("yes".into());
         c
     };
-    let l = cfg(
+    let mut l = cfg(
         left_sw,
         "10.0.0.1",
         "10.0.0.2",
@@ -438,7 +439,7 @@ fn v2_pair(
         "left.test",
         "right.test",
     );
-    let r = cfg(
+    let mut r = cfg(
         right_sw,
         "10.0.0.2",
         "10.0.0.1",
@@ -447,11 +448,12 @@ fn v2_pair(
         "right.test",
         "left.test",
     );
+    tweak(&mut l, true);
+    tweak(&mut r, false);
     let conf = l.swanctl_conf();
     for needle in [
         "version = 2",
         "mobike = no",
-        "encap = no",
         "fragmentation = yes",
         "local_ts = 192.168.1.0/24,fd00:1::/64",
         "id = left.test",
@@ -460,10 +462,14 @@ fn v2_pair(
     ] {
         assert!(conf.contains(needle), "{needle:?} not in\n{conf}");
     }
-    let left = Charon::start(&left_ns, l);
-    let right = Charon::start(&right_ns, r);
+    let auto = l.start_action == StartAction::Start;
+    // The responder first, so that a `start_action = start` initiator finds it listening.
     let cap = Capture::start(&left_ns, &link.a, &cap_dir.join("veth.pcap"), None);
-    left.initiate_ok("net");
+    let right = Charon::start(&right_ns, r);
+    let left = Charon::start(&left_ns, l);
+    if !auto {
+        left.initiate_ok("net");
+    }
     right.wait_child_installed("net", Duration::from_secs(10));
     left.wait_child_installed("net", Duration::from_secs(10));
     let p = Pair {
@@ -540,33 +546,38 @@ fn assert_ike_keys_agree(p: &Pair, sk_e_len: usize, sk_a_len: usize, prf_len: us
 }
 
 /// tshark decrypts the IKE_AUTH exchange with the scraped IKE keys (the identities inside
-/// SK are visible), and not with a flipped key.
+/// SK are visible) given as an `ikev2_decryption_table` file and as a `-o uat:` record, and
+/// not with a flipped key.
 fn assert_ike_auth_decrypts(pcap: &std::path::Path, keys: &IkeKeys) {
     let rec = keys
         .ikev2_uat_record()
         .expect("a suite Wireshark 4.0 decrypts");
-    let ids = |rec: &str| {
-        tshark::fields_with(
+    let ids = |files: &[(&str, String)], prefs: &[String]| {
+        tshark::fields_in_profile(
             pcap,
-            &[format!("uat:ikev2_decryption_table:{rec}")],
+            files,
+            prefs,
             "isakmp.exchangetype == 35",
             &["isakmp.id.data.fqdn"],
         )
     };
-    let good = ids(&rec);
-    assert_eq!(good.len(), 2, "IKE_AUTH request and response: {good:?}");
-    let mut seen: Vec<&str> = good.iter().map(|f| f[0].as_str()).collect();
-    seen.sort_unstable();
-    // The request carries IDi (and IDr: strongSwan sends the configured remote id).
-    assert!(
-        seen.concat().contains("left.test") && seen.concat().contains("right.test"),
-        "IDs not decrypted: {good:?}"
-    );
+    let table = ikev2_decryption_table(std::slice::from_ref(keys));
+    let by_file = ids(&[("ikev2_decryption_table", table)], &[]);
+    let by_pref = ids(&[], &[format!("uat:ikev2_decryption_table:{rec}")]);
+    for good in [&by_file, &by_pref] {
+        assert_eq!(good.len(), 2, "IKE_AUTH request and response: {good:?}");
+        let all = good.concat().concat();
+        // The request carries IDi (and IDr: strongSwan sends the configured remote id).
+        assert!(
+            all.contains("left.test") && all.contains("right.test"),
+            "IDs not decrypted: {good:?}"
+        );
+    }
     let mut bad = keys.clone();
     bad.sk_ei[0] ^= 1;
     bad.sk_er[0] ^= 1;
     let bad_rec = bad.ikev2_uat_record().unwrap();
-    let not = ids(&bad_rec);
+    let not = ids(&[], &[format!("uat:ikev2_decryption_table:{bad_rec}")]);
     assert!(not.iter().all(|f| f[0].is_empty()), "{not:?}");
 }
 
@@ -583,6 +594,13 @@ fn ikev2_sid61_to_sid61_raw_esp_v4_v6_selectors() {
         "aes256gcm16-prfsha384-ecp384",
         "aes128-sha256-curve25519",
         &tmp,
+        |_, _| {},
+    );
+    assert!(p.left.config().swanctl_conf().contains("encap = no"));
+    assert!(
+        std::fs::read_to_string(p.left.dir().join("strongswan.conf"))
+            .unwrap()
+            .contains("raw_esp = yes")
     );
     v2_pings(&p);
     let pcap = cap.stop();
@@ -614,6 +632,47 @@ fn ikev2_sid61_to_sid61_raw_esp_v4_v6_selectors() {
     eprintln!("6.1 <-> 6.1 took {:?}", t0.elapsed());
 }
 
+/// `encap = yes` forces UDP encapsulation even where 6.1 could send raw ESP, and
+/// `start_action = start` brings the tunnel up without `swanctl --initiate`.
+#[test]
+fn ikev2_sid61_forced_encap_and_start_action_start() {
+    if !can_run() {
+        return;
+    }
+    let tmp = TempDir::new("v2cap");
+    let (p, cap) = v2_pair(
+        Strongswan::Sid61,
+        Strongswan::Sid61,
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        &tmp,
+        |c, left| {
+            c.encap = true;
+            if left {
+                c.start_action = StartAction::Start;
+            }
+        },
+    );
+    assert!(p
+        .left
+        .config()
+        .swanctl_conf()
+        .contains("start_action = start"));
+    assert!(p.left.config().swanctl_conf().contains("encap = yes"));
+    v2_pings(&p);
+    let pcap = cap.stop();
+    let sa = &p.left.child_sas("net")[0];
+    assert_eq!(sa.mode, "TUNNEL-in-UDP", "{sa:?}");
+    assert!(tshark::filter_lines(&pcap, "ip.proto == 50").is_empty());
+    let lkeys = assert_esp_keys_agree(&p);
+    let sas: Vec<_> = lkeys.iter().map(|k| k.to_sa()).collect();
+    let frames = tshark::decode_esp(&pcap, &sas);
+    tshark::assert_all_decrypted(&frames, &["icmp", "icmpv6"]);
+    assert!(frames.iter().all(|f| f.udp_ports == Some((4500, 4500))));
+    let ike = assert_ike_keys_agree(&p, 20, 0, 32);
+    assert_ike_auth_decrypts(&pcap, &ike);
+}
+
 #[test]
 fn ikev2_sid61_to_debian59_udp_encapsulated() {
     if !can_run() {
@@ -627,6 +686,7 @@ fn ikev2_sid61_to_debian59_udp_encapsulated() {
         "aes128-sha256-curve25519",
         "aes256gcm16",
         &tmp,
+        |_, _| {},
     );
     v2_pings(&p);
     let pcap = cap.stop();
@@ -666,6 +726,7 @@ fn ikev2_debian59_initiates_to_sid61_chacha20poly1305() {
         "chacha20poly1305-prfsha256-curve25519",
         "chacha20poly1305",
         &tmp,
+        |_, _| {},
     );
     v2_pings(&p);
     drop(cap);
