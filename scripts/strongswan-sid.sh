@@ -25,7 +25,7 @@ if [ ! -f "$stamp" ]; then
     trap 'rm -rf "$tmp"' EXIT
     echo "strongswan-sid.sh: building the sid chroot in $dir (about 20 s, 150 MB)"
     # mmdebstrap wants an empty or missing target; the temporary directory is empty.
-    mmdebstrap --quiet --variant=apt \
+    mmdebstrap --variant=apt \
         --aptopt='Acquire::Check-Valid-Until "false"' \
         --include=strongswan-charon,strongswan-swanctl,libcharon-extra-plugins,libstrongswan-standard-plugins,libstrongswan-extra-plugins,libcharon-extauth-plugins,strongswan-pki,iproute2,iputils-ping \
         sid "$tmp" http://deb.debian.org/debian

@@ -28,6 +28,11 @@ impl Charon {
     /// version is printed once per test.
     pub fn start(ns: &Netns, cfg: CharonConfig) -> Charon {
         cfg.strongswan.require();
+        assert!(
+            cfg.version == 2 || cfg.strongswan.has_ikev1(),
+            "{:?} is built without IKEv1: use CharonConfig::ikev2_psk or Strongswan::Debian59",
+            cfg.strongswan
+        );
         cfg.strongswan.announce();
         let dir = TempDir::new(&format!("charon-{}", ns.name()));
         for sub in [
