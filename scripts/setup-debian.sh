@@ -7,7 +7,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
-      libstrongswan-standard-plugins)
+      libstrongswan-standard-plugins mmdebstrap)
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
 # The browser test drives Debian's chromium with playwright-core from the npm registry; any
@@ -25,6 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# strongSwan 6.1 (IKEv2 only, raw ESP in kernel-libipsec) from Debian sid, in a chroot the
+# harness runs as its second strongSwan (tests/common/charon: Strongswan::Sid61).
+"$(dirname "$0")/strongswan-sid.sh"
 export PATH="$HOME/.cargo/bin:/root/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
     echo "setup-debian.sh: cargo not found. ikegate needs Rust 1.85 or newer (rustup.rs);" >&2

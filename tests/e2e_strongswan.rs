@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::charon::{Charon, CharonConfig};
+use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::Gateway;
 use common::netns::{require_root, veth, Netns, Veth};
 use common::tshark::{self, Capture, EspSa};
 use common::{poll_opt, TempDir};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const OURS: &str = "10.0.0.1";
 const SWAN: &str = "10.0.0.2";
@@ -318,4 +318,76 @@ fn proxy_id_mismatch_is_explained() {
         log.contains("proxy-id mismatch: we proposed 0.0.0.0/0 ⇄ 0.0.0.0/0, peer answered"),
         "{log}"
     );
+}
+
+/// IKEv1 toward strongSwan 6.1, which is built without IKEv1: it answers our Main Mode message 1
+/// with an IKEv2 INFORMATIONAL response carrying INVALID_MAJOR_VERSION for our cookie, and
+/// ikegate names the fix at once instead of retransmitting five times and blaming UDP 500.
+#[test]
+fn ikev1_toward_ikev2_only_strongswan_61_is_named_at_once() {
+    if !can_run() {
+        return;
+    }
+    let lab = lab();
+    let mut swan = CharonConfig::ikev2_psk(Strongswan::Sid61, SWAN, OURS, SWAN_LAN, OURS_LAN);
+    swan.psk = PSK.into();
+    let charon = Charon::start(&lab.swan, swan);
+    let cap = Capture::start(
+        &lab.swan,
+        &lab.link.b,
+        &lab.dir.join("v1v2.pcap"),
+        Some("udp port 500"),
+    );
+    let t0 = Instant::now();
+    let mut gw = Gateway::start(
+        &lab.ours,
+        &lab.dir,
+        "ours",
+        &ours_yaml(PSK, false, &proposal("", "")),
+        Some("ipsec0"),
+    );
+    let needle = format!(
+        "the peer ({SWAN}) answered INVALID_MAJOR_VERSION: it does not speak IKEv1 — set `ike.version: 2` on this tunnel"
+    );
+    if !wait_log(&gw, &needle, 10) {
+        charon.fail(&format!(
+            "ikegate never said {needle:?}:\n{}",
+            gw.log_text()
+        ));
+    }
+    let took = t0.elapsed();
+    // The first retransmission alone would come later than this; five take half a minute.
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    charon.wait_log("sending INVALID_MAJOR_VERSION", Duration::from_secs(2));
+    let (code, log) = gw.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("did not answer"), "{log}");
+    let pcap = cap.stop();
+
+    // What 6.1 answered: an IKEv2 (2.0) INFORMATIONAL (37) response, notify type 5, whose
+    // initiator SPI is the initiator cookie of our IKEv1 Main Mode (2) message 1.
+    let rows = tshark::fields(
+        &pcap,
+        "isakmp",
+        &[
+            "ip.src",
+            "isakmp.ispi",
+            "isakmp.version",
+            "isakmp.exchangetype",
+            "isakmp.notify.msgtype",
+        ],
+    );
+    let ours: Vec<_> = rows.iter().filter(|r| r[0] == OURS).collect();
+    let theirs: Vec<_> = rows.iter().filter(|r| r[0] == SWAN).collect();
+    assert!(!ours.is_empty() && !theirs.is_empty(), "{rows:?}");
+    let answer = theirs[0];
+    assert_eq!(answer[2], "0x20", "IKEv2 version: {rows:?}");
+    assert_eq!(answer[3], "37", "INFORMATIONAL: {rows:?}");
+    assert_eq!(answer[4], "5", "INVALID_MAJOR_VERSION: {rows:?}");
+    assert!(
+        ours.iter()
+            .any(|r| r[1] == answer[1] && r[2] == "0x10" && r[3] == "2"),
+        "{rows:?}"
+    );
+    println!("6.1 answered: {answer:?}; ikegate named it after {took:?}");
 }

@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::charon::{parse_child_sas, parse_esp_keys, Charon, CharonConfig, StartAction};
+use common::charon::{
+    ikev2_decryption_table, parse_child_sas, parse_esp_keys, parse_ike_keys, Charon, CharonConfig,
+    EspKey, IkeKeys, StartAction, Strongswan,
+};
 use common::nat::{NatTopology, NAT_OUTSIDE, RIGHT_ADDR};
 use common::netns::{require_root, veth, Netns};
 use common::tshark::{self, Capture};
@@ -388,6 +391,361 @@ fn ikev1_start_action_start_brings_tunnel_up() {
     left.wait_log_since(mark, "sending DPD request", Duration::from_secs(5));
 }
 
+// ---- IKEv2 with strongSwan 6.1 (Debian sid chroot, scripts/strongswan-sid.sh) ----
+
+/// One child with an IPv4 and an IPv6 selector on each side.
+const V2_LEFT_TS: &str = "192.168.1.0/24,fd00:1::/64";
+const V2_RIGHT_TS: &str = "192.168.2.0/24,fd00:2::/64";
+
+/// Two namespaces, a charon of build `left_sw` (initiator, `swanctl --initiate`) and one of
+/// `right_sw` (responder), IKEv2 PSK with FQDN ids, DPD, explicit lifetimes and
+/// fragmentation, then `tweak(config, is_left)`; a capture on the left veth (into `cap_dir`)
+/// starts before the negotiation. Returns once the child SA is installed on both sides.
+fn v2_pair(
+    left_sw: Strongswan,
+    right_sw: Strongswan,
+    ike: &str,
+    esp: &str,
+    cap_dir: &TempDir,
+    tweak: impl Fn(&mut CharonConfig, bool),
+) -> (Pair, Capture) {
+    let left_ns = Netns::new("vl");
+    let right_ns = Netns::new("vr");
+    let link = veth(&left_ns, &["10.0.0.1/24"], &right_ns, &["10.0.0.2/24"]);
+    left_ns.add_lo_addr("192.168.1.1/32");
+    left_ns.add_lo_addr("fd00:1::1/128");
+    right_ns.add_lo_addr("192.168.2.1/32");
+    right_ns.add_lo_addr("fd00:2::1/128");
+    let cfg = |sw, local: &str, remote: &str, lts: &str, rts: &str, lid: &str, rid: &str| {
+        let mut c = CharonConfig::ikev2_psk(sw, local, remote, lts, rts);
+        c.local_id = Some(lid.into());
+        c.remote_id = Some(rid.into());
+        c.ike_proposals = ike.into();
+        c.esp_proposals = esp.into();
+        c.dpd_delay = Some(10);
+        c.ike_rekey_time = Some("4h".into());
+        c.over_time = Some("10m".into());
+        c.child_rekey_time = Some("1h".into());
+        c.child_life_time = Some("70m".into());
+        c.fragmentation = Some("yes".into());
+        c
+    };
+    let mut l = cfg(
+        left_sw,
+        "10.0.0.1",
+        "10.0.0.2",
+        V2_LEFT_TS,
+        V2_RIGHT_TS,
+        "left.test",
+        "right.test",
+    );
+    let mut r = cfg(
+        right_sw,
+        "10.0.0.2",
+        "10.0.0.1",
+        V2_RIGHT_TS,
+        V2_LEFT_TS,
+        "right.test",
+        "left.test",
+    );
+    tweak(&mut l, true);
+    tweak(&mut r, false);
+    let conf = l.swanctl_conf();
+    for needle in [
+        "version = 2",
+        "mobike = no",
+        "fragmentation = yes",
+        "local_ts = 192.168.1.0/24,fd00:1::/64",
+        "id = left.test",
+        "over_time = 10m",
+        "life_time = 70m",
+    ] {
+        assert!(conf.contains(needle), "{needle:?} not in\n{conf}");
+    }
+    let auto = l.start_action == StartAction::Start;
+    // The responder first, so that a `start_action = start` initiator finds it listening.
+    let cap = Capture::start(&left_ns, &link.a, &cap_dir.join("veth.pcap"), None);
+    let right = Charon::start(&right_ns, r);
+    let left = Charon::start(&left_ns, l);
+    if !auto {
+        left.initiate_ok("net");
+    }
+    right.wait_child_installed("net", Duration::from_secs(10));
+    left.wait_child_installed("net", Duration::from_secs(10));
+    let p = Pair {
+        left_ns,
+        right_ns,
+        link,
+        left,
+        right,
+    };
+    (p, cap)
+}
+
+/// Pings cross in both directions over IPv4 and IPv6 inner addresses.
+fn v2_pings(p: &Pair) {
+    let ctx = || p.left.list_sas() + &p.right.list_sas();
+    // The first echo may beat libipsec's route (see ikev1_psk_through_nat_box).
+    p.left_ns
+        .wait_ping("192.168.2.1", Duration::from_secs(5), ctx);
+    p.left_ns.ping_ok("192.168.2.1", 3, ctx);
+    p.left_ns.ping_ok("fd00:2::1", 3, ctx);
+    p.right_ns.ping_ok("192.168.1.1", 2, ctx);
+    p.right_ns.ping_ok("fd00:1::1", 2, ctx);
+}
+
+/// Both charons logged the same ESP keys for the same SPIs; returns the left one's.
+fn assert_esp_keys_agree(p: &Pair) -> Vec<EspKey> {
+    let lkeys = p.left.esp_keys();
+    let rkeys = p.right.esp_keys();
+    assert_eq!(lkeys.len(), 2, "{lkeys:?}\n{}", p.left.log());
+    assert_eq!(rkeys.len(), 2, "{rkeys:?}\n{}", p.right.log());
+    for k in &lkeys {
+        let peer = rkeys
+            .iter()
+            .find(|r| r.spi == k.spi)
+            .unwrap_or_else(|| panic!("right has no SA {:08x}: {rkeys:?}", k.spi));
+        assert_eq!(peer.inbound, !k.inbound);
+        assert!(!k.encr_key.is_empty());
+        assert_eq!(peer.encr_key, k.encr_key);
+        assert_eq!(peer.integ_key, k.integ_key);
+    }
+    lkeys
+}
+
+/// Both charons logged the same IKEv2 IKE SA keys and SPIs, in their roles, matching the
+/// SPIs `--list-sas` shows; returns the left (initiator) one's.
+fn assert_ike_keys_agree(p: &Pair, sk_e_len: usize, sk_a_len: usize, prf_len: usize) -> IkeKeys {
+    let l = p.left.ike_keys();
+    let r = p.right.ike_keys();
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(r.len(), 1, "{r:?}");
+    let (l, r) = (l[0].clone(), r[0].clone());
+    assert!(l.initiator && !r.initiator, "{l:?}\n{r:?}");
+    assert_eq!((l.spi_i, l.spi_r), (r.spi_i, r.spi_r));
+    assert_ne!(l.spi_i, [0; 8]);
+    assert_ne!(l.spi_r, [0; 8]);
+    assert_eq!(l.proposal, r.proposal);
+    for (name, a, b, len) in [
+        ("Sk_d", &l.sk_d, &r.sk_d, prf_len),
+        ("Sk_ai", &l.sk_ai, &r.sk_ai, sk_a_len),
+        ("Sk_ar", &l.sk_ar, &r.sk_ar, sk_a_len),
+        ("Sk_ei", &l.sk_ei, &r.sk_ei, sk_e_len),
+        ("Sk_er", &l.sk_er, &r.sk_er, sk_e_len),
+        ("Sk_pi", &l.sk_pi, &r.sk_pi, prf_len),
+        ("Sk_pr", &l.sk_pr, &r.sk_pr, prf_len),
+    ] {
+        assert_eq!(a, b, "{name} differs");
+        assert_eq!(a.len(), len, "{name} length");
+    }
+    assert_ne!(l.sk_ei, l.sk_er);
+    let spis = format!("{}_i* {}_r", hex::encode(l.spi_i), hex::encode(l.spi_r));
+    let list = p.left.list_sas();
+    assert!(list.contains(&spis), "{spis} not in\n{list}");
+    l
+}
+
+/// tshark decrypts the IKE_AUTH exchange with the scraped IKE keys (the identities inside
+/// SK are visible) given as an `ikev2_decryption_table` file and as a `-o uat:` record, and
+/// not with a flipped key.
+fn assert_ike_auth_decrypts(pcap: &std::path::Path, keys: &IkeKeys) {
+    let rec = keys
+        .ikev2_uat_record()
+        .expect("a suite Wireshark 4.0 decrypts");
+    let ids = |files: &[(&str, String)], prefs: &[String]| {
+        tshark::fields_in_profile(
+            pcap,
+            files,
+            prefs,
+            "isakmp.exchangetype == 35",
+            &["isakmp.id.data.fqdn"],
+        )
+    };
+    let table = ikev2_decryption_table(std::slice::from_ref(keys));
+    let by_file = ids(&[("ikev2_decryption_table", table)], &[]);
+    let by_pref = ids(&[], &[format!("uat:ikev2_decryption_table:{rec}")]);
+    for good in [&by_file, &by_pref] {
+        assert_eq!(good.len(), 2, "IKE_AUTH request and response: {good:?}");
+        let all = good.concat().concat();
+        // The request carries IDi (and IDr: strongSwan sends the configured remote id).
+        assert!(
+            all.contains("left.test") && all.contains("right.test"),
+            "IDs not decrypted: {good:?}"
+        );
+    }
+    let mut bad = keys.clone();
+    bad.sk_ei[0] ^= 1;
+    bad.sk_er[0] ^= 1;
+    let bad_rec = bad.ikev2_uat_record().unwrap();
+    let not = ids(&[], &[format!("uat:ikev2_decryption_table:{bad_rec}")]);
+    assert!(not.iter().all(|f| f[0].is_empty()), "{not:?}");
+}
+
+#[test]
+fn ikev2_sid61_to_sid61_raw_esp_v4_v6_selectors() {
+    if !can_run() {
+        return;
+    }
+    let t0 = Instant::now();
+    let tmp = TempDir::new("v2cap");
+    let (p, cap) = v2_pair(
+        Strongswan::Sid61,
+        Strongswan::Sid61,
+        "aes256gcm16-prfsha384-ecp384",
+        "aes128-sha256-curve25519",
+        &tmp,
+        |_, _| {},
+    );
+    assert!(p.left.config().swanctl_conf().contains("encap = no"));
+    assert!(
+        std::fs::read_to_string(p.left.dir().join("strongswan.conf"))
+            .unwrap()
+            .contains("raw_esp = yes")
+    );
+    v2_pings(&p);
+    let pcap = cap.stop();
+
+    // Raw ESP: charon reports plain TUNNEL, and on the wire ESP is IP protocol 50, no UDP.
+    let sa = &p.left.child_sas("net")[0];
+    assert_eq!(sa.mode, "TUNNEL", "{sa:?}");
+    assert!(sa.packets_out >= 10 && sa.packets_in >= 10, "{sa:?}");
+    let list = p.left.list_sas();
+    assert!(
+        list.contains("192.168.1.0/24 fd00:1::/64") || list.contains("fd00:1::/64"),
+        "{list}"
+    );
+    let esp_raw = tshark::filter_lines(&pcap, "ip.proto == 50");
+    assert!(esp_raw.len() >= 20, "{esp_raw:?}");
+    // UDP is IKE on port 500 only: no NAT-T, no ESP in UDP.
+    assert!(tshark::filter_lines(&pcap, "udp.port == 4500 || (esp && udp)").is_empty());
+    assert!(tshark::filter_lines(&pcap, "udp && !isakmp").is_empty());
+
+    let lkeys = assert_esp_keys_agree(&p);
+    let sas: Vec<_> = lkeys.iter().map(|k| k.to_sa()).collect();
+    let frames = tshark::decode_esp(&pcap, &sas);
+    tshark::assert_all_decrypted(&frames, &["icmp", "icmpv6"]);
+    assert!(frames.iter().all(|f| f.udp_ports.is_none()));
+    assert!(frames.iter().any(|f| f.inner_l4() == Some("icmpv6")));
+
+    let ike = assert_ike_keys_agree(&p, 36, 0, 48);
+    assert_ike_auth_decrypts(&pcap, &ike);
+    eprintln!("6.1 <-> 6.1 took {:?}", t0.elapsed());
+}
+
+/// `encap = yes` forces UDP encapsulation even where 6.1 could send raw ESP, and
+/// `start_action = start` brings the tunnel up without `swanctl --initiate`.
+#[test]
+fn ikev2_sid61_forced_encap_and_start_action_start() {
+    if !can_run() {
+        return;
+    }
+    let tmp = TempDir::new("v2cap");
+    let (p, cap) = v2_pair(
+        Strongswan::Sid61,
+        Strongswan::Sid61,
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        &tmp,
+        |c, left| {
+            c.encap = true;
+            if left {
+                c.start_action = StartAction::Start;
+            }
+        },
+    );
+    assert!(p
+        .left
+        .config()
+        .swanctl_conf()
+        .contains("start_action = start"));
+    assert!(p.left.config().swanctl_conf().contains("encap = yes"));
+    v2_pings(&p);
+    let pcap = cap.stop();
+    let sa = &p.left.child_sas("net")[0];
+    assert_eq!(sa.mode, "TUNNEL-in-UDP", "{sa:?}");
+    assert!(tshark::filter_lines(&pcap, "ip.proto == 50").is_empty());
+    let lkeys = assert_esp_keys_agree(&p);
+    let sas: Vec<_> = lkeys.iter().map(|k| k.to_sa()).collect();
+    let frames = tshark::decode_esp(&pcap, &sas);
+    tshark::assert_all_decrypted(&frames, &["icmp", "icmpv6"]);
+    assert!(frames.iter().all(|f| f.udp_ports == Some((4500, 4500))));
+    let ike = assert_ike_keys_agree(&p, 20, 0, 32);
+    assert_ike_auth_decrypts(&pcap, &ike);
+}
+
+#[test]
+fn ikev2_sid61_to_debian59_udp_encapsulated() {
+    if !can_run() {
+        return;
+    }
+    let t0 = Instant::now();
+    let tmp = TempDir::new("v2cap");
+    let (p, cap) = v2_pair(
+        Strongswan::Sid61,
+        Strongswan::Debian59,
+        "aes128-sha256-curve25519",
+        "aes256gcm16",
+        &tmp,
+        |_, _| {},
+    );
+    v2_pings(&p);
+    let pcap = cap.stop();
+    assert!(p.right.log().contains("faking NAT situation"));
+
+    // 5.9's libipsec only does UDP encapsulation: both sides float to 4500.
+    for c in [&p.left, &p.right] {
+        let sa = &c.child_sas("net")[0];
+        assert_eq!(sa.mode, "TUNNEL-in-UDP", "{sa:?}");
+        assert!(sa.packets_out >= 5 && sa.packets_in >= 5, "{sa:?}");
+    }
+    assert!(tshark::filter_lines(&pcap, "ip.proto == 50").is_empty());
+
+    let lkeys = assert_esp_keys_agree(&p);
+    let sas: Vec<_> = lkeys.iter().map(|k| k.to_sa()).collect();
+    let frames = tshark::decode_esp(&pcap, &sas);
+    tshark::assert_all_decrypted(&frames, &["icmp", "icmpv6"]);
+    assert!(frames.len() >= 20, "{}", tshark::frames_table(&frames));
+    assert!(frames.iter().all(|f| f.udp_ports == Some((4500, 4500))));
+
+    // AES-128-CBC (16-byte keys), HMAC-SHA2-256-128 (32), PRF-HMAC-SHA2-256 (32).
+    let ike = assert_ike_keys_agree(&p, 16, 32, 32);
+    assert_eq!(ike.integ_alg(), Some("HMAC_SHA2_256_128"));
+    assert_ike_auth_decrypts(&pcap, &ike);
+    eprintln!("6.1 <-> 5.9 took {:?}", t0.elapsed());
+}
+
+#[test]
+fn ikev2_debian59_initiates_to_sid61_chacha20poly1305() {
+    if !can_run() {
+        return;
+    }
+    let tmp = TempDir::new("v2cap");
+    let (p, cap) = v2_pair(
+        Strongswan::Debian59,
+        Strongswan::Sid61,
+        "chacha20poly1305-prfsha256-curve25519",
+        "chacha20poly1305",
+        &tmp,
+        |_, _| {},
+    );
+    v2_pings(&p);
+    drop(cap);
+    let sa = &p.right.child_sas("net")[0];
+    assert_eq!(sa.mode, "TUNNEL-in-UDP", "{sa:?}");
+    assert!(sa.proposal.contains("CHACHA20_POLY1305"), "{sa:?}");
+    assert_esp_keys_agree(&p);
+    // ChaCha20-Poly1305 keys carry a 4-byte salt (RFC 7634): 36 bytes; AEAD: no Sk_a.
+    let ike = assert_ike_keys_agree(&p, 36, 0, 32);
+    assert_eq!(
+        ike.proposal,
+        "CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    assert!(
+        ike.ikev2_uat_record().is_none(),
+        "Wireshark 4.0 has no ChaCha20 for IKEv2"
+    );
+}
+
 /// Log excerpt from a real run (charon 5.9.8, IKEv1 initiator, `chd` = 4).
 const SAMPLE_LOG: &str = "\
 18:01:46 15[ENC] <gw|1> parsed QUICK_MODE response 3118352274 [ HASH SA No ID ID ]
@@ -425,6 +783,83 @@ const SAMPLE_LOG: &str = "\
 18:01:46 15[CHD] <gw|1>   SPI 0x14d36659, src 10.0.0.1 dst 10.0.0.2
 18:01:46 15[IKE] <gw|1> CHILD_SA net{1} established with SPIs 19e473f4_i 14d36659_o and TS 192.168.1.0/24 === 192.168.2.0/24
 ";
+
+/// Log excerpt from a real run (charon 6.1.0 in the sid chroot, IKEv2 responder, `ike` = 4):
+/// the lines `parse_ike_keys` reads, plus a dump line of another IKE SA in another thread in
+/// the middle of a dump.
+const SAMPLE_LOG_V2: &str = r#"14:25:12 12[IKE] <1> 10.9.0.1 is initiating IKE_SA (unnamed)[1]
+14:25:12 12[CFG] <1> selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384
+14:25:12 12[IKE] <1> natd_chunk => 22 bytes @ 0x7f8e0c0457b0
+14:25:12 12[IKE] <1>    0: 21 8E 7F 05 6F 21 E8 0E 00 00 00 00 00 00 00 00  !...o!..........
+14:25:12 12[IKE] <1>   16: 0A 09 00 02 01 F4                                ......
+14:25:12 12[IKE] <1> natd_chunk => 22 bytes @ 0x7f8e0c0457b0
+14:25:12 12[IKE] <1>    0: 21 8E 7F 05 6F 21 E8 0E 00 00 00 00 00 00 00 00  !...o!..........
+14:25:12 12[IKE] <1>   16: 0A 09 00 01 01 F4                                ......
+14:25:12 12[IKE] <1> natd_chunk => 22 bytes @ 0x7f8e0c048d80
+14:25:12 12[IKE] <1>    0: 21 8E 7F 05 6F 21 E8 0E FA 36 67 15 A9 93 29 00  !...o!...6g...).
+14:25:12 12[IKE] <1>   16: 0A 09 00 02 01 F4                                ......
+14:25:12 12[IKE] <1> natd_chunk => 22 bytes @ 0x7f8e0c048e00
+14:25:12 12[IKE] <1>    0: 21 8E 7F 05 6F 21 E8 0E FA 36 67 15 A9 93 29 00  !...o!...6g...).
+14:25:12 12[IKE] <1>   16: 0A 09 00 01 01 F4                                ......
+14:25:12 15[IKE] <1> Sk_d secret => 48 bytes @ 0x7f8e04006ae0
+14:25:12 15[IKE] <1>    0: BA 5C 19 9B FC A3 AB 2B D7 53 71 EC 3C AD 45 1C  .\.....+.Sq.<.E.
+14:25:12 15[IKE] <1>   16: C9 AD 57 0E 77 BE 9A 57 8D 09 38 06 17 A6 06 ED  ..W.w..W..8.....
+14:25:12 15[IKE] <1>   32: A0 3F 37 56 0B FF F5 60 CC C4 8F 9F 83 8D E1 A9  .?7V...`........
+14:25:12 15[IKE] <1> Sk_ei secret => 36 bytes @ 0x7f8e0400c580
+14:25:12 15[IKE] <1>    0: CF 64 03 CC C4 84 7A 5F 3B D3 73 F6 99 11 81 40  .d....z_;.s....@
+14:25:12 16[IKE] <gw|2>   16: 00 11 22 33 44 55 66 77 88 99 AA BB CC DD EE FF  another SA
+14:25:12 15[IKE] <1>   16: 10 DD EE 54 51 3C B4 63 15 91 CE FD 6C 3C D5 0E  ...TQ<.c....l<..
+14:25:12 15[IKE] <1>   32: 74 7F 29 ED                                      t.).
+14:25:12 15[IKE] <1> Sk_er secret => 36 bytes @ 0x7f8e0400c5a4
+14:25:12 15[IKE] <1>    0: B1 F5 90 64 1F 03 51 F0 A3 6F EB 77 C8 25 8F 22  ...d..Q..o.w.%."
+14:25:12 15[IKE] <1>   16: 43 FD C4 EB 46 9A 09 AB C5 90 08 A0 F9 E6 84 D7  C...F...........
+14:25:12 15[IKE] <1>   32: 7B 7F 36 99                                      {.6.
+14:25:12 15[IKE] <1> Sk_pi secret => 48 bytes @ 0x7f8e04005fb0
+14:25:12 15[IKE] <1>    0: 0A A9 89 F0 48 8C B8 63 41 54 28 FB FC 16 AB CD  ....H..cAT(.....
+14:25:12 15[IKE] <1>   16: E1 48 CE 44 60 C5 C2 8C 95 40 15 0A 64 6F C6 00  .H.D`....@..do..
+14:25:12 15[IKE] <1>   32: 8D 85 42 B1 DF 77 29 B2 51 3D 45 1C 12 8C 42 99  ..B..w).Q=E...B.
+14:25:12 15[IKE] <1> Sk_pr secret => 48 bytes @ 0x7f8e04005e50
+14:25:12 15[IKE] <1>    0: C3 6E D9 FD 96 82 D6 43 C1 47 1A 28 E6 1D 49 13  .n.....C.G.(..I.
+14:25:12 15[IKE] <1>   16: A1 DD 60 F5 52 0D E7 4D EA 6A DB 13 B0 46 9B 1C  ..`.R..M.j...F..
+14:25:12 15[IKE] <1>   32: 5D BA 3E 2C B2 50 BA E3 CD E6 3A E2 AC 36 4A 9E  ].>,.P....:..6J.
+"#;
+
+#[test]
+fn parses_ikev2_keys_and_spis_from_charon_log() {
+    let keys = parse_ike_keys(SAMPLE_LOG_V2);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let k = &keys[0];
+    assert_eq!(k.unique_id, 1);
+    assert!(!k.initiator);
+    assert_eq!(hex::encode(k.spi_i), "218e7f056f21e80e");
+    assert_eq!(hex::encode(k.spi_r), "fa366715a9932900");
+    assert_eq!(k.proposal, "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384");
+    assert_eq!(k.encr_alg(), "AES_GCM_16_256");
+    assert_eq!(k.integ_alg(), None);
+    assert_eq!(
+        hex::encode(&k.sk_ei),
+        "cf6403ccc4847a5f3bd373f699118140\
+         10ddee54513cb4631591cefd6c3cd50e747f29ed"
+    );
+    assert_eq!(&k.sk_d[..4], &[0xba, 0x5c, 0x19, 0x9b]);
+    assert_eq!(
+        [k.sk_d.len(), k.sk_er.len(), k.sk_pi.len(), k.sk_pr.len()],
+        [48, 36, 48, 48]
+    );
+    assert!(k.sk_ai.is_empty() && k.sk_ar.is_empty());
+    let rec = k.ikev2_uat_record().unwrap();
+    assert!(
+        rec.starts_with("218e7f056f21e80e,fa366715a9932900,cf6403cc"),
+        "{rec}"
+    );
+    assert!(
+        rec.contains(",\"AES-GCM-256 with 16 octet ICV [RFC5282]\",,,\"NONE [RFC4306]\""),
+        "{rec}"
+    );
+    // A cut log (dump unfinished) yields nothing rather than short keys.
+    let cut = &SAMPLE_LOG_V2[..SAMPLE_LOG_V2.find("Sk_d secret").unwrap() + 40];
+    assert!(parse_ike_keys(cut).is_empty());
+}
 
 #[test]
 fn parses_esp_keys_from_charon_log() {

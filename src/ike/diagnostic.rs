@@ -86,6 +86,13 @@ pub enum Diagnostic {
         /// Retransmissions done.
         retransmits: u32,
     },
+    /// Initiator: the peer answered our IKEv1 message with an IKEv2 INVALID_MAJOR_VERSION
+    /// notification addressed to our cookie (an IKEv2-only peer, e.g. strongSwan 6 built
+    /// without IKEv1).
+    PeerIkev2Only {
+        /// The peer.
+        peer: IpAddr,
+    },
     /// Responder: the peer never sent Main Mode message 5 after our message 4.
     PeerStalled {
         /// The peer.
@@ -214,6 +221,10 @@ impl fmt::Display for Diagnostic {
                     "peer did not answer {exchange} message {message} after {retransmits} retransmissions ({hint})"
                 )
             }
+            Diagnostic::PeerIkev2Only { peer } => write!(
+                f,
+                "the peer ({peer}) answered INVALID_MAJOR_VERSION: it does not speak IKEv1 — set `ike.version: 2` on this tunnel"
+            ),
             Diagnostic::PeerStalled { peer, secs } => write!(
                 f,
                 "peer ({peer}) did not send Main Mode message 5 within {secs} s of our message 4 (is UDP 4500 blocked on the way? the peer moves there when it sees a NAT; otherwise check the peer's log)"

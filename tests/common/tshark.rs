@@ -336,8 +336,37 @@ pub fn filter_lines(pcap: &Path, display_filter: &str) -> Vec<String> {
 
 /// Values of `fields` for every frame matching `display_filter`.
 pub fn fields(pcap: &Path, display_filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    fields_with(pcap, &[], display_filter, fields)
+}
+
+/// `fields` with extra tshark preferences (`-o NAME:VALUE` each), e.g. an
+/// `uat:ikev2_decryption_table:…` record.
+pub fn fields_with(
+    pcap: &Path,
+    prefs: &[String],
+    display_filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    fields_in_profile(pcap, &[], prefs, display_filter, fields)
+}
+
+/// `fields_with`, tshark's private configuration directory first holding `files` (name,
+/// content), e.g. an `ikev2_decryption_table` or `esp_sa` UAT file as Wireshark reads it.
+pub fn fields_in_profile(
+    pcap: &Path,
+    files: &[(&str, String)],
+    prefs: &[String],
+    display_filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
     let cfg = TempDir::new("tshark");
+    for (name, text) in files {
+        std::fs::write(cfg.join(name), text).unwrap();
+    }
     let mut cmd = tshark_cmd(&cfg);
+    for p in prefs {
+        cmd.arg("-o").arg(p);
+    }
     cmd.arg("-n").arg("-r").arg(pcap).args([
         "-Y",
         display_filter,

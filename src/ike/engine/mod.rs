@@ -358,13 +358,10 @@ impl Engine {
         };
         if h.major_version() != 1 {
             debug!(%remote, version = h.major_version(), "dropping non-IKEv1 message");
-            if h.major_version() == 2 {
-                self.io.last_error = Some(format!(
-                    "peer ({}) speaks IKEv2; this tunnel runs IKEv1 — set the peer to IKEv1 (keyexchange=ikev1)",
-                    remote.ip()
-                ));
-            }
             self.io.stats.dropped_unsupported += 1;
+            if h.major_version() == 2 {
+                self.on_ikev2_message(now, remote, data);
+            }
             return;
         }
         let hdr = h.repr();
@@ -382,6 +379,36 @@ impl Engine {
             other => {
                 debug!(%remote, exchange = %other, "dropping unsupported exchange");
                 self.io.stats.dropped_unsupported += 1;
+            }
+        }
+    }
+
+    /// An IKEv2 message reached this IKEv1 engine. An IKEv2-only peer answers our Main or
+    /// Aggressive Mode message 1 with an IKEv2 INVALID_MAJOR_VERSION notification that carries our
+    /// initiator cookie as the IKE SA initiator SPI: that exchange can never succeed, so it stops
+    /// retransmitting and fails with a diagnostic naming the fix. Anything else (the peer
+    /// initiating IKEv2 to us, a message for no exchange of ours) only leaves a hint.
+    fn on_ikev2_message(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) {
+        let answered = invalid_major_version_answer(data).and_then(|ispi| {
+            self.p1.iter().position(|e| {
+                e.role == Role::Initiator
+                    && e.established_at.is_none()
+                    && e.icookie == ispi
+                    && e.peer.ip() == remote.ip()
+            })
+        });
+        match answered {
+            Some(i) => {
+                self.p1.remove(i);
+                self.io
+                    .fail(Diagnostic::PeerIkev2Only { peer: remote.ip() });
+                self.schedule_reinit_if_idle(now);
+            }
+            None => {
+                self.io.last_error = Some(format!(
+                    "peer ({}) sent an IKEv2 message; this tunnel runs IKEv1 — set `ike.version: 2` on this tunnel, or IKEv1 on the peer",
+                    remote.ip()
+                ));
             }
         }
     }
@@ -615,4 +642,20 @@ fn new_mid(rng: &mut dyn RandomSource, e: &P1Entry) -> u32 {
 /// A cookie as hex, for logs.
 fn hex8(c: &[u8; 8]) -> String {
     c.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// If `data` is an IKEv2 response carrying an INVALID_MAJOR_VERSION notification, the IKE SA
+/// initiator SPI it answers (our IKEv1 initiator cookie when it answers our message 1).
+fn invalid_major_version_answer(data: &[u8]) -> Option<[u8; 8]> {
+    use crate::wire::ikev2::{Header as V2Header, NotifyRepr, NotifyType, PayloadType, Payloads};
+    let h = V2Header::new_checked(data).ok()?;
+    if !h.flags().response() {
+        return None;
+    }
+    let invalid_major = Payloads::new(h.body(), h.next_payload())
+        .map_while(Result::ok)
+        .filter(|p| p.kind == PayloadType::N)
+        .filter_map(|p| NotifyRepr::parse(p.body).ok())
+        .any(|n| n.kind == NotifyType::INVALID_MAJOR_VERSION);
+    invalid_major.then(|| h.ispi())
 }

@@ -405,3 +405,108 @@ fn unknown_cookies_are_counted() {
     assert!(s.dropped_unexpected + s.dropped_replay >= 1);
     assert_eq!(p.b.children_up().len(), 1);
 }
+
+/// What an IKEv2-only strongSwan 6.1 sends back to our Main Mode message 1 (captured): an
+/// INFORMATIONAL response, our initiator cookie as the initiator SPI, responder SPI zero, one
+/// Notify INVALID_MAJOR_VERSION (type 5).
+fn invalid_major_version_reply(ispi: &[u8], flags: u8) -> Vec<u8> {
+    let mut m = ispi.to_vec();
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&[41, 0x20, 37, flags, 0, 0, 0, 0, 0, 0, 0, 36]);
+    m.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 5]);
+    m
+}
+
+/// An engine that has sent Main Mode message 1; returns it and that message.
+fn sent_main_mode_1() -> (Engine, Vec<u8>, Instant) {
+    let now = Instant::now();
+    let mut a = Engine::new(policy_a(), Box::new(SeededRandom::new(21)));
+    a.initiate(now);
+    let mm1 = a.poll_transmit().expect("Main Mode message 1").data;
+    assert_eq!(mm1.get(17), Some(&0x10), "an IKEv1 message");
+    (a, mm1, now)
+}
+
+fn drain_failures(e: &mut Engine) -> Vec<String> {
+    std::iter::from_fn(|| e.poll_event())
+        .filter_map(|ev| match ev {
+            crate::ike::Event::Failed { cause } => Some(cause.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ikev2_only_peer_answering_invalid_major_version_is_named_at_once() {
+    let (mut a, mm1, now) = sent_main_mode_1();
+    let peer = format!("{B_ADDR}:500").parse().unwrap();
+    let local = format!("{A_ADDR}:500").parse().unwrap();
+    // Exactly the bytes strongSwan 6.1 sent (flags 0x28: response, and its initiator bit).
+    let reply = invalid_major_version_reply(&mm1[..8], 0x28);
+    a.handle_datagram(now, local, peer, &reply);
+    assert_eq!(
+        drain_failures(&mut a),
+        ["the peer (10.77.0.2) answered INVALID_MAJOR_VERSION: it does not speak IKEv1 — set `ike.version: 2` on this tunnel"]
+    );
+    let s = a.status();
+    assert!(s.phase1.is_empty(), "the exchange is gone");
+    assert!(s.last_error.unwrap().contains("set `ike.version: 2`"));
+    // No more retransmissions of message 1.
+    a.handle_timeout(now + Duration::from_secs(120));
+    assert!(a.poll_transmit().is_none());
+    assert_eq!(a.status().stats.retransmits, 0);
+    assert!(a.poll_timeout().is_none());
+}
+
+#[test]
+fn invalid_major_version_for_someone_else_does_not_stop_the_exchange() {
+    let (mut a, mm1, now) = sent_main_mode_1();
+    let peer = format!("{B_ADDR}:500").parse().unwrap();
+    let local = format!("{A_ADDR}:500").parse().unwrap();
+    let mut other = mm1[..8].to_vec();
+    other[0] ^= 1;
+    let stranger: std::net::SocketAddr = "10.77.0.9:500".parse().unwrap();
+    for (from, msg) in [
+        // Another initiator SPI.
+        (peer, invalid_major_version_reply(&other, 0x20)),
+        // A request, not a response.
+        (peer, invalid_major_version_reply(&mm1[..8], 0x08)),
+        // Our cookie, but from another address.
+        (stranger, invalid_major_version_reply(&mm1[..8], 0x20)),
+    ] {
+        a.handle_datagram(now, local, from, &msg);
+    }
+    assert!(drain_failures(&mut a).is_empty());
+    assert_eq!(a.status().phase1.len(), 1);
+    assert!(a
+        .status()
+        .last_error
+        .unwrap()
+        .contains("this tunnel runs IKEv1"));
+    // The exchange goes on: message 1 is retransmitted.
+    a.handle_timeout(now + Duration::from_secs(3));
+    assert_eq!(a.poll_transmit().map(|t| t.data), Some(mm1));
+}
+
+#[test]
+fn hostile_ikev2_answers_never_panic() {
+    let (mut a, mm1, now) = sent_main_mode_1();
+    let peer = format!("{B_ADDR}:500").parse().unwrap();
+    let local = format!("{A_ADDR}:500").parse().unwrap();
+    let good = invalid_major_version_reply(&mm1[..8], 0x20);
+    // Every truncation, every length field, every payload byte mutated: none panics, and
+    // only well-formed ones fail the exchange.
+    for n in 0..good.len() {
+        a.handle_datagram(now, local, peer, &good[..n]);
+    }
+    for i in 16..good.len() {
+        for v in [0u8, 1, 0x7f, 0xff] {
+            let mut m = good.clone();
+            m[i] = v;
+            a.handle_datagram(now, local, peer, &m);
+        }
+    }
+    let mut long = good.clone();
+    long.extend_from_slice(&[0xff; 64]);
+    a.handle_datagram(now, local, peer, &long);
+}
