@@ -401,7 +401,7 @@ impl Engine {
             Some(i) => {
                 self.p1.remove(i);
                 self.io
-                    .fail(Diagnostic::PeerIkev2Only { peer: remote.ip() });
+                    .fail(super::Diagnostic::PeerIkev2Only { peer: remote.ip() });
                 self.schedule_reinit_if_idle(now);
             }
             None => {
