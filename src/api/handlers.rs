@@ -490,10 +490,12 @@ async fn wireshark_keys(
             let all = app.state.ikev1_keys().await?;
             all.into_iter().filter(|l| !l.starts_with('"')).collect()
         }
-        other => return Err(ApiError::bad_request(format!(
+        other => {
+            return Err(ApiError::bad_request(format!(
             "format: \"{}\" is not one of esp_sa | ikev1_decryption_table | ikev2_decryption_table",
             other.chars().take(32).collect::<String>()
-        ))),
+        )))
+        }
     };
     tracing::warn!(
         "key export: {} {format} line(s) sent to {who} (admin.allow-key-export is on)",

@@ -48,17 +48,29 @@ pub struct KeyLog(pub PathBuf);
 
 impl KeyLog {
     fn append(&self, lines: &[String]) {
+        Self::append_to(&self.0, lines);
+    }
+
+    /// IKEv2 SA keys go beside the ESP lines, in Wireshark's `ikev2_decryption_table` format,
+    /// to `FILE.ikev2`.
+    fn append_ikev2(&self, lines: &[String]) {
+        let mut p = self.0.clone().into_os_string();
+        p.push(".ikev2");
+        Self::append_to(std::path::Path::new(&p), lines);
+    }
+
+    fn append_to(path: &std::path::Path, lines: &[String]) {
         let r = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.0)
+            .open(path)
             .and_then(|mut f| {
                 use std::os::unix::fs::PermissionsExt;
                 let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
                 lines.iter().try_for_each(|l| writeln!(f, "{l}"))
             });
         if let Err(e) = r {
-            tracing::warn!("cannot write the key log {}: {e}", self.0.display());
+            tracing::warn!("cannot write the key log {}: {e}", path.display());
         }
     }
 }
@@ -142,8 +154,12 @@ pub async fn run(
 
 /// Every outbound SA negotiated and not yet removed, by SPI, in use or not: [`Event::UseOutbound`]
 /// puts one in the tunnel's selector table, replacing the SA of the same selector set.
+/// The second field remembers the IKEv2 key-log lines already written.
 #[derive(Default)]
-struct Outbounds(std::collections::HashMap<u32, Arc<OutboundSa>>);
+struct Outbounds(
+    std::collections::HashMap<u32, Arc<OutboundSa>>,
+    std::collections::HashSet<String>,
+);
 
 /// Tells the engine the data plane's byte counters of every pair (DPD idleness, proof that the
 /// peer uses a new pair, volume lifetimes).
@@ -189,8 +205,19 @@ async fn flush(
             tracing::warn!(tunnel = %t.cfg.name, "sending IKE to {} failed: {e}", tx.remote);
         }
     }
+    let mut ike_up = false;
     while let Some(ev) = engine.poll_event() {
+        ike_up |= matches!(ev, Event::Phase1Up { .. });
         apply(dp, t, ev, out, keylog);
+    }
+    if let (true, Some(k), crate::ike::IkeVersion::V2) = (ike_up, keylog, engine.version()) {
+        // Each IKE SA's line once.
+        let new: Vec<String> = engine
+            .export_ike_keys()
+            .into_iter()
+            .filter(|l| out.1.insert(l.clone()))
+            .collect();
+        k.append_ikev2(&new);
     }
     t.ike_status.store(Some(Arc::new(engine.status())));
 }

@@ -192,7 +192,7 @@ impl Engine {
             return;
         }
         let peer_hash = nat_hash(spis.0, spis.1, remote);
-        let peer_behind = !n.nat_src.iter().any(|h| *h == peer_hash.as_slice());
+        let peer_behind = !n.nat_src.contains(&peer_hash.as_slice());
         let our_hash = nat_hash(spis.0, spis.1, local);
         let local_behind = n.nat_dst != Some(our_hash.as_slice())
             || self.policy.nat_traversal == NatTraversal::Force;

@@ -65,12 +65,25 @@ impl Node {
     }
 }
 
+/// Decides, by its index over the whole run, whether a datagram is lost.
+type DropRule = Box<dyn FnMut(usize, &Transmit) -> bool>;
+
+/// One suite: IKE ciphers, hashes, PRFs, group; ESP cipher and integrity.
+type Suite = (
+    &'static [Ikev2Cipher],
+    &'static [HashAlg],
+    &'static [HashAlg],
+    DhGroup,
+    EncAlg,
+    IntegAlg,
+);
+
 struct Pair {
     a: Node,
     b: Node,
     now: Instant,
     /// Drop every datagram whose index (over the whole run) this returns true for.
-    drop: Box<dyn FnMut(usize, &Transmit) -> bool>,
+    drop: DropRule,
     sent: usize,
     /// Timeouts in a row that did not move the clock (a deadline that never clears spins).
     stuck: u32,
@@ -216,14 +229,7 @@ fn sa_init_and_auth_bring_up_the_first_child() {
 
 #[test]
 fn every_suite_negotiates() {
-    let suites: [(
-        &[Ikev2Cipher],
-        &[HashAlg],
-        &[HashAlg],
-        DhGroup,
-        EncAlg,
-        IntegAlg,
-    ); 5] = [
+    let suites: [Suite; 5] = [
         (
             &[Ikev2Cipher::Aes256Gcm16],
             &[],

@@ -51,6 +51,7 @@ pub fn wireshark_encr_name(alg: &str) -> &'static str {
         "AES_GCM_8" => "AES-GCM with 8 octet ICV [RFC4106]",
         "AES_GCM_12" => "AES-GCM with 12 octet ICV [RFC4106]",
         "AES_GCM_16" => "AES-GCM with 16 octet ICV [RFC4106]",
+        "CHACHA20_POLY1305" => "ChaCha20 with Poly1305 [RFC7634]",
         other => panic!("no Wireshark name for encryption algorithm {other}"),
     }
 }
