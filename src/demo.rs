@@ -64,8 +64,19 @@ fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A gateway's configuration: IKEv1 Main Mode with a pre-shared key and SEIL's default phase-1
-/// proposal; the right side only responds.
+/// The `ike:` block of the demo: IKEv2 with Curve25519 and AES-GCM, or IKEv1 Main Mode with
+/// SEIL's default phase-1 proposal.
+fn ike_block(version: u8) -> &'static str {
+    if version == 1 {
+        "    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n"
+    } else {
+        "    ike:\n      version: 2\n      proposal:\n        phase1: { encryption: aes128-gcm, prf: sha256, dh-group: curve25519 }\n"
+    }
+}
+
+/// A gateway's configuration with a pre-shared key (see [`ike_block`]); the right side only
+/// responds.
+#[allow(clippy::too_many_arguments)]
 fn config(
     src: &str,
     dst: &str,
@@ -74,16 +85,18 @@ fn config(
     psk: &str,
     responder: bool,
     admin: &str,
+    version: u8,
 ) -> String {
     let responder = if responder { "enable" } else { "disable" };
+    let ike = ike_block(version);
     format!(
         "# written by `ikegate demo`\n{admin}\
-interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: {psk}\n    responder-only: {responder}\n    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {local_lan}, remote: {remote_lan} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n\
+interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: disable\n    preshared-key: {psk}\n    responder-only: {responder}\n{ike}        phase2:\n          proxy-id:\n            ipv4: {{ local: {local_lan}, remote: {remote_lan} }}\n          encryption: [aes128-gcm, aes256]\n          authentication: [hmac-sha256]\n\
 route:\n  ipv4:\n    - {{ destination: {remote_lan}, gateway: ipsec0 }}\n"
     )
 }
 
-fn setup(dir: &Path) -> Result<(), String> {
+fn setup(dir: &Path, version: u8) -> Result<(), String> {
     for ns in [LEFT, RIGHT] {
         let _ = Command::new("ip")
             .args(["netns", "del", ns])
@@ -125,11 +138,11 @@ fn setup(dir: &Path) -> Result<(), String> {
     );
     write(
         "left.yaml",
-        config("10.0.0.1", "10.0.0.2", l, r, &psk, false, &admin),
+        config("10.0.0.1", "10.0.0.2", l, r, &psk, false, &admin, version),
     )?;
     write(
         "right.yaml",
-        config("10.0.0.2", "10.0.0.1", r, l, &psk, true, ""),
+        config("10.0.0.2", "10.0.0.1", r, l, &psk, true, "", version),
     )?;
     Ok(())
 }
@@ -166,7 +179,8 @@ fn start_gateway(lab: &mut Lab, ns: &str, cfg: &Path, extra: &[&str]) -> Result<
 }
 
 /// Runs the demo. `once`: exit after the pings instead of waiting for Ctrl-C.
-pub async fn run(once: bool) -> ExitCode {
+/// `ike`: the IKE version of the tunnel (1 or 2).
+pub async fn run(once: bool, ike: u8) -> ExitCode {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("ikegate demo builds network namespaces and TUN devices: run it as root (sudo ikegate demo)");
         return ExitCode::from(1);
@@ -180,7 +194,7 @@ pub async fn run(once: bool) -> ExitCode {
         dir: dir.clone(),
         children: vec![],
     };
-    match demo(&mut lab, once).await {
+    match demo(&mut lab, once, ike).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo failed: {e}");
@@ -189,15 +203,21 @@ pub async fn run(once: bool) -> ExitCode {
     }
 }
 
-async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
+async fn demo(lab: &mut Lab, once: bool, version: u8) -> Result<(), String> {
     println!("== ikegate demo ==");
     println!("1. two network namespaces, {LEFT} (10.0.0.1, LAN 192.168.1.1) and {RIGHT} (10.0.0.2, LAN 192.168.2.1), joined by a veth pair");
     let dir = lab.dir.clone();
-    setup(&dir)?;
-    println!(
-        "2. a gateway in each: IKEv1 Main Mode + Quick Mode with a fresh random pre-shared key,"
-    );
-    println!("   SEIL's default phase-1 proposal, ESP tunnel mode over raw IP protocol 50:");
+    setup(&dir, version)?;
+    if version == 1 {
+        println!("2. a gateway in each: IKEv1 Main Mode + Quick Mode with a fresh random pre-shared key,");
+        println!("   SEIL's default phase-1 proposal, ESP tunnel mode over raw IP protocol 50:");
+    } else {
+        println!("2. a gateway in each: IKEv2 (IKE_SA_INIT + IKE_AUTH) with a fresh random pre-shared key,");
+        println!(
+            "   Curve25519 + AES-128-GCM for the IKE SA, ESP tunnel mode over raw IP protocol 50"
+        );
+        println!("   (`ikegate demo --ike 1` shows IKEv1 instead):");
+    }
     println!("   {}   (initiator)", dir.join("left.yaml").display());
     println!("   {}  (responder-only)", dir.join("right.yaml").display());
     let keylog = dir.join("esp_sa.keys");
@@ -223,10 +243,9 @@ async fn demo(lab: &mut Lab, once: bool) -> Result<(), String> {
             "IKE did not complete within 15 s; the initiator's log:\n{negotiated}"
         ));
     }
-    for l in negotiated
-        .lines()
-        .filter(|l| l.contains("phase 1 up") || l.contains("ESP SAs installed"))
-    {
+    for l in negotiated.lines().filter(|l| {
+        l.contains("phase 1 up") || l.contains("IKEv2 SA up") || l.contains("ESP SAs installed")
+    }) {
         let text = l
             .split_once("ikegate::daemon::ike: ")
             .map(|(_, t)| t)

@@ -65,6 +65,10 @@ enum Command {
         /// Exit after the pings instead of waiting for Ctrl-C.
         #[arg(long)]
         once: bool,
+        /// IKE version of the demo tunnel: 2 (Curve25519 + AES-GCM, the default) or 1 (IKEv1
+        /// Main Mode with SEIL's default proposal).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+        ike: u8,
     },
 }
 
@@ -162,9 +166,9 @@ fn main() -> ExitCode {
             }
             runtime().block_on(status::run(&admin, json))
         }
-        Command::Demo { once } => {
+        Command::Demo { once, ike } => {
             init_logging();
-            runtime().block_on(demo::run(once))
+            runtime().block_on(demo::run(once, ike))
         }
     }
 }

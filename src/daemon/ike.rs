@@ -234,9 +234,15 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             nat,
             ..
         } => {
+            let v2 = matches!(&t.cfg.keying, crate::config::Keying::Ike(p) if p.version == crate::ike::IkeVersion::V2);
+            let (what, ids) = if v2 {
+                ("IKEv2 SA up", "SPIs")
+            } else {
+                ("phase 1 up", "cookies")
+            };
             tracing::info!(
                 tunnel = %name,
-                "phase 1 up as {role:?} with {peer}: {proposal}, cookies {}:{}, {}",
+                "{what} as {role:?} with {peer}: {proposal}, {ids} {}:{}, {}",
                 hex(&icookie),
                 hex(&rcookie),
                 nat_words(&nat)
