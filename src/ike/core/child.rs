@@ -12,6 +12,7 @@ use tracing::info;
 use super::later;
 use crate::ike::event::{DownReason, Event, Role};
 use crate::ike::policy::ProxyId;
+use crate::ike::random::{random_u32, RandomSource};
 use crate::ike::status::ChildStatus;
 
 /// How long a replaced pair keeps accepting packets before it is deleted.
@@ -49,6 +50,16 @@ pub(crate) struct ChildSa {
     pub out_bytes: u64,
     pub lifetime_bytes: u64,
     pub soft_bytes: u64,
+}
+
+impl ChildSa {
+    /// The first selector pair (an IKEv1 pair has exactly one: its proxy-id).
+    pub fn proxy(&self) -> ProxyId {
+        self.selectors
+            .first()
+            .copied()
+            .unwrap_or_else(ProxyId::any_v4)
+    }
 }
 
 /// What [`ChildTable::traffic`] found.
@@ -207,9 +218,10 @@ impl ChildTable {
         all
     }
 
-    /// Runs the pairs' timers at `now`: outbound switches, soft and hard lifetimes, the end of
-    /// replaced pairs' grace periods.
-    pub fn run(&mut self, now: Instant, events: &mut VecDeque<Event>) -> Due {
+    /// Runs the pairs' timers at `now`: outbound switches, soft lifetimes (only when
+    /// `may_rekey`: a responder-only IKEv1 tunnel leaves rekeying to the peer), hard lifetimes,
+    /// the end of replaced pairs' grace periods.
+    pub fn run(&mut self, now: Instant, may_rekey: bool, events: &mut VecDeque<Event>) -> Due {
         let mut due = Due::default();
         let switch: Vec<usize> = (0..self.list.len())
             .filter(|i| self.list[*i].switch_at.is_some_and(|t| t <= now))
@@ -218,15 +230,18 @@ impl ChildTable {
             self.use_outbound(i, events);
         }
         for c in self.list.iter_mut() {
-            if c.rekey_at.is_some_and(|t| t <= now) && !c.rekeying && c.delete_at.is_none() {
+            if c.rekey_at.is_some_and(|t| t <= now) {
                 c.rekey_at = None;
-                c.rekeying = true;
-                due.rekey.push(c.inbound_spi);
+                if may_rekey && !c.rekeying && c.delete_at.is_none() {
+                    info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA reached its soft lifetime, rekeying");
+                    c.rekeying = true;
+                    due.rekey.push(c.inbound_spi);
+                }
             }
         }
         while let Some(c) = self.list.iter().find(|c| c.expires_at <= now) {
             let spi = c.inbound_spi;
-            info!(spi_in = %format_args!("{spi:08x}"), "ESP SA pair reached its hard lifetime");
+            info!(spi_in = %format_args!("{spi:08x}"), "ESP SA expired");
             due.expired
                 .extend(self.remove(spi, DownReason::Expired, events));
         }
@@ -270,6 +285,9 @@ impl ChildTable {
             t.rekey = true;
         }
         let expire = c.lifetime_bytes > 0 && used >= c.lifetime_bytes;
+        if expire {
+            info!(spi_in = %format_args!("{spi:08x}"), bytes = used, "ESP SA reached its volume lifetime");
+        }
         if t.got_inbound && c.switch_at.is_some() {
             self.use_outbound(i, events);
         }
@@ -308,6 +326,22 @@ impl ChildTable {
             })
             .collect()
     }
+}
+
+/// The soft lifetime of an SA with `lifetime`: 78–83 % for the side that initiated the exchange
+/// (SEIL rekeys a 60 s SA after about 47 s), 88–93 % for the other (it rekeys only if the
+/// initiator did not), random within the range so that both ends do not start at once.
+pub(crate) fn soft_lifetime(
+    rng: &mut dyn RandomSource,
+    lifetime: Duration,
+    role: Role,
+) -> Duration {
+    let jitter = f64::from(random_u32(rng) % 1000) / 1000.0 * 0.05;
+    let base = match role {
+        Role::Initiator => 0.78,
+        Role::Responder => 0.88,
+    };
+    lifetime.mul_f64(base + jitter)
 }
 
 /// End of the grace period of a replaced pair: [`REKEY_GRACE`] from now, before its expiry.

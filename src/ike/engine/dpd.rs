@@ -44,51 +44,19 @@ impl Engine {
     /// two counts against the pair's volume lifetime (soft limit: rekey, hard limit: delete).
     pub fn child_traffic(&mut self, now: Instant, inbound_spi: u32, in_bytes: u64, out_bytes: u64) {
         self.last_now = Some(now);
-        let Some(i) = self
+        let t = self
             .children
-            .iter()
-            .position(|c| c.inbound_spi == inbound_spi)
-        else {
-            return;
-        };
-        let Some(c) = self.children.get_mut(i) else {
-            return;
-        };
-        let got_inbound = in_bytes > c.in_bytes;
-        let sent = out_bytes > c.out_bytes;
-        c.in_bytes = in_bytes;
-        c.out_bytes = out_bytes;
-        let used = in_bytes.max(out_bytes);
-        let (soft, hard) = (c.soft_bytes, c.lifetime_bytes);
-        let rekey = soft > 0 && used >= soft && !c.rekeying && c.delete_at.is_none();
-        let expire = hard > 0 && used >= hard;
-        let switch = got_inbound && c.switch_at.is_some();
-        if rekey {
-            info!(spi_in = %format_args!("{inbound_spi:08x}"), bytes = used, "ESP SA reached its soft volume lifetime, rekeying");
-            c.rekeying = true;
-            c.rekey_at = None;
-        }
-        if got_inbound {
+            .traffic(inbound_spi, in_bytes, out_bytes, &mut self.io.events);
+        if t.got_inbound {
             self.saw_peer(now);
         }
-        if sent && self.nat_keepalive_last.is_some() {
+        if t.sent && self.nat_keepalive_last.is_some() {
             self.nat_keepalive_last = Some(now);
         }
-        if switch {
-            self.use_outbound(i);
+        if let Some(c) = &t.expired {
+            self.send_child_delete(c);
         }
-        if expire {
-            let c = self.children.remove(i);
-            info!(spi_in = %format_args!("{inbound_spi:08x}"), bytes = used, "ESP SA reached its volume lifetime");
-            self.send_child_delete(&c);
-            self.io.events.push_back(Event::ChildSaDown {
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-                reason: DownReason::Expired,
-            });
-            self.after_child_removed(c.proxy, c.outbound_in_use);
-        }
-        if (rekey || expire) && !self.policy.responder_only {
+        if (t.rekey || t.expired.is_some()) && !self.policy.responder_only {
             self.ensure_up(now);
         }
     }
@@ -302,7 +270,7 @@ impl Engine {
             return false;
         }
         self.unknown_spi_at = Some(now);
-        if self.children.iter().any(|c| c.inbound_spi == spi) {
+        if self.children.get(spi).is_some() {
             return false;
         }
         info!(spi = %format_args!("{spi:08x}"), "peer sends ESP on an SA we do not have");

@@ -293,21 +293,21 @@ impl Engine {
                         continue;
                     };
                     let spi = u32::from_be_bytes(b);
-                    let Some(ci) = self
+                    let Some(ours) = self
                         .children
+                        .list
                         .iter()
-                        .position(|c| c.outbound_spi == spi || c.inbound_spi == spi)
+                        .find(|c| c.outbound_spi == spi || c.inbound_spi == spi)
+                        .map(|c| c.inbound_spi)
                     else {
                         continue;
                     };
-                    let c = self.children.remove(ci);
-                    info!(spi_in = %format_args!("{:08x}", c.inbound_spi), spi_out = %format_args!("{:08x}", c.outbound_spi), "peer deleted ESP SA");
-                    self.io.events.push_back(Event::ChildSaDown {
-                        inbound_spi: c.inbound_spi,
-                        outbound_spi: c.outbound_spi,
-                        reason: DownReason::PeerDelete,
-                    });
-                    self.after_child_removed(c.proxy, c.outbound_in_use);
+                    if let Some(c) =
+                        self.children
+                            .remove(ours, DownReason::PeerDelete, &mut self.io.events)
+                    {
+                        info!(spi_in = %format_args!("{:08x}", c.inbound_spi), spi_out = %format_args!("{:08x}", c.outbound_spi), "peer deleted ESP SA");
+                    }
                 }
                 self.schedule_reinit_if_idle(now);
             }

@@ -4,18 +4,18 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{debug, info};
 
 use crate::wire::isakmp::{ExchangeType, Header, ProtocolId};
 
+pub(crate) use super::core::child::ChildTable;
 pub(crate) use super::core::{backoff, later, Outputs, Retx};
 use super::event::{DownReason, Event, Role, Transmit};
-use super::policy::{IkePolicy, ProxyId};
-use super::proposal::Phase2Proposal;
+use super::policy::IkePolicy;
 use super::random::{random_u32, RandomSource};
-use super::status::{ChildStatus, EngineStatus, NatStatus, Phase1Status};
+use super::status::{EngineStatus, NatStatus, Phase1Status};
 use super::v1::informational;
 use super::v1::isakmp_sa::IsakmpSa;
 use super::v1::main_mode::{
@@ -44,7 +44,7 @@ pub struct Engine {
     policy: IkePolicy,
     rng: Box<dyn RandomSource + Send>,
     p1: Vec<P1Entry>,
-    children: Vec<Child>,
+    children: ChildTable,
     io: Outputs,
     /// `initiate` was called and no `shutdown` since.
     want_up: bool,
@@ -71,7 +71,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("peer", &self.peer)
             .field("phase1", &self.p1.len())
-            .field("children", &self.children.len())
+            .field("children", &self.children.list.len())
             .finish_non_exhaustive()
     }
 }
@@ -255,36 +255,8 @@ struct DoneExchange {
     reply: Option<Vec<u8>>,
 }
 
-/// An established ESP SA pair.
-struct Child {
-    inbound_spi: u32,
-    outbound_spi: u32,
-    proposal: Phase2Proposal,
-    proxy: ProxyId,
-    role: Role,
-    established_at: Instant,
-    lifetime: Duration,
-    rekey_at: Option<Instant>,
-    expires_at: Instant,
-    cookies: ([u8; 8], [u8; 8]),
-    udp_encap: Option<SocketAddr>,
-    /// A replacement was asked for (soft lifetime, [`Engine::rekey`]); it stays in use until
-    /// the replacement is up.
-    rekeying: bool,
-    /// Superseded by a newer pair: Delete and remove at this time (grace period).
-    delete_at: Option<Instant>,
-    /// Its outbound SA is the one in use ([`Event::UseOutbound`] was emitted).
-    outbound_in_use: bool,
-    /// Start using its outbound SA at this time at the latest (QM initiator: the peer installs
-    /// the pair when it gets message 3).
-    switch_at: Option<Instant>,
-    /// Cumulative bytes reported by the data plane ([`Engine::child_traffic`]).
-    in_bytes: u64,
-    out_bytes: u64,
-    /// Volume lifetime (0 = none) and its soft limit.
-    lifetime_bytes: u64,
-    soft_bytes: u64,
-}
+/// An established ESP SA pair (the table both IKE versions share).
+type Child = super::core::child::ChildSa;
 
 impl Engine {
     /// A new engine for one tunnel. It does nothing until [`Engine::initiate`] is called or a
@@ -295,7 +267,7 @@ impl Engine {
             policy,
             rng,
             p1: Vec::new(),
-            children: Vec::new(),
+            children: ChildTable::default(),
             io: Outputs::default(),
             want_up: false,
             reinit_at: None,
@@ -461,12 +433,7 @@ impl Engine {
                 take(q.retx.as_ref().map(|r| r.next_at));
             }
         }
-        for c in &self.children {
-            take(c.rekey_at);
-            take(Some(c.expires_at));
-            take(c.delete_at);
-            take(c.switch_at);
-        }
+        take(self.children.deadline());
         t
     }
 
@@ -525,22 +492,7 @@ impl Engine {
                     peer_dpd: e.state.sa().is_some_and(|s| s.peer_dpd),
                 })
                 .collect(),
-            children: self
-                .children
-                .iter()
-                .map(|c| ChildStatus {
-                    inbound_spi: c.inbound_spi,
-                    outbound_spi: c.outbound_spi,
-                    proposal: c.proposal.to_string(),
-                    proxy_ids: c.proxy,
-                    selectors: vec![c.proxy],
-                    role: c.role,
-                    established_at: c.established_at,
-                    age: age(c.established_at),
-                    lifetime: c.lifetime,
-                    udp_encap: c.udp_encap,
-                })
-                .collect(),
+            children: self.children.status(now),
             peer: self.peer,
             last_error: self.io.last_error.clone(),
             stats: self.io.stats,
@@ -595,7 +547,7 @@ impl Engine {
         let idx = self
             .p1
             .iter()
-            .position(|e| (e.icookie, e.rcookie) == c.cookies && e.state.sa().is_some())
+            .position(|e| (e.icookie, e.rcookie) == c.ike_sa && e.state.sa().is_some())
             .or_else(|| self.newest_established());
         let Some(e) = idx.and_then(|i| self.p1.get(i)) else {
             return;
@@ -616,7 +568,7 @@ impl Engine {
     fn new_spi(&mut self) -> u32 {
         loop {
             let s = random_u32(&mut *self.rng);
-            let used = self.children.iter().any(|c| c.inbound_spi == s)
+            let used = self.children.get(s).is_some()
                 || self
                     .p1
                     .iter()

@@ -485,7 +485,7 @@ impl Engine {
         if role == Role::Initiator
             && self.policy.initial_contact
             && !others
-            && self.children.is_empty()
+            && self.children.list.is_empty()
         {
             let Engine { rng, p1, io, .. } = self;
             if let Some(e) = p1.get_mut(idx) {
@@ -514,19 +514,18 @@ impl Engine {
         let Some(since) = k.established_at else {
             return;
         };
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.children)
-            .into_iter()
-            .partition(|c| c.cookies != cookies && c.established_at < since);
-        self.children = kept;
+        let gone: Vec<u32> = self
+            .children
+            .list
+            .iter()
+            .filter(|c| c.ike_sa != cookies && c.established_at < since)
+            .map(|c| c.inbound_spi)
+            .collect();
         let mut esp_spis = Vec::new();
-        for c in gone {
-            info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "removing ESP SA: peer sent INITIAL-CONTACT");
-            esp_spis.push(c.inbound_spi.to_be_bytes());
-            self.io.events.push_back(Event::ChildSaDown {
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-                reason,
-            });
+        for spi in gone {
+            info!(spi_in = %format_args!("{spi:08x}"), "removing ESP SA: peer sent INITIAL-CONTACT");
+            esp_spis.push(spi.to_be_bytes());
+            self.children.remove(spi, reason, &mut self.io.events);
         }
         let mut isakmp = Vec::new();
         let old = std::mem::take(&mut self.p1);
@@ -575,7 +574,7 @@ impl Engine {
         let changed_port_only = remote.ip() == self.peer.ip();
         self.peer = remote;
         let mut encap_changed = false;
-        for c in self.children.iter_mut() {
+        for c in self.children.list.iter_mut() {
             if c.udp_encap.is_some() && c.udp_encap != Some(remote) {
                 c.udp_encap = Some(remote);
                 encap_changed = true;

@@ -31,8 +31,9 @@ impl Engine {
             // A pair that is neither being replaced nor on its way out.
             let has_child = self
                 .children
+                .list
                 .iter()
-                .any(|c| c.proxy == proxy && !c.rekeying && c.delete_at.is_none());
+                .any(|c| c.proxy() == proxy && !c.rekeying && c.delete_at.is_none());
             let pending = self.p1.iter().any(|e| {
                 e.qm.iter()
                     .any(|q| matches!(&q.state, QmState::ISent(s) if s.proxy() == proxy))
@@ -293,22 +294,21 @@ impl Engine {
         let remote = e.peer;
         let udp_encap = c.proposal.udp_encap().then_some(remote);
         let rekey_at = Some(later(now, soft));
-        let spi_in = c.inbound.spi;
         info!(
             spi_in = %format_args!("{:08x}", c.inbound.spi), spi_out = %format_args!("{:08x}", c.outbound.spi),
             proposal = %c.proposal, proxy = %c.proxy, ?udp_encap, "ESP SAs established"
         );
-        self.children.push(Child {
+        let child = Child {
             inbound_spi: c.inbound.spi,
             outbound_spi: c.outbound.spi,
-            proposal: c.proposal,
-            proxy: c.proxy,
+            ike_sa: (e.icookie, e.rcookie),
+            proposal: c.proposal.to_string(),
+            selectors: vec![c.proxy],
             role,
             established_at: now,
             lifetime,
             rekey_at,
             expires_at: later(now, lifetime),
-            cookies: (e.icookie, e.rcookie),
             udp_encap,
             rekeying: false,
             delete_at: None,
@@ -318,13 +318,22 @@ impl Engine {
             out_bytes: 0,
             lifetime_bytes,
             soft_bytes,
-        });
+        };
         self.io.stats.phase2_established += 1;
         self.consecutive_failures = 0;
         if role == Role::Initiator {
             self.io.events.push_back(child_up_event(c, remote));
         }
-        self.on_child_installed(now, spi_in, role);
+        // As responder the peer has the pair as soon as it sent message 3: switch at once; as
+        // initiator when ESP arrives on the new inbound SA, or after a short delay.
+        let switch_at = later(now, super::lifecycle::OUTBOUND_SWITCH_DELAY);
+        self.children.installed(
+            now,
+            child,
+            role == Role::Responder,
+            switch_at,
+            &mut self.io.events,
+        );
     }
 
     /// Drops a Quick Mode in flight (after the peer rejected it).

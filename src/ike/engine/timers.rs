@@ -10,7 +10,7 @@ use crate::wire::isakmp::ProtocolId;
 use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event};
 use super::super::v1::informational;
-use super::{backoff, hex8, later, new_mid, Child, Engine, P1State, QmState};
+use super::{backoff, hex8, later, new_mid, Engine, P1State, QmState};
 
 impl Engine {
     pub(super) fn run_retransmits(&mut self, now: Instant) {
@@ -89,7 +89,7 @@ impl Engine {
             .phase2
             .proxy_ids
             .iter()
-            .all(|p| self.children.iter().any(|c| c.proxy == *p));
+            .all(|p| self.children.list.iter().any(|c| c.proxy() == *p));
         if !busy && !complete && self.reinit_at.is_none() {
             self.schedule_reinit(now);
         }
@@ -106,7 +106,7 @@ impl Engine {
                 .p1
                 .iter()
                 .any(|o| o.established_at > est && o.state.sa().is_some());
-            let wanted = self.want_up || !self.children.is_empty();
+            let wanted = self.want_up || !self.children.list.is_empty();
             let Some(e) = self.p1.get_mut(i) else { break };
             if e.rekey_at.is_some_and(|t| t <= now) {
                 e.rekey_at = None;
@@ -151,39 +151,20 @@ impl Engine {
             }
             i += 1;
         }
-        // Children: rekey at the soft lifetime (make-before-break), remove at the hard one.
-        let mut rekey = false;
+        // Children: rekey at the soft lifetime (make-before-break), remove at the hard one,
+        // delete replaced pairs after their grace period.
         let may_initiate = !self.policy.responder_only;
-        for c in self.children.iter_mut() {
-            if c.rekey_at.is_some_and(|t| t <= now) {
-                c.rekey_at = None;
-                if may_initiate && c.delete_at.is_none() {
-                    info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA reached its soft lifetime, rekeying");
-                    c.rekeying = true;
-                    rekey = true;
-                }
-            }
-        }
-        if rekey {
+        let due = self.children.run(now, may_initiate, &mut self.io.events);
+        if !due.rekey.is_empty() {
             self.ensure_up(now);
         }
-        let (expired, keep): (Vec<Child>, Vec<Child>) = std::mem::take(&mut self.children)
-            .into_iter()
-            .partition(|c| c.expires_at <= now);
-        self.children = keep;
-        for c in expired {
-            info!(spi_in = %format_args!("{:08x}", c.inbound_spi), "ESP SA expired");
-            self.send_child_delete(&c);
-            self.io.events.push_back(Event::ChildSaDown {
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-                reason: DownReason::Expired,
-            });
-            self.after_child_removed(c.proxy, c.outbound_in_use);
-            if self.want_up && !self.children.iter().any(|x| x.proxy == c.proxy) {
+        for c in due.expired.iter().chain(&due.replaced) {
+            self.send_child_delete(c);
+        }
+        for c in &due.expired {
+            if self.want_up && !self.children.list.iter().any(|x| x.proxy() == c.proxy()) {
                 self.ensure_up(now);
             }
         }
-        self.run_child_timers(now);
     }
 }

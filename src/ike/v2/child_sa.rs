@@ -14,7 +14,6 @@ use crate::ike::core::child::ChildSa;
 use crate::ike::core::later;
 use crate::ike::event::{Event, Role};
 use crate::ike::policy::Subnet;
-use crate::ike::random::random_u32;
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
     ExchangeType, HeaderRepr, KeRepr, NonceRepr, NotifyRepr, NotifyType, Payload, PayloadRepr,
@@ -86,15 +85,9 @@ fn notify(kind: NotifyType, protocol: ProtocolId, spi: &[u8]) -> NotifyRepr<'_> 
 }
 
 impl Engine {
-    /// The soft lifetime of an SA: 78–83 % of `lifetime` for the side that initiated it, 88–93 %
-    /// for the other, random within the range so that both ends do not start at once.
+    /// See [`crate::ike::core::child::soft_lifetime`].
     pub(super) fn soft_lifetime(&mut self, lifetime: Duration, role: Role) -> Duration {
-        let jitter = f64::from(random_u32(&mut *self.rng) % 1000) / 1000.0 * 0.05;
-        let base = match role {
-            Role::Initiator => 0.78,
-            Role::Responder => 0.88,
-        };
-        lifetime.mul_f64(base + jitter)
+        crate::ike::core::child::soft_lifetime(&mut *self.rng, lifetime, role)
     }
 
     /// Derives the keys of a negotiated child and installs it (events for the data plane).

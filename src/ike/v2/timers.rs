@@ -15,7 +15,7 @@ impl Engine {
     pub(super) fn run_timers(&mut self, now: Instant) {
         self.run_retransmits(now);
         self.run_ike_lifetimes(now);
-        let due = self.children.run(now, &mut self.io.events);
+        let due = self.children.run(now, true, &mut self.io.events);
         for spi in due.rekey {
             self.queue_on_newest(Pending::Child(Some(spi)));
         }
