@@ -262,7 +262,7 @@ impl Gateway {
             };
             let (tx, rx) = mpsc::channel(256);
             let (ctx, crx) = mpsc::channel(4);
-            ike_routes.add(&t.cfg, policy, tx);
+            add_route(&mut ike_routes, &t.cfg, policy, tx);
             let mut engine =
                 crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
@@ -419,86 +419,20 @@ impl Gateway {
     }
 }
 
-/// ISAKMP SAs (initiator cookies) of a `destination: dynamic` tunnel remembered, at most.
-const DYNAMIC_COOKIES: usize = 8;
+/// Which tunnel's IKE task a message goes to (see [`crate::ike::Endpoint`]).
+type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<ike::IkeDatagram>>;
 
-/// Which tunnel's IKE task a message goes to: the tunnel configured for the (local, peer)
-/// address pair or, for tunnels with `destination: dynamic`, the one whose `peers-identifier`
-/// an Aggressive Mode message 1 names. The initiator cookie of that message is remembered (the
-/// latest [`DYNAMIC_COOKIES`] per tunnel), so the rest of the exchange and everything under the
-/// ISAKMP SA finds the tunnel too, from whatever address (two road warriors behind one NAT, a
-/// peer whose NAT rebinds); the engine still authenticates everything.
-#[derive(Default)]
-struct IkeRoutes {
-    fixed: HashMap<(IpAddr, IpAddr), mpsc::Sender<ike::IkeDatagram>>,
-    dynamic: Vec<DynamicPeer>,
-    /// Initiator cookie → index in `dynamic`, oldest first.
-    learned: std::sync::Mutex<Vec<([u8; 8], usize)>>,
-}
-
-/// A tunnel with `destination: dynamic`.
-struct DynamicPeer {
-    name: String,
-    local: IpAddr,
-    id: crate::ike::Identity,
+/// Registers a tunnel's IKE task: by its (local, peer) address pair, or by its
+/// `peers-identifier` when its destination is `dynamic`.
+fn add_route(
+    r: &mut IkeRoutes,
+    cfg: &InterfaceConfig,
+    policy: &crate::ike::IkePolicy,
     tx: mpsc::Sender<ike::IkeDatagram>,
-}
-
-impl IkeRoutes {
-    fn add(
-        &mut self,
-        cfg: &InterfaceConfig,
-        policy: &crate::ike::IkePolicy,
-        tx: mpsc::Sender<ike::IkeDatagram>,
-    ) {
-        match (&policy.peer_id, cfg.dynamic_peer) {
-            (Some(id), true) => self.dynamic.push(DynamicPeer {
-                name: cfg.name.clone(),
-                local: cfg.source,
-                id: id.clone(),
-                tx,
-            }),
-            _ => {
-                self.fixed
-                    .entry((cfg.source, cfg.destination))
-                    .or_insert(tx);
-            }
-        }
-    }
-
-    fn route(
-        &self,
-        local: IpAddr,
-        from: IpAddr,
-        msg: &[u8],
-    ) -> Option<&mpsc::Sender<ike::IkeDatagram>> {
-        if let Some(tx) = self.fixed.get(&(local, from)) {
-            return Some(tx);
-        }
-        if self.dynamic.is_empty() {
-            return None;
-        }
-        let icookie: [u8; 8] = msg.get(..8)?.try_into().ok()?;
-        let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&(_, i)) = learned.iter().find(|(c, _)| *c == icookie) {
-            return self.dynamic.get(i).map(|d| &d.tx);
-        }
-        let id = crate::ike::aggressive_initiator_identity(msg)?;
-        let i = self
-            .dynamic
-            .iter()
-            .position(|d| d.local == local && d.id == id)?;
-        if learned.iter().filter(|(_, j)| *j == i).count() >= DYNAMIC_COOKIES {
-            if let Some(oldest) = learned.iter().position(|(_, j)| *j == i) {
-                learned.remove(oldest);
-            }
-        }
-        learned.push((icookie, i));
-        tracing::info!(
-            "Aggressive Mode from {from} with identity {id}: tunnel {} (destination: dynamic)",
-            self.dynamic[i].name
-        );
-        self.dynamic.get(i).map(|d| &d.tx)
+) {
+    match (&policy.peer_id, cfg.dynamic_peer) {
+        (Some(id), true) => r.add_dynamic(&cfg.name, cfg.source, id.clone(), tx),
+        _ => r.add_fixed(cfg.source, cfg.destination, tx),
     }
 }
 
@@ -713,7 +647,7 @@ mod tests {
         for i in &cfg.interfaces {
             let Keying::Ike(p) = &i.keying else { panic!() };
             let (tx, _) = mpsc::channel(1);
-            r.add(i, p, tx.clone());
+            add_route(&mut r, i, p, tx.clone());
             txs.push(tx);
         }
         (r, txs)
@@ -752,7 +686,7 @@ mod tests {
         assert_eq!(which(&r, &txs, "10.9.0.99", &later(&bob)), Some(2));
         // Bounded: after DYNAMIC_COOKIES more exchanges of alice, the oldest is forgotten
         // (bob's is kept).
-        for k in 0..DYNAMIC_COOKIES as u64 {
+        for k in 0..crate::ike::endpoint::DYNAMIC_COOKIES as u64 {
             assert_eq!(which(&r, &txs, "10.9.0.20", &am1("alice", 10 + k)), Some(1));
         }
         assert_eq!(which(&r, &txs, "10.9.0.20", &later(&alice)), None);

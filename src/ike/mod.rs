@@ -34,6 +34,7 @@
 
 mod core;
 pub mod diagnostic;
+pub mod endpoint;
 mod engine;
 pub mod event;
 pub mod policy;
@@ -45,6 +46,7 @@ pub(crate) mod v1;
 pub mod v2;
 
 pub use diagnostic::{AuthSide, Diagnostic};
+pub use endpoint::Endpoint;
 pub use engine::{Engine, SpiTaken};
 pub use event::{DownReason, Event, Role, Transmit};
 pub use policy::{
