@@ -614,9 +614,10 @@ mod tests {
         e.poll_transmit().expect("message 1").data
     }
 
-    /// A later message of the exchange `am1` started: same initiator cookie, anything after.
+    /// A later message of the exchange `am1` started: same initiator cookie and IKEv1 version
+    /// byte, anything after.
     fn later(am1: &[u8]) -> Vec<u8> {
-        let mut m = am1[..8].to_vec();
+        let mut m = am1[..18].to_vec();
         m.extend_from_slice(&[0x55; 40]);
         m
     }
