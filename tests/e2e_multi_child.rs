@@ -59,30 +59,33 @@ fn lab(tag: &str) -> Lab {
 }
 
 /// One side's configuration: `ipsec0` with an IPv4 and an IPv6 proxy-id and a route per family.
-/// `mine` = (v4 subnet, v6 subnet, v4 host, v6 host) of this side, `theirs` the other's.
+/// `mine` = (v4 subnet, v6 subnet, v4 host, v6 host) of this side, `theirs` the other's; `head`
+/// goes before `interfaces:`.
 fn yaml(
     (src, dst): (&str, &str),
     mine: (&str, &str, &str, &str),
     theirs: (&str, &str),
     responder: bool,
     phase2: &str,
+    head: &str,
 ) -> String {
     let (l4, l6, h4, h6) = mine;
     let (r4, r6) = theirs;
     format!(
-        "interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: enable\n    preshared-key: {PSK}\n    responder-only: {}\n    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n        phase1:\n          dh-group: modp1536\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {l4}, remote: {r4} }}\n            ipv6: {{ local: \"{l6}\", remote: \"{r6}\" }}\n          encryption: [aes256]\n          authentication: [hmac-sha256]\n{phase2}\
+        "{head}interfaces:\n  ipsec0:\n    ipv4: {{ source: {src}, destination: {dst} }}\n    nat-traversal: enable\n    preshared-key: {PSK}\n    responder-only: {}\n    ike:\n      version: 1\n      exchange-mode: main\n      proposal:\n        phase1:\n          dh-group: modp1536\n        phase2:\n          proxy-id:\n            ipv4: {{ local: {l4}, remote: {r4} }}\n            ipv6: {{ local: \"{l6}\", remote: \"{r6}\" }}\n          encryption: [aes256]\n          authentication: [hmac-sha256]\n{phase2}\
 route:\n  ipv4:\n    - {{ destination: {r4}, gateway: ipsec0, source: {h4} }}\n  ipv6:\n    - {{ destination: \"{r6}\", gateway: ipsec0, source: \"{h6}\" }}\n",
         if responder { "enable" } else { "disable" }
     )
 }
 
-fn left_yaml(phase2: &str) -> String {
+fn left_yaml(phase2: &str, head: &str) -> String {
     yaml(
         (LEFT, RIGHT),
         (LEFT_V4, LEFT_V6, LEFT_HOST4, LEFT_HOST6),
         (RIGHT_V4, RIGHT_V6),
         false,
         phase2,
+        head,
     )
 }
 
@@ -189,14 +192,19 @@ fn ipv4_and_ipv6_proxy_ids_ours_to_ours_through_a_rekey() {
             (LEFT_V4, LEFT_V6),
             true,
             phase2,
+            "",
         ),
         Some("ipsec0"),
+    );
+    let admin = format!(
+        "admin:\n  listen: 127.0.0.1:18093\n  token-file: {}\n",
+        lab.dir.join("admin.token").display()
     );
     let mut left = Gateway::start(
         &lab.left,
         &lab.dir,
         "left",
-        &left_yaml(phase2),
+        &left_yaml(phase2, &admin),
         Some("ipsec0"),
     );
     let ctx = |l: &Gateway, r: &Gateway| {
@@ -233,6 +241,41 @@ fn ipv4_and_ipv6_proxy_ids_ours_to_ours_through_a_rekey() {
         ctx(&left, &right)
     );
     assert!(l.contains("(was 0x"), "no make-before-break switch\n{l}");
+    // The admin API and `ikegate status` show one current pair per proxy-id, with its selectors.
+    let status = |json: bool| {
+        let cfg = left.config.to_string_lossy().into_owned();
+        let mut args = vec![common::ikegate::bin(), "status", "--config", &cfg];
+        if json {
+            args.push("--json");
+        }
+        let out = lab.left.exec(&args);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let v: serde_json::Value = serde_json::from_str(&status(true)).expect("status --json");
+    let mut current: Vec<String> = v[0]["phase2"]
+        .as_array()
+        .expect("phase2")
+        .iter()
+        .filter(|s| s["current"] == true)
+        .map(|s| s["selectors"].to_string())
+        .collect();
+    current.sort();
+    assert_eq!(
+        current,
+        [
+            format!(r#"[{{"local":"{LEFT_V4}","remote":"{RIGHT_V4}"}}]"#),
+            format!(r#"[{{"local":"{LEFT_V6}","remote":"{RIGHT_V6}"}}]"#),
+        ],
+        "{v:#}"
+    );
+    let text = status(false);
+    for sel in [
+        format!("{LEFT_V4} ⇄ {RIGHT_V4}"),
+        format!("{LEFT_V6} ⇄ {RIGHT_V6}"),
+    ] {
+        assert!(text.contains(&sel), "{sel} missing:\n{text}");
+    }
     let (cl, ll) = left.stop();
     let (cr, lr) = right.stop();
     assert_eq!((cl, cr), (Some(0), Some(0)), "{ll}\n{lr}");
@@ -277,7 +320,13 @@ fn ipv4_and_ipv6_proxy_ids_against_strongswan() {
     }
     let lab = lab("s");
     let charon = Charon::start(&lab.right, swan_cfg());
-    let mut gw = Gateway::start(&lab.left, &lab.dir, "ours", &left_yaml(""), Some("ipsec0"));
+    let mut gw = Gateway::start(
+        &lab.left,
+        &lab.dir,
+        "ours",
+        &left_yaml("", ""),
+        Some("ipsec0"),
+    );
     let up = wait_count(&gw, "outbound traffic for", 2, 20);
     assert!(
         up,

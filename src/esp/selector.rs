@@ -30,10 +30,54 @@ use crate::ike::ProxyId;
 pub struct SelectorTable {
     /// The SAs in use, each once, in the order they were put in use.
     sas: Vec<Arc<OutboundSa>>,
-    /// IPv4 selectors in precedence order: (selector, index into `sas`).
-    v4: Vec<(ProxyId, usize)>,
+    /// IPv4 selectors in precedence order.
+    v4: Vec<Row>,
     /// IPv6 selectors in precedence order.
-    v6: Vec<(ProxyId, usize)>,
+    v6: Vec<Row>,
+}
+
+/// One selector, precomputed for matching: addresses as integers (an IPv4 address in the low 32
+/// bits), `(network, mask)` per side.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    local: (u128, u128),
+    remote: (u128, u128),
+    /// Index into [`SelectorTable::sas`].
+    sa: usize,
+}
+
+impl Row {
+    fn new(s: &ProxyId, sa: usize) -> Row {
+        let side = |n: &crate::ike::Subnet| {
+            let p = u32::from(n.prefix());
+            let mask = match n.addr() {
+                IpAddr::V4(_) if p == 0 => 0,
+                IpAddr::V4(_) => u128::from(u32::MAX << (32 - p.min(32))),
+                IpAddr::V6(_) if p == 0 => 0,
+                IpAddr::V6(_) => u128::MAX << (128 - p.min(128)),
+            };
+            (bits(n.addr()) & mask, mask)
+        };
+        Row {
+            local: side(&s.local),
+            remote: side(&s.remote),
+            sa,
+        }
+    }
+
+    #[inline]
+    fn admits(&self, src: u128, dst: u128) -> bool {
+        dst & self.remote.1 == self.remote.0 && src & self.local.1 == self.local.0
+    }
+}
+
+/// An address as an integer (IPv4 in the low 32 bits).
+#[inline]
+fn bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
 }
 
 impl SelectorTable {
@@ -43,9 +87,11 @@ impl SelectorTable {
         let mut v6 = Vec::new();
         for (i, sa) in sas.iter().enumerate() {
             for s in sa.selectors() {
-                match s.remote.addr() {
-                    IpAddr::V4(_) => v4.push((*s, i)),
-                    IpAddr::V6(_) => v6.push((*s, i)),
+                // A selector mixing families would never match a packet: left out.
+                match (s.local.addr(), s.remote.addr()) {
+                    (IpAddr::V4(_), IpAddr::V4(_)) => v4.push((*s, i)),
+                    (IpAddr::V6(_), IpAddr::V6(_)) => v6.push((*s, i)),
+                    _ => {}
                 }
             }
         }
@@ -60,26 +106,27 @@ impl SelectorTable {
         };
         v4.sort_by_key(key);
         v6.sort_by_key(key);
-        SelectorTable { sas, v4, v6 }
+        let rows = |v: Vec<(ProxyId, usize)>| v.iter().map(|(s, i)| Row::new(s, *i)).collect();
+        SelectorTable {
+            v4: rows(v4),
+            v6: rows(v6),
+            sas,
+        }
     }
 
     /// The SA that seals a packet from `src` to `dst`: the most specific selector containing
     /// both (see the module documentation), `None` when no selector does.
     #[inline]
     pub fn lookup(&self, src: IpAddr, dst: IpAddr) -> Option<&Arc<OutboundSa>> {
-        let rows = match dst {
-            IpAddr::V4(_) => &self.v4,
-            IpAddr::V6(_) => &self.v6,
+        let rows = match (src, dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => &self.v4,
+            (IpAddr::V6(_), IpAddr::V6(_)) => &self.v6,
+            _ => return None,
         };
-        // Single-entry fast path: most tunnels have one selector per family.
-        if let [(s, i)] = rows.as_slice() {
-            return (s.remote.contains(dst) && s.local.contains(src))
-                .then(|| self.sas.get(*i))
-                .flatten();
-        }
+        let (src, dst) = (bits(src), bits(dst));
         rows.iter()
-            .find(|(s, _)| s.remote.contains(dst) && s.local.contains(src))
-            .and_then(|(_, i)| self.sas.get(*i))
+            .find(|r| r.admits(src, dst))
+            .and_then(|r| self.sas.get(r.sa))
     }
 
     /// Whether no SA is in use.
@@ -250,10 +297,28 @@ mod tests {
         assert_eq!(spi_for(&t, "192.168.1.5", "192.168.4.1"), None);
         assert_eq!(spi_for(&t, "10.0.0.1", "192.168.2.1"), None);
         assert_eq!(spi_for(&t, "2001:db8:1::5", "2001:db8:2::9"), None);
-        // Single-row fast path refuses too.
+        // A one-row table refuses too.
         let one = SelectorTable::new(vec![sa(4, &[("192.168.1.0/24", "192.168.2.0/24")])]);
         assert_eq!(spi_for(&one, "192.168.1.5", "192.168.4.1"), None);
         assert_eq!(spi_for(&one, "192.168.9.5", "192.168.2.1"), None);
+    }
+
+    #[test]
+    fn prefix_edges_and_mixed_families() {
+        let t = SelectorTable::new(vec![
+            sa(1, &[("192.168.1.1/32", "0.0.0.0/0")]),
+            sa(2, &[("::/0", "2001:db8::1/128")]),
+            sa(3, &[("128.0.0.0/1", "0.0.0.0/1")]),
+        ]);
+        assert_eq!(spi_for(&t, "192.168.1.1", "8.8.8.8"), Some(3));
+        assert_eq!(spi_for(&t, "192.168.1.1", "200.0.0.1"), Some(1));
+        assert_eq!(spi_for(&t, "192.168.1.2", "200.0.0.1"), None);
+        assert_eq!(spi_for(&t, "127.0.0.1", "8.8.8.8"), None);
+        assert_eq!(spi_for(&t, "fe80::1", "2001:db8::1"), Some(2));
+        assert_eq!(spi_for(&t, "fe80::1", "2001:db8::2"), None);
+        // An IPv4 source with an IPv6 destination matches nothing (no such packet parses).
+        assert_eq!(spi_for(&t, "192.168.1.1", "2001:db8::1"), None);
+        assert_eq!(spi_for(&t, "::1", "200.0.0.1"), None);
     }
 
     #[test]
