@@ -446,3 +446,103 @@ fn sid61_swan_with_wrong_psk_is_refused_and_named() {
     );
     gw.stop();
 }
+
+/// The version mismatch both ways, with a real strongSwan 5.9 initiating: its IKEv1 reaching our
+/// IKEv2 tunnel, and its IKEv2 reaching our IKEv1 tunnel. Our log names the key to change.
+#[test]
+fn deb59_version_mismatch_both_ways_is_named() {
+    if !can_run() {
+        return;
+    }
+    for (swan_version, ours, expect) in [
+        (
+            1,
+            "version: 2",
+            "speaks IKEv1 but this tunnel runs IKEv2 — set `ike.version: 1`",
+        ),
+        (
+            2,
+            "version: 1",
+            "sent an IKEv2 message; this tunnel runs IKEv1 — set `ike.version: 2`",
+        ),
+    ] {
+        let lab = lab();
+        let c = Case {
+            sw: Strongswan::Debian59,
+            swan_initiates: true,
+            ..BASE
+        };
+        let mut cfg = swan_cfg(&c, PSK);
+        if swan_version == 1 {
+            cfg = CharonConfig {
+                version: 1,
+                ike_proposals: "aes256-sha256-modp2048".into(),
+                ..cfg
+            };
+        }
+        let charon = Charon::start(&lab.swan, cfg);
+        let yaml = ours_yaml(&c, PSK).replace("version: 2", ours);
+        let mut gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
+        lab.ours.wait_udp_listening(500, Duration::from_secs(5));
+        let _ = charon.initiate_timeout("net", 3);
+        if !wait_log(&gw, expect, 3) {
+            // charon gives up after its retransmissions: ask once more.
+            let _ = charon.initiate_timeout("net", 3);
+        }
+        if !wait_log(&gw, expect, 15) {
+            charon.fail(&format!("expected {expect:?}:\n{}", gw.log_text()));
+        }
+        gw.stop();
+    }
+}
+
+/// IKE fragmentation (RFC 7383) both ways against strongSwan 6.1: 400-byte FQDN identities
+/// make IKE_AUTH larger than a 576-byte fragment size on both ends; the tunnel comes up and the
+/// capture shows SKF payloads from both, ours within 576 bytes.
+#[test]
+fn sid61_ike_fragmentation_both_directions() {
+    if !can_run() {
+        return;
+    }
+    Strongswan::Sid61.require();
+    let lab = lab();
+    let ours_id = "o".repeat(400);
+    let swan_id = "s".repeat(400);
+    let mut cfg = swan_cfg(&BASE, PSK);
+    cfg.local_id = Some(format!("@{swan_id}"));
+    cfg.remote_id = Some(format!("@{ours_id}"));
+    cfg.fragmentation = Some("force".into());
+    cfg.extra_charon.push("fragment_size = 576".into());
+    let charon = Charon::start(&lab.swan, cfg);
+    let yaml = ours_yaml(&BASE, PSK).replace(
+        "      version: 2\n",
+        &format!("      version: 2\n      fragment-size: 576\n      my-identifier: {{ fqdn: {ours_id} }}\n      peers-identifier: {{ fqdn: {swan_id} }}\n"),
+    );
+    let pcap = lab.dir.join("frag.pcap");
+    let cap = Capture::start(&lab.ours, &lab.link.a, &pcap, Some("udp"));
+    let mut gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
+    if !wait_log(&gw, "ESP SAs installed", 20) {
+        charon.fail(&format!("no SA:\n{}", gw.log_text()));
+    }
+    lab.ours.ping_ok("192.168.2.1", 2, || gw.log_text());
+    let pcap = cap.stop();
+    // SKF is payload type 53; fragments from us (10.0.0.1) and from charon.
+    let frags = tshark::fields(&pcap, "isakmp.nextpayload == 53", &["ip.src", "ip.len"]);
+    assert!(
+        frags.iter().any(|f| f[0] == OURS),
+        "no fragments from us: {frags:?}"
+    );
+    assert!(
+        frags.iter().any(|f| f[0] == SWAN),
+        "no fragments from charon: {frags:?}"
+    );
+    let too_big: Vec<_> = frags
+        .iter()
+        .filter(|f| f[0] == OURS && f[1].parse::<usize>().unwrap_or(9999) > 576)
+        .collect();
+    assert!(
+        too_big.is_empty(),
+        "our fragments exceed 576 bytes: {too_big:?}"
+    );
+    gw.stop();
+}

@@ -377,10 +377,15 @@ impl Engine {
                 self.schedule_reinit_if_idle(now);
             }
             None => {
-                self.io.last_error = Some(format!(
+                let hint = format!(
                     "peer ({}) sent an IKEv2 message; this tunnel runs IKEv1 — set `ike.version: 2` on this tunnel, or IKEv1 on the peer",
                     remote.ip()
-                ));
+                );
+                // Logged once, not per retransmission of the peer.
+                if self.io.last_error.as_deref() != Some(hint.as_str()) {
+                    tracing::warn!("{hint}");
+                }
+                self.io.last_error = Some(hint);
             }
         }
     }
