@@ -583,3 +583,28 @@ fn garbage_never_panics() {
         );
     }
 }
+
+#[test]
+fn a_refused_child_is_retried_with_backoff_not_in_a_loop() {
+    let mut pa = v2_policy(A, B);
+    pa.reinitiate_after = Some(Duration::from_secs(10));
+    pa.phase2.proxy_ids = vec![ProxyId {
+        local: "10.1.0.0/16".parse().unwrap(),
+        remote: "10.2.0.0/16".parse().unwrap(),
+    }];
+    let mut pb = v2_policy(B, A);
+    pb.phase2.proxy_ids = vec![ProxyId {
+        local: "192.168.9.0/24".parse().unwrap(),
+        remote: "192.168.8.0/24".parse().unwrap(),
+    }];
+    let mut p = Pair::new(pa, pb);
+    p.up();
+    p.run_for(Duration::from_secs(60));
+    let refusals =
+        p.a.failures()
+            .iter()
+            .filter(|f| f.contains("TS_UNACCEPTABLE"))
+            .count();
+    // 10 s, 20 s, 40 s of backoff: a handful of attempts in a minute, not one per timer tick.
+    assert!((2..=5).contains(&refusals), "{refusals} attempts in 60 s");
+}

@@ -21,6 +21,10 @@ impl Engine {
         }
         self.delete_children_of(now, &due.replaced);
         self.delete_children_of(now, &due.expired);
+        if !due.expired.is_empty() && self.want_up && !self.policy.responder_only {
+            // A pair ran out without a replacement: negotiate a new one.
+            self.ensure_up(now);
+        }
         self.run_liveness(now);
         self.run_nat_keepalive(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
@@ -29,9 +33,6 @@ impl Engine {
                 info!("IKEv2: re-initiating");
                 self.ensure_up(now);
             }
-        }
-        if self.want_up && !self.policy.responder_only && self.newest_established().is_some() {
-            self.ensure_up(now);
         }
     }
 
