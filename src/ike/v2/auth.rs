@@ -17,6 +17,7 @@ use crate::wire::ikev2::{
 
 use super::child_sa::{ChildParams, NewChildSa};
 use super::exchange::Inner;
+use super::found::Found;
 use super::proposal::{accept_esp_answer, choose_esp, describe, esp_offer};
 use super::ts;
 use super::{Engine, Pending, RequestKind, SaState, V2Diagnostic};
@@ -76,24 +77,6 @@ fn id_body(t: IdType, data: &[u8]) -> Vec<u8> {
     let mut b = vec![t.0, 0, 0, 0];
     b.extend_from_slice(data);
     b
-}
-
-fn find<'a, T>(p: &'a [Payload<'a>], f: impl Fn(&'a Payload<'a>) -> Option<T>) -> Option<T> {
-    p.iter().find_map(f)
-}
-
-pub(super) fn first_error<'a>(p: &'a [Payload<'a>]) -> Option<NotifyType> {
-    find(p, |x| match x {
-        Payload::Notify(n) if n.kind.is_error() => Some(n.kind),
-        _ => None,
-    })
-}
-
-pub(super) fn ts_of<'a>(p: &'a [Payload<'a>], side: Side) -> Option<&'a TsRepr> {
-    find(p, move |x| match x {
-        Payload::Ts(t) if t.side == side => Some(t),
-        _ => None,
-    })
 }
 
 impl Engine {
@@ -173,16 +156,9 @@ impl Engine {
             return;
         };
         let peer = self.sas[i].peer.ip();
-        let idr = find(&payloads, |p| match p {
-            Payload::Id(d) if d.side == Side::Responder => Some(*d),
-            _ => None,
-        });
-        let auth = find(&payloads, |p| match p {
-            Payload::Auth(a) => Some(*a),
-            _ => None,
-        });
-        let (Some(idr), Some(auth)) = (idr, auth) else {
-            let d = match first_error(&payloads) {
+        let f = Found::of(&payloads);
+        let (Some(idr), Some(auth)) = (f.idr, f.auth) else {
+            let d = match f.error {
                 Some(NotifyType::AUTHENTICATION_FAILED) => V2Diagnostic::PeerRefusedAuth {
                     peer,
                     our_id: self.policy.my_identity().to_string(),
@@ -239,18 +215,11 @@ impl Engine {
         payloads: &[Payload<'_>],
     ) {
         let peer = self.sas[i].peer.ip();
-        if let Some(k) = first_error(payloads) {
+        let f = Found::of(payloads);
+        if let Some(k) = f.error {
             return self.child_refused(now, k, &st.child, None, peer);
         }
-        let sa = find(payloads, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let (Some(sa), Some(tsi), Some(tsr)) = (
-            sa,
-            ts_of(payloads, Side::Initiator),
-            ts_of(payloads, Side::Responder),
-        ) else {
+        let (Some(sa), Some(tsi), Some(tsr)) = (f.sa, f.tsi, f.tsr) else {
             return self.child_refused(now, NotifyType::INVALID_SYNTAX, &st.child, None, peer);
         };
         let Some((choice, peer_spi)) = accept_esp_answer(sa, &self.policy.phase2, None) else {
@@ -298,15 +267,8 @@ impl Engine {
             return;
         }
         let peer = self.sas[i].peer.ip();
-        let idi = find(&payloads, |p| match p {
-            Payload::Id(d) if d.side == Side::Initiator => Some(*d),
-            _ => None,
-        });
-        let auth = find(&payloads, |p| match p {
-            Payload::Auth(a) => Some(*a),
-            _ => None,
-        });
-        let (Some(idi), Some(auth)) = (idi, auth) else {
+        let f = Found::of(&payloads);
+        let (Some(idi), Some(auth)) = (f.idi, f.auth) else {
             self.io.stats.dropped_malformed += 1;
             return;
         };
@@ -529,15 +491,8 @@ impl Engine {
         nonces: (Vec<u8>, Vec<u8>),
         rekey_of: Option<u32>,
     ) -> Result<(Vec<Box<dyn PayloadRepr>>, NewChildSa), NotifyType> {
-        let sa = find(payloads, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let (Some(sa), Some(tsi), Some(tsr)) = (
-            sa,
-            ts_of(payloads, Side::Initiator),
-            ts_of(payloads, Side::Responder),
-        ) else {
+        let f = Found::of(payloads);
+        let (Some(sa), Some(tsi), Some(tsr)) = (f.sa, f.tsi, f.tsr) else {
             return Err(NotifyType::INVALID_SYNTAX);
         };
         let our_spi = self.new_spi();

@@ -20,8 +20,9 @@ use crate::wire::ikev2::{
     ProtocolId, SaRepr, Side,
 };
 
-use super::auth::{first_error, ts_of, ChildOffer};
+use super::auth::ChildOffer;
 use super::exchange::Inner;
+use super::found::Found;
 use super::proposal::{
     accept_esp_answer, accept_ike_answer, choose_ike, describe, esp_offer, ike_offer, EspChoice,
     IkeChoice,
@@ -275,28 +276,13 @@ impl Engine {
                 c.rekey_at = Some(now + Duration::from_secs(30));
             }
         };
-        if let Some(k) = first_error(&payloads) {
+        let f = Found::of(&payloads);
+        if let Some(k) = f.error {
             un_rekey(self);
             return self.child_refused(now, k, &req.offer, pfs, peer);
         }
-        let sa = payloads.iter().find_map(|p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nr = payloads.iter().find_map(|p| match p {
-            Payload::Nonce(n) => Some(n.nonce),
-            _ => None,
-        });
-        let ke = payloads.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(*k),
-            _ => None,
-        });
-        let (Some(sa), Some(nr), Some(tsi), Some(tsr)) = (
-            sa,
-            nr,
-            ts_of(&payloads, Side::Initiator),
-            ts_of(&payloads, Side::Responder),
-        ) else {
+        let ke = f.ke;
+        let (Some(sa), Some(nr), Some(tsi), Some(tsr)) = (f.sa, f.nonce, f.tsi, f.tsr) else {
             un_rekey(self);
             return self.io.fail(Diagnostic::Phase1BadAnswer {
                 detail: "IKEv2 CREATE_CHILD_SA: response without SA, Nonce or TS".into(),
@@ -361,18 +347,8 @@ impl Engine {
             self.io.stats.dropped_malformed += 1;
             return;
         };
-        let sa = payloads.iter().find_map(|p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let ni = payloads.iter().find_map(|p| match p {
-            Payload::Nonce(n) => Some(n.nonce.to_vec()),
-            _ => None,
-        });
-        let ke = payloads.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(*k),
-            _ => None,
-        });
+        let f = Found::of(&payloads);
+        let (sa, ni, ke) = (f.sa, f.nonce.map(<[u8]>::to_vec), f.ke);
         let (Some(sa), Some(ni)) = (sa, ni) else {
             return self.respond_error(i, h, NotifyType::INVALID_SYNTAX, &[]);
         };
@@ -512,7 +488,8 @@ impl Engine {
             return;
         };
         let peer = self.sas[i].peer.ip();
-        if let Some(k) = first_error(&payloads) {
+        let f = Found::of(&payloads);
+        if let Some(k) = f.error {
             self.io.fail(Diagnostic::Ikev2(V2Diagnostic::PeerNotify {
                 notify: k.to_string(),
                 during: "the IKE SA rekey",
@@ -521,19 +498,7 @@ impl Engine {
             self.sas[i].rekey_at = Some(now + Duration::from_secs(30));
             return;
         }
-        let sa = payloads.iter().find_map(|p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nr = payloads.iter().find_map(|p| match p {
-            Payload::Nonce(n) => Some(n.nonce),
-            _ => None,
-        });
-        let ke = payloads.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(*k),
-            _ => None,
-        });
-        let (Some(sa), Some(nr), Some(ke)) = (sa, nr, ke) else {
+        let (Some(sa), Some(nr), Some(ke)) = (f.sa, f.nonce, f.ke) else {
             return;
         };
         let Some((choice, peer_spi)) = accept_ike_answer(sa, &self.policy.phase1) else {

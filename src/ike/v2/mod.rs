@@ -27,6 +27,7 @@ mod auth;
 mod child_sa;
 mod diag;
 mod exchange;
+mod found;
 mod info;
 mod message;
 mod proposal;

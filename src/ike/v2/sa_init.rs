@@ -21,6 +21,7 @@ use crate::wire::ikev2::{
 
 use super::auth::InitAnswered;
 use super::exchange::NAT_T_PORT;
+use super::found::Found;
 use super::message::{nat_hash, plain};
 use super::proposal::{accept_ike_answer, choose_ike, describe, ike_offer, IkeChoice};
 use super::{
@@ -227,19 +228,8 @@ impl Engine {
         if let Some((kind, data)) = n.error {
             return self.sa_init_refused(now, i, kind, data, sent_group, remote);
         }
-        let sa_p = payloads.iter().find_map(|p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let ke = payloads.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(*k),
-            _ => None,
-        });
-        let nr = payloads.iter().find_map(|p| match p {
-            Payload::Nonce(n) => Some(n.nonce),
-            _ => None,
-        });
-        let (Some(sa_p), Some(ke), Some(nr)) = (sa_p, ke, nr) else {
+        let f = Found::of(&payloads);
+        let (Some(sa_p), Some(ke), Some(nr)) = (f.sa, f.ke, f.nonce) else {
             return self.sa_init_bad_answer(now, i, "a response without SA, KE or Nonce");
         };
         let Some((choice, _)) = accept_ike_answer(sa_p, &self.policy.phase1) else {
@@ -377,19 +367,8 @@ impl Engine {
             self.io.stats.dropped_malformed += 1;
             return;
         };
-        let sa_p = payloads.iter().find_map(|p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let ke = payloads.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(*k),
-            _ => None,
-        });
-        let ni = payloads.iter().find_map(|p| match p {
-            Payload::Nonce(n) => Some(n.nonce),
-            _ => None,
-        });
-        let (Some(sa_p), Some(ke), Some(ni)) = (sa_p, ke, ni) else {
+        let f = Found::of(&payloads);
+        let (Some(sa_p), Some(ke), Some(ni)) = (f.sa, f.ke, f.nonce) else {
             self.io.stats.dropped_malformed += 1;
             return;
         };
