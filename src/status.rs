@@ -60,14 +60,17 @@ pub async fn run(admin: &AdminConfig, json: bool) -> ExitCode {
 pub fn table(ts: &[Tunnel]) -> String {
     let mut s = String::new();
     for t in ts {
+        let keying = match t.ike_version {
+            Some(v) => format!("IKEv{v}"),
+            None => t.keying.clone(),
+        };
         let _ = writeln!(
             s,
-            "{}: {}, {} ⇄ {}, {} keys",
+            "{}: {}, {} ⇄ {}, {keying} keys",
             t.name,
             t.state.as_str().to_uppercase(),
             t.local,
             t.remote,
-            t.keying
         );
         if let Some(n) = &t.nat {
             let _ = writeln!(

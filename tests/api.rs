@@ -29,6 +29,7 @@ fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
         name: name.into(),
         state,
         keying: keying.into(),
+        ike_version: (keying == "ike").then_some(2),
         local: "10.0.0.1".into(),
         remote: "10.0.0.2".into(),
         nat_traversal: "enable".into(),
@@ -753,7 +754,7 @@ async fn status_command_prints_the_table() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("ipsec0: UP, 10.0.0.1 ⇄ 10.0.0.2, ike keys"),
+        text.contains("ipsec0: UP, 10.0.0.1 ⇄ 10.0.0.2, IKEv2 keys"),
         "{text}"
     );
     assert!(

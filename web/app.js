@@ -126,7 +126,7 @@ async function detail(name) {
   $('d-name').textContent = t.name;
   const st = $('d-state'); st.textContent = t.state; st.className = 'state ' + t.state;
   const nat = t.nat ? ((t.nat.detected ? 'NAT detected' : 'no NAT') + ', NAT-T ' + t.nat.nat_t + (t.nat.floated ? ', UDP 4500' : '') + ', peer seen at ' + t.nat.mapped) : '–';
-  dl('d-info', [['keying', t.keying], ['outer', t.local + ' ⇄ ' + t.remote], ['nat-traversal', t.nat_traversal], ['NAT', nat], ['MTU', t.mtu]]);
+  dl('d-info', [['keying', t.ike_version ? 'IKEv' + t.ike_version : t.keying], ['outer', t.local + ' ⇄ ' + t.remote], ['nat-traversal', t.nat_traversal], ['NAT', nat], ['MTU', t.mtu]]);
   const c = t.counters;
   const drops = Object.entries(c.rx_drops).filter(([, v]) => v > 0).map(([k, v]) => k + ' ' + v).join(', ') || 'none';
   const ctr = [['out', c.tx.packets + ' pkts, ' + bytes(c.tx.bytes)], ['in', c.rx.packets + ' pkts, ' + bytes(c.rx.bytes)],

@@ -38,6 +38,9 @@ pub struct Tunnel {
     pub state: TunnelState,
     /// `ike` or `manual`.
     pub keying: String,
+    /// The IKE version of an IKE-keyed tunnel: 1 or 2 (`ike.version`).
+    #[serde(default)]
+    pub ike_version: Option<u8>,
     /// Our outer address.
     pub local: String,
     /// The peer's configured outer address; `dynamic (ADDR)` for a road warrior (`destination:

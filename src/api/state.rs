@@ -559,6 +559,11 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
             Keying::Ike(_) => "ike".into(),
             Keying::Manual { .. } => "manual".into(),
         },
+        ike_version: match &t.cfg.keying {
+            Keying::Ike(p) if p.version == crate::ike::IkeVersion::V2 => Some(2),
+            Keying::Ike(_) => Some(1),
+            Keying::Manual { .. } => None,
+        },
         local: t.cfg.source.to_string(),
         remote: match t.peer_ip() {
             a if t.cfg.dynamic_peer && a.is_unspecified() => "dynamic".into(),
