@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::crypto::dh::DhPrivate;
 use crate::crypto::ikev2::keys::{child_sa_keys, rekey_skeyseed};
 use crate::crypto::ikev2::IkeSaKeys;
-use crate::ike::core::child::ChildSa;
+use crate::ike::core::child::{ChildSa, IkeSaId};
 use crate::ike::core::later;
 use crate::ike::event::{Event, Role};
 use crate::ike::policy::Subnet;
@@ -631,10 +631,52 @@ impl Engine {
             lifetime,
         });
         self.io.stats.phase1_established += 1;
+        let lowest = nonces.0.min(nonces.1).to_vec();
+        sa.rekeyed_from = Some((old_id, lowest.clone()));
         self.sas.push(sa);
-        for c in self.children.list.iter_mut().filter(|c| c.ike_sa == old_id) {
-            c.ike_sa = new_id;
+        let twin = self.sas.iter().find(|x| {
+            x.id() != new_id && x.rekeyed_from.as_ref().is_some_and(|(o, _)| *o == old_id)
+        });
+        let survivor = match twin {
+            None => new_id,
+            Some(t) => self.settle_rekey_collision(new_id, lowest, t.id()),
+        };
+        for c in self.children.list.iter_mut() {
+            if c.ike_sa == old_id || c.ike_sa == new_id {
+                c.ike_sa = survivor;
+            }
         }
+    }
+
+    /// Both ends rekeyed the same IKE SA at once (§2.8.2): the new SA whose exchange had the
+    /// lowest nonce goes, deleted by the end that initiated it; the children live under the
+    /// other. Returns the survivor.
+    fn settle_rekey_collision(
+        &mut self,
+        new_id: IkeSaId,
+        lowest: Vec<u8>,
+        twin_id: IkeSaId,
+    ) -> IkeSaId {
+        let twin_lowest = self
+            .find_sa(twin_id)
+            .and_then(|i| self.sas[i].rekeyed_from.as_ref().map(|(_, n)| n.clone()))
+            .unwrap_or_default();
+        let (loser, survivor) = if lowest < twin_lowest {
+            (new_id, twin_id)
+        } else {
+            (twin_id, new_id)
+        };
+        info!("IKEv2: simultaneous IKE SA rekey; keeping one of the two new SAs");
+        for c in self.children.list.iter_mut().filter(|c| c.ike_sa == loser) {
+            c.ike_sa = survivor;
+        }
+        if let Some(i) = self.find_sa(loser) {
+            self.sas[i].retiring = true;
+            if self.sas[i].original_initiator {
+                self.queue(i, super::Pending::DeleteIke);
+            }
+        }
+        survivor
     }
 }
 

@@ -233,6 +233,12 @@ impl Engine {
         let peer = sa.peer;
         let id = sa.id();
         let established = sa.established();
+        if sa.retiring {
+            // A Delete for an IKE SA the peer already dropped (it rekeyed or deleted it first):
+            // nothing is lost, the peer is not dead.
+            self.drop_ike_sa(id, DownReason::Rekeyed);
+            return;
+        }
         if liveness || established {
             let silent = self
                 .live

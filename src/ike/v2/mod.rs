@@ -127,6 +127,9 @@ struct IkeSa {
     peer_identity: Option<String>,
     /// Replaced by a rekeyed IKE SA or being deleted: no new requests but Delete.
     retiring: bool,
+    /// Created by a rekey of this IKE SA, with the lowest nonce of that exchange (to settle a
+    /// simultaneous rekey, §2.8.2).
+    rekeyed_from: Option<(IkeSaId, Vec<u8>)>,
 }
 
 enum SaState {
@@ -222,6 +225,7 @@ impl IkeSa {
             expires_at: None,
             peer_identity: None,
             retiring: false,
+            rekeyed_from: None,
         }
     }
 

@@ -608,3 +608,36 @@ fn a_refused_child_is_retried_with_backoff_not_in_a_loop() {
     // 10 s, 20 s, 40 s of backoff: a handful of attempts in a minute, not one per timer tick.
     assert!((2..=5).contains(&refusals), "{refusals} attempts in 60 s");
 }
+
+#[test]
+fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_and_the_child() {
+    let mut p = Pair::default();
+    p.up();
+    let now = p.now;
+    p.a.engine.sas[0].rekey_at = Some(now);
+    p.b.engine.sas[0].rekey_at = Some(now);
+    // Both start their rekey before either sees the other's request.
+    p.a.engine.handle_timeout(now);
+    p.b.engine.handle_timeout(now);
+    p.drive();
+    p.run_for(Duration::from_secs(60));
+    assert!(
+        p.a.failures().is_empty() && p.b.failures().is_empty(),
+        "{:?} {:?}",
+        p.a.failures(),
+        p.b.failures()
+    );
+    let (sa, sb) = (p.a.engine.status(), p.b.engine.status());
+    assert_eq!(sa.phase1.len(), 1, "{:?}", sa.phase1);
+    assert_eq!(sb.phase1.len(), 1, "{:?}", sb.phase1);
+    assert_eq!(sa.phase1[0].icookie, sb.phase1[0].icookie);
+    // The initial SA, ours and the peer's rekeyed one: a real collision.
+    assert_eq!(p.a.count(|e| matches!(e, Event::Phase1Up { .. })), 3);
+    assert_eq!((sa.children.len(), sb.children.len()), (1, 1));
+    // The child still lives under an IKE SA both ends have: a child rekey works.
+    p.a.engine.rekey(p.now);
+    p.drive();
+    p.run_for(Duration::from_secs(20));
+    assert_eq!(p.a.children_up().len(), 2, "{:?}", p.a.failures());
+    assert_eq!(p.a.engine.status().children.len(), 1);
+}
