@@ -186,26 +186,14 @@ impl Engine {
     }
 
     /// Removes every SA; Delete messages first when `tell_peer`.
-    pub(super) fn teardown(&mut self, now: Instant, reason: DownReason, tell_peer: bool) {
+    pub(super) fn teardown(&mut self, reason: DownReason, tell_peer: bool) {
         if tell_peer {
             // One INFORMATIONAL per established IKE SA deleting it (and with it its children),
             // sent now: there is no waiting for answers on shutdown.
             for i in 0..self.sas.len() {
-                if self.sas[i].established() {
-                    if let Ok(d) = DeleteRepr::new(ProtocolId::IKE, 0, &[]) {
-                        let mid = self.sas[i].next_request_id;
-                        let header = self.header(i, ExchangeType::INFORMATIONAL, mid, false);
-                        if let Some(dg) = self.seal(i, &header, &[&d]) {
-                            let (p, peer) = (self.sas[i].local_port, self.sas[i].peer);
-                            for x in dg {
-                                self.io.send(p, peer, x);
-                            }
-                        }
-                    }
-                }
+                self.send_ike_delete_now(i);
             }
         }
-        let _ = now;
         self.children.clear(reason, &mut self.io.events);
         for sa in std::mem::take(&mut self.sas) {
             if sa.established_at.is_some() {
@@ -214,6 +202,26 @@ impl Engine {
                     rcookie: sa.spi_r,
                     reason,
                 });
+            }
+        }
+    }
+
+    /// Sends a Delete for established IKE SA `i` without waiting for the answer (shutdown,
+    /// expiry).
+    pub(super) fn send_ike_delete_now(&mut self, i: usize) {
+        if !self.sas.get(i).is_some_and(|s| s.established()) {
+            return;
+        }
+        let Ok(d) = DeleteRepr::new(ProtocolId::IKE, 0, &[]) else {
+            return;
+        };
+        let mid = self.sas[i].next_request_id;
+        let header = self.header(i, ExchangeType::INFORMATIONAL, mid, false);
+        if let Some(dg) = self.seal(i, &header, &[&d]) {
+            self.sas[i].next_request_id = mid.wrapping_add(1);
+            let (p, peer) = (self.sas[i].local_port, self.sas[i].peer);
+            for x in dg {
+                self.io.send(p, peer, x);
             }
         }
     }

@@ -353,7 +353,7 @@ impl Engine {
         self.last_now = Some(now);
         self.want_up = false;
         self.reinit_at = None;
-        self.teardown(now, DownReason::Shutdown, true);
+        self.teardown(DownReason::Shutdown, true);
     }
 
     /// Rekeys every child now (make-before-break).
@@ -390,7 +390,7 @@ impl Engine {
     pub fn reset(&mut self, now: Instant) {
         self.last_now = Some(now);
         info!("resetting the tunnel (operator request)");
-        self.teardown(now, DownReason::Reset, true);
+        self.teardown(DownReason::Reset, true);
         self.reinit_at = None;
         if !self.policy.responder_only {
             self.want_up = true;

@@ -60,6 +60,9 @@ impl Engine {
             }
         }
         for id in drop {
+            if let Some(i) = self.find_sa(id) {
+                self.send_ike_delete_now(i);
+            }
             self.drop_ike_sa(id, DownReason::Expired);
         }
     }
