@@ -333,6 +333,54 @@ fn deb59_swan_initiates_chacha20poly1305() {
     });
 }
 
+/// The same suites with the other side initiating: every suite is run in both directions
+/// against both versions.
+#[test]
+fn both_directions_of_every_suite() {
+    let gcm = (
+        "        phase1: { encryption: aes256-gcm, prf: sha384, dh-group: ecp384 }\n",
+        "          encryption: aes256-gcm\n",
+        "aes256gcm16-prfsha384-ecp384",
+        "aes256gcm16",
+    );
+    let cbc = (
+        "        phase1: { encryption: aes128, hash: sha256, dh-group: curve25519 }\n",
+        "          encryption: aes128\n          authentication: hmac-sha256\n          pfs-group: curve25519\n",
+        "aes128-sha256-curve25519",
+        "aes128-sha256-curve25519",
+    );
+    let chacha = (
+        "        phase1: { encryption: chacha20-poly1305, prf: sha256, dh-group: curve25519 }\n",
+        "          encryption: chacha20-poly1305\n",
+        "chacha20poly1305-prfsha256-curve25519",
+        "chacha20poly1305",
+    );
+    let default = ("", "", BASE.swan_ike, BASE.swan_esp);
+    // (build, charon initiates, suite): the directions the single tests above do not cover.
+    let runs = [
+        (Strongswan::Sid61, true, default),
+        (Strongswan::Sid61, false, gcm),
+        (Strongswan::Sid61, true, cbc),
+        (Strongswan::Sid61, true, chacha),
+        (Strongswan::Debian59, true, default),
+        (Strongswan::Debian59, false, gcm),
+        (Strongswan::Debian59, true, cbc),
+        (Strongswan::Debian59, false, chacha),
+    ];
+    for (sw, swan_initiates, (phase1, phase2, swan_ike, swan_esp)) in runs {
+        println!("{sw:?}, charon initiates: {swan_initiates}, {swan_ike} / {swan_esp}");
+        interop(Case {
+            sw,
+            swan_initiates,
+            phase1,
+            phase2,
+            swan_ike,
+            swan_esp,
+            ..BASE
+        });
+    }
+}
+
 /// A misconfigured peer: ikegate initiates and must say why in its log.
 fn diagnosed(c: Case, swan: impl FnOnce(&mut CharonConfig), ours_psk: &str, expect: &[&str]) {
     if !can_run() {
