@@ -530,6 +530,41 @@ fn dead_peer_is_detected_and_the_tunnel_heals() {
     assert_eq!(p.b.children_up().len(), 1, "{:?}", p.a.failures());
 }
 
+/// B restarts and initiates while A still holds the old IKE SA (first in A's table): B's
+/// INITIAL_CONTACT drops the stale SAs and the new IKE SA, which moved in the table, is
+/// established with its child (this indexed past the table's end and panicked).
+#[test]
+fn initial_contact_from_a_restarted_peer_replaces_the_stale_sas() {
+    let mut p = Pair::default();
+    p.up();
+    assert_eq!(p.a.children_up().len(), 1);
+    p.b = Node {
+        engine: Engine::new(v2_policy(B, A), Box::new(SeededRandom::new(9))),
+        addr: ip(B),
+        events: vec![],
+    };
+    p.b.engine.initiate(p.now);
+    p.drive();
+    let stale = p.a.count(|e| {
+        matches!(
+            e,
+            Event::ChildSaDown {
+                reason: crate::ike::event::DownReason::InitialContact,
+                ..
+            }
+        )
+    });
+    assert_eq!(stale, 1, "{:?}", p.a.events);
+    assert_eq!(p.a.children_up().len(), 2, "{:?}", p.a.failures());
+    assert_eq!(p.b.children_up().len(), 1, "{:?}", p.b.failures());
+    assert_keys_match(&p.a.children_up()[1], &p.b.children_up()[0]);
+    assert_eq!(p.a.engine.status().phase1.len(), 1);
+    // The new IKE SA works: a child rekey on it goes through.
+    p.a.engine.rekey(p.now);
+    p.drive();
+    assert_eq!(p.a.children_up().len(), 3, "{:?}", p.a.failures());
+}
+
 #[test]
 fn delete_on_shutdown_removes_the_peer_state() {
     let mut p = Pair::default();
