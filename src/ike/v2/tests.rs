@@ -565,6 +565,30 @@ fn initial_contact_from_a_restarted_peer_replaces_the_stale_sas() {
     assert_eq!(p.a.children_up().len(), 3, "{:?}", p.a.failures());
 }
 
+/// The peer rekeys a child a few seconds after it came up (charon does when a NAT rebinding
+/// makes it update the SAs): the new pair replaces the old one, it is not taken for a rekey
+/// collision (which kept the old pair, deleted the new one and negotiated a third).
+#[test]
+fn early_rekey_by_the_peer_is_not_a_collision() {
+    let mut p = Pair::default();
+    p.up();
+    p.run_for(Duration::from_secs(3));
+    p.b.engine.rekey(p.now);
+    p.drive();
+    p.run_for(Duration::from_secs(30));
+    assert_eq!(p.a.children_up().len(), 2, "{:?}", p.a.events);
+    assert_eq!(p.b.children_up().len(), 2, "{:?}", p.b.events);
+    let down = p.a.count(|e| matches!(e, Event::ChildSaDown { .. }));
+    assert_eq!(down, 1, "{:?}", p.a.events);
+    assert_keys_match(&p.a.children_up()[1], &p.b.children_up()[1]);
+    let (new_in, _, _) = p.a.children_up()[1];
+    let alive = p.a.engine.status().children;
+    assert!(
+        alive.iter().any(|c| c.inbound_spi == new_in.spi),
+        "{alive:?}"
+    );
+}
+
 #[test]
 fn delete_on_shutdown_removes_the_peer_state() {
     let mut p = Pair::default();
