@@ -245,18 +245,27 @@ fn rekeys_by_charon_without_loss_swan59() {
     rekeys_without_loss(Strongswan::Debian59, true, "r5c");
 }
 
-/// charon (6.1) is SIGKILLed: our liveness checks (every 3 s, 3 tries) declare it dead within
+/// charon is SIGKILLed: our liveness checks (every 3 s, 3 tries) declare it dead within
 /// 3 × 3 + 3 s (+1 s for the once-a-second traffic sampling), the tunnel comes back when charon
 /// restarts (we re-initiate). Then charon is killed and restarted once more and initiates
 /// itself before we notice: its INITIAL_CONTACT makes us drop the stale SAs at once.
 #[test]
 fn dead_peer_detected_and_tunnel_heals_sid61() {
+    dead_peer_case(Strongswan::Sid61, "d6");
+}
+
+/// The same against 5.9 (ESP in UDP).
+#[test]
+fn dead_peer_detected_and_tunnel_heals_swan59() {
+    dead_peer_case(Strongswan::Debian59, "d5");
+}
+
+fn dead_peer_case(sw: Strongswan, tag: &str) {
     if !can_run() {
         return;
     }
-    let sw = Strongswan::Sid61;
     sw.require();
-    let lab = lab("dp");
+    let lab = lab(tag);
     let mut charon = Charon::start(&lab.swan, swan_cfg(sw));
     let mut gw = Gateway::start(
         &lab.ours,
@@ -283,7 +292,7 @@ fn dead_peer_detected_and_tunnel_heals_sid61() {
     );
     let detection = killed.elapsed();
     println!(
-        "IKEv2 liveness: charon declared dead {:.1} s after SIGKILL (bound 13 s)",
+        "IKEv2 {sw:?} liveness: charon declared dead {:.1} s after SIGKILL (bound 13 s)",
         detection.as_secs_f64()
     );
     assert!(
@@ -302,7 +311,7 @@ fn dead_peer_detected_and_tunnel_heals_sid61() {
     });
     assert!(up.is_some(), "{}", context(&gw, &charon));
     println!(
-        "IKEv2: tunnel back {:.1} s after charon restarted (we re-initiated)",
+        "IKEv2 {sw:?}: tunnel back {:.1} s after charon restarted (we re-initiated)",
         back.elapsed().as_secs_f64()
     );
     assert!(
@@ -327,7 +336,7 @@ fn dead_peer_detected_and_tunnel_heals_sid61() {
     lab.ours
         .wait_ping(SWAN_HOST, Duration::from_secs(5), || context(&gw, &charon));
     println!(
-        "IKEv2: charon restarted and initiated (INITIAL_CONTACT): ping through {:.1} s after the restart began",
+        "IKEv2 {sw:?}: charon restarted and initiated (INITIAL_CONTACT): ping through {:.1} s after the restart began",
         t0.elapsed().as_secs_f64()
     );
     let log = gw.log_text();
