@@ -41,7 +41,15 @@ impl Engine {
     /// Keeps the inbound SAs of the replaced pairs we are deleting for a moment: their
     /// `ChildSaDown` events wait [`REPLACED_INBOUND_LINGER`] (the Delete goes out now).
     fn hold_back_replaced(&mut self, now: Instant, replaced: &[ChildSa]) {
-        if replaced.is_empty() {
+        let spis: Vec<u32> = replaced.iter().map(|c| c.inbound_spi).collect();
+        self.hold_back_down(now, &spis, DownReason::Rekeyed);
+    }
+
+    /// Holds back the queued `ChildSaDown` events (with `reason`) of the pairs with these
+    /// inbound SPIs for [`REPLACED_INBOUND_LINGER`]: packets the peer sent on them before the
+    /// Delete still find them installed.
+    pub(super) fn hold_back_down(&mut self, now: Instant, spis: &[u32], reason: DownReason) {
+        if spis.is_empty() {
             return;
         }
         let until = now + REPLACED_INBOUND_LINGER;
@@ -50,9 +58,9 @@ impl Engine {
             match e {
                 Event::ChildSaDown {
                     inbound_spi,
-                    reason: DownReason::Rekeyed,
+                    reason: r,
                     ..
-                } if replaced.iter().any(|c| c.inbound_spi == inbound_spi) => {
+                } if r == reason && spis.contains(&inbound_spi) => {
                     self.lingering.push((until, e));
                 }
                 e => self.io.events.push_back(e),
