@@ -14,6 +14,7 @@ pub mod charon;
 pub mod ikegate;
 pub mod nat;
 pub mod netns;
+pub mod ping;
 pub mod tshark;
 
 use std::path::{Path, PathBuf};

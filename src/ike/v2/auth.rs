@@ -99,7 +99,13 @@ impl Engine {
         let auth = psk_auth(prf, &self.policy.psk, &octets);
         let our_spi = self.new_spi();
         let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
-        let first_sa = self.sas.iter().filter(|s| s.established()).count() == 0;
+        // No other IKE SA with the peer (this one reads as established already: the
+        // IKE_SA_INIT response handler left it so).
+        let first_sa = !self
+            .sas
+            .iter()
+            .enumerate()
+            .any(|(j, s)| j != i && s.established());
         let idi = IdRepr {
             side: Side::Initiator,
             id_type: t,
@@ -350,9 +356,15 @@ impl Engine {
                 self.respond(i, h, &[&idr, &auth_p, &notify]);
             }
         }
-        if initial_contact {
-            self.initial_contact(i);
-        }
+        // Dropping the stale IKE SAs moves this one in the table.
+        let i = if initial_contact {
+            match self.initial_contact(i) {
+                Some(i) => i,
+                None => return,
+            }
+        } else {
+            i
+        };
         self.ike_sa_established(now, i, &idi);
         if let Ok((_, c)) = child {
             self.install_child(now, i, c);
@@ -434,7 +446,8 @@ impl Engine {
     }
 
     /// The peer restarted (INITIAL_CONTACT): every other IKE SA and its children are stale.
-    fn initial_contact(&mut self, keep: usize) {
+    /// Returns the index of the kept IKE SA, which moves when others before it go.
+    fn initial_contact(&mut self, keep: usize) -> Option<usize> {
         let keep_id = self.sas[keep].id();
         let stale: Vec<_> = self
             .sas
@@ -445,6 +458,7 @@ impl Engine {
         for id in stale {
             self.drop_ike_sa(id, DownReason::InitialContact);
         }
+        self.find_sa(keep_id)
     }
 
     /// Initiator: a child request was refused with `kind`.

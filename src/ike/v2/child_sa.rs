@@ -176,6 +176,13 @@ impl Engine {
         // before answering) and deletes the old pair soon; the responder switches when the old
         // pair is deleted or the new one carries traffic.
         let switch_now = c.rekey_of.is_none() || p.we_initiated;
+        // The peer's explicit rekey (REKEY_SA) replaces that pair: never a collision with it,
+        // however young it is (the table's time-window rule is for IKEv1, which cannot say).
+        if let (Some(old), false) = (c.rekey_of, p.we_initiated) {
+            if let Some(o) = self.children.list.iter_mut().find(|x| x.inbound_spi == old) {
+                o.rekeying = true;
+            }
+        }
         self.children.installed(
             now,
             child,

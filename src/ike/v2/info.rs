@@ -86,7 +86,13 @@ impl Engine {
             .max_by_key(|c| c.established_at)
             .map(|c| c.inbound_spi);
         match successor {
-            Some(s) => self.children.switch_to(s, &mut self.io.events),
+            Some(s) => {
+                // A rekey replaced it: outbound moves to the new pair now, but the old inbound
+                // SA stays a moment for packets the peer sent before its Delete (they may
+                // arrive after it: ESP and IKE take separate paths).
+                self.hold_back_down(now, &[spi], DownReason::PeerDelete);
+                self.children.switch_to(s, &mut self.io.events);
+            }
             None if !old.rekeying => self.schedule_reinit(now),
             None => {}
         }

@@ -49,6 +49,10 @@ const COOKIE_THRESHOLD: usize = 8;
 const RESPONDER_SWITCH_DELAY: Duration = Duration::from_secs(5);
 /// Rekey initiator: the old pair is deleted this long after the new one is up.
 const INITIATOR_DELETE_DELAY: Duration = Duration::from_secs(2);
+/// A replaced pair we delete stays installed this long after our Delete goes out: the peer
+/// may send on it until the Delete reaches it (strongSwan, as rekey responder, switches its
+/// outbound only then), and those packets are still on their way.
+const REPLACED_INBOUND_LINGER: Duration = Duration::from_secs(2);
 
 /// The IKEv2 engine of one tunnel.
 pub struct Engine {
@@ -73,6 +77,8 @@ pub struct Engine {
     cookie_secret: [u8; 16],
     /// One "speaks IKEv1" report per engine, not per message.
     reported_v1: bool,
+    /// `ChildSaDown` of replaced pairs we deleted, held back until the time beside each.
+    lingering: Vec<(Instant, Event)>,
 }
 
 #[derive(Debug, Default)]
@@ -267,6 +273,7 @@ impl Engine {
             iv_counter: 0,
             cookie_secret,
             reported_v1: false,
+            lingering: Vec::new(),
         }
     }
 
@@ -604,6 +611,9 @@ impl Engine {
         loop {
             let s = random_u32(&mut *self.rng);
             let used = self.children.get(s).is_some()
+                || self.lingering.iter().any(|(_, e)| {
+                    matches!(e, Event::ChildSaDown { inbound_spi, .. } if *inbound_spi == s)
+                })
                 || self.spi_taken.as_ref().is_some_and(|taken| taken(s))
                 || self.sas.iter().any(|sa| sa.request_spi() == Some(s));
             if s >= 256 && !used {

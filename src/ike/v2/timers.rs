@@ -5,17 +5,20 @@ use std::time::Instant;
 
 use tracing::info;
 
+use crate::ike::core::child::ChildSa;
 use crate::ike::core::earliest;
-use crate::ike::event::DownReason;
+use crate::ike::event::{DownReason, Event};
 
 use super::exchange::NAT_T_PORT;
-use super::{Engine, Pending, SaState};
+use super::{Engine, Pending, SaState, REPLACED_INBOUND_LINGER};
 
 impl Engine {
     pub(super) fn run_timers(&mut self, now: Instant) {
         self.run_retransmits(now);
         self.run_ike_lifetimes(now);
+        self.release_lingering(now);
         let due = self.children.run(now, true, &mut self.io.events);
+        self.hold_back_replaced(now, &due.replaced);
         for spi in due.rekey {
             self.queue_on_newest(Pending::Child(Some(spi)));
         }
@@ -34,6 +37,45 @@ impl Engine {
                 self.ensure_up(now);
             }
         }
+    }
+
+    /// Keeps the inbound SAs of the replaced pairs we are deleting for a moment: their
+    /// `ChildSaDown` events wait [`REPLACED_INBOUND_LINGER`] (the Delete goes out now).
+    fn hold_back_replaced(&mut self, now: Instant, replaced: &[ChildSa]) {
+        let spis: Vec<u32> = replaced.iter().map(|c| c.inbound_spi).collect();
+        self.hold_back_down(now, &spis, DownReason::Rekeyed);
+    }
+
+    /// Holds back the queued `ChildSaDown` events (with `reason`) of the pairs with these
+    /// inbound SPIs for [`REPLACED_INBOUND_LINGER`]: packets the peer sent on them before the
+    /// Delete still find them installed.
+    pub(super) fn hold_back_down(&mut self, now: Instant, spis: &[u32], reason: DownReason) {
+        if spis.is_empty() {
+            return;
+        }
+        let until = now + REPLACED_INBOUND_LINGER;
+        let events = std::mem::take(&mut self.io.events);
+        for e in events {
+            match e {
+                Event::ChildSaDown {
+                    inbound_spi,
+                    reason: r,
+                    ..
+                } if r == reason && spis.contains(&inbound_spi) => {
+                    self.lingering.push((until, e));
+                }
+                e => self.io.events.push_back(e),
+            }
+        }
+    }
+
+    /// Emits the held-back `ChildSaDown` events that are due.
+    fn release_lingering(&mut self, now: Instant) {
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.lingering)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.lingering = keep;
+        self.io.events.extend(due.into_iter().map(|(_, e)| e));
     }
 
     fn run_ike_lifetimes(&mut self, now: Instant) {
@@ -107,6 +149,9 @@ impl Engine {
     /// The earliest deadline of anything the engine waits for.
     pub(super) fn deadline(&self) -> Option<Instant> {
         let mut t = earliest(self.reinit_at, self.children.deadline());
+        for (at, _) in &self.lingering {
+            t = earliest(t, Some(*at));
+        }
         for sa in &self.sas {
             t = earliest(t, sa.request.as_ref().map(|r| r.next_at));
             t = earliest(t, sa.rekey_at.filter(|_| !sa.retiring));
