@@ -27,6 +27,9 @@ mod auth;
 mod child_sa;
 mod diag;
 mod exchange;
+/// Fuzz harnesses (not an API; public only for the `fuzz/` crate).
+#[doc(hidden)]
+pub mod fuzzing;
 mod info;
 mod message;
 mod proposal;
