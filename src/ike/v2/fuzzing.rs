@@ -626,12 +626,16 @@ mod tests {
     use super::*;
     use crate::ike::random::{random_bytes, RandomSource};
 
+    /// The committed seeds of `target`, and the local libFuzzer corpus when there is one (not
+    /// committed: replaying it here adds the overflow checks the `-O` fuzz build lacks).
     fn seeds(target: &str) -> Vec<Vec<u8>> {
-        let dir = format!("{}/fuzz/seeds/{target}", env!("CARGO_MANIFEST_DIR"));
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return Vec::new();
-        };
-        let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        let mut files = Vec::new();
+        for kind in ["seeds", "corpus"] {
+            let dir = format!("{}/fuzz/{kind}/{target}", env!("CARGO_MANIFEST_DIR"));
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                files.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
         files.sort();
         files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
     }
@@ -675,6 +679,25 @@ mod tests {
         for s in random_inputs(13, 5000, 400) {
             parts(&s);
         }
+    }
+
+    /// The `real-sa-ts` seed holds an SA payload with an IKE and an ESP proposal and a TS
+    /// payload that parse and are chosen: the fuzzer starts from the interesting paths.
+    #[test]
+    fn parts_seed_reaches_choice_and_narrowing() {
+        let path = format!(
+            "{}/fuzz/seeds/ikev2_parts/real-sa-ts",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let data = std::fs::read(path).expect("seed");
+        let mut c = Cursor(&data);
+        let policy = fuzz_policy(true, c.u8());
+        let sa = SaRepr::parse(c.chunk()).expect("seed SA parses");
+        let t = TsRepr::parse(Side::Initiator, c.chunk()).expect("seed TS parses");
+        assert!(proposal::choose_ike(&sa, &policy.phase1, None).is_some());
+        assert!(proposal::choose_esp(&sa, &policy.phase2, None, 1).is_some());
+        let (local, _) = ts::configured(&policy.phase2.proxy_ids);
+        assert_eq!(ts::narrow(&t.selectors, &local).len(), 3);
     }
 
     /// The structure-aware steps reach an established IKE SA and the encrypted exchanges: a
