@@ -36,9 +36,12 @@ fn re_emit(header: &HeaderRepr, raws: &[RawPayload<'_>]) {
         return;
     }
     let mut buf = Vec::new();
-    let Ok(mut w) = MessageWriter::new(&mut buf, header) else { return };
+    let Ok(mut w) = MessageWriter::new(&mut buf, header) else {
+        return;
+    };
     for r in raws {
-        w.raw(r.kind, r.critical, r.body).expect("a parsed payload fits again");
+        w.raw(r.kind, r.critical, r.body)
+            .expect("a parsed payload fits again");
     }
     let range = w.finish_plain();
     let h = Header::new_checked(&buf[range]).expect("writer output has a valid header");

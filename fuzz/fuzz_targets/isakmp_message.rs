@@ -14,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
             body(p.kind, p.body);
         }
     }
-    for kind in [PayloadType::SA, PayloadType::ID, PayloadType::NOTIFY, PayloadType::DELETE] {
+    for kind in [
+        PayloadType::SA,
+        PayloadType::ID,
+        PayloadType::NOTIFY,
+        PayloadType::DELETE,
+    ] {
         body(kind, data);
     }
 });

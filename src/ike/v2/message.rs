@@ -70,14 +70,14 @@ pub(crate) fn encrypted(
         Some(chunk) if chain.len() > chunk && chunk > 0 => {
             fragments(header, first, &chain, chunk, &key, s.ivs)
         }
-        _ => {
-            let mut buf = Vec::new();
-            let w = MessageWriter::new(&mut buf, header)?;
-            let body_len = sk_body_len(key.cipher, key.integ, chain.len());
-            let slot = w.sk(first, body_len)?;
-            fill(&mut buf, slot, &key, &(s.ivs)(key.cipher.iv_len()), &chain)?;
-            Ok(vec![buf])
-        }
+        _ => Ok(vec![sealed(
+            header,
+            first,
+            None,
+            &chain,
+            &key,
+            &(s.ivs)(key.cipher.iv_len()),
+        )?]),
     }
 }
 
@@ -98,18 +98,32 @@ fn fragments(
     for (i, part) in parts.iter().enumerate() {
         let n = i as u16 + 1;
         let inner = if n == 1 { first } else { PayloadType::NO_NEXT };
-        let mut buf = Vec::new();
-        let w = MessageWriter::new(&mut buf, header)?;
-        let slot = w.skf(
-            inner,
-            n,
-            total,
-            sk_body_len(key.cipher, key.integ, part.len()),
-        )?;
-        fill(&mut buf, slot, key, &ivs(key.cipher.iv_len()), part)?;
-        out.push(buf);
+        let iv = ivs(key.cipher.iv_len());
+        out.push(sealed(header, inner, Some((n, total)), part, key, &iv)?);
     }
     Ok(out)
+}
+
+/// One datagram: `header`, then an SK payload (`fragment` `None`) or SKF fragment
+/// `(number, total)` holding `plaintext` (an inner chain starting with `first`) sealed with
+/// `key` and `iv`.
+pub(crate) fn sealed(
+    header: &HeaderRepr,
+    first: PayloadType,
+    fragment: Option<(u16, u16)>,
+    plaintext: &[u8],
+    key: &SkKey<'_>,
+    iv: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let mut buf = Vec::new();
+    let w = MessageWriter::new(&mut buf, header)?;
+    let body_len = sk_body_len(key.cipher, key.integ, plaintext.len());
+    let slot = match fragment {
+        Some((number, total)) => w.skf(first, number, total, body_len)?,
+        None => w.sk(first, body_len)?,
+    };
+    fill(&mut buf, slot, key, iv, plaintext)?;
+    Ok(buf)
 }
 
 fn fill(

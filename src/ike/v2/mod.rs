@@ -28,6 +28,9 @@ mod child_sa;
 mod diag;
 mod exchange;
 mod found;
+/// Fuzz harnesses (not an API; public only for the `fuzz/` crate).
+#[doc(hidden)]
+pub mod fuzzing;
 mod info;
 mod message;
 mod proposal;
