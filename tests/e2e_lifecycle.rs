@@ -100,78 +100,10 @@ fn occurrences(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
 }
 
-/// Pings `dst` every 20 ms for about `secs` seconds from `ns`; returns (sent, received, a
-/// summary: ping's statistics and the missing sequence numbers with the UTC time of the echo
-/// answered before each, to find them in the gateways' logs).
-///
-/// A fixed count (`-c`) and a generous deadline (`-w`), not a bare deadline: with `-w` alone ping
-/// exits at the deadline and counts the echo still in flight as lost.
+/// (sent, received, summary) of [`common::ping::continuous`].
 fn continuous_ping(ns: &Netns, dst: &str, secs: u64) -> (u64, u64, String) {
-    let count = secs * 1000 / 24; // ping's 20 ms interval runs at ≈ 24 ms here
-    let out = ns.exec(&[
-        "ping",
-        "-D",
-        "-n",
-        "-i",
-        "0.02",
-        "-W",
-        "2",
-        "-c",
-        &count.to_string(),
-        "-w",
-        &(secs + 60).to_string(),
-        dst,
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    // "[1700000000.123456] 64 bytes from 192.168.2.1: icmp_seq=7 ttl=64 time=0.5 ms"
-    let mut answered = std::collections::BTreeMap::new();
-    for l in text.lines() {
-        let stamp = l
-            .strip_prefix('[')
-            .and_then(|r| r.split(']').next())
-            .and_then(|t| t.parse::<f64>().ok());
-        let seq = l
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("icmp_seq="))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let (Some(t), Some(q), true) = (stamp, seq, l.contains("bytes from")) {
-            answered.insert(q, t);
-        }
-    }
-    let stats: Vec<&str> = text
-        .lines()
-        .skip_while(|l| !l.contains("ping statistics"))
-        .collect();
-    let line = stats
-        .iter()
-        .find(|l| l.contains("packets transmitted"))
-        .copied()
-        .unwrap_or("");
-    let num = |key: &str| -> u64 {
-        line.split(',')
-            .find(|p| p.contains(key))
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    let (sent, recv) = (num("transmitted"), num(" received"));
-    let utc = |t: f64| {
-        let d = (t as u64) % 86_400;
-        format!("{:02}:{:02}:{:02}", d / 3600, d / 60 % 60, d % 60)
-    };
-    let missing: Vec<String> = (1..=sent)
-        .filter(|q| !answered.contains_key(q))
-        .take(20)
-        .map(|q| match answered.range(..q).next_back() {
-            Some((_, t)) => format!("icmp_seq={q} (after {} UTC)", utc(*t)),
-            None => format!("icmp_seq={q}"),
-        })
-        .collect();
-    let mut summary = stats.join("\n");
-    if !missing.is_empty() {
-        summary.push_str(&format!("\nmissing: {}", missing.join(", ")));
-    }
-    (sent, recv, summary)
+    let r = common::ping::continuous(ns, dst, secs);
+    (r.sent, r.received, r.summary)
 }
 
 const REKEY_PHASE1: &str = "          lifetime: 60\n";
