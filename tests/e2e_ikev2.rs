@@ -108,13 +108,6 @@ fn swan_cfg(c: &Case, psk: &str) -> CharonConfig {
     s
 }
 
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
 /// Brings the tunnel up, pings across (both families with `v6`), checks keys against charon's,
 /// decrypts the capture with tshark, then stops ikegate and sees charon drop the IKE SA.
 fn interop(c: Case) {
@@ -139,7 +132,7 @@ fn interop(c: Case) {
     if c.swan_initiates {
         charon.initiate_ok("net");
     }
-    if !wait_log(&gw, "ESP SAs installed", 20) {
+    if !gw.wait_log("ESP SAs installed", 20) {
         charon.fail(&format!("ikegate did not install SAs:\n{}", gw.log_text()));
     }
     let info = charon.wait_child_installed("net", Duration::from_secs(10));
@@ -483,7 +476,7 @@ fn sid61_swan_with_wrong_psk_is_refused_and_named() {
     );
     assert!(charon.initiate("net").is_err());
     assert!(
-        wait_log(&gw, "AUTH payload did not verify", 10),
+        gw.wait_log("AUTH payload did not verify", 10),
         "{}",
         gw.log_text()
     );
@@ -533,11 +526,11 @@ fn deb59_version_mismatch_both_ways_is_named() {
         let mut gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
         lab.ours.wait_udp_listening(500, Duration::from_secs(5));
         let _ = charon.initiate_timeout("net", 3);
-        if !wait_log(&gw, expect, 3) {
+        if !gw.wait_log(expect, 3) {
             // charon gives up after its retransmissions: ask once more.
             let _ = charon.initiate_timeout("net", 3);
         }
-        if !wait_log(&gw, expect, 15) {
+        if !gw.wait_log(expect, 15) {
             charon.fail(&format!("expected {expect:?}:\n{}", gw.log_text()));
         }
         gw.stop();
@@ -569,7 +562,7 @@ fn sid61_ike_fragmentation_both_directions() {
     let pcap = lab.dir.join("frag.pcap");
     let cap = Capture::start(&lab.ours, &lab.link.a, &pcap, Some("udp"));
     let mut gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
-    if !wait_log(&gw, "ESP SAs installed", 20) {
+    if !gw.wait_log("ESP SAs installed", 20) {
         charon.fail(&format!("no SA:\n{}", gw.log_text()));
     }
     lab.ours.ping_ok("192.168.2.1", 2, || gw.log_text());

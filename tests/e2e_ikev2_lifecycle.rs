@@ -88,13 +88,6 @@ fn swan_cfg(sw: Strongswan) -> CharonConfig {
     c
 }
 
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
 fn count(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
 }
@@ -109,7 +102,7 @@ fn context(gw: &Gateway, charon: &Charon) -> String {
 
 /// Brings the tunnel up (we initiate) and checks that a ping crosses.
 fn bring_up(lab: &Lab, gw: &Gateway, charon: &Charon) {
-    if !wait_log(gw, "ESP SAs installed", 20) {
+    if !gw.wait_log("ESP SAs installed", 20) {
         charon.fail(&format!("ikegate did not install SAs:\n{}", gw.log_text()));
     }
     charon.wait_child_installed("net", Duration::from_secs(10));
@@ -293,7 +286,7 @@ fn dead_peer_case(sw: Strongswan, tag: &str) {
     let killed = Instant::now();
     charon.kill9();
     assert!(
-        wait_log(&gw, "IKEv2 peer declared dead", 30),
+        gw.wait_log("IKEv2 peer declared dead", 30),
         "{}",
         context(&gw, &charon)
     );
@@ -386,7 +379,7 @@ fn sighup_with_changed_proposal_renegotiates_sid61() {
     bring_up(&lab, &gw, &charon);
     gw.signal(libc::SIGHUP);
     assert!(
-        wait_log(&gw, "unchanged, SAs kept", 10),
+        gw.wait_log("unchanged, SAs kept", 10),
         "{}",
         context(&gw, &charon)
     );
@@ -394,7 +387,7 @@ fn sighup_with_changed_proposal_renegotiates_sid61() {
     std::fs::write(&gw.config, ours_yaml("", "", &aes("aes128"))).unwrap();
     gw.signal(libc::SIGHUP);
     assert!(
-        wait_log(&gw, "IKE settings changed, renegotiating", 10),
+        gw.wait_log("IKE settings changed, renegotiating", 10),
         "{}",
         context(&gw, &charon)
     );

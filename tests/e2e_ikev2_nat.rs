@@ -12,10 +12,10 @@ mod common;
 use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::Gateway;
 use common::nat::{require_nft, NatTopology, LEFT_ADDR, NAT_OUTSIDE, RIGHT_ADDR};
-use common::netns::{require_root, Netns};
+use common::netns::require_root;
 use common::tshark::{self, Capture};
-use common::{poll_opt, TempDir};
-use std::time::{Duration, Instant};
+use common::TempDir;
+use std::time::Duration;
 
 const PSK: &str = "xeeB5gohvaYi";
 const LEFT_HOST: &str = "192.168.1.1";
@@ -62,32 +62,12 @@ fn swan_cfg(
     c
 }
 
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
 fn context(gw: &Gateway, charon: &Charon) -> String {
     format!(
         "--- ikegate ---\n{}\n--- charon ---\n{}",
         common::tail(&gw.log_text(), 60),
         common::tail(&charon.log(), 50)
     )
-}
-
-/// UDP datagrams of exactly one payload byte 0xFF from `src` to port 4500 in a capture.
-fn keepalives(pcap: &std::path::Path, src: &str) -> usize {
-    let out = std::process::Command::new("tcpdump")
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .arg(format!(
-            "src host {src} and udp dst port 4500 and udp[4:2] = 9 and udp[8] = 0xff"
-        ))
-        .output()
-        .expect("tcpdump -r");
-    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 /// Packets in a capture matching a tcpdump filter.
@@ -99,15 +79,6 @@ fn packets(pcap: &std::path::Path, filter: &str) -> usize {
         .output()
         .expect("tcpdump -r");
     String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
-/// Pings until one gets through (or `secs` pass); returns how long it took.
-fn heal_time(ns: &Netns, dst: &str, secs: u64) -> Option<Duration> {
-    let t0 = Instant::now();
-    poll_opt(Duration::from_secs(secs), || {
-        ns.ping(dst, 1).status.success().then_some(())
-    })
-    .map(|()| t0.elapsed())
 }
 
 #[test]
@@ -150,7 +121,7 @@ fn ours_behind_nat(sw: Strongswan) {
         Some("ipsec0"),
     );
     let ctx = || context(&gw, &charon);
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", ctx());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", ctx());
     let log = gw.log_text();
     // 5.9's kernel-libipsec fakes a NAT of its own to get ESP in UDP.
     let nat = if sw == Strongswan::Sid61 {
@@ -167,14 +138,14 @@ fn ours_behind_nat(sw: Strongswan) {
     // The NAT rebinds our flow to other ports: charon learns the new mapping from our next
     // authenticated IKE message (a liveness check once its ESP stops reaching us).
     topo.rebind(Some((31000, 31999)));
-    let healed = heal_time(&topo.left, RIGHT_HOST, 30);
+    let healed = common::nat::heal_time(&topo.left, RIGHT_HOST, 30);
     println!("IKEv2 {sw:?}, ours behind NAT: tunnel usable again {healed:?} after the rebinding");
     assert!(healed.is_some(), "{}", ctx());
     topo.left.ping_ok(RIGHT_HOST, 3, ctx);
     // And charon's side sends to the new mapping too.
     topo.right.ping_ok(LEFT_HOST, 3, ctx);
     let pcap = cap.stop();
-    let n = keepalives(&pcap, LEFT_ADDR);
+    let n = common::nat::keepalives(&pcap, LEFT_ADDR);
     println!("IKEv2 {sw:?}: NAT keepalives from ikegate seen in the capture: {n}");
     assert!(n >= 2, "only {n} keepalives\n{}", ctx());
     // No raw ESP and no IKE on 500 after the float: all on 4500.
@@ -239,7 +210,7 @@ fn peer_behind_nat(sw: Strongswan) {
     let charon = Charon::start(&topo.left, cfg);
     charon.initiate_ok("net");
     let ctx = || context(&gw, &charon);
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", ctx());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", ctx());
     assert!(
         gw.log_text().contains("the peer is behind a NAT"),
         "{}",
@@ -250,7 +221,7 @@ fn peer_behind_nat(sw: Strongswan) {
     topo.rebind(Some((32000, 32999)));
     // Traffic from charon's side first: its ESP arrives from the new port, we follow.
     topo.left.ping_ok(RIGHT_HOST, 3, ctx);
-    let healed = heal_time(&topo.right, LEFT_HOST, 20);
+    let healed = common::nat::heal_time(&topo.right, LEFT_HOST, 20);
     println!(
         "IKEv2 {sw:?}, peer behind NAT: replies reach the new mapping {healed:?} after the rebinding"
     );

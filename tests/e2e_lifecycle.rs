@@ -89,13 +89,6 @@ fn swan_cfg() -> CharonConfig {
     c
 }
 
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
 fn occurrences(text: &str, needle: &str) -> usize {
     text.matches(needle).count()
 }
@@ -132,7 +125,7 @@ fn rekey_without_loss_against_strongswan() {
         &ours_yaml("", REKEY_PHASE1, REKEY_PHASE2),
         Some("ipsec0"),
     );
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", gw.log_text());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", gw.log_text());
     charon.wait_child_installed("net", Duration::from_secs(10));
     lab.ours.ping_ok(PEER_HOST, 2, || {
         format!("{}\n{}", gw.log_text(), charon.log())
@@ -194,7 +187,7 @@ fn rekey_by_strongswan_without_loss() {
         &ours_yaml("", "", ""),
         Some("ipsec0"),
     );
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", gw.log_text());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", gw.log_text());
     charon.wait_child_installed("net", Duration::from_secs(10));
     lab.ours.ping_ok(PEER_HOST, 2, || {
         format!("{}\n{}", gw.log_text(), charon.log())
@@ -251,7 +244,7 @@ fn rekey_without_loss_ours_to_ours() {
         Some("ipsec0"),
     );
     assert!(
-        wait_log(&left, "ESP SAs installed", 20),
+        left.wait_log("ESP SAs installed", 20),
         "{}",
         left.log_text()
     );
@@ -312,21 +305,21 @@ fn dpd_detects_a_killed_strongswan_and_recovers() {
         &ours_yaml("      dpd: { interval: 5, retries: 3 }\n", "", ""),
         Some("ipsec0"),
     );
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", gw.log_text());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", gw.log_text());
     charon.wait_child_installed("net", Duration::from_secs(10));
     lab.ours.ping_ok(PEER_HOST, 2, || {
         format!("{}\n{}", gw.log_text(), charon.log())
     });
     // A probe is answered while charon lives.
     assert!(
-        wait_log(&gw, "sending R-U-THERE", 15),
+        gw.wait_log("sending R-U-THERE", 15),
         "{}",
         common::tail(&gw.log_text(), 30)
     );
     let killed = Instant::now();
     charon.kill9();
     assert!(
-        wait_log(&gw, "declared dead", 40),
+        gw.wait_log("declared dead", 40),
         "{}",
         common::tail(&gw.log_text(), 40)
     );
@@ -349,7 +342,7 @@ fn dpd_detects_a_killed_strongswan_and_recovers() {
     );
     // Re-initiation (Main Mode into the void) …
     assert!(
-        wait_log(&gw, "re-initiating", 10) || gw.log_text().contains("initiating Main Mode"),
+        gw.wait_log("re-initiating", 10) || gw.log_text().contains("initiating Main Mode"),
         "{}",
         common::tail(&gw.log_text(), 30)
     );
@@ -397,7 +390,7 @@ fn sighup_reloads_the_config() {
     );
     let logs = |l: &Gateway, r: &Gateway| format!("{}\n{}", l.log_text(), r.log_text());
     assert!(
-        wait_log(&left, "ESP SAs installed", 20),
+        left.wait_log("ESP SAs installed", 20),
         "{}",
         logs(&left, &right)
     );
@@ -405,7 +398,7 @@ fn sighup_reloads_the_config() {
     // Same file: nothing happens.
     left.signal(libc::SIGHUP);
     assert!(
-        wait_log(&left, "unchanged, SAs kept", 10),
+        left.wait_log("unchanged, SAs kept", 10),
         "{}",
         logs(&left, &right)
     );
@@ -418,7 +411,7 @@ fn sighup_reloads_the_config() {
     .unwrap();
     left.signal(libc::SIGHUP);
     assert!(
-        wait_log(&left, "IKE settings changed, renegotiating", 10),
+        left.wait_log("IKE settings changed, renegotiating", 10),
         "{}",
         logs(&left, &right)
     );
@@ -473,7 +466,7 @@ fn aggressive_mode_against_strongswan() {
             charon.initiate_ok("net");
         }
         assert!(
-            wait_log(&gw, "ESP SAs installed", 20),
+            gw.wait_log("ESP SAs installed", 20),
             "{}\n{}",
             gw.log_text(),
             common::tail(&charon.log(), 60)

@@ -11,8 +11,8 @@ use common::ikegate::Gateway;
 use common::nat::{require_nft, NatTopology, LEFT_ADDR, NAT_OUTSIDE, RIGHT_ADDR};
 use common::netns::require_root;
 use common::tshark::{self, Capture};
-use common::{poll_opt, TempDir};
-use std::time::{Duration, Instant};
+use common::TempDir;
+use std::time::Duration;
 
 const PSK: &str = "xeeB5gohvaYi";
 const LEFT_HOST: &str = "192.168.1.1";
@@ -43,35 +43,6 @@ fn yaml(
 route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0, source: {me} }}\n",
         if responder { "enable" } else { "disable" }
     )
-}
-
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
-/// UDP datagrams of exactly one payload byte 0xFF in a capture (NAT keepalives).
-fn keepalives(pcap: &std::path::Path, src: &str) -> usize {
-    let out = std::process::Command::new("tcpdump")
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .arg(format!(
-            "src host {src} and udp dst port 4500 and udp[4:2] = 9 and udp[8] = 0xff"
-        ))
-        .output()
-        .expect("tcpdump -r");
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
-/// Pings until one gets through (or `secs` pass); returns how long it took.
-fn heal_time(ns: &common::netns::Netns, dst: &str, secs: u64) -> Option<Duration> {
-    let t0 = Instant::now();
-    poll_opt(Duration::from_secs(secs), || {
-        ns.ping(dst, 1).status.success().then_some(())
-    })
-    .map(|()| t0.elapsed())
 }
 
 #[test]
@@ -106,7 +77,7 @@ fn ours_behind_nat_keepalives_and_rebinding() {
         Some("ipsec0"),
     );
     let ctx = || format!("{}\n{}", gw.log_text(), common::tail(&charon.log(), 40));
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", ctx());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", ctx());
     let log = gw.log_text();
     // charon's `encap = yes` makes it look NATed too.
     assert!(
@@ -120,12 +91,12 @@ fn ours_behind_nat_keepalives_and_rebinding() {
     // The NAT rebinds our flows to other ports: charon learns the new mapping from our next
     // authenticated IKE message (a DPD probe once its replies stop reaching us).
     topo.rebind(Some((31000, 31999)));
-    let healed = heal_time(&topo.left, RIGHT_HOST, 30);
+    let healed = common::nat::heal_time(&topo.left, RIGHT_HOST, 30);
     println!("ours behind NAT: tunnel usable again {healed:?} after the rebinding");
     assert!(healed.is_some(), "{}", ctx());
     topo.left.ping_ok(RIGHT_HOST, 3, ctx);
     let pcap = cap.stop();
-    let n = keepalives(&pcap, LEFT_ADDR);
+    let n = common::nat::keepalives(&pcap, LEFT_ADDR);
     println!("NAT keepalives from ikegate seen in the capture: {n}");
     assert!(n >= 2, "only {n} keepalives\n{}", gw.log_text());
     let mapped = topo.conntrack();
@@ -165,7 +136,7 @@ fn peer_behind_nat_rebinding_is_followed() {
     let charon = Charon::start(&topo.left, cfg);
     charon.initiate_ok("net");
     let ctx = || format!("{}\n{}", gw.log_text(), common::tail(&charon.log(), 40));
-    assert!(wait_log(&gw, "ESP SAs installed", 20), "{}", ctx());
+    assert!(gw.wait_log("ESP SAs installed", 20), "{}", ctx());
     assert!(
         gw.log_text().contains("the peer is behind a NAT"),
         "{}",
@@ -176,7 +147,7 @@ fn peer_behind_nat_rebinding_is_followed() {
     topo.rebind(Some((32000, 32999)));
     // Traffic from charon's side first: its ESP arrives from the new port, we follow.
     topo.left.ping_ok(RIGHT_HOST, 3, ctx);
-    let healed = heal_time(&topo.right, LEFT_HOST, 20);
+    let healed = common::nat::heal_time(&topo.right, LEFT_HOST, 20);
     println!("peer behind NAT: replies reach the new mapping {healed:?} after the rebinding");
     assert!(healed.is_some(), "{}", ctx());
     let log = gw.log_text();

@@ -9,7 +9,7 @@ use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::Gateway;
 use common::netns::{require_root, veth, Netns, Veth};
 use common::tshark::{self, Capture, EspSa};
-use common::{poll_opt, TempDir};
+use common::TempDir;
 use std::time::{Duration, Instant};
 
 const OURS: &str = "10.0.0.1";
@@ -81,13 +81,6 @@ fn swan_cfg(ike: &str, esp: &str) -> CharonConfig {
     c
 }
 
-fn wait_log(gw: &Gateway, needle: &str, secs: u64) -> bool {
-    poll_opt(Duration::from_secs(secs), || {
-        gw.log_text().contains(needle).then_some(())
-    })
-    .is_some()
-}
-
 /// Brings the tunnel up (ikegate initiating, or charon when `swan_initiates`), pings both ways
 /// while capturing, and has tshark decrypt every ESP frame with the keys ikegate logged.
 fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
@@ -111,7 +104,7 @@ fn interop(swan_initiates: bool, ours_ike: &str, ike: &str, esp: &str) {
     if swan_initiates {
         charon.initiate_ok("net");
     }
-    if !wait_log(&gw, "ESP SAs installed", 20) {
+    if !gw.wait_log("ESP SAs installed", 20) {
         charon.fail(&format!("ikegate did not install SAs:\n{}", gw.log_text()));
     }
     let info = charon.wait_child_installed("net", Duration::from_secs(10));
@@ -224,7 +217,7 @@ fn failing(
     if swan_initiates {
         let _ = charon.initiate_timeout("net", 15);
     }
-    if !wait_log(&gw, needle, 30) {
+    if !gw.wait_log(needle, 30) {
         charon.fail(&format!(
             "ikegate never said {needle:?}:\n{}",
             gw.log_text()
@@ -349,7 +342,7 @@ fn ikev1_toward_ikev2_only_strongswan_61_is_named_at_once() {
     let needle = format!(
         "the peer ({SWAN}) answered INVALID_MAJOR_VERSION: it does not speak IKEv1 — set `ike.version: 2` on this tunnel"
     );
-    if !wait_log(&gw, &needle, 10) {
+    if !gw.wait_log(&needle, 10) {
         charon.fail(&format!(
             "ikegate never said {needle:?}:\n{}",
             gw.log_text()

@@ -85,6 +85,14 @@ impl Gateway {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits up to `secs` seconds for `needle` to appear in the log.
+    pub fn wait_log(&self, needle: &str, secs: u64) -> bool {
+        super::poll_opt(std::time::Duration::from_secs(secs), || {
+            self.log_text().contains(needle).then_some(())
+        })
+        .is_some()
+    }
+
     /// SIGTERM, wait (≤ 10 s) and return (exit code, log).
     pub fn stop(&mut self) -> (Option<i32>, String) {
         let code = self

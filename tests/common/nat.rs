@@ -150,3 +150,25 @@ impl Default for NatTopology {
         Self::new()
     }
 }
+
+/// UDP datagrams of exactly one payload byte 0xFF from `src` in a capture (NAT keepalives).
+pub fn keepalives(pcap: &std::path::Path, src: &str) -> usize {
+    let out = std::process::Command::new("tcpdump")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .arg(format!(
+            "src host {src} and udp dst port 4500 and udp[4:2] = 9 and udp[8] = 0xff"
+        ))
+        .output()
+        .expect("tcpdump -r");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Pings until one gets through (or `secs` pass); returns how long it took.
+pub fn heal_time(ns: &Netns, dst: &str, secs: u64) -> Option<std::time::Duration> {
+    let t0 = std::time::Instant::now();
+    super::poll_opt(std::time::Duration::from_secs(secs), || {
+        ns.ping(dst, 1).status.success().then_some(())
+    })
+    .map(|()| t0.elapsed())
+}
