@@ -6,6 +6,7 @@ mod ecp;
 pub mod esp_suite;
 pub mod ike_cipher;
 pub mod ikev2;
+pub mod mlkem;
 pub mod prf;
 
 pub use esp_suite::{suite_name, EncAlg, EspKeys, IntegAlg};
