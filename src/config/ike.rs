@@ -25,6 +25,7 @@ const IKE_KEYS: &[&str] = &[
     "aggressive-mode-third-message",
     "fragmentation",
     "fragment-size",
+    "post-quantum",
 ];
 
 /// The range `ike.fragment-size` accepts: 576 is the datagram every IPv4 host must accept
@@ -124,6 +125,8 @@ pub(super) fn parse_ike(
             }
         }
     }
+    super::pq::post_quantum(m, n, &mut p, errs);
+    super::pq::settle(&mut p);
     p.psk = psk?;
     // The parser above should have caught everything; the policy's own check is the safety net
     // (reported only when nothing else was, so that it never repeats an error in other words).
@@ -519,6 +522,7 @@ pub fn parse_proposals(
     if !proxy_given {
         p.phase2.proxy_ids = current.phase2.proxy_ids.clone();
     }
+    super::pq::settle(&mut p);
     if errs.0.is_empty() {
         if let Err(e) = p.validate() {
             errs.push("", e);

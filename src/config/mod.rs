@@ -5,6 +5,7 @@ pub mod admin;
 mod ike;
 pub mod node;
 mod phase1;
+pub mod pq;
 #[cfg(test)]
 mod tests;
 

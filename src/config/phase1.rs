@@ -30,7 +30,14 @@ pub(super) fn ikev2_defaults(p: &mut Phase1Policy) {
     p.dh_group = DhGroup::Modp2048;
 }
 
-const PHASE1_KEYS: &[&str] = &["lifetime", "encryption", "hash", "prf", "dh-group"];
+const PHASE1_KEYS: &[&str] = &[
+    "lifetime",
+    "encryption",
+    "hash",
+    "prf",
+    "dh-group",
+    "additional-key-exchanges",
+];
 
 /// An admin API body may also carry `dh-groups`, which GET returns beside `dh-group`.
 const PHASE1_API_KEYS: &[&str] = &[
@@ -40,6 +47,7 @@ const PHASE1_API_KEYS: &[&str] = &[
     "prf",
     "dh-group",
     "dh-groups",
+    "additional-key-exchanges",
 ];
 
 /// Parses `phase1:` for the tunnel's version (`p.version`). `current` is the policy in force when
@@ -67,6 +75,7 @@ pub(super) fn phase1(
         IkeVersion::V1 => phase1_v1(m, n, p, errs),
         IkeVersion::V2 => phase1_v2(m, n, p, errs),
     }
+    super::pq::additional_kes(m, n, p, errs);
     if let Some(groups) = dh_groups(m, n, current, errs) {
         match (p.version, groups.as_slice()) {
             (_, []) => {}

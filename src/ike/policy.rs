@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use crate::crypto::dh::DhGroup;
 use crate::crypto::ike_cipher::IkeCipher;
 use crate::crypto::ikev2::transform::Ikev2Cipher;
+use crate::crypto::mlkem::KemAlg;
 use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
 
@@ -239,6 +240,9 @@ pub struct Phase1Policy {
     pub ikev2_encryption: Vec<Ikev2Cipher>,
     /// IKEv2: the PRF transforms offered; empty = the `hash` list.
     pub prf: Vec<HashAlg>,
+    /// IKEv2: additional key exchanges (RFC 9370), one entry per round (ADDKE1, ADDKE2, …),
+    /// each the acceptable methods most preferred first; `None` = NONE (the round is optional).
+    pub additional_kes: Vec<Vec<Option<KemAlg>>>,
 }
 
 impl Phase1Policy {
@@ -386,6 +390,32 @@ pub struct IkePolicy {
     pub fragmentation: bool,
     /// IKEv2: largest IKE datagram (IP packet) sent before fragmenting, in bytes.
     pub fragment_size: u16,
+    /// IKEv2: whether an IKE SA without ML-KEM is refused (`Required`) or accepted with a
+    /// warning (`Preferred`).
+    pub post_quantum: PostQuantum,
+}
+
+/// The per-tunnel `post-quantum` switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PostQuantum {
+    /// No additional key exchanges configured: classic IKE SAs only.
+    #[default]
+    Off,
+    /// Offer ML-KEM, accept a peer without it (the log and the API say so).
+    Preferred,
+    /// Refuse an IKE SA whose key exchanges include no ML-KEM.
+    Required,
+}
+
+impl PostQuantum {
+    /// The configuration word.
+    pub fn name(self) -> &'static str {
+        match self {
+            PostQuantum::Off => "off",
+            PostQuantum::Preferred => "preferred",
+            PostQuantum::Required => "required",
+        }
+    }
 }
 
 impl fmt::Debug for IkePolicy {
@@ -409,6 +439,7 @@ impl fmt::Debug for IkePolicy {
             .field("version", &self.version)
             .field("fragmentation", &self.fragmentation)
             .field("fragment_size", &self.fragment_size)
+            .field("post_quantum", &self.post_quantum)
             .finish_non_exhaustive()
     }
 }
@@ -443,6 +474,7 @@ impl IkePolicy {
                 dh_groups: vec![DhGroup::Modp1536],
                 ikev2_encryption: vec![Ikev2Cipher::Aes256Cbc, Ikev2Cipher::Aes128Cbc],
                 prf: Vec::new(),
+                additional_kes: Vec::new(),
             },
             phase2: Phase2Policy {
                 proxy_ids: vec![ProxyId::any_v4()],
@@ -463,6 +495,7 @@ impl IkePolicy {
             aggressive_encrypt_third: true,
             fragmentation: true,
             fragment_size: 1280,
+            post_quantum: PostQuantum::Off,
         }
     }
 

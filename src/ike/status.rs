@@ -98,6 +98,11 @@ pub struct Phase1Status {
     pub nat: NatStatus,
     /// The peer announced DPD.
     pub peer_dpd: bool,
+    /// IKEv2: the key exchanges of the IKE SA in the order they ran, e.g.
+    /// `curve25519 + mlkem768` (RFC 9370); `None` for IKEv1 or before the choice.
+    pub key_exchanges: Option<String>,
+    /// IKEv2: an ML-KEM key exchange protects the IKE SA's keys.
+    pub post_quantum: bool,
 }
 
 /// One ESP SA pair.

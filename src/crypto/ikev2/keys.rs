@@ -210,7 +210,8 @@ pub fn child_sa_keys(
     Ok((keys(spis.1, 0), keys(spis.0, e + a)))
 }
 
-/// The octets an AUTH payload signs or MACs (§2.15): `RealMessage | Nonce | prf(SK_p, RestOfID)`.
+/// The octets an AUTH payload signs or MACs (§2.15): `RealMessage | Nonce | prf(SK_p, RestOfID)`,
+/// then RFC 9242's `IntAuth` when IKE_INTERMEDIATE exchanges ran (empty otherwise).
 /// For the initiator: its IKE_SA_INIT request, the responder's nonce body, SK_pi and its own ID
 /// payload body (ID type, three reserved octets, identification data); for the responder: its
 /// IKE_SA_INIT response, the initiator's nonce, SK_pr and its ID body.
@@ -220,9 +221,10 @@ pub fn signed_octets(
     peer_nonce: &[u8],
     sk_p: &[u8],
     id_body: &[u8],
+    int_auth: &[u8],
 ) -> Vec<u8> {
     let maced_id = prf.prf(sk_p, &[id_body]);
-    [real_message, peer_nonce, &maced_id].concat()
+    [real_message, peer_nonce, &maced_id, int_auth].concat()
 }
 
 /// The pre-shared-key AUTH value (§2.15): `prf(prf(PSK, "Key Pad for IKEv2"), signed octets)`.

@@ -211,7 +211,18 @@ fn psk_auth_over_signed_octets() {
         &nr(),
         &k.sk_pi,
         &id_body,
+        &[],
     );
+    // RFC 9242: IntAuth is appended as is.
+    let with = signed_octets(
+        HashAlg::Sha256,
+        b"IKE_SA_INIT request bytes",
+        &nr(),
+        &k.sk_pi,
+        &id_body,
+        b"IntAuth",
+    );
+    assert_eq!(with, [&so[..], b"IntAuth"].concat());
     assert_eq!(
         hex::encode(&so),
         concat!(

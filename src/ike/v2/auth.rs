@@ -18,6 +18,7 @@ use crate::wire::ikev2::{
 use super::child_sa::{ChildParams, NewChildSa};
 use super::exchange::Inner;
 use super::found::Found;
+use super::intermediate::{Handshake, IntAuth, Rounds};
 use super::proposal::{accept_esp_answer, choose_esp, describe, esp_offer};
 use super::ts;
 use super::{Engine, Pending, RequestKind, SaState, V2Diagnostic};
@@ -29,6 +30,8 @@ pub(super) struct AuthSent {
     /// The responder's IKE_SA_INIT response (signed in its AUTH).
     pub init_response: Vec<u8>,
     pub child: ChildOffer,
+    /// IntAuth of the IKE_INTERMEDIATE exchanges (RFC 9242), signed in both AUTH payloads.
+    pub int_auth: Vec<u8>,
 }
 
 /// The child SA offered in IKE_AUTH or CREATE_CHILD_SA.
@@ -46,6 +49,8 @@ pub(super) struct InitAnswered {
     pub init_request: Vec<u8>,
     /// Our response (signed in our AUTH).
     pub init_response: Vec<u8>,
+    /// Additional key exchanges still to run over IKE_INTERMEDIATE, and their IntAuth.
+    pub intermediate: Rounds,
 }
 
 /// An identity as an ID payload: (type, data).
@@ -81,21 +86,21 @@ fn id_body(t: IdType, data: &[u8]) -> Vec<u8> {
 
 impl Engine {
     /// Initiator: sends IKE_AUTH (IDi, AUTH, the first child's SA and TS).
-    pub(super) fn start_auth(
-        &mut self,
-        now: Instant,
-        i: usize,
-        ni: Vec<u8>,
-        nr: Vec<u8>,
-        init_request: Vec<u8>,
-        init_response: Vec<u8>,
-    ) {
+    pub(super) fn start_auth(&mut self, now: Instant, i: usize, hs: Handshake, ia: &IntAuth) {
         let Some(keys) = self.sas[i].keys.clone() else {
             return;
         };
+        let Handshake {
+            ni,
+            nr,
+            init_request,
+            init_response,
+        } = hs;
+        let int_auth = ia.octets(self.sas[i].next_request_id);
         let prf = keys.suite.prf;
         let (t, data) = id_payload(&self.policy.my_identity());
-        let octets = signed_octets(prf, &init_request, &nr, &keys.sk_pi, &id_body(t, &data));
+        let id = id_body(t, &data);
+        let octets = signed_octets(prf, &init_request, &nr, &keys.sk_pi, &id, &int_auth);
         let auth = psk_auth(prf, &self.policy.psk, &octets);
         let our_spi = self.new_spi();
         let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
@@ -147,6 +152,7 @@ impl Engine {
                 local,
                 remote,
             },
+            int_auth,
         }));
         self.send_request(now, i, ExchangeType::IKE_AUTH, &payloads, RequestKind::Auth);
     }
@@ -196,6 +202,7 @@ impl Engine {
             &st.ni,
             &keys.sk_pr,
             &id_body(idr.id_type, idr.data),
+            &st.int_auth,
         );
         if auth.method != AuthMethod::PSK
             || !verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
@@ -268,7 +275,9 @@ impl Engine {
             self.io.stats.dropped_malformed += 1;
             return;
         };
-        if !matches!(self.sas[i].state, SaState::InitAnswered(_)) {
+        // Every additional key exchange must have run (RFC 9370) before IKE_AUTH.
+        if !matches!(&self.sas[i].state, SaState::InitAnswered(st) if st.intermediate.pending.is_empty())
+        {
             self.io.stats.dropped_unexpected += 1;
             return;
         }
@@ -287,6 +296,7 @@ impl Engine {
             return;
         };
         let prf = keys.suite.prf;
+        let int_auth = st.intermediate.int_auth.octets(h.message_id);
         let verdict = self.check_peer_id(&idi, peer).and_then(|()| {
             let octets = signed_octets(
                 prf,
@@ -294,6 +304,7 @@ impl Engine {
                 &st.nr,
                 &keys.sk_pi,
                 &id_body(idi.id_type, idi.data),
+                &int_auth,
             );
             if auth.method == AuthMethod::PSK
                 && verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
@@ -325,6 +336,7 @@ impl Engine {
             &st.ni,
             &keys.sk_pr,
             &id_body(t, &data),
+            &int_auth,
         );
         let our_auth = psk_auth(prf, &self.policy.psk, &octets);
         let idr = IdRepr {

@@ -457,6 +457,8 @@ impl Engine {
         let mut p1 = self.policy.phase1.clone();
         // The rekeyed SA keeps the group (the KE payload must match it).
         p1.dh_groups.retain(|g| *g == choice.group);
+        // Additional key exchanges in a rekey need IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+        p1.additional_kes.clear();
         if p1.dh_groups.is_empty() {
             p1.dh_groups.push(choice.group);
         }
@@ -537,7 +539,10 @@ impl Engine {
         let Some(ke) = ke else {
             return self.respond_error(i, h, NotifyType::INVALID_SYNTAX, &[]);
         };
-        let Some((mut answer, choice)) = choose_ike(sa, &self.policy.phase1, Some(ke.group)) else {
+        // Additional key exchanges in a rekey need IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+        let mut p1 = self.policy.phase1.clone();
+        p1.additional_kes.clear();
+        let Some((mut answer, choice)) = choose_ike(sa, &p1, Some(ke.group)) else {
             self.io
                 .fail(Diagnostic::Ikev2(V2Diagnostic::ProposalMismatch {
                     what: "IKE SA rekey",

@@ -83,6 +83,15 @@ pub enum V2Diagnostic {
         /// The peer.
         peer: IpAddr,
     },
+    /// `post-quantum: required`, and the peer's IKE SA proposal has no ML-KEM key exchange.
+    NotPostQuantum {
+        /// The peer.
+        peer: IpAddr,
+        /// True when the peer chose (we initiated); false when it offered (we answered).
+        peer_chose: bool,
+        /// What the peer chose or offered, in proposal syntax.
+        proposal: String,
+    },
     /// A request of ours went unanswered despite retransmissions.
     NoAnswer {
         /// The exchange.
@@ -140,6 +149,11 @@ impl fmt::Display for V2Diagnostic {
             V2Diagnostic::PeerNotify { notify, during, peer } => {
                 write!(f, "the peer ({peer}) answered {during} with {notify}")
             }
+            V2Diagnostic::NotPostQuantum { peer, peer_chose, proposal } => write!(
+                f,
+                "post-quantum: required, but the peer ({peer}) {} {proposal} — no ML-KEM key exchange, so an IKE SA would not be post-quantum protected; enable ML-KEM on the peer (strongSwan 6: append ke1_mlkem768 to its IKE proposal, e.g. aes256-sha256-x25519-ke1_mlkem768) or set `post-quantum: preferred` here to accept it",
+                if *peer_chose { "chose" } else { "offered only" }
+            ),
             V2Diagnostic::NoAnswer { exchange, retransmits, peer } => write!(
                 f,
                 "the peer ({peer}) did not answer our {exchange} request after {retransmits} retransmissions (is UDP 500/4500 blocked, or is the peer down?)"

@@ -82,6 +82,7 @@ impl Engine {
         };
         self.authenticated_from(i, now, local, remote);
         match h.exchange {
+            ExchangeType::IKE_INTERMEDIATE => self.on_intermediate_request(i, h, &inner),
             ExchangeType::IKE_AUTH => self.on_auth_request(now, i, h, &inner),
             ExchangeType::CREATE_CHILD_SA => self.on_create_child_request(now, i, h, &inner),
             ExchangeType::INFORMATIONAL => self.on_informational_request(now, i, h, &inner),
@@ -131,6 +132,7 @@ impl Engine {
         };
         self.live.last_ack = Some(now);
         match req.kind {
+            RequestKind::Intermediate => self.on_intermediate_response(now, i, h, &inner),
             RequestKind::Auth => self.on_auth_response(now, i, &inner),
             RequestKind::Child(c) => self.on_create_child_response(now, i, *c, &inner),
             RequestKind::RekeyIke(r) => self.on_ike_rekey_response(now, i, *r, &inner),

@@ -32,6 +32,7 @@ mod found;
 #[doc(hidden)]
 pub mod fuzzing;
 mod info;
+mod intermediate;
 mod message;
 mod proposal;
 mod sa_init;
@@ -144,6 +145,8 @@ struct IkeSa {
 enum SaState {
     /// Initiator: IKE_SA_INIT sent.
     InitSent(Box<sa_init::InitSent>),
+    /// Initiator: IKE_INTERMEDIATE sent (an additional key exchange, RFC 9370).
+    IntermediateSent(Box<intermediate::IntermediateSent>),
     /// Initiator: IKE_AUTH sent.
     AuthSent(Box<auth::AuthSent>),
     /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
@@ -156,6 +159,7 @@ impl SaState {
     fn name(&self) -> &'static str {
         match self {
             SaState::InitSent(_) => "sent IKE_SA_INIT",
+            SaState::IntermediateSent(_) => "sent IKE_INTERMEDIATE",
             SaState::AuthSent(_) => "sent IKE_AUTH",
             SaState::InitAnswered(_) => "answered IKE_SA_INIT",
             SaState::Established => "established",
@@ -178,6 +182,7 @@ struct Request {
 /// What a request in flight was for.
 enum RequestKind {
     SaInit,
+    Intermediate,
     Auth,
     Child(Box<child_sa::ChildRequest>),
     RekeyIke(Box<child_sa::IkeRekeyRequest>),
@@ -510,6 +515,8 @@ impl Engine {
             peer_identity: sa.peer_identity.clone(),
             nat: sa.nat,
             peer_dpd: sa.established(),
+            key_exchanges: sa.choice.map(|c| c.key_exchanges()),
+            post_quantum: sa.choice.is_some_and(|c| c.post_quantum()),
         }
     }
 
@@ -565,7 +572,11 @@ impl Engine {
             return;
         }
         let negotiating = self.sas.iter().any(|s| {
-            s.original_initiator && matches!(s.state, SaState::InitSent(_) | SaState::AuthSent(_))
+            s.original_initiator
+                && matches!(
+                    s.state,
+                    SaState::InitSent(_) | SaState::IntermediateSent(_) | SaState::AuthSent(_)
+                )
         });
         if !negotiating {
             let group = self

@@ -4,28 +4,60 @@
 
 use crate::crypto::dh::DhGroup;
 use crate::crypto::ikev2::{IkeSaSuite, Ikev2Cipher};
+use crate::crypto::mlkem::KemAlg;
 use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
 use crate::ike::policy::{Phase1Policy, Phase2Policy};
 use crate::wire::ikev2::sa::{AttrValue, Attribute, AttributeType};
 use crate::wire::ikev2::{ProposalRepr, ProtocolId, SaRepr, TransformRepr, TransformType};
 
+/// Additional key exchange transform types (RFC 9370): ADDKE1 … ADDKE7.
+pub(crate) const ADDKE_ROUNDS: usize = 7;
+
 /// The algorithms of a negotiated IKE SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IkeChoice {
     pub suite: IkeSaSuite,
     pub group: DhGroup,
+    /// The additional key exchange of each ADDKE type (`None` = NONE or absent).
+    pub addke: [Option<KemAlg>; ADDKE_ROUNDS],
 }
 
 impl IkeChoice {
-    /// strongSwan-style name, e.g. `aes256gcm16-prfsha384-ecp384`.
+    /// strongSwan-style name, e.g. `aes256gcm16-prfsha384-ecp384-ke1_mlkem1024`.
     pub fn name(&self) -> String {
         let mut s = cipher_word(self.suite.cipher).to_string();
         if self.suite.integ != IntegAlg::None {
             s.push('-');
             s.push_str(integ_word(self.suite.integ));
         }
-        format!("{s}-prf{}-{}", self.suite.prf.name(), self.group.name())
+        let mut s = format!("{s}-prf{}-{}", self.suite.prf.name(), self.group.name());
+        for (n, k) in self.addke.iter().enumerate() {
+            if let Some(k) = k {
+                s.push_str(&format!("-ke{}_{}", n + 1, k.name()));
+            }
+        }
+        s
+    }
+
+    /// The key exchanges in the order they run, e.g. `curve25519 + mlkem768`.
+    pub fn key_exchanges(&self) -> String {
+        let mut s = self.group.name().to_string();
+        for k in self.rounds() {
+            s.push_str(" + ");
+            s.push_str(k.name());
+        }
+        s
+    }
+
+    /// The additional key exchanges to run over IKE_INTERMEDIATE, in order.
+    pub fn rounds(&self) -> Vec<KemAlg> {
+        self.addke.iter().flatten().copied().collect()
+    }
+
+    /// At least one ML-KEM key exchange protects the keys.
+    pub fn post_quantum(&self) -> bool {
+        self.addke.iter().any(Option::is_some)
     }
 }
 
@@ -124,6 +156,7 @@ fn dh_transforms(groups: &[DhGroup]) -> impl Iterator<Item = TransformRepr> + '_
 /// in IKE_SA_INIT and our new 8-byte SPI in an IKE SA rekey.
 pub(crate) fn ike_offer(p: &Phase1Policy, spi: &[u8]) -> SaRepr {
     let mut proposals = Vec::new();
+    let mut classic = Vec::new();
     for aead in aead_order(p.ikev2_encryption.iter().map(|c| c.is_aead())) {
         let mut t: Vec<TransformRepr> = p
             .ikev2_encryption
@@ -143,6 +176,22 @@ pub(crate) fn ike_offer(p: &Phase1Policy, spi: &[u8]) -> SaRepr {
             }));
         }
         t.extend(dh_transforms(&p.dh_groups));
+        if !p.additional_kes.is_empty() {
+            let mut with = t.clone();
+            with.extend(addke_transforms(&p.additional_kes));
+            proposals.push(ProposalRepr {
+                number: proposals.len() as u8 + 1,
+                protocol: ProtocolId::IKE,
+                spi: spi.to_vec(),
+                transforms: with,
+            });
+        }
+        classic.push(t);
+    }
+    // With additional key exchanges the classic proposals come last: a peer without ML-KEM
+    // answers with one of them, and `post-quantum` decides (refused with what the peer
+    // chose, or accepted with a warning) instead of a bare NO_PROPOSAL_CHOSEN.
+    for t in classic {
         proposals.push(ProposalRepr {
             number: proposals.len() as u8 + 1,
             protocol: ProtocolId::IKE,
@@ -151,6 +200,16 @@ pub(crate) fn ike_offer(p: &Phase1Policy, spi: &[u8]) -> SaRepr {
         });
     }
     SaRepr { proposals }
+}
+
+/// The ADDKE transforms of the configured rounds (NONE as ID 0).
+fn addke_transforms(rounds: &[Vec<Option<KemAlg>>]) -> Vec<TransformRepr> {
+    let mut t = Vec::new();
+    for (r, alts) in rounds.iter().enumerate().take(ADDKE_ROUNDS) {
+        let kind = TransformType(6 + r as u8);
+        t.extend(alts.iter().map(|k| transform(kind, k.map_or(0, KemAlg::id), None)));
+    }
+    t
 }
 
 /// The SA payload offering an ESP child SA with our inbound `spi`; `pfs` adds a DH transform.
@@ -219,6 +278,7 @@ struct Picked {
     integ: Option<TransformRepr>,
     dh: Option<TransformRepr>,
     esn: Option<TransformRepr>,
+    addke: [Option<TransformRepr>; ADDKE_ROUNDS],
     /// A type present in the proposal had nothing acceptable.
     failed: bool,
 }
@@ -227,7 +287,6 @@ struct Picked {
 const TYPES: usize = 13;
 
 /// For each transform type in `prop`, the acceptable transform `ok` ranks best (lowest).
-/// Additional key exchanges (RFC 9370) are acceptable only as NONE (ID 0).
 fn pick(prop: &ProposalRepr, ok: &dyn Fn(&TransformRepr) -> Option<usize>) -> Picked {
     let mut best: [Option<(usize, &TransformRepr)>; TYPES] = Default::default();
     let mut seen = [false; TYPES];
@@ -239,11 +298,7 @@ fn pick(prop: &ProposalRepr, ok: &dyn Fn(&TransformRepr) -> Option<usize>) -> Pi
             continue;
         };
         *slot = true;
-        let r = if k > 5 {
-            (t.id == 0).then_some(0)
-        } else {
-            ok(t)
-        };
+        let r = ok(t);
         if let (Some(rank), Some(b)) = (r, best.get_mut(k)) {
             if b.is_none_or(|(br, _)| rank < br) {
                 *b = Some((rank, t));
@@ -258,6 +313,7 @@ fn pick(prop: &ProposalRepr, ok: &dyn Fn(&TransformRepr) -> Option<usize>) -> Pi
         integ: get(3),
         dh: get(4),
         esn: get(5),
+        addke: std::array::from_fn(|r| get(6 + r)),
         failed,
     }
 }
@@ -279,6 +335,16 @@ fn ike_rank(p: &Phase1Policy, t: &TransformRepr) -> Option<usize> {
             p.hash.iter().position(|h| integ_for_hash(*h) == i)
         }
         TransformType::KE => rank(&p.dh_groups, &DhGroup::from_id(t.id)?),
+        TransformType(k @ 6..=12) => {
+            let kem = match t.id {
+                0 => None,
+                id => Some(KemAlg::from_id(id)?),
+            };
+            let alts = (p.additional_kes.get(usize::from(k - 6))).map_or(&[][..], Vec::as_slice);
+            // NONE is always acceptable: a proposal without ML-KEM is then judged by
+            // `post-quantum` (or the proposal's mandatory rounds, see `ike_choice`).
+            rank(alts, &kem).or((kem.is_none()).then_some(alts.len()))
+        }
         _ => None,
     }
 }
@@ -291,6 +357,9 @@ pub(crate) fn choose_ike(
     p: &Phase1Policy,
     ke_group: Option<u16>,
 ) -> Option<(ProposalRepr, IkeChoice)> {
+    // A proposal with every configured ML-KEM round wins over a classic one, whatever the
+    // peer's order (`post-quantum` then judges a classic choice).
+    let mut classic = None;
     for prop in sa
         .proposals
         .iter()
@@ -309,20 +378,34 @@ pub(crate) fn choose_ike(
         if picked.failed {
             continue;
         }
-        if let Some(choice) = ike_choice(&picked) {
-            let answer = ProposalRepr {
-                number: prop.number,
-                protocol: ProtocolId::IKE,
-                spi: prop.spi.clone(),
-                transforms: [picked.encr, picked.prf, picked.integ, picked.dh]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
-            };
+        let Some(choice) = ike_choice(&picked).filter(|c| complete(c, p)) else {
+            continue;
+        };
+        let mut transforms: Vec<TransformRepr> = [picked.encr, picked.prf, picked.integ, picked.dh]
+            .into_iter()
+            .flatten()
+            .collect();
+        // The chosen additional key exchanges; NONE is left out (absent = NONE).
+        transforms.extend(picked.addke.into_iter().flatten().filter(|t| t.id != 0));
+        let answer = ProposalRepr {
+            number: prop.number,
+            protocol: ProtocolId::IKE,
+            spi: prop.spi.clone(),
+            transforms,
+        };
+        if choice.post_quantum() || p.additional_kes.is_empty() {
             return Some((answer, choice));
         }
+        classic = classic.or(Some((answer, choice)));
     }
-    None
+    classic
+}
+
+/// A choice with ML-KEM must include every round configured without `none`; a classic one
+/// (no ML-KEM at all) is complete here and left to `post-quantum`.
+fn complete(c: &IkeChoice, p: &Phase1Policy) -> bool {
+    !c.post_quantum()
+        || p.additional_kes.iter().zip(c.addke).all(|(alts, got)| got.is_some() || alts.contains(&None))
 }
 
 fn ike_choice(picked: &Picked) -> Option<IkeChoice> {
@@ -336,7 +419,18 @@ fn ike_choice(picked: &Picked) -> Option<IkeChoice> {
     let group = DhGroup::from_id(picked.dh.as_ref()?.id)?;
     let suite = IkeSaSuite { cipher, integ, prf };
     suite.validate().ok()?;
-    Some(IkeChoice { suite, group })
+    let mut addke = [None; ADDKE_ROUNDS];
+    for (slot, t) in addke.iter_mut().zip(&picked.addke) {
+        *slot = match t.as_ref().map(|t| t.id) {
+            None | Some(0) => None,
+            Some(id) => Some(KemAlg::from_id(id)?),
+        };
+    }
+    Some(IkeChoice {
+        suite,
+        group,
+        addke,
+    })
 }
 
 /// Initiator: checks that the responder's answer is exactly one of our offers.
@@ -345,10 +439,14 @@ pub(crate) fn accept_ike_answer(sa: &SaRepr, p: &Phase1Policy) -> Option<(IkeCho
         return None;
     };
     let picked = pick(prop, &|t| ike_rank(p, t));
-    if picked.failed || prop.transforms.len() > 4 {
+    let mut types: Vec<TransformType> = prop.transforms.iter().map(|t| t.kind).collect();
+    types.sort_by_key(|t| t.0);
+    types.dedup();
+    if picked.failed || types.len() != prop.transforms.len() {
         return None;
     }
-    Some((ike_choice(&picked)?, prop.spi.clone()))
+    let choice = ike_choice(&picked).filter(|c| complete(c, p))?;
+    Some((choice, prop.spi.clone()))
 }
 
 /// The ESP transforms we accept, ranked by our preference.
@@ -361,6 +459,8 @@ fn esp_rank(p: &Phase2Policy, pfs: Option<DhGroup>, t: &TransformRepr) -> Option
             (Some(g) == pfs).then_some(0)
         }
         TransformType::ESN => (t.id == 0).then_some(0),
+        // Additional key exchanges in a child SA (IKE_FOLLOWUP_KE): only NONE.
+        TransformType(6..=12) => (t.id == 0).then_some(0),
         _ => None,
     }
 }
@@ -470,6 +570,13 @@ fn describe_proposal(prop: &ProposalRepr) -> String {
                     IntegAlg::from_ikev2_integ_id(t.id).map(|i| integ_word(i).to_string())
                 }
                 TransformType::KE => DhGroup::from_id(t.id).map(|g| g.name().to_string()),
+                TransformType(k @ 6..=12) => {
+                    let name = match t.id {
+                        0 => Some("none"),
+                        id => KemAlg::from_id(id).map(KemAlg::name),
+                    };
+                    name.map(|n| format!("ke{}_{n}", k - 5))
+                }
                 _ => None,
             }
             .unwrap_or_else(|| format!("{}#{}", t.kind, t.id))

@@ -22,6 +22,7 @@ use crate::wire::ikev2::{
 use super::auth::InitAnswered;
 use super::exchange::NAT_T_PORT;
 use super::found::Found;
+use super::intermediate::{Handshake, IntAuth, Rounds};
 use super::message::{nat_hash, plain};
 use super::proposal::{accept_ike_answer, choose_ike, describe, ike_offer, IkeChoice};
 use super::{
@@ -43,6 +44,7 @@ struct InitNotifies<'a> {
     nat_dst: Option<&'a [u8]>,
     cookie: Option<&'a [u8]>,
     fragmentation: bool,
+    intermediate: bool,
     error: Option<(NotifyType, &'a [u8])>,
 }
 
@@ -55,6 +57,7 @@ fn notifies<'a>(payloads: &[Payload<'a>]) -> InitNotifies<'a> {
             NotifyType::NAT_DETECTION_DESTINATION_IP => n.nat_dst = Some(x.data),
             NotifyType::COOKIE => n.cookie = Some(x.data),
             NotifyType::IKEV2_FRAGMENTATION_SUPPORTED => n.fragmentation = true,
+            NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED => n.intermediate = true,
             k if k.is_error() && n.error.is_none() => n.error = Some((k, x.data)),
             _ => {}
         }
@@ -111,6 +114,7 @@ impl Engine {
         let nonce = NonceRepr { nonce: &ni };
         let cookie_n = cookie.as_deref().map(|c| notify(NotifyType::COOKIE, c));
         let frag = notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, &[]);
+        let intermediate = notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, &[]);
         let nat_n: Vec<NotifyRepr<'_>> = nat.iter().map(|(k, d)| notify(*k, d)).collect();
         let mut payloads: Vec<&dyn PayloadRepr> = Vec::new();
         if let Some(c) = &cookie_n {
@@ -120,6 +124,9 @@ impl Engine {
         payloads.extend(nat_n.iter().map(|n| n as &dyn PayloadRepr));
         if self.policy.fragmentation {
             payloads.push(&frag);
+        }
+        if !self.policy.phase1.additional_kes.is_empty() {
+            payloads.push(&intermediate);
         }
         let Ok(request) = plain(&header, &payloads) else {
             return;
@@ -239,6 +246,15 @@ impl Engine {
         if choice.group != sent_group || ke.group != sent_group.id() {
             return self.sa_init_bad_answer(now, i, "the peer's KE group is not the one we sent");
         }
+        if choice.post_quantum() && !n.intermediate {
+            let d = "additional key exchanges chosen without INTERMEDIATE_EXCHANGE_SUPPORTED";
+            return self.sa_init_bad_answer(now, i, d);
+        }
+        if let Err(d) = self.post_quantum_verdict(&choice, remote.ip(), true, || choice.name()) {
+            self.io.fail(Diagnostic::Ikev2(d));
+            self.sas.remove(i);
+            return self.schedule_reinit(now);
+        }
         let SaState::InitSent(st) = std::mem::replace(&mut self.sas[i].state, SaState::Established)
         else {
             return;
@@ -268,8 +284,18 @@ impl Engine {
             sa.nat.floated = true;
         }
         self.sas[i] = sa;
-        let init_response = msg.to_vec();
-        self.start_auth(now, i, st.ni, nr.to_vec(), st.request, init_response);
+        let hs = Handshake {
+            ni: st.ni,
+            nr: nr.to_vec(),
+            init_request: st.request,
+            init_response: msg.to_vec(),
+        };
+        let rounds = choice.rounds();
+        if rounds.is_empty() {
+            self.start_auth(now, i, hs, &IntAuth::default());
+        } else {
+            self.start_intermediate(now, i, hs, rounds.into(), IntAuth::default());
+        }
     }
 
     fn sa_init_refused(
@@ -393,6 +419,16 @@ impl Engine {
         let Some((answer, choice)) = choose_ike(sa_p, &self.policy.phase1, Some(ke.group)) else {
             return self.refuse_sa_init(h, remote, local.port(), sa_p);
         };
+        if let Err(d) = self.post_quantum_verdict(&choice, remote.ip(), false, || describe(sa_p)) {
+            self.io.fail(Diagnostic::Ikev2(d));
+            let n = notify(NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+            return self.answer_plain(h, remote, local.port(), &[&n]);
+        }
+        if choice.post_quantum() && !n.intermediate {
+            self.io.stats.dropped_malformed += 1;
+            let n = notify(NotifyType::INVALID_SYNTAX, &[]);
+            return self.answer_plain(h, remote, local.port(), &[&n]);
+        }
         if ke.group != choice.group.id() {
             info!(
                 asked = ke.group,
@@ -452,10 +488,14 @@ impl Engine {
         let nonce = NonceRepr { nonce: &nr };
         let nat_n: Vec<NotifyRepr<'_>> = nat.iter().map(|(k, d)| notify(*k, d)).collect();
         let frag = notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, &[]);
+        let intermediate = notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, &[]);
         let mut out: Vec<&dyn PayloadRepr> = vec![&sa_answer, &ke_out, &nonce];
         out.extend(nat_n.iter().map(|x| x as &dyn PayloadRepr));
         if sa.fragmentation {
             out.push(&frag);
+        }
+        if choice.post_quantum() {
+            out.push(&intermediate);
         }
         let Ok(response) = plain(&header, &out) else {
             return;
@@ -466,6 +506,10 @@ impl Engine {
             nr,
             init_request: msg.to_vec(),
             init_response: response.clone(),
+            intermediate: Rounds {
+                pending: choice.rounds().into(),
+                int_auth: IntAuth::default(),
+            },
         }));
         sa.last_response = Some((0, vec![response.clone()]));
         self.io.send(local.port(), remote, response);
