@@ -40,6 +40,12 @@ function el(tag, text, cls) {
 
 function stateBadge(s) { return el('span', s, 'state ' + s); }
 
+// The key-exchange chain of an IKEv2 SA, flagged when no ML-KEM protects it.
+function pqText(p) {
+  if (!p.key_exchanges) return '';
+  return ' [' + p.key_exchanges + (p.post_quantum ? ', post-quantum' : ', NOT post-quantum') + ']';
+}
+
 function dur(s) {
   if (s === null || s === undefined) return '–';
   if (s < 120) return s + ' s';
@@ -100,7 +106,7 @@ async function list() {
     const st = el('td'); st.append(stateBadge(t.state)); st.className = 'tunnel-state';
     tr.append(name, st, el('td', t.local + ' ⇄ ' + t.remote, 'mono'));
     const p1 = t.phase1.filter((p) => p.age_secs !== null);
-    tr.append(el('td', p1.length ? p1[p1.length - 1].proposal + ' (' + dur(p1[p1.length - 1].age_secs) + ')' : (t.keying === 'manual' ? 'manual keys' : '–')));
+    tr.append(el('td', p1.length ? p1[p1.length - 1].proposal + ' (' + dur(p1[p1.length - 1].age_secs) + ')' + pqText(p1[p1.length - 1]) : (t.keying === 'manual' ? 'manual keys' : '–')));
     tr.append(el('td', t.phase2.map((s) => s.inbound_spi + ' / ' + s.outbound_spi).join(', ') || '–', 'mono spis'));
     tr.append(el('td', dpdText(t.dpd)));
     tr.append(el('td', t.counters.tx.packets + ' / ' + t.counters.rx.packets + ' pkts'));
@@ -144,7 +150,7 @@ async function detail(name) {
   for (const p of t.phase1) {
     const tr = el('tr');
     tr.append(el('td', p.role), el('td', p.state), el('td', p.initiator_cookie + ':' + p.responder_cookie, 'mono'),
-      el('td', p.proposal || '–'), el('td', p.peer, 'mono'), el('td', dur(p.age_secs)), el('td', dur(p.expires_in_secs)));
+      el('td', (p.proposal || '–') + pqText(p)), el('td', p.peer, 'mono'), el('td', dur(p.age_secs)), el('td', dur(p.expires_in_secs)));
     b1.append(tr);
   }
   // Every traffic selector of the pair, one per line (older servers send only proxy_ids).

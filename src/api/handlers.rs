@@ -201,6 +201,7 @@ fn phase1_block(p: &IkePolicy) -> model::Phase1Block {
         prf,
         dh_group: p1.dh_group.name().into(),
         dh_groups,
+        additional_key_exchanges: crate::config::pq::rounds_value(&p1.additional_kes),
     }
 }
 
@@ -637,6 +638,19 @@ mod tests {
         assert_eq!(
             json["dh-groups"],
             serde_json::json!(["curve25519", "ecp256"])
+        );
+        assert_eq!(round_trip(&v2).phase1, v2.phase1);
+        // Post-quantum rounds show as lists of alternatives and come back the same.
+        use crate::crypto::mlkem::KemAlg;
+        v2.phase1.additional_kes = vec![
+            vec![Some(KemAlg::MlKem768)],
+            vec![Some(KemAlg::MlKem1024), None],
+        ];
+        v2.post_quantum = crate::ike::policy::PostQuantum::Required;
+        let json = serde_json::to_value(phase1_block(&v2)).unwrap();
+        assert_eq!(
+            json["additional-key-exchanges"],
+            serde_json::json!([["mlkem768"], ["mlkem1024", "none"]])
         );
         assert_eq!(round_trip(&v2).phase1, v2.phase1);
         // A body from before `prf` / `dh-groups` still deserializes.

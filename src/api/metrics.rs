@@ -52,6 +52,20 @@ pub fn render(tunnels: &[Tunnel], global: &Global) -> String {
         );
     }
     f.head(
+        "ikegate_tunnel_post_quantum",
+        "gauge",
+        "1 when the tunnel's newest IKE SA has an ML-KEM key exchange (RFC 9370), 0 when it is not post-quantum protected or there is none; `key_exchanges` names the chain.",
+    );
+    for t in tunnels {
+        let sa = t.phase1.iter().rev().find(|p| p.age_secs.is_some());
+        let chain = sa.and_then(|p| p.key_exchanges.as_deref()).unwrap_or("");
+        f.sample(
+            "ikegate_tunnel_post_quantum",
+            &[("tunnel", &t.name), ("key_exchanges", chain)],
+            u64::from(sa.is_some_and(|p| p.post_quantum)),
+        );
+    }
+    f.head(
         "ikegate_tunnel_state",
         "gauge",
         "1 for the tunnel's current state (down, connecting, up).",

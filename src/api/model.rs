@@ -108,6 +108,14 @@ pub struct Phase1Sa {
     pub peer_identity: Option<String>,
     /// The peer announced DPD support.
     pub peer_dpd: bool,
+    /// IKEv2: the key exchanges that made the keys, in the order they ran, e.g.
+    /// `curve25519 + mlkem768` (RFC 9370 additional key exchanges); null for IKEv1.
+    #[serde(default)]
+    pub key_exchanges: Option<String>,
+    /// True when an ML-KEM key exchange protects the keys; false flags an IKE SA that is not
+    /// post-quantum protected (classic (EC)DH only).
+    #[serde(default)]
+    pub post_quantum: bool,
 }
 
 /// One ESP SA pair.
@@ -286,6 +294,10 @@ pub struct Phase1Block {
     /// or `dh-group`; sent together, the one that differs from the policy in force is the edit.
     #[serde(default)]
     pub dh_groups: Vec<String>,
+    /// IKEv2: the additional key exchanges (RFC 9370), one list of alternatives per round,
+    /// e.g. `[[mlkem768]]` or `[[mlkem768], [mlkem1024, none]]`; omitted when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_key_exchanges: Vec<Vec<String>>,
 }
 
 /// `proposal.phase2` (proxy-ids have their own endpoint).

@@ -460,6 +460,8 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                             .map(|(a, l)| u64::from(l).saturating_sub(a)),
                         peer_identity: p.peer_identity.clone(),
                         peer_dpd: p.peer_dpd,
+                        key_exchanges: p.key_exchanges.clone(),
+                        post_quantum: p.post_quantum,
                     });
                 }
                 if let Some(p) = st

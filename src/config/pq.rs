@@ -24,6 +24,11 @@ pub(super) fn additional_kes(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs:
     let Some(x) = child(m, n, "additional-key-exchanges") else {
         return;
     };
+    // `[]` (what an IKEv1 tunnel would show) means none.
+    if matches!(x.value, Value::Sequence(s) if s.is_empty()) {
+        p.phase1.additional_kes.clear();
+        return;
+    }
     if p.version == IkeVersion::V1 {
         return x.error(
             errs,

@@ -1116,3 +1116,6 @@ fn ikev2_garbage_is_an_error_never_a_panic() {
         }
     }
 }
+
+#[path = "pq_tests.rs"]
+mod pq;
