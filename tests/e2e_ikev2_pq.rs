@@ -1,0 +1,402 @@
+//! Post-quantum IKEv2 against strongSwan 6.1 (Debian sid chroot, OpenSSL 3.6 ML-KEM): a classic
+//! group in IKE_SA_INIT plus ML-KEM additional key exchanges over IKE_INTERMEDIATE (RFC 9370,
+//! RFC 9242), both directions: x25519 + ML-KEM-768, ECP-384 + ML-KEM-1024 at a 576-byte fragment
+//! size, two additional rounds; pings cross, our ESP and final IKE SA keys equal charon's, tshark
+//! decrypts IKE_AUTH with the keys we export; `post-quantum: required` refuses a charon without
+//! ML-KEM naming its proposal, `preferred` falls back and the API says "not post-quantum".
+//! Root only; prints "skipping: …" otherwise.
+
+mod common;
+
+use common::charon::{Charon, CharonConfig, Strongswan};
+use common::ikegate::Gateway;
+use common::netns::{require_root, veth, Netns, Veth};
+use common::tshark::{self, Capture, EspSa};
+use common::{poll_opt, TempDir};
+use std::time::Duration;
+
+const OURS: &str = "10.0.0.1";
+const SWAN: &str = "10.0.0.2";
+const PSK: &str = "xeeB5gohvaYi";
+
+fn can_run() -> bool {
+    require_root()
+        && common::charon::require_strongswan()
+        && tshark::require_capture_tools()
+        && common::require_programs(&["ping", "python3"])
+}
+
+struct Lab {
+    ours: Netns,
+    swan: Netns,
+    link: Veth,
+    dir: TempDir,
+}
+
+fn lab() -> Lab {
+    let ours = Netns::new("pqo");
+    let swan = Netns::new("pqs");
+    let link = veth(
+        &ours,
+        &[&format!("{OURS}/24")],
+        &swan,
+        &[&format!("{SWAN}/24")],
+    );
+    ours.add_lo_addr("192.168.1.1/32");
+    swan.add_lo_addr("192.168.2.1/32");
+    Lab {
+        ours,
+        swan,
+        link,
+        dir: TempDir::new("pqswan"),
+    }
+}
+
+/// One case: our `ike:` extra lines and `phase1:` flow mapping, charon's IKE proposal.
+struct Case {
+    swan_initiates: bool,
+    /// Lines under `ike:` (6 spaces), e.g. `post-quantum: preferred`.
+    ike_extra: &'static str,
+    phase1: &'static str,
+    swan_ike: &'static str,
+    /// IKE datagram size limit on both sides (RFC 7383), None for the defaults.
+    fragment_size: Option<u16>,
+}
+
+const X25519_MLKEM768: Case = Case {
+    swan_initiates: false,
+    ike_extra: "",
+    phase1: "{ encryption: aes256, hash: sha256, dh-group: curve25519, additional-key-exchanges: [mlkem768] }",
+    swan_ike: "aes256-sha256-x25519-ke1_mlkem768",
+    fragment_size: None,
+};
+
+const ECP384_MLKEM1024: Case = Case {
+    swan_initiates: false,
+    ike_extra: "",
+    phase1: "{ encryption: aes256-gcm, prf: sha384, dh-group: ecp384, additional-key-exchanges: [mlkem1024] }",
+    swan_ike: "aes256gcm16-prfsha384-ecp384-ke1_mlkem1024",
+    fragment_size: Some(576),
+};
+
+const TWO_ROUNDS: Case = Case {
+    swan_initiates: false,
+    ike_extra: "",
+    phase1: "{ encryption: aes128-gcm, prf: sha256, dh-group: curve25519, additional-key-exchanges: [mlkem768, mlkem1024] }",
+    swan_ike: "aes128gcm16-prfsha256-x25519-ke1_mlkem768-ke2_mlkem1024",
+    fragment_size: None,
+};
+
+const ADMIN_PORT: u16 = 18084;
+
+fn ours_yaml(c: &Case, admin_token: &std::path::Path) -> String {
+    let frag = c
+        .fragment_size
+        .map(|s| format!("      fragment-size: {s}\n"))
+        .unwrap_or_default();
+    format!(
+        "admin:\n  listen: 127.0.0.1:{ADMIN_PORT}\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: {OURS}, destination: {SWAN} }}\n    preshared-key: {PSK}\n    responder-only: {}\n    ike:\n      version: 2\n{}{frag}      proposal:\n        phase1: {}\n        phase2:\n          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\nroute:\n  ipv4:\n    - {{ destination: 192.168.2.0/24, gateway: ipsec0, source: 192.168.1.1 }}\n",
+        admin_token.display(),
+        if c.swan_initiates { "enable" } else { "disable" },
+        c.ike_extra,
+        c.phase1,
+    )
+}
+
+fn swan_cfg(c: &Case) -> CharonConfig {
+    let mut s = CharonConfig::ikev2_psk(
+        Strongswan::Sid61,
+        SWAN,
+        OURS,
+        "192.168.2.0/24",
+        "192.168.1.0/24",
+    );
+    s.psk = PSK.into();
+    s.ike_proposals = c.swan_ike.into();
+    s.esp_proposals = "aes256-sha256".into();
+    if let Some(size) = c.fragment_size {
+        s.extra_charon.push(format!("fragment_size = {size}"));
+    }
+    s
+}
+
+/// A running pair: charon, ikegate with its admin API, a capture of the veth.
+struct Run {
+    lab: Lab,
+    charon: Charon,
+    gw: Gateway,
+    cap: Option<Capture>,
+    pcap: std::path::PathBuf,
+    keylog: std::path::PathBuf,
+    token_file: std::path::PathBuf,
+}
+
+fn start(c: &Case) -> Option<Run> {
+    if !can_run() {
+        return None;
+    }
+    Strongswan::Sid61.require();
+    Strongswan::Sid61.announce();
+    let lab = lab();
+    let charon = Charon::start(&lab.swan, swan_cfg(c));
+    let keylog = lab.dir.join("keys");
+    let pcap = lab.dir.join("veth.pcap");
+    let token_file = lab.dir.join("admin.token");
+    let cap = Capture::start(&lab.ours, &lab.link.a, &pcap, Some("esp or udp"));
+    let gw = Gateway::start_with(
+        &lab.ours,
+        &lab.dir,
+        "ours",
+        &ours_yaml(c, &token_file),
+        Some("ipsec0"),
+        &["--wireshark-keylog", keylog.to_str().unwrap()],
+    );
+    Some(Run {
+        lab,
+        charon,
+        gw,
+        cap: Some(cap),
+        pcap,
+        keylog,
+        token_file,
+    })
+}
+
+impl Run {
+    fn context(&self) -> String {
+        format!(
+            "--- ikegate ---\n{}\n--- charon ---\n{}",
+            self.gw.log_text(),
+            common::tail(&self.charon.log(), 80)
+        )
+    }
+
+    /// GET `path` from our admin API (inside our namespace).
+    fn api_get(&self, path: &str) -> serde_json::Value {
+        let token = poll_opt(Duration::from_secs(10), || {
+            std::fs::read_to_string(&self.token_file).ok()
+        })
+        .unwrap_or_else(|| panic!("no admin token\n{}", self.context()));
+        let url = format!("http://127.0.0.1:{ADMIN_PORT}{path}");
+        let script = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=20).read().decode())";
+        let out = self
+            .lab
+            .ours
+            .exec(&["python3", "-c", script, &url, token.trim()]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    /// The newest IKE SA of `ipsec0` as the API shows it.
+    fn api_ike_sa(&self) -> serde_json::Value {
+        let t = self.api_get("/api/v1/tunnels/ipsec0");
+        t["phase1"]
+            .as_array()
+            .and_then(|a| a.last().cloned())
+            .unwrap_or_else(|| panic!("no phase1 SA: {t}"))
+    }
+}
+
+/// Brings the tunnel up, pings both ways, checks our ESP and IKE SA keys against charon's,
+/// tshark decrypts IKE_AUTH with our exported keys; returns the run for more checks.
+fn interop(c: &Case, chain: &str) -> Option<Run> {
+    let mut r = start(c)?;
+    if c.swan_initiates {
+        r.charon.initiate_ok("net");
+    }
+    if !r.gw.wait_log("ESP SAs installed", 20) {
+        r.charon
+            .fail(&format!("ikegate did not install SAs:\n{}", r.gw.log_text()));
+    }
+    let info = r
+        .charon
+        .wait_child_installed("net", Duration::from_secs(10));
+    let ctx = || r.context();
+    r.lab.ours.ping_ok("192.168.2.1", 3, ctx);
+    r.lab.swan.ping_ok("192.168.1.1", 3, ctx);
+    println!("charon child SA: {info:?}");
+
+    // The API names the chain and says post-quantum.
+    let sa = r.api_ike_sa();
+    assert_eq!(sa["key_exchanges"], chain, "{sa}");
+    assert_eq!(sa["post_quantum"], true, "{sa}");
+
+    // Our ESP keys are charon's.
+    let keys = std::fs::read_to_string(&r.keylog).unwrap();
+    let sas: Vec<EspSa> = keys.lines().filter_map(EspSa::from_uat_line).collect();
+    assert_eq!(sas.len(), 2, "{keys}");
+    let swan_keys = r.charon.esp_keys();
+    for sa in &sas {
+        assert!(
+            swan_keys
+                .iter()
+                .any(|k| k.to_sa().spi == sa.spi && k.to_sa().encr_key == sa.encr_key),
+            "charon derived other ESP keys for SPI 0x{:08x}: {swan_keys:?}",
+            sa.spi
+        );
+    }
+    // Our final IKE SA keys (after every additional key exchange) are charon's final ones.
+    let ike_lines = std::fs::read_to_string(format!("{}.ikev2", r.keylog.display())).unwrap();
+    let ours_line = ike_lines.lines().next().expect("an ikev2_decryption_table line");
+    let swan_ike = r.charon.ike_keys();
+    let ike = swan_ike
+        .iter()
+        .find(|k| ours_line.starts_with(&hex(&k.spi_i)))
+        .unwrap_or_else(|| panic!("charon has no IKE SA {ours_line}: {swan_ike:?}"));
+    assert!(
+        ours_line.contains(&hex(&ike.sk_ei)) && ours_line.contains(&hex(&ike.sk_er)),
+        "SK_e differ: {ours_line} vs {ike:?}"
+    );
+    assert!(ike.proposal.contains("ML_KEM"), "{}", ike.proposal);
+    let pcap = r.cap.take().map(Capture::stop).unwrap_or(r.pcap.clone());
+    let frames = tshark::decode_esp(&pcap, &sas);
+    tshark::assert_all_decrypted(&frames, &["icmp"]);
+    let auth = tshark::fields_in_profile(
+        &pcap,
+        &[("ikev2_decryption_table", format!("{ours_line}\n"))],
+        &[],
+        "isakmp.exchangetype == 35",
+        &["isakmp.auth.method"],
+    );
+    assert!(
+        auth.len() >= 2 && auth.iter().all(|f| f[0] == "2"),
+        "IKE_AUTH not decrypted with the final keys: {auth:?}"
+    );
+    let intermediate = tshark::filter_lines(&pcap, "isakmp.exchangetype == 43");
+    println!("IKE_INTERMEDIATE datagrams: {}", intermediate.len());
+    assert!(intermediate.len() >= 2, "{intermediate:?}");
+    if let Some(size) = c.fragment_size {
+        // Ethernet header (14) + the IP datagram limit.
+        let big = tshark::filter_lines(
+            &pcap,
+            &format!("udp && isakmp && frame.len > {}", usize::from(size) + 14),
+        );
+        assert!(big.is_empty(), "datagrams above {size} bytes: {big:?}");
+        assert!(intermediate.len() >= 6, "ML-KEM-1024 not fragmented: {intermediate:?}");
+    }
+    Some(r)
+}
+
+fn finish(mut r: Run) {
+    let (code, log) = r.gw.stop();
+    assert_eq!(code, Some(0), "{log}");
+    r.charon.wait_ike_gone("gw", Duration::from_secs(10));
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn ours_initiates_x25519_mlkem768() {
+    if let Some(r) = interop(&X25519_MLKEM768, "curve25519 + mlkem768") {
+        finish(r);
+    }
+}
+
+#[test]
+fn swan_initiates_x25519_mlkem768() {
+    let c = Case {
+        swan_initiates: true,
+        ..X25519_MLKEM768
+    };
+    if let Some(r) = interop(&c, "curve25519 + mlkem768") {
+        finish(r);
+    }
+}
+
+#[test]
+fn ours_initiates_ecp384_mlkem1024_fragmented_at_576() {
+    if let Some(r) = interop(&ECP384_MLKEM1024, "ecp384 + mlkem1024") {
+        finish(r);
+    }
+}
+
+#[test]
+fn swan_initiates_ecp384_mlkem1024_fragmented_at_576() {
+    let c = Case {
+        swan_initiates: true,
+        ..ECP384_MLKEM1024
+    };
+    if let Some(r) = interop(&c, "ecp384 + mlkem1024") {
+        finish(r);
+    }
+}
+
+#[test]
+fn ours_initiates_two_rounds_mlkem768_mlkem1024() {
+    if let Some(r) = interop(&TWO_ROUNDS, "curve25519 + mlkem768 + mlkem1024") {
+        finish(r);
+    }
+}
+
+#[test]
+fn swan_initiates_two_rounds_mlkem768_mlkem1024() {
+    let c = Case {
+        swan_initiates: true,
+        ..TWO_ROUNDS
+    };
+    if let Some(r) = interop(&c, "curve25519 + mlkem768 + mlkem1024") {
+        finish(r);
+    }
+}
+
+/// `post-quantum: required` against a charon configured without ML-KEM: refused in both roles,
+/// with words that name the peer's proposal.
+#[test]
+fn required_refuses_a_peer_without_mlkem_naming_its_proposal() {
+    for swan_initiates in [false, true] {
+        let c = Case {
+            swan_initiates,
+            ike_extra: "      post-quantum: required\n",
+            swan_ike: "aes256-sha256-x25519",
+            ..X25519_MLKEM768
+        };
+        let Some(mut r) = start(&c) else { return };
+        let want = if swan_initiates {
+            "offered only aes256-sha256-prfsha256-curve25519"
+        } else {
+            "chose aes256-sha256-prfsha256-curve25519"
+        };
+        if swan_initiates {
+            let _ = r.charon.initiate("net");
+        }
+        assert!(
+            r.gw.wait_log(want, 20),
+            "no refusal naming charon's proposal:\n{}",
+            r.context()
+        );
+        let log = r.gw.log_text();
+        assert!(log.contains("post-quantum: required"), "{log}");
+        assert!(!log.contains("ESP SAs installed"), "{log}");
+        let (code, _) = r.gw.stop();
+        assert_eq!(code, Some(0));
+    }
+}
+
+/// `post-quantum: preferred` against a charon without ML-KEM: the tunnel comes up on the
+/// classic exchange, the log says so and the API flags the IKE SA as not post-quantum.
+#[test]
+fn preferred_falls_back_and_the_api_says_not_post_quantum() {
+    let c = Case {
+        ike_extra: "      post-quantum: preferred\n",
+        swan_ike: "aes256-sha256-x25519",
+        ..X25519_MLKEM768
+    };
+    let Some(mut r) = start(&c) else { return };
+    if !r.gw.wait_log("ESP SAs installed", 20) {
+        panic!("no fallback:\n{}", r.context());
+    }
+    r.lab.ours.ping_ok("192.168.2.1", 3, || r.context());
+    assert!(
+        r.gw.log_text().contains("not post-quantum protected"),
+        "{}",
+        r.gw.log_text()
+    );
+    let sa = r.api_ike_sa();
+    assert_eq!(sa["post_quantum"], false, "{sa}");
+    assert_eq!(sa["key_exchanges"], "curve25519", "{sa}");
+    let list = r.api_get("/api/v1/tunnels").to_string();
+    assert!(list.contains("\"post_quantum\":false"), "{list}");
+    finish(r);
+}
