@@ -383,7 +383,7 @@ fn preferred_falls_back_and_the_api_says_not_post_quantum() {
         swan_ike: "aes256-sha256-x25519",
         ..X25519_MLKEM768
     };
-    let Some(mut r) = start(&c) else { return };
+    let Some(r) = start(&c) else { return };
     if !r.gw.wait_log("ESP SAs installed", 20) {
         panic!("no fallback:\n{}", r.context());
     }

@@ -229,6 +229,9 @@ fn proposals_of(p: &IkePolicy, t: &model::Tunnel) -> model::Proposals {
                     .unwrap_or_else(|| "none".into()),
                 lifetime_of_time: p.phase2.lifetime_secs,
                 lifetime_of_byte: p.phase2.lifetime_bytes,
+                additional_key_exchanges: crate::config::pq::rounds_value(
+                    &p.phase2.additional_kes,
+                ),
             },
         },
         negotiated_phase1: t
@@ -601,6 +604,7 @@ mod tests {
                 pfs_group: "none".into(),
                 lifetime_of_time: 28800,
                 lifetime_of_byte: 0,
+                additional_key_exchanges: Vec::new(),
             },
         };
         let json = serde_json::to_value(&block).unwrap();

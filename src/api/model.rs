@@ -314,6 +314,10 @@ pub struct Phase2Block {
     pub lifetime_of_time: u32,
     /// ESP SA lifetime, bytes (0 = none).
     pub lifetime_of_byte: u64,
+    /// With `pfs-group`: additional key exchanges of every CREATE_CHILD_SA (RFC 9370,
+    /// IKE_FOLLOWUP_KE), one list of alternatives per round; omitted when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_key_exchanges: Vec<Vec<String>>,
 }
 
 /// Configured and negotiated proxy-ids of a tunnel.

@@ -383,6 +383,7 @@ const PHASE2_KEYS: &[&str] = &[
     "pfs-group",
     "lifetime-of-time",
     "lifetime-of-byte",
+    "additional-key-exchanges",
 ];
 
 fn phase2(n: &Node<'_>, p: &mut IkePolicy, local: IpAddr, errs: &mut Errors) {
@@ -434,6 +435,7 @@ fn phase2(n: &Node<'_>, p: &mut IkePolicy, local: IpAddr, errs: &mut Errors) {
             p.phase2.pfs_group = v;
         }
     }
+    super::pq::phase2_additional_kes(m, n, p, errs);
     if let Some(l) = child(m, n, "lifetime-of-time") {
         if let Some(v) = l.uint(errs, 30, 604_800, "28800") {
             p.phase2.lifetime_secs = v as u32;

@@ -21,27 +21,57 @@ fn kem_choices() -> Vec<(&'static str, Option<KemAlg>)> {
 /// `additional-key-exchanges: [mlkem768, [mlkem1024, none]]`: one entry per round, each a
 /// method or a list of alternatives (most preferred first; `none` makes the round optional).
 pub(super) fn additional_kes(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
-    let Some(x) = child(m, n, "additional-key-exchanges") else {
+    if let Some(r) = rounds(m, n, p.version, errs) {
+        p.phase1.additional_kes = r;
+    }
+}
+
+/// `phase2.additional-key-exchanges`: the same, run by IKE_FOLLOWUP_KE in every
+/// CREATE_CHILD_SA with PFS (so it needs `pfs-group`).
+pub(super) fn phase2_additional_kes(
+    m: &Mapping,
+    n: &Node<'_>,
+    p: &mut IkePolicy,
+    errs: &mut Errors,
+) {
+    let Some(r) = rounds(m, n, p.version, errs) else {
         return;
     };
+    if !r.is_empty() && p.phase2.pfs_group.is_none() {
+        return errs.push(
+            &n.child_path("additional-key-exchanges"),
+            "additional key exchanges of a child SA come after its PFS key exchange: set \
+             `pfs-group` (e.g. `pfs-group: curve25519`), or remove this key",
+        );
+    }
+    p.phase2.additional_kes = r;
+}
+
+fn rounds(
+    m: &Mapping,
+    n: &Node<'_>,
+    version: IkeVersion,
+    errs: &mut Errors,
+) -> Option<Vec<Vec<Option<KemAlg>>>> {
+    let x = child(m, n, "additional-key-exchanges")?;
     // `[]` (what an IKEv1 tunnel would show) means none.
     if matches!(x.value, Value::Sequence(s) if s.is_empty()) {
-        p.phase1.additional_kes.clear();
-        return;
+        return Some(Vec::new());
     }
-    if p.version == IkeVersion::V1 {
-        return x.error(
+    if version == IkeVersion::V1 {
+        x.error(
             errs,
             "additional key exchanges (RFC 9370, ML-KEM) are an IKEv2 feature: set \
              `ike.version: 2` (strongSwan 6 speaks it), or remove this key",
         );
+        return None;
     }
     let entries = match x.value {
         Value::Sequence(_) => x.list(errs),
         _ => vec![x.clone()],
     };
     if entries.len() > MAX_ROUNDS {
-        return x.error(
+        x.error(
             errs,
             format!(
                 "{} rounds given; IKEv2 has at most {MAX_ROUNDS} additional key exchanges \
@@ -49,6 +79,7 @@ pub(super) fn additional_kes(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs:
                 entries.len()
             ),
         );
+        return None;
     }
     let mut rounds = Vec::new();
     for e in &entries {
@@ -73,9 +104,7 @@ pub(super) fn additional_kes(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs:
         }
         rounds.push(got);
     }
-    if rounds.len() == entries.len() {
-        p.phase1.additional_kes = rounds;
-    }
+    (rounds.len() == entries.len()).then_some(rounds)
 }
 
 /// `post-quantum: required | preferred` (IKEv2).

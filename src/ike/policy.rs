@@ -277,6 +277,9 @@ pub struct Phase2Policy {
     pub authentication: Vec<IntegAlg>,
     /// PFS: a fresh DH exchange in every Quick Mode with this group.
     pub pfs_group: Option<DhGroup>,
+    /// IKEv2 with PFS: additional key exchanges (RFC 9370) of CREATE_CHILD_SA, run by
+    /// IKE_FOLLOWUP_KE; one entry per round, `None` = NONE, as in [`Phase1Policy`].
+    pub additional_kes: Vec<Vec<Option<KemAlg>>>,
     /// SA lifetime in seconds.
     pub lifetime_secs: u32,
     /// SA lifetime in bytes (0 = no volume limit; sent in kilobytes).
@@ -481,6 +484,7 @@ impl IkePolicy {
                 encryption: vec![EncAlg::Aes256Cbc, EncAlg::Aes128Cbc],
                 authentication: vec![IntegAlg::HmacSha256_128, IntegAlg::HmacSha1_96],
                 pfs_group: None,
+                additional_kes: Vec::new(),
                 lifetime_secs: 28800,
                 lifetime_bytes: 0,
             },

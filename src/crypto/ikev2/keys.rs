@@ -98,15 +98,19 @@ pub fn skeyseed(prf: HashAlg, ni: &[u8], nr: &[u8], g_ir: &[u8]) -> Zeroizing<Ve
 }
 
 /// SKEYSEED of an IKE SA rekeyed by CREATE_CHILD_SA (§2.18):
-/// `prf(SK_d (old), g^ir (new) | Ni | Nr)`, with the **old** IKE SA's PRF.
+/// `prf(SK_d (old), g^ir (new) | Ni | Nr)`, with the **old** IKE SA's PRF. With additional key
+/// exchanges (RFC 9370 §2.2.4) their secrets follow: `… | Ni | Nr | SK(1) | … | SK(n)`; the key
+/// update after an IKE_INTERMEDIATE round is the same formula with that round's secret as
+/// `g_ir_new` and no `additional`.
 pub fn rekey_skeyseed(
     old_prf: HashAlg,
     old_sk_d: &[u8],
     g_ir_new: &[u8],
     ni: &[u8],
     nr: &[u8],
+    additional: &[u8],
 ) -> Zeroizing<Vec<u8>> {
-    old_prf.prf(old_sk_d, &[g_ir_new, ni, nr])
+    old_prf.prf(old_sk_d, &[g_ir_new, ni, nr, additional])
 }
 
 /// The keys of one IKE SA (§2.14), zeroized on drop and never printed. `sk_ai` / `sk_ar` are
@@ -181,7 +185,8 @@ impl IkeSaKeys {
     }
 }
 
-/// Child SA keys (§2.17): `KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr)`, split into the
+/// Child SA keys (§2.17): `KEYMAT = prf+(SK_d, [g^ir (new)] | Ni | Nr [| SK(1) | … | SK(n)])`
+/// (the secrets of RFC 9370 additional key exchanges last, in `additional`), split into the
 /// initiator→responder direction first and then responder→initiator, each as encryption key
 /// (with the AEAD salt) then integrity key. `spi_i` / `spi_r` are the ESP SPIs the initiator and
 /// the responder chose (each is the *inbound* SPI of its chooser), so the returned pair is
@@ -193,11 +198,12 @@ pub fn child_sa_keys(
     nonces: (&[u8], &[u8]),
     algs: (EncAlg, IntegAlg),
     spis: (u32, u32),
+    additional: &[u8],
 ) -> Result<(EspKeys, EspKeys), KeyError> {
     let (enc, integ) = algs;
     let (e, a) = (enc.keymat_len(), integ.key_len());
     let g = g_ir_new.unwrap_or(&[]);
-    let km = prf_plus(prf, sk_d, &[g, nonces.0, nonces.1], 2 * (e + a))?;
+    let km = prf_plus(prf, sk_d, &[g, nonces.0, nonces.1, additional], 2 * (e + a))?;
     let part =
         |from: usize, n: usize| Zeroizing::new(km.get(from..from + n).unwrap_or(&[]).to_vec());
     let keys = |spi: u32, at: usize| EspKeys {

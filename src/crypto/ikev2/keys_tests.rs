@@ -151,7 +151,7 @@ fn bad_suites_are_refused() {
 #[test]
 fn rekey_skeyseed_uses_old_sk_d() {
     let (_, k) = derive(cbc_suite());
-    let ss = rekey_skeyseed(HashAlg::Sha256, &k.sk_d, &[0xcd; 32], &NI, &nr());
+    let ss = rekey_skeyseed(HashAlg::Sha256, &k.sk_d, &[0xcd; 32], &NI, &nr(), &[]);
     assert_eq!(
         hex::encode(ss.as_slice()),
         "f5811124d405df2410e939aa08f880dddc75d60339502590a4db98d542d8d6b9"
@@ -168,6 +168,7 @@ fn child_sa_keys_split_initiator_to_responder_first() {
         (&NI, &nr()),
         (EncAlg::Aes256Gcm16, IntegAlg::None),
         (0xc0de_0001, 0xc0de_0002),
+        &[],
     )
     .unwrap();
     let km = "6dd8bf2f4045295d166feb0edd7fc3ed9ac2bba428e443b567eb7723b2f2f082f633e7e0\
@@ -185,6 +186,7 @@ fn child_sa_keys_split_initiator_to_responder_first() {
         (&NI, &nr()),
         (EncAlg::Aes128Cbc, IntegAlg::HmacSha256_128),
         (1, 2),
+        &[],
     )
     .unwrap();
     let km = concat!(

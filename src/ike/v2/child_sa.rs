@@ -21,6 +21,7 @@ use crate::wire::ikev2::{
 };
 
 use super::auth::ChildOffer;
+use super::followup::{Finish, IkeRekeyDone};
 use super::exchange::Inner;
 use super::found::Found;
 use super::proposal::{
@@ -93,6 +94,18 @@ impl Engine {
 
     /// Derives the keys of a negotiated child and installs it (events for the data plane).
     pub(super) fn install_child(&mut self, now: Instant, i: usize, c: NewChildSa) {
+        self.install_child_keyed(now, i, c, &[]);
+    }
+
+    /// [`Engine::install_child`] with the secrets of additional key exchanges (RFC 9370),
+    /// concatenated in order, appended to the KEYMAT seed.
+    pub(super) fn install_child_keyed(
+        &mut self,
+        now: Instant,
+        i: usize,
+        c: NewChildSa,
+        additional: &[u8],
+    ) {
         let Some(sa) = self.sas.get(i) else {
             return;
         };
@@ -113,6 +126,7 @@ impl Engine {
             (&c.nonces.0, &c.nonces.1),
             (p.choice.enc, p.choice.integ),
             spis,
+            additional,
         ) else {
             return;
         };
@@ -339,7 +353,21 @@ impl Engine {
             remote: ts::subnets(&tsr.selectors),
             rekey_of: req.rekey_of,
         };
-        self.install_child(now, i, child);
+        let rounds = choice.rounds();
+        if rounds.is_empty() {
+            return self.install_child(now, i, child);
+        }
+        match super::followup::link_of(&payloads) {
+            Some(link) => self.start_followup(now, i, Finish::Child(child), rounds, link),
+            None => {
+                un_rekey(self);
+                self.io.fail(Diagnostic::Phase1BadAnswer {
+                    detail: "IKEv2 CREATE_CHILD_SA: additional key exchanges chosen without \
+                             ADDITIONAL_KEY_EXCHANGE"
+                        .into(),
+                });
+            }
+        }
     }
 
     /// Responder: a CREATE_CHILD_SA request (new child, child rekey or IKE SA rekey).
@@ -425,8 +453,20 @@ impl Engine {
             msg.push(k);
         }
         msg.extend(ts_part.iter().map(|b| b.as_ref()));
+        let rounds = child.params.choice.rounds();
+        if rounds.is_empty() {
+            self.respond(i, h, &msg);
+            return self.install_child(now, i, child);
+        }
+        let link = self.expect_followup(i, Finish::Child(child), rounds);
+        let n = NotifyRepr {
+            protocol: ProtocolId(0),
+            kind: NotifyType::ADDITIONAL_KEY_EXCHANGE,
+            spi: &[],
+            data: &link,
+        };
+        msg.push(&n);
         self.respond(i, h, &msg);
-        self.install_child(now, i, child);
     }
 
     /// Answers a request with one error notification.
@@ -457,8 +497,6 @@ impl Engine {
         let mut p1 = self.policy.phase1.clone();
         // The rekeyed SA keeps the group (the KE payload must match it).
         p1.dh_groups.retain(|g| *g == choice.group);
-        // Additional key exchanges in a rekey need IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
-        p1.additional_kes.clear();
         if p1.dh_groups.is_empty() {
             p1.dh_groups.push(choice.group);
         }
@@ -520,7 +558,21 @@ impl Engine {
             return;
         };
         let ids = (req.new_spi, peer_spi);
-        self.rekeyed_ike_sa(now, i, choice, &g_ir, (&req.ni, nr), ids, true);
+        let rounds = choice.rounds();
+        if !rounds.is_empty() {
+            let Some(link) = super::followup::link_of(&payloads) else {
+                return;
+            };
+            let finish = Finish::IkeRekey(Box::new(IkeRekeyDone {
+                choice,
+                g_ir,
+                nonces: (req.ni, nr.to_vec()),
+                ids,
+                we_initiated: true,
+            }));
+            return self.start_followup(now, i, finish, rounds, link);
+        }
+        self.rekeyed_ike_sa(now, i, choice, &g_ir, (&req.ni, nr), ids, true, &[]);
         // The old IKE SA goes away; its children now live under the new one.
         self.sas[i].retiring = true;
         self.queue(i, super::Pending::DeleteIke);
@@ -539,10 +591,7 @@ impl Engine {
         let Some(ke) = ke else {
             return self.respond_error(i, h, NotifyType::INVALID_SYNTAX, &[]);
         };
-        // Additional key exchanges in a rekey need IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
-        let mut p1 = self.policy.phase1.clone();
-        p1.additional_kes.clear();
-        let Some((mut answer, choice)) = choose_ike(sa, &p1, Some(ke.group)) else {
+        let Some((mut answer, choice)) = choose_ike(sa, &self.policy.phase1, Some(ke.group)) else {
             self.io
                 .fail(Diagnostic::Ikev2(V2Diagnostic::ProposalMismatch {
                     what: "IKE SA rekey",
@@ -577,6 +626,24 @@ impl Engine {
             group: choice.group.id(),
             data: dh.public_value(),
         };
+        let rounds = choice.rounds();
+        if !rounds.is_empty() {
+            let finish = Finish::IkeRekey(Box::new(IkeRekeyDone {
+                choice,
+                g_ir,
+                nonces: (ni, nr.clone()),
+                ids: (peer_spi, new_spi),
+                we_initiated: false,
+            }));
+            let link = self.expect_followup(i, finish, rounds);
+            let n = NotifyRepr {
+                protocol: ProtocolId(0),
+                kind: NotifyType::ADDITIONAL_KEY_EXCHANGE,
+                spi: &[],
+                data: &link,
+            };
+            return self.respond(i, h, &[&sa_out, &nonce, &ke_out, &n]);
+        }
         self.respond(i, h, &[&sa_out, &nonce, &ke_out]);
         self.rekeyed_ike_sa(
             now,
@@ -586,13 +653,15 @@ impl Engine {
             (&ni, &nr),
             (peer_spi, new_spi),
             false,
+            &[],
         );
         self.sas[i].retiring = true;
     }
 
-    /// Creates the IKE SA that replaces `old` (§2.18) and moves the children to it.
+    /// Creates the IKE SA that replaces `old` (§2.18) and moves the children to it;
+    /// `additional`: the secrets of RFC 9370 additional key exchanges, in order.
     #[allow(clippy::too_many_arguments)]
-    fn rekeyed_ike_sa(
+    pub(super) fn rekeyed_ike_sa(
         &mut self,
         now: Instant,
         old: usize,
@@ -601,11 +670,13 @@ impl Engine {
         nonces: (&[u8], &[u8]),
         ids: ([u8; 8], [u8; 8]),
         we_initiated: bool,
+        additional: &[u8],
     ) {
         let Some(old_keys) = self.sas[old].keys.as_ref() else {
             return;
         };
-        let seed = rekey_skeyseed(old_keys.suite.prf, &old_keys.sk_d, g_ir, nonces.0, nonces.1);
+        let (prf, sk_d) = (old_keys.suite.prf, &old_keys.sk_d);
+        let seed = rekey_skeyseed(prf, sk_d, g_ir, nonces.0, nonces.1, additional);
         let Ok(keys) = IkeSaKeys::derive(choice.suite, &seed, nonces.0, nonces.1, &ids.0, &ids.1)
         else {
             return;

@@ -85,6 +85,7 @@ impl Engine {
             ExchangeType::IKE_INTERMEDIATE => self.on_intermediate_request(i, h, &inner),
             ExchangeType::IKE_AUTH => self.on_auth_request(now, i, h, &inner),
             ExchangeType::CREATE_CHILD_SA => self.on_create_child_request(now, i, h, &inner),
+            ExchangeType::IKE_FOLLOWUP_KE => self.on_followup_request(now, i, h, &inner),
             ExchangeType::INFORMATIONAL => self.on_informational_request(now, i, h, &inner),
             other => {
                 debug!(exchange = %other, "unsupported IKEv2 exchange");
@@ -136,6 +137,7 @@ impl Engine {
             RequestKind::Auth => self.on_auth_response(now, i, &inner),
             RequestKind::Child(c) => self.on_create_child_response(now, i, *c, &inner),
             RequestKind::RekeyIke(r) => self.on_ike_rekey_response(now, i, *r, &inner),
+            RequestKind::Followup(f) => self.on_followup_response(now, i, *f, &inner),
             RequestKind::Delete { ike } => self.on_delete_response(now, i, ike),
             RequestKind::Liveness | RequestKind::SaInit => {}
         }

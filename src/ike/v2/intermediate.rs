@@ -134,7 +134,7 @@ impl Engine {
     }
 
     /// A fresh ML-KEM key pair (d and z from the engine's random source).
-    fn kem(&mut self, alg: KemAlg) -> KemPrivate {
+    pub(super) fn kem(&mut self, alg: KemAlg) -> KemPrivate {
         let mut d = Zeroizing::new([0u8; 32]);
         let mut z = Zeroizing::new([0u8; 32]);
         self.rng.fill(&mut d[..]);
@@ -323,7 +323,7 @@ impl Engine {
         let Some(old) = sa.keys.as_ref() else {
             return;
         };
-        let seed = rekey_skeyseed(old.suite.prf, &old.sk_d, secret, ni, nr);
+        let seed = rekey_skeyseed(old.suite.prf, &old.sk_d, secret, ni, nr, &[]);
         if let Ok(k) = IkeSaKeys::derive(old.suite, &seed, ni, nr, &sa.spi_i, &sa.spi_r) {
             sa.keys = Some(k);
         }

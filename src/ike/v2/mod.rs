@@ -27,6 +27,7 @@ mod auth;
 mod child_sa;
 mod diag;
 mod exchange;
+mod followup;
 mod found;
 /// Fuzz harnesses (not an API; public only for the `fuzz/` crate).
 #[doc(hidden)]
@@ -140,6 +141,8 @@ struct IkeSa {
     /// Created by a rekey of this IKE SA, with the lowest nonce of that exchange (to settle a
     /// simultaneous rekey, §2.8.2).
     rekeyed_from: Option<(IkeSaId, Vec<u8>)>,
+    /// Responder: a CREATE_CHILD_SA waiting for its IKE_FOLLOWUP_KE exchanges (RFC 9370).
+    followup: Option<Box<followup::Followup>>,
 }
 
 enum SaState {
@@ -186,6 +189,8 @@ enum RequestKind {
     Auth,
     Child(Box<child_sa::ChildRequest>),
     RekeyIke(Box<child_sa::IkeRekeyRequest>),
+    /// An additional key exchange of a CREATE_CHILD_SA (IKE_FOLLOWUP_KE).
+    Followup(Box<followup::FollowupRequest>),
     /// Delete of children (our inbound SPIs) or of the IKE SA (`ike`).
     Delete {
         ike: bool,
@@ -240,6 +245,7 @@ impl IkeSa {
             peer_identity: None,
             retiring: false,
             rekeyed_from: None,
+            followup: None,
         }
     }
 
@@ -666,6 +672,7 @@ impl IkeSa {
     fn request_spi(&self) -> Option<u32> {
         match &self.request.as_ref()?.kind {
             RequestKind::Child(c) => Some(c.our_spi()),
+            RequestKind::Followup(f) => f.our_spi(),
             RequestKind::Auth => match &self.state {
                 SaState::AuthSent(a) => Some(a.child.our_spi),
                 _ => None,

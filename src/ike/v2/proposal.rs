@@ -31,13 +31,8 @@ impl IkeChoice {
             s.push('-');
             s.push_str(integ_word(self.suite.integ));
         }
-        let mut s = format!("{s}-prf{}-{}", self.suite.prf.name(), self.group.name());
-        for (n, k) in self.addke.iter().enumerate() {
-            if let Some(k) = k {
-                s.push_str(&format!("-ke{}_{}", n + 1, k.name()));
-            }
-        }
-        s
+        let s = format!("{s}-prf{}-{}", self.suite.prf.name(), self.group.name());
+        s + &addke_words(&self.addke)
     }
 
     /// The key exchanges in the order they run, e.g. `curve25519 + mlkem768`.
@@ -67,6 +62,8 @@ pub(crate) struct EspChoice {
     pub enc: EncAlg,
     pub integ: IntegAlg,
     pub group: Option<DhGroup>,
+    /// Additional key exchanges with PFS (RFC 9370, run by IKE_FOLLOWUP_KE).
+    pub addke: [Option<KemAlg>; ADDKE_ROUNDS],
 }
 
 impl EspChoice {
@@ -81,8 +78,24 @@ impl EspChoice {
             s.push('-');
             s.push_str(g.name());
         }
-        s
+        s + &addke_words(&self.addke)
     }
+
+    /// The additional key exchanges to run over IKE_FOLLOWUP_KE, in order.
+    pub fn rounds(&self) -> Vec<KemAlg> {
+        self.addke.iter().flatten().copied().collect()
+    }
+}
+
+/// `-ke1_mlkem768-ke2_…` for the negotiated additional key exchanges.
+fn addke_words(addke: &[Option<KemAlg>; ADDKE_ROUNDS]) -> String {
+    let mut s = String::new();
+    for (n, k) in addke.iter().enumerate() {
+        if let Some(k) = k {
+            s.push_str(&format!("-ke{}_{}", n + 1, k.name()));
+        }
+    }
+    s
 }
 
 /// The HMAC integrity transform that goes with a phase-1 `hash`.
@@ -233,6 +246,9 @@ pub(crate) fn esp_offer(p: &Phase2Policy, spi: u32, pfs: Option<DhGroup>) -> SaR
             );
         }
         t.extend(dh_transforms(pfs.as_slice()));
+        if pfs.is_some() {
+            t.extend(addke_transforms(&p.additional_kes));
+        }
         t.push(transform(TransformType::ESN, 0, None));
         proposals.push(ProposalRepr {
             number: proposals.len() as u8 + 1,
@@ -459,8 +475,15 @@ fn esp_rank(p: &Phase2Policy, pfs: Option<DhGroup>, t: &TransformRepr) -> Option
             (Some(g) == pfs).then_some(0)
         }
         TransformType::ESN => (t.id == 0).then_some(0),
-        // Additional key exchanges in a child SA (IKE_FOLLOWUP_KE): only NONE.
-        TransformType(6..=12) => (t.id == 0).then_some(0),
+        // Additional key exchanges (IKE_FOLLOWUP_KE) only with PFS; without, only NONE.
+        TransformType(k @ 6..=12) => match (pfs, t.id) {
+            (_, 0) => Some(usize::from(pfs.is_some()) * ADDKE_ROUNDS),
+            (None, _) => None,
+            (Some(_), id) => {
+                let alts = p.additional_kes.get(usize::from(k - 6))?;
+                rank(alts, &Some(KemAlg::from_id(id)?))
+            }
+        },
         _ => None,
     }
 }
@@ -482,7 +505,7 @@ pub(crate) fn choose_esp(
         if picked.failed {
             continue;
         }
-        let Some(choice) = esp_choice(&picked, pfs) else {
+        let Some(choice) = esp_choice(&picked, p, pfs) else {
             continue;
         };
         let Ok(spi) = <[u8; 4]>::try_from(prop.spi.as_slice()) else {
@@ -492,9 +515,11 @@ pub(crate) fn choose_esp(
             number: prop.number,
             protocol: ProtocolId::ESP,
             spi: our_spi.to_be_bytes().to_vec(),
-            transforms: [picked.encr, picked.integ, picked.dh, picked.esn]
+            transforms: [picked.encr, picked.integ, picked.dh]
                 .into_iter()
                 .flatten()
+                .chain(picked.addke.into_iter().flatten().filter(|t| t.id != 0))
+                .chain(picked.esn)
                 .collect(),
         };
         return Some((answer, choice, u32::from_be_bytes(spi)));
@@ -502,7 +527,7 @@ pub(crate) fn choose_esp(
     None
 }
 
-fn esp_choice(picked: &Picked, pfs: Option<DhGroup>) -> Option<EspChoice> {
+fn esp_choice(picked: &Picked, p: &Phase2Policy, pfs: Option<DhGroup>) -> Option<EspChoice> {
     let e = picked.encr.as_ref()?;
     let enc = esp_enc_from(e.id, e.key_length())?;
     let integ = match &picked.integ {
@@ -517,7 +542,29 @@ fn esp_choice(picked: &Picked, pfs: Option<DhGroup>) -> Option<EspChoice> {
     if group != pfs {
         return None;
     }
-    Some(EspChoice { enc, integ, group })
+    let mut addke = [None; ADDKE_ROUNDS];
+    for (slot, t) in addke.iter_mut().zip(&picked.addke) {
+        *slot = match t.as_ref().map(|t| t.id) {
+            None | Some(0) => None,
+            Some(id) => Some(KemAlg::from_id(id)?),
+        };
+    }
+    // With PFS every round configured without `none` must have been chosen.
+    if pfs.is_some()
+        && !p
+            .additional_kes
+            .iter()
+            .zip(addke)
+            .all(|(alts, got)| got.is_some() || alts.contains(&None))
+    {
+        return None;
+    }
+    Some(EspChoice {
+        enc,
+        integ,
+        group,
+        addke,
+    })
 }
 
 /// Initiator: checks the responder's ESP answer; returns the choice and the peer's SPI.
@@ -537,7 +584,7 @@ pub(crate) fn accept_esp_answer(
         return None;
     }
     let spi = <[u8; 4]>::try_from(prop.spi.as_slice()).ok()?;
-    Some((esp_choice(&picked, pfs)?, u32::from_be_bytes(spi)))
+    Some((esp_choice(&picked, p, pfs)?, u32::from_be_bytes(spi)))
 }
 
 /// Every proposal of an SA payload in strongSwan's syntax, for diagnostics: each proposal's

@@ -192,21 +192,43 @@ fn an_optional_round_is_skipped() {
     ike_keys_agree(&p);
 }
 
-/// Child and IKE SA rekeys keep working on a post-quantum IKE SA (the IKE SA rekey runs its
-/// classic exchange: IKE_FOLLOWUP_KE is not implemented yet).
+/// Child rekeys with PFS and IKE SA rekeys of a post-quantum SA run their additional key
+/// exchanges over IKE_FOLLOWUP_KE (RFC 9370 §2.2.4): both ends derive the same keys, the
+/// rekeyed IKE SA and the children keep ML-KEM in their proposals.
 #[test]
-fn rekeys_run_on_a_post_quantum_ike_sa() {
-    let mut pa = pq_policy(A, B, &[MLKEM768]);
-    pa.phase1.lifetime_secs = 120;
-    pa.phase2.lifetime_secs = 60;
-    let mut pb = pq_policy(B, A, &[MLKEM768]);
-    pb.phase1.lifetime_secs = 120;
-    pb.phase2.lifetime_secs = 60;
+fn rekeys_run_ike_followup_ke() {
+    let mut pols = [pq_policy(A, B, &[MLKEM768]), pq_policy(B, A, &[MLKEM768])];
+    for p in &mut pols {
+        p.phase1.lifetime_secs = 120;
+        p.phase2.lifetime_secs = 60;
+        p.phase2.pfs_group = Some(DhGroup::Curve25519);
+        p.phase2.additional_kes = vec![MLKEM768.to_vec(), MLKEM1024.to_vec()];
+    }
+    let [pa, pb] = pols;
     let mut p = Pair::new(pa, pb);
     p.up();
     p.run_for(Duration::from_secs(400));
     assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
-    assert!(p.a.children_up().len() >= 5, "{}", p.a.children_up().len());
-    assert_eq!(p.a.engine.status().children.len(), 1);
+    assert!(p.b.failures().is_empty(), "{:?}", p.b.failures());
+    let (ca, cb) = (p.a.children_up(), p.b.children_up());
+    assert!(ca.len() >= 5, "{}", ca.len());
+    // Every pair A installed has its mirror at B with the same keys.
+    for a in &ca {
+        let b = cb
+            .iter()
+            .find(|b| b.0.spi == a.1.spi)
+            .unwrap_or_else(|| panic!("B has no SA {:08x}", a.1.spi));
+        assert_keys_match(a, b);
+    }
+    let st = p.a.engine.status();
+    assert_eq!(st.children.len(), 1);
+    assert!(
+        st.children[0].proposal.ends_with("-curve25519-ke1_mlkem768-ke2_mlkem1024"),
+        "{}",
+        st.children[0].proposal
+    );
+    let ike = st.phase1.iter().find(|s| s.state == "established").unwrap();
+    assert_eq!(ike.key_exchanges.as_deref(), Some("curve25519 + mlkem768"));
+    assert!(st.stats.phase1_established >= 3, "{:?}", st.stats);
     ike_keys_agree(&p);
 }
