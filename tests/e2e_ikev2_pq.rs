@@ -61,6 +61,9 @@ struct Case {
     swan_ike: &'static str,
     /// IKE datagram size limit on both sides (RFC 7383), None for the defaults.
     fragment_size: Option<u16>,
+    /// Lines under our `phase2:` besides the proxy-id (10 spaces), and charon's ESP proposal.
+    phase2: &'static str,
+    swan_esp: &'static str,
 }
 
 const X25519_MLKEM768: Case = Case {
@@ -69,6 +72,8 @@ const X25519_MLKEM768: Case = Case {
     phase1: "{ encryption: aes256, hash: sha256, dh-group: curve25519, additional-key-exchanges: [mlkem768] }",
     swan_ike: "aes256-sha256-x25519-ke1_mlkem768",
     fragment_size: None,
+    phase2: "",
+    swan_esp: "aes256-sha256",
 };
 
 const ECP384_MLKEM1024: Case = Case {
@@ -77,6 +82,8 @@ const ECP384_MLKEM1024: Case = Case {
     phase1: "{ encryption: aes256-gcm, prf: sha384, dh-group: ecp384, additional-key-exchanges: [mlkem1024] }",
     swan_ike: "aes256gcm16-prfsha384-ecp384-ke1_mlkem1024",
     fragment_size: Some(576),
+    phase2: "",
+    swan_esp: "aes256-sha256",
 };
 
 const TWO_ROUNDS: Case = Case {
@@ -85,6 +92,8 @@ const TWO_ROUNDS: Case = Case {
     phase1: "{ encryption: aes128-gcm, prf: sha256, dh-group: curve25519, additional-key-exchanges: [mlkem768, mlkem1024] }",
     swan_ike: "aes128gcm16-prfsha256-x25519-ke1_mlkem768-ke2_mlkem1024",
     fragment_size: None,
+    phase2: "",
+    swan_esp: "aes256-sha256",
 };
 
 const ADMIN_PORT: u16 = 18084;
@@ -95,11 +104,12 @@ fn ours_yaml(c: &Case, admin_token: &std::path::Path) -> String {
         .map(|s| format!("      fragment-size: {s}\n"))
         .unwrap_or_default();
     format!(
-        "admin:\n  listen: 127.0.0.1:{ADMIN_PORT}\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: {OURS}, destination: {SWAN} }}\n    preshared-key: {PSK}\n    responder-only: {}\n    ike:\n      version: 2\n{}{frag}      proposal:\n        phase1: {}\n        phase2:\n          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\nroute:\n  ipv4:\n    - {{ destination: 192.168.2.0/24, gateway: ipsec0, source: 192.168.1.1 }}\n",
+        "admin:\n  listen: 127.0.0.1:{ADMIN_PORT}\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: {OURS}, destination: {SWAN} }}\n    preshared-key: {PSK}\n    responder-only: {}\n    ike:\n      version: 2\n{}{frag}      proposal:\n        phase1: {}\n        phase2:\n{}          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\nroute:\n  ipv4:\n    - {{ destination: 192.168.2.0/24, gateway: ipsec0, source: 192.168.1.1 }}\n",
         admin_token.display(),
         if c.swan_initiates { "enable" } else { "disable" },
         c.ike_extra,
         c.phase1,
+        c.phase2,
     )
 }
 
@@ -113,7 +123,7 @@ fn swan_cfg(c: &Case) -> CharonConfig {
     );
     s.psk = PSK.into();
     s.ike_proposals = c.swan_ike.into();
-    s.esp_proposals = "aes256-sha256".into();
+    s.esp_proposals = c.swan_esp.into();
     if let Some(size) = c.fragment_size {
         s.extra_charon.push(format!("fragment_size = {size}"));
     }
@@ -187,6 +197,56 @@ impl Run {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
     }
 
+    /// POSTs `path` to our admin API; the HTTP status.
+    fn api_post(&self, path: &str) -> u16 {
+        let token = std::fs::read_to_string(&self.token_file).unwrap_or_default();
+        let url = format!("http://127.0.0.1:{ADMIN_PORT}{path}");
+        let script = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], method='POST', headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=20).status)";
+        let out = self
+            .lab
+            .ours
+            .exec(&["python3", "-c", script, &url, token.trim()]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    }
+
+    /// Our ESP SAs from the key log, each checked against charon's keys.
+    fn esp_sas_match_charon(&self) -> Vec<EspSa> {
+        let keys = std::fs::read_to_string(&self.keylog).unwrap_or_default();
+        let sas: Vec<EspSa> = keys.lines().filter_map(EspSa::from_uat_line).collect();
+        let swan_keys = self.charon.esp_keys();
+        for sa in &sas {
+            assert!(
+                swan_keys
+                    .iter()
+                    .any(|k| k.to_sa().spi == sa.spi && k.to_sa().encr_key == sa.encr_key),
+                "charon derived other ESP keys for SPI 0x{:08x}: {swan_keys:?}",
+                sa.spi
+            );
+        }
+        sas
+    }
+
+    /// Waits until the key log holds `n` ESP SAs (one more pair after a rekey).
+    fn wait_esp_sas(&self, n: usize) {
+        let got = poll_opt(Duration::from_secs(20), || {
+            let keys = std::fs::read_to_string(&self.keylog).ok()?;
+            (keys.lines().filter_map(EspSa::from_uat_line).count() >= n).then_some(())
+        });
+        if got.is_none() {
+            panic!("fewer than {n} ESP SAs after the rekey\n{}", self.context());
+        }
+    }
+
+    /// Waits until charon has a single `net` child SA (the replaced pair deleted).
+    fn wait_one_child(&self) {
+        let one = poll_opt(Duration::from_secs(15), || {
+            (self.charon.child_sas("net").len() == 1).then_some(())
+        });
+        if one.is_none() {
+            panic!("the replaced child SA was not deleted\n{}", self.context());
+        }
+    }
+
     /// The newest IKE SA of `ipsec0` as the API shows it.
     fn api_ike_sa(&self) -> serde_json::Value {
         let t = self.api_get("/api/v1/tunnels/ipsec0");
@@ -222,19 +282,8 @@ fn interop(c: &Case, chain: &str) -> Option<Run> {
     assert_eq!(sa["post_quantum"], true, "{sa}");
 
     // Our ESP keys are charon's.
-    let keys = std::fs::read_to_string(&r.keylog).unwrap();
-    let sas: Vec<EspSa> = keys.lines().filter_map(EspSa::from_uat_line).collect();
-    assert_eq!(sas.len(), 2, "{keys}");
-    let swan_keys = r.charon.esp_keys();
-    for sa in &sas {
-        assert!(
-            swan_keys
-                .iter()
-                .any(|k| k.to_sa().spi == sa.spi && k.to_sa().encr_key == sa.encr_key),
-            "charon derived other ESP keys for SPI 0x{:08x}: {swan_keys:?}",
-            sa.spi
-        );
-    }
+    let sas = r.esp_sas_match_charon();
+    assert_eq!(sas.len(), 2, "{sas:?}");
     // Our final IKE SA keys (after every additional key exchange) are charon's final ones.
     let ike_lines = std::fs::read_to_string(format!("{}.ikev2", r.keylog.display())).unwrap();
     let ours_line = ike_lines.lines().next().expect("an ikev2_decryption_table line");
@@ -398,5 +447,64 @@ fn preferred_falls_back_and_the_api_says_not_post_quantum() {
     assert_eq!(sa["key_exchanges"], "curve25519", "{sa}");
     let list = r.api_get("/api/v1/tunnels").to_string();
     assert!(list.contains("\"post_quantum\":false"), "{list}");
+    finish(r);
+}
+
+/// A child with PFS and an ML-KEM-768 additional key exchange: rekeyed by us (admin API) and by
+/// charon (`swanctl --rekey`), each CREATE_CHILD_SA followed by IKE_FOLLOWUP_KE; then charon
+/// rekeys the IKE SA, whose ML-KEM round also runs over IKE_FOLLOWUP_KE. Keys equal charon's
+/// after every rekey and pings cross.
+#[test]
+fn child_and_ike_rekeys_run_ike_followup_ke() {
+    let c = Case {
+        phase2: "          pfs-group: curve25519\n          additional-key-exchanges: [mlkem768]\n",
+        swan_esp: "aes256-sha256-x25519-ke1_mlkem768",
+        ..X25519_MLKEM768
+    };
+    let Some(r) = interop(&c, "curve25519 + mlkem768") else {
+        return;
+    };
+    // We rekey the child.
+    assert_eq!(r.api_post("/api/v1/tunnels/ipsec0/rekey"), 200, "{}", r.context());
+    r.wait_esp_sas(4);
+    r.charon
+        .wait_log("parsed IKE_FOLLOWUP_KE request", Duration::from_secs(10));
+    r.lab.ours.ping_ok("192.168.2.1", 3, || r.context());
+    // `swanctl --rekey` rekeys every child of that name: wait until our Delete of the old
+    // pair (2 s after our rekey) has left one.
+    r.wait_one_child();
+    // charon rekeys the child.
+    let out = r.charon.swanctl(&["--rekey", "--child", "net"]);
+    assert!(out.status.success(), "{out:?}");
+    r.wait_esp_sas(6);
+    r.lab.swan.ping_ok("192.168.1.1", 3, || r.context());
+    assert_eq!(r.esp_sas_match_charon().len(), 6);
+    r.wait_one_child();
+    // charon rekeys the IKE SA.
+    let out = r.charon.swanctl(&["--rekey", "--ike", "gw"]);
+    assert!(out.status.success(), "{out:?}");
+    let ikev2 = format!("{}.ikev2", r.keylog.display());
+    let lines = poll_opt(Duration::from_secs(20), || {
+        let t = std::fs::read_to_string(&ikev2).ok()?;
+        (t.lines().count() >= 2).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("no rekeyed IKE SA\n{}", r.context()));
+    let newest = lines.lines().last().unwrap_or_default().to_string();
+    // A rekeyed IKE SA has no NAT-D payloads, so the scraper knows it by its keys alone.
+    let swan_ike = r.charon.ike_keys();
+    let rekeyed = swan_ike.iter().find(|k| {
+        !k.sk_ei.is_empty()
+            && newest.contains(&hex(&k.sk_ei))
+            && newest.contains(&hex(&k.sk_er))
+    });
+    assert!(
+        rekeyed.is_some_and(|k| k.unique_id > 1),
+        "charon derived other keys for the rekeyed IKE SA {newest}: {swan_ike:?}"
+    );
+    r.lab.ours.ping_ok("192.168.2.1", 3, || r.context());
+    let sa = r.api_ike_sa();
+    assert_eq!(sa["key_exchanges"], "curve25519 + mlkem768", "{sa}");
+    let followups = r.charon.log().matches("IKE_FOLLOWUP_KE request").count();
+    println!("IKE_FOLLOWUP_KE requests in charon's log: {followups}");
     finish(r);
 }

@@ -264,7 +264,12 @@ pub fn parse_esp_keys(log: &str) -> Vec<EspKey> {
             let Some(p) = msg.find(" established with SPIs ") else {
                 continue;
             };
-            let Some(head) = msg[..p].strip_prefix("CHILD_SA ") else {
+            // strongSwan 6 installs a rekeyed child in two steps: "inbound CHILD_SA net{3}
+            // established …" (with the keys just dumped), later "outbound CHILD_SA …".
+            let head = msg[..p]
+                .trim_start_matches("inbound ")
+                .trim_start_matches("outbound ");
+            let Some(head) = head.strip_prefix("CHILD_SA ") else {
                 continue;
             };
             let (child, uid) = match head.split_once('{') {
