@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::crypto::dh::DhGroup;
 use crate::crypto::ikev2::Ikev2Cipher;
+use crate::crypto::mlkem::KemAlg;
 use crate::crypto::{EncAlg, IntegAlg};
 use crate::ike::policy::{DpdPolicy, IkePolicy, IkeVersion, Phase1Policy, Phase2Policy};
 use crate::ike::policy::{ProxyId, Subnet};
@@ -174,6 +175,15 @@ fn fuzz_policy(initiator: bool, variant: u8) -> IkePolicy {
         p.fragment_size = 576;
     }
     p.responder_only = !initiator && variant & 8 != 0;
+    if variant & 0x80 != 0 {
+        // Post-quantum: an ML-KEM-512 round over IKE_INTERMEDIATE, and with PFS another over
+        // IKE_FOLLOWUP_KE in every CREATE_CHILD_SA.
+        p.phase1.additional_kes = vec![vec![Some(KemAlg::MlKem512)]];
+        p.post_quantum = crate::ike::policy::PostQuantum::Required;
+        if p.phase2.pfs_group.is_some() {
+            p.phase2.additional_kes = vec![vec![Some(KemAlg::MlKem512)]];
+        }
+    }
     p
 }
 
@@ -403,6 +413,7 @@ impl Duel {
         let exchange = match c.u8() {
             x @ 0..=3 => ExchangeType(34 + x),
             4 => ExchangeType::IKE_INTERMEDIATE,
+            5 => ExchangeType::IKE_FOLLOWUP_KE,
             x => ExchangeType(x),
         };
         let flags = c.u8();
@@ -698,6 +709,26 @@ mod tests {
         assert!(proposal::choose_esp(&sa, &policy.phase2, None, 1).is_some());
         let (local, _) = ts::configured(&policy.phase2.proxy_ids);
         assert_eq!(ts::narrow(&t.selectors, &local).len(), 3);
+    }
+
+    /// With the post-quantum variant the harness runs IKE_INTERMEDIATE and, on rekeys with
+    /// PFS, IKE_FOLLOWUP_KE: the engines reach an established post-quantum IKE SA.
+    #[test]
+    fn the_harness_reaches_post_quantum_sas() {
+        let mut d = Duel::new(1, 0x82);
+        d.pump();
+        for e in &d.engines {
+            let s = e.status();
+            assert!(s.phase1.iter().any(|p| p.post_quantum), "{s:?}");
+            assert!(!e.children.list.is_empty());
+        }
+        d.engines[0].rekey(d.now);
+        d.pump();
+        let children = d.engines[1].status().children;
+        assert!(
+            children.iter().any(|c| c.proposal.ends_with("ke1_mlkem512")),
+            "{children:?}"
+        );
     }
 
     /// The structure-aware steps reach an established IKE SA and the encrypted exchanges: a
