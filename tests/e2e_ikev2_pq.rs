@@ -508,3 +508,97 @@ fn child_and_ike_rekeys_run_ike_followup_ke() {
     println!("IKE_FOLLOWUP_KE requests in charon's log: {followups}");
     finish(r);
 }
+
+/// Seconds of continuous ping for the rekey runs: 60 (CI), 180 with `IKEGATE_SOAK=1`.
+fn soak_secs() -> u64 {
+    if std::env::var_os("IKEGATE_SOAK").is_some_and(|v| v != "0") {
+        180
+    } else {
+        60
+    }
+}
+
+/// A 20 ms ping through repeated child rekeys (PFS + ML-KEM-768 over IKE_FOLLOWUP_KE) and IKE
+/// SA rekeys (x25519 + ML-KEM-768, IKE_FOLLOWUP_KE) started by us (`charon_rekeys` false: our
+/// lifetimes 30 s / 60 s) or by charon (its rekey_time 15 s / 30 s) loses nothing.
+fn post_quantum_rekeys_without_loss(charon_rekeys: bool) {
+    let c = Case {
+        phase1: if charon_rekeys {
+            X25519_MLKEM768.phase1
+        } else {
+            "{ lifetime: 60, encryption: aes256, hash: sha256, dh-group: curve25519, additional-key-exchanges: [mlkem768] }"
+        },
+        phase2: if charon_rekeys {
+            "          pfs-group: curve25519\n          additional-key-exchanges: [mlkem768]\n"
+        } else {
+            "          pfs-group: curve25519\n          additional-key-exchanges: [mlkem768]\n          lifetime-of-time: 30\n"
+        },
+        swan_esp: "aes256-sha256-x25519-ke1_mlkem768",
+        ..X25519_MLKEM768
+    };
+    if !can_run() {
+        return;
+    }
+    let mut cfg = swan_cfg(&c);
+    if charon_rekeys {
+        cfg.child_rekey_time = Some("15s".into());
+        cfg.child_life_time = Some("25s".into());
+        cfg.child_rand_time = Some("2s".into());
+        cfg.ike_rekey_time = Some("30s".into());
+        cfg.over_time = Some("10s".into());
+    }
+    Strongswan::Sid61.require();
+    let lab = lab();
+    let charon = Charon::start(&lab.swan, cfg);
+    let token = lab.dir.join("admin.token");
+    let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &ours_yaml(&c, &token), Some("ipsec0"));
+    let ctx = || {
+        format!(
+            "--- ikegate ---\n{}\n--- charon ---\n{}",
+            gw.log_text(),
+            common::tail(&charon.log(), 80)
+        )
+    };
+    if !gw.wait_log("ESP SAs installed", 20) {
+        panic!("not up\n{}", ctx());
+    }
+    charon.wait_child_installed("net", Duration::from_secs(10));
+    let secs = soak_secs();
+    let run = common::ping::continuous(&lab.ours, "192.168.2.1", secs);
+    let log = gw.log_text();
+    let child_rekeys = log.matches("ESP SAs installed").count() - 1;
+    let ike_rekeys = log.matches("IKEv2 SA rekeyed").count();
+    let followups = log.matches("IKE_FOLLOWUP_KE additional key exchange").count()
+        + charon.log().matches("generating IKE_FOLLOWUP_KE request").count();
+    println!(
+        "post-quantum rekeys by {}: {} pings in {secs} s, {} lost; {child_rekeys} child rekeys, {ike_rekeys} IKE SA rekeys, {followups} IKE_FOLLOWUP_KE exchanges\n{}",
+        if charon_rekeys { "charon" } else { "ikegate" },
+        run.sent,
+        run.lost(),
+        run.summary
+    );
+    assert!(run.sent > secs * 30, "ping did not run: {}\n{}", run.summary, ctx());
+    assert_eq!(run.lost(), 0, "lost across rekeys: {}\n{}", run.summary, ctx());
+    let (want_child, want_ike) = if charon_rekeys {
+        ((secs / 15 - 1) as usize, (secs / 30) as usize)
+    } else {
+        ((secs / 25) as usize, (secs / 50) as usize)
+    };
+    assert!(child_rekeys >= want_child, "{child_rekeys} child rekeys\n{}", ctx());
+    assert!(ike_rekeys >= want_ike, "{ike_rekeys} IKE SA rekeys\n{}", ctx());
+    assert!(followups >= child_rekeys + ike_rekeys, "{followups} follow-ups\n{}", ctx());
+    let sa = log.lines().rev().find(|l| l.contains("IKEv2 SA rekeyed"));
+    if let Some(l) = sa {
+        assert!(l.contains("ke1_mlkem768"), "{l}");
+    }
+}
+
+#[test]
+fn post_quantum_rekeys_by_us_lose_nothing() {
+    post_quantum_rekeys_without_loss(false);
+}
+
+#[test]
+fn post_quantum_rekeys_by_charon_lose_nothing() {
+    post_quantum_rekeys_without_loss(true);
+}
