@@ -206,7 +206,10 @@ impl Run {
             .lab
             .ours
             .exec(&["python3", "-c", script, &url, token.trim()]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
     }
 
     /// Our ESP SAs from the key log, each checked against charon's keys.
@@ -265,8 +268,10 @@ fn interop(c: &Case, chain: &str) -> Option<Run> {
         r.charon.initiate_ok("net");
     }
     if !r.gw.wait_log("ESP SAs installed", 20) {
-        r.charon
-            .fail(&format!("ikegate did not install SAs:\n{}", r.gw.log_text()));
+        r.charon.fail(&format!(
+            "ikegate did not install SAs:\n{}",
+            r.gw.log_text()
+        ));
     }
     let info = r
         .charon
@@ -286,7 +291,10 @@ fn interop(c: &Case, chain: &str) -> Option<Run> {
     assert_eq!(sas.len(), 2, "{sas:?}");
     // Our final IKE SA keys (after every additional key exchange) are charon's final ones.
     let ike_lines = std::fs::read_to_string(format!("{}.ikev2", r.keylog.display())).unwrap();
-    let ours_line = ike_lines.lines().next().expect("an ikev2_decryption_table line");
+    let ours_line = ike_lines
+        .lines()
+        .next()
+        .expect("an ikev2_decryption_table line");
     let swan_ike = r.charon.ike_keys();
     let ike = swan_ike
         .iter()
@@ -321,7 +329,10 @@ fn interop(c: &Case, chain: &str) -> Option<Run> {
             &format!("udp && isakmp && frame.len > {}", usize::from(size) + 14),
         );
         assert!(big.is_empty(), "datagrams above {size} bytes: {big:?}");
-        assert!(intermediate.len() >= 6, "ML-KEM-1024 not fragmented: {intermediate:?}");
+        assert!(
+            intermediate.len() >= 6,
+            "ML-KEM-1024 not fragmented: {intermediate:?}"
+        );
     }
     Some(r)
 }
@@ -465,7 +476,12 @@ fn child_and_ike_rekeys_run_ike_followup_ke() {
         return;
     };
     // We rekey the child.
-    assert_eq!(r.api_post("/api/v1/tunnels/ipsec0/rekey"), 200, "{}", r.context());
+    assert_eq!(
+        r.api_post("/api/v1/tunnels/ipsec0/rekey"),
+        200,
+        "{}",
+        r.context()
+    );
     r.wait_esp_sas(4);
     r.charon
         .wait_log("parsed IKE_FOLLOWUP_KE request", Duration::from_secs(10));
@@ -493,9 +509,7 @@ fn child_and_ike_rekeys_run_ike_followup_ke() {
     // A rekeyed IKE SA has no NAT-D payloads, so the scraper knows it by its keys alone.
     let swan_ike = r.charon.ike_keys();
     let rekeyed = swan_ike.iter().find(|k| {
-        !k.sk_ei.is_empty()
-            && newest.contains(&hex(&k.sk_ei))
-            && newest.contains(&hex(&k.sk_er))
+        !k.sk_ei.is_empty() && newest.contains(&hex(&k.sk_ei)) && newest.contains(&hex(&k.sk_er))
     });
     assert!(
         rekeyed.is_some_and(|k| k.unique_id > 1),
@@ -551,7 +565,13 @@ fn post_quantum_rekeys_without_loss(charon_rekeys: bool) {
     let lab = lab();
     let charon = Charon::start(&lab.swan, cfg);
     let token = lab.dir.join("admin.token");
-    let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &ours_yaml(&c, &token), Some("ipsec0"));
+    let gw = Gateway::start(
+        &lab.ours,
+        &lab.dir,
+        "ours",
+        &ours_yaml(&c, &token),
+        Some("ipsec0"),
+    );
     let ctx = || {
         format!(
             "--- ikegate ---\n{}\n--- charon ---\n{}",
@@ -568,8 +588,13 @@ fn post_quantum_rekeys_without_loss(charon_rekeys: bool) {
     let log = gw.log_text();
     let child_rekeys = log.matches("ESP SAs installed").count() - 1;
     let ike_rekeys = log.matches("IKEv2 SA rekeyed").count();
-    let followups = log.matches("IKE_FOLLOWUP_KE additional key exchange").count()
-        + charon.log().matches("generating IKE_FOLLOWUP_KE request").count();
+    let followups = log
+        .matches("IKE_FOLLOWUP_KE additional key exchange")
+        .count()
+        + charon
+            .log()
+            .matches("generating IKE_FOLLOWUP_KE request")
+            .count();
     println!(
         "post-quantum rekeys by {}: {} pings in {secs} s, {} lost; {child_rekeys} child rekeys, {ike_rekeys} IKE SA rekeys, {followups} IKE_FOLLOWUP_KE exchanges\n{}",
         if charon_rekeys { "charon" } else { "ikegate" },
@@ -577,16 +602,39 @@ fn post_quantum_rekeys_without_loss(charon_rekeys: bool) {
         run.lost(),
         run.summary
     );
-    assert!(run.sent > secs * 30, "ping did not run: {}\n{}", run.summary, ctx());
-    assert_eq!(run.lost(), 0, "lost across rekeys: {}\n{}", run.summary, ctx());
+    assert!(
+        run.sent > secs * 30,
+        "ping did not run: {}\n{}",
+        run.summary,
+        ctx()
+    );
+    assert_eq!(
+        run.lost(),
+        0,
+        "lost across rekeys: {}\n{}",
+        run.summary,
+        ctx()
+    );
     let (want_child, want_ike) = if charon_rekeys {
         ((secs / 15 - 1) as usize, (secs / 30) as usize)
     } else {
         ((secs / 25) as usize, (secs / 50) as usize)
     };
-    assert!(child_rekeys >= want_child, "{child_rekeys} child rekeys\n{}", ctx());
-    assert!(ike_rekeys >= want_ike, "{ike_rekeys} IKE SA rekeys\n{}", ctx());
-    assert!(followups >= child_rekeys + ike_rekeys, "{followups} follow-ups\n{}", ctx());
+    assert!(
+        child_rekeys >= want_child,
+        "{child_rekeys} child rekeys\n{}",
+        ctx()
+    );
+    assert!(
+        ike_rekeys >= want_ike,
+        "{ike_rekeys} IKE SA rekeys\n{}",
+        ctx()
+    );
+    assert!(
+        followups >= child_rekeys + ike_rekeys,
+        "{followups} follow-ups\n{}",
+        ctx()
+    );
     let sa = log.lines().rev().find(|l| l.contains("IKEv2 SA rekeyed"));
     if let Some(l) = sa {
         assert!(l.contains("ke1_mlkem768"), "{l}");

@@ -229,9 +229,7 @@ fn proposals_of(p: &IkePolicy, t: &model::Tunnel) -> model::Proposals {
                     .unwrap_or_else(|| "none".into()),
                 lifetime_of_time: p.phase2.lifetime_secs,
                 lifetime_of_byte: p.phase2.lifetime_bytes,
-                additional_key_exchanges: crate::config::pq::rounds_value(
-                    &p.phase2.additional_kes,
-                ),
+                additional_key_exchanges: crate::config::pq::rounds_value(&p.phase2.additional_kes),
             },
         },
         negotiated_phase1: t

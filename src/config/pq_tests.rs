@@ -18,7 +18,10 @@ fn rounds_alternatives_and_the_required_default() {
     ));
     assert_eq!(
         p.phase1.additional_kes,
-        vec![vec![Some(KemAlg::MlKem768)], vec![Some(KemAlg::MlKem1024), None]]
+        vec![
+            vec![Some(KemAlg::MlKem768)],
+            vec![Some(KemAlg::MlKem1024), None]
+        ]
     );
     assert_eq!(p.post_quantum, PostQuantum::Required);
     let p = ike_policy(&v2("", ""));
@@ -36,9 +39,15 @@ fn post_quantum_alone_offers_mlkem768() {
 #[test]
 fn errors_name_the_key_and_the_fix() {
     let e = errors(&v2("", ", additional-key-exchanges: [mlkem999]")).join("\n");
-    assert!(e.contains("additional-key-exchanges") && e.contains("mlkem768"), "{e}");
+    assert!(
+        e.contains("additional-key-exchanges") && e.contains("mlkem768"),
+        "{e}"
+    );
     let e = errors(&v2("", ", additional-key-exchanges: [none]")).join("\n");
-    assert!(e.contains("only `none`") && e.contains("[mlkem768, none]"), "{e}");
+    assert!(
+        e.contains("only `none`") && e.contains("[mlkem768, none]"),
+        "{e}"
+    );
     let e = errors(&v2("      post-quantum: maybe\n", "")).join("\n");
     assert!(e.contains("post-quantum") && e.contains("required"), "{e}");
     let eight = ", additional-key-exchanges: [mlkem512, mlkem512, mlkem512, mlkem512, mlkem512, mlkem512, mlkem512, mlkem512]";
@@ -46,5 +55,8 @@ fn errors_name_the_key_and_the_fix() {
     assert!(e.contains("at most 7"), "{e}");
     let v1 = v2("      post-quantum: required\n", "").replace("version: 2", "version: 1");
     let e = errors(&v1.replace(", hash: sha256, dh-group: curve25519", "")).join("\n");
-    assert!(e.contains("ike.post-quantum") && e.contains("`version: 2`"), "{e}");
+    assert!(
+        e.contains("ike.post-quantum") && e.contains("`version: 2`"),
+        "{e}"
+    );
 }

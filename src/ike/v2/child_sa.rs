@@ -21,8 +21,8 @@ use crate::wire::ikev2::{
 };
 
 use super::auth::ChildOffer;
-use super::followup::{Finish, IkeRekeyDone};
 use super::exchange::Inner;
+use super::followup::{Finish, IkeRekeyDone};
 use super::found::Found;
 use super::proposal::{
     accept_esp_answer, accept_ike_answer, choose_ike, describe, esp_offer, ike_offer, EspChoice,

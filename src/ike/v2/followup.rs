@@ -119,7 +119,10 @@ impl Engine {
         };
         let link = f.link.clone();
         let n = link_notify(&link);
-        info!(method = alg.name(), "IKEv2: IKE_FOLLOWUP_KE additional key exchange");
+        info!(
+            method = alg.name(),
+            "IKEv2: IKE_FOLLOWUP_KE additional key exchange"
+        );
         let req = FollowupRequest { f, kem };
         self.send_request(
             now,

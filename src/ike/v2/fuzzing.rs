@@ -726,7 +726,9 @@ mod tests {
         d.pump();
         let children = d.engines[1].status().children;
         assert!(
-            children.iter().any(|c| c.proposal.ends_with("ke1_mlkem512")),
+            children
+                .iter()
+                .any(|c| c.proposal.ends_with("ke1_mlkem512")),
             "{children:?}"
         );
     }

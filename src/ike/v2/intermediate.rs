@@ -166,7 +166,10 @@ impl Engine {
         };
         let data = int_auth_data(&header, first, &plain);
         int_auth.add(keys.suite.prf, &keys.sk_pi, true, &data);
-        info!(method = alg.name(), "IKEv2: IKE_INTERMEDIATE additional key exchange");
+        info!(
+            method = alg.name(),
+            "IKEv2: IKE_INTERMEDIATE additional key exchange"
+        );
         self.send_request(
             now,
             i,
@@ -227,7 +230,10 @@ impl Engine {
             }
         };
         let Ok(secret) = secret else {
-            let detail = format!("IKEv2 IKE_INTERMEDIATE: the peer's {} ciphertext", alg.name());
+            let detail = format!(
+                "IKEv2 IKE_INTERMEDIATE: the peer's {} ciphertext",
+                alg.name()
+            );
             return self.intermediate_failed(now, i, Diagnostic::Phase1BadAnswer { detail });
         };
         let Some(keys) = self.sas[i].keys.clone() else {

@@ -220,7 +220,10 @@ fn addke_transforms(rounds: &[Vec<Option<KemAlg>>]) -> Vec<TransformRepr> {
     let mut t = Vec::new();
     for (r, alts) in rounds.iter().enumerate().take(ADDKE_ROUNDS) {
         let kind = TransformType(6 + r as u8);
-        t.extend(alts.iter().map(|k| transform(kind, k.map_or(0, KemAlg::id), None)));
+        t.extend(
+            alts.iter()
+                .map(|k| transform(kind, k.map_or(0, KemAlg::id), None)),
+        );
     }
     t
 }
@@ -421,7 +424,10 @@ pub(crate) fn choose_ike(
 /// (no ML-KEM at all) is complete here and left to `post-quantum`.
 fn complete(c: &IkeChoice, p: &Phase1Policy) -> bool {
     !c.post_quantum()
-        || p.additional_kes.iter().zip(c.addke).all(|(alts, got)| got.is_some() || alts.contains(&None))
+        || p.additional_kes
+            .iter()
+            .zip(c.addke)
+            .all(|(alts, got)| got.is_some() || alts.contains(&None))
 }
 
 fn ike_choice(picked: &Picked) -> Option<IkeChoice> {

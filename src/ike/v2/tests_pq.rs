@@ -30,10 +30,7 @@ fn ike_keys_agree(p: &Pair) -> Vec<String> {
 
 #[test]
 fn one_mlkem768_round_brings_up_a_post_quantum_ike_sa() {
-    let mut p = Pair::new(
-        pq_policy(A, B, &[MLKEM768]),
-        pq_policy(B, A, &[MLKEM768]),
-    );
+    let mut p = Pair::new(pq_policy(A, B, &[MLKEM768]), pq_policy(B, A, &[MLKEM768]));
     p.up();
     assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
     assert!(p.b.failures().is_empty(), "{:?}", p.b.failures());
@@ -61,10 +58,7 @@ fn one_mlkem768_round_brings_up_a_post_quantum_ike_sa() {
 fn the_exported_keys_are_those_after_the_key_update() {
     let mut classic = Pair::new(pq_policy(A, B, &[]), pq_policy(B, A, &[]));
     classic.up();
-    let mut pq = Pair::new(
-        pq_policy(A, B, &[MLKEM768]),
-        pq_policy(B, A, &[MLKEM768]),
-    );
+    let mut pq = Pair::new(pq_policy(A, B, &[MLKEM768]), pq_policy(B, A, &[MLKEM768]));
     pq.up();
     let (c, q) = (ike_keys_agree(&classic), ike_keys_agree(&pq));
     assert_eq!((c.len(), q.len()), (1, 1));
@@ -87,7 +81,11 @@ fn two_rounds_with_mlkem1024_are_fragmented_at_576_bytes() {
         s.key_exchanges.as_deref(),
         Some("curve25519 + mlkem768 + mlkem1024")
     );
-    assert!(s.proposal.as_deref().unwrap().ends_with("-ke1_mlkem768-ke2_mlkem1024"));
+    assert!(s
+        .proposal
+        .as_deref()
+        .unwrap()
+        .ends_with("-ke1_mlkem768-ke2_mlkem1024"));
     ike_keys_agree(&p);
     // 576-byte IP datagrams: UDP payloads of at most 548 bytes; the 1568-byte key and
     // ciphertext of ML-KEM-1024 took several fragments each.
@@ -98,10 +96,7 @@ fn two_rounds_with_mlkem1024_are_fragmented_at_576_bytes() {
 
 #[test]
 fn lost_intermediate_messages_are_retransmitted() {
-    let mut p = Pair::new(
-        pq_policy(A, B, &[MLKEM768]),
-        pq_policy(B, A, &[MLKEM768]),
-    );
+    let mut p = Pair::new(pq_policy(A, B, &[MLKEM768]), pq_policy(B, A, &[MLKEM768]));
     // The large datagrams: the IKE_INTERMEDIATE request (first fragment of two at the
     // default 1280 bytes), its retransmission, the response, the request once more.
     let mut big = 0;
@@ -223,7 +218,9 @@ fn rekeys_run_ike_followup_ke() {
     let st = p.a.engine.status();
     assert_eq!(st.children.len(), 1);
     assert!(
-        st.children[0].proposal.ends_with("-curve25519-ke1_mlkem768-ke2_mlkem1024"),
+        st.children[0]
+            .proposal
+            .ends_with("-curve25519-ke1_mlkem768-ke2_mlkem1024"),
         "{}",
         st.children[0].proposal
     );
