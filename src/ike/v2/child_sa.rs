@@ -551,6 +551,12 @@ impl Engine {
         let Some((choice, peer_spi)) = accept_ike_answer(sa, &self.policy.phase1) else {
             return;
         };
+        // A rekey keeps `post-quantum: required` (our offer ends with the classic proposals).
+        if let Err(d) = self.post_quantum_verdict(&choice, peer, true, || choice.name()) {
+            self.io.fail(Diagnostic::Ikev2(d));
+            self.sas[i].rekey_at = Some(now + Duration::from_secs(30));
+            return;
+        }
         let Ok(peer_spi) = <[u8; 8]>::try_from(peer_spi.as_slice()) else {
             return;
         };
@@ -600,6 +606,11 @@ impl Engine {
                 }));
             return self.respond_error(i, h, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
         };
+        let peer = self.sas[i].peer.ip();
+        if let Err(d) = self.post_quantum_verdict(&choice, peer, false, || describe(sa)) {
+            self.io.fail(Diagnostic::Ikev2(d));
+            return self.respond_error(i, h, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+        }
         if ke.group != choice.group.id() {
             return self.respond_error(
                 i,

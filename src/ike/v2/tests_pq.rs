@@ -229,3 +229,25 @@ fn rekeys_run_ike_followup_ke() {
     assert!(st.stats.phase1_established >= 3, "{:?}", st.stats);
     ike_keys_agree(&p);
 }
+
+/// `required` holds for IKE SA rekeys too: a peer that rekeys with a classic proposal only is
+/// refused (NO_PROPOSAL_CHOSEN), and the post-quantum IKE SA stays.
+#[test]
+fn required_refuses_a_classic_ike_sa_rekey() {
+    let mut p = Pair::new(pq_policy(A, B, &[MLKEM768]), pq_policy(B, A, &[MLKEM768]));
+    p.up();
+    assert_eq!(p.a.children_up().len(), 1);
+    // B (the responder of the first exchange) now offers only classic proposals.
+    let mut classic = pq_policy(B, A, &[]);
+    classic.phase1.lifetime_secs = 100;
+    p.b.engine.set_policy(classic);
+    p.b.engine.sas[0].rekey_at = Some(p.now);
+    p.run_for(Duration::from_secs(5));
+    let a = p.a.failures().join("\n");
+    assert!(
+        a.contains("post-quantum: required") && a.contains("offered only"),
+        "{a}"
+    );
+    let st = p.a.engine.status();
+    assert!(st.phase1.iter().all(|s| s.post_quantum), "{:?}", st.phase1);
+}
