@@ -69,6 +69,14 @@ pub fn continuous(ns: &Netns, dst: &str, secs: u64) -> PingRun {
             .unwrap_or(0)
     };
     let (sent, received) = (num("transmitted"), num(" received"));
+    // ping stops at the `count`-th answer: an echo sent after the last answered one is still in
+    // flight then (ping keeps sending while answers are late), not lost.
+    let last_answered = answered.keys().next_back().copied().unwrap_or(0);
+    let sent = if received >= count {
+        sent.min(last_answered)
+    } else {
+        sent
+    };
     let utc = |t: f64| {
         let d = (t as u64) % 86_400;
         format!("{:02}:{:02}:{:02}", d / 3600, d / 60 % 60, d % 60)
