@@ -84,12 +84,20 @@ pub fn table(ts: &[Tunnel]) -> String {
         for p in &t.phase1 {
             let _ = writeln!(
                 s,
-                "  ISAKMP {}:{} {} {}, {}{}{}",
+                "  ISAKMP {}:{} {} {}, {}{}{}{}",
                 p.initiator_cookie,
                 p.responder_cookie,
                 p.role,
                 p.state,
                 p.proposal.as_deref().unwrap_or("-"),
+                p.key_exchanges
+                    .as_deref()
+                    .map(|k| if p.post_quantum {
+                        format!(" [{k}, post-quantum]")
+                    } else {
+                        format!(" [{k}, NOT post-quantum]")
+                    })
+                    .unwrap_or_default(),
                 p.age_secs
                     .map(|a| format!(", established {a}s ago"))
                     .unwrap_or_default(),

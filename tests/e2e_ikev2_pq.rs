@@ -434,6 +434,30 @@ fn required_refuses_a_peer_without_mlkem_naming_its_proposal() {
     }
 }
 
+/// A classic tunnel (no post-quantum settings) answering a charon that requires ML-KEM says
+/// which setting to add.
+#[test]
+fn a_classic_tunnel_names_the_setting_a_post_quantum_peer_needs() {
+    let c = Case {
+        swan_initiates: true,
+        phase1: "{ encryption: aes256, hash: sha256, dh-group: curve25519 }",
+        ..X25519_MLKEM768
+    };
+    let Some(mut r) = start(&c) else { return };
+    let _ = r.charon.initiate("net");
+    assert!(
+        r.gw.wait_log("the peer requires ML-KEM", 20),
+        "no hint\n{}",
+        r.context()
+    );
+    assert!(r
+        .gw
+        .log_text()
+        .contains("received aes256-sha256-prfsha256-curve25519-ke1_mlkem768"));
+    let (code, _) = r.gw.stop();
+    assert_eq!(code, Some(0));
+}
+
 /// `post-quantum: preferred` against a charon without ML-KEM: the tunnel comes up on the
 /// classic exchange, the log says so and the API flags the IKE SA as not post-quantum.
 #[test]

@@ -517,7 +517,19 @@ impl Engine {
     }
 
     fn refuse_sa_init(&mut self, h: &HeaderRepr, remote: SocketAddr, port: u16, sa_p: &SaRepr) {
-        let configured = describe(&ike_offer(&self.policy.phase1, &[]));
+        let mut configured = describe(&ike_offer(&self.policy.phase1, &[]));
+        // Every proposal of the peer has an ML-KEM round and we offer none: say what to set.
+        let peer_requires_addke = !sa_p.proposals.is_empty()
+            && sa_p
+                .proposals
+                .iter()
+                .all(|p| (p.transforms.iter()).any(|t| (6..=12).contains(&t.kind.0) && t.id != 0));
+        if peer_requires_addke && self.policy.phase1.additional_kes.is_empty() {
+            configured.push_str(
+                " without additional key exchanges (the peer requires ML-KEM: set \
+                 `post-quantum: required` or `proposal.phase1.additional-key-exchanges`)",
+            );
+        }
         self.io
             .fail(Diagnostic::Ikev2(V2Diagnostic::ProposalMismatch {
                 what: "IKE SA",
