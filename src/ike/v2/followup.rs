@@ -247,6 +247,8 @@ impl Engine {
         };
         let Some((alg, (ct, secret))) = done else {
             info!("IKEv2: IKE_FOLLOWUP_KE without the expected link or KE payload");
+            // The exchange it belongs to may still complete with a proper request.
+            self.sas[i].followup = Some(f);
             return self.respond_error(i, h, NotifyType::INVALID_SYNTAX, &[]);
         };
         f.secrets.extend_from_slice(&secret);
