@@ -251,3 +251,25 @@ fn required_refuses_a_classic_ike_sa_rekey() {
     let st = p.a.engine.status();
     assert!(st.phase1.iter().all(|s| s.post_quantum), "{:?}", st.phase1);
 }
+
+/// With NAT-T forced, IKE moves to UDP 4500 after IKE_SA_INIT: the IKE_INTERMEDIATE round runs
+/// there (fragmented at 576 bytes, with the non-ESP marker counted) and ESP is encapsulated.
+#[test]
+fn intermediate_runs_on_udp_4500_after_nat_detection() {
+    let mut pa = pq_policy(A, B, &[MLKEM1024]);
+    pa.nat_traversal = crate::ike::policy::NatTraversal::Force;
+    pa.fragment_size = 576;
+    let mut pb = pq_policy(B, A, &[MLKEM1024]);
+    pb.fragment_size = 576;
+    let mut p = Pair::new(pa, pb);
+    p.up();
+    assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
+    assert_eq!(p.a.children_up().len(), 1, "{:?}", p.b.failures());
+    let s = &p.a.engine.status().phase1[0];
+    assert_eq!(s.local_port, 4500);
+    assert!(s.post_quantum);
+    // 576-byte IP datagrams: UDP payload with the 4-byte marker at most 548 bytes.
+    let max = p.sizes.iter().max().copied().unwrap_or(0);
+    assert!(max <= 544, "largest IKE message {max}");
+    ike_keys_agree(&p);
+}
