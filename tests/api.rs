@@ -88,10 +88,23 @@ fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
 
 impl AdminState for Fake {
     fn tunnels(&self) -> Vec<model::Tunnel> {
-        vec![
-            tunnel("ipsec0", "ike", TunnelState::Up),
-            tunnel("ipsec1", "manual", TunnelState::Down),
-        ]
+        let mut up = tunnel("ipsec0", "ike", TunnelState::Up);
+        up.phase1 = vec![model::Phase1Sa {
+            role: "initiator".into(),
+            state: "established".into(),
+            initiator_cookie: "0102030405060708".into(),
+            responder_cookie: "1112131415161718".into(),
+            proposal: Some("aes256-sha256-prfsha256-curve25519-ke1_mlkem768".into()),
+            peer: "10.0.0.2:500".into(),
+            local_port: 500,
+            age_secs: Some(5),
+            expires_in_secs: Some(100),
+            peer_identity: Some("10.0.0.2".into()),
+            peer_dpd: true,
+            key_exchanges: Some("curve25519 + mlkem768".into()),
+            post_quantum: true,
+        }];
+        vec![up, tunnel("ipsec1", "manual", TunnelState::Down)]
     }
 
     fn global(&self) -> model::Global {
@@ -649,6 +662,8 @@ async fn metrics_in_prometheus_text_format() {
         "ikegate_tunnel_rekeys_total{tunnel=\"ipsec0\"} 0",
         "ikegate_dpd_failures_total{tunnel=\"ipsec1\"} 0",
         "ikegate_ike_negotiations_total{tunnel=\"ipsec0\",phase=\"any\",result=\"failure\"} 0",
+        "ikegate_tunnel_post_quantum{tunnel=\"ipsec0\",key_exchanges=\"curve25519 + mlkem768\"} 1",
+        "ikegate_tunnel_post_quantum{tunnel=\"ipsec1\",key_exchanges=\"\"} 0",
         "# TYPE ikegate_tunnel_packets_total counter",
     ] {
         assert!(b.lines().any(|l| l == line), "missing {line}:\n{b}");
