@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod ike;
+mod mode;
 pub mod node;
 mod phase1;
 #[cfg(test)]
@@ -98,6 +99,9 @@ pub struct InterfaceConfig {
     pub tcp_mss: TcpMss,
     /// Key source.
     pub keying: Keying,
+    /// Tunnel or transport mode (`mode:`); transport mode routes the peer's address into the
+    /// TUN (see `daemon::transport_routes`).
+    pub mode: crate::ike::EspMode,
 }
 
 /// A route through a tunnel (`route.ipv4[]` / `route.ipv6[]`).
@@ -215,6 +219,7 @@ const INTERFACE_KEYS: &[&str] = &[
     "mtu",
     "tcp-mss",
     "manual-sa",
+    "mode",
 ];
 
 fn parse_interface(
@@ -356,6 +361,9 @@ fn parse_interface(
     if dynamic_peer {
         check_dynamic_peer(n, &destination_path, keying.as_ref(), errs);
     }
+    let mut keying = keying;
+    let esp_mode = mode::parse_mode(m, n, errs);
+    mode::apply_mode(esp_mode, n, dynamic_peer, keying.as_mut(), errs);
     let (source, destination) = addrs?;
     Some(InterfaceConfig {
         name: name.to_string(),
@@ -366,6 +374,7 @@ fn parse_interface(
         mtu,
         tcp_mss,
         keying: keying?,
+        mode: esp_mode,
     })
 }
 
