@@ -99,3 +99,129 @@ impl Netlink {
         }
     }
 }
+
+/// Policy routing of transport-mode tunnels (no kernel XFRM): the traffic of this host to a
+/// transport-mode peer must enter the TUN, while ikegate's own IKE and ESP packets to the same
+/// address must not. ikegate's sockets carry [`TRANSPORT_FWMARK`] (`SO_MARK`); the rule
+/// `not fwmark TRANSPORT_FWMARK lookup TRANSPORT_TABLE` (priority [`TRANSPORT_RULE_PRIORITY`])
+/// sends everything else to [`TRANSPORT_TABLE`], which holds `PEER/32 dev TUN src LOCAL` per
+/// transport-mode tunnel. Inspect with `ip rule`, `ip route show table 4500` (and `-6`).
+pub const TRANSPORT_FWMARK: u32 = 0x4500;
+/// The routing table of the transport-mode peers (see [`TRANSPORT_FWMARK`]).
+pub const TRANSPORT_TABLE: u32 = 4500;
+/// Priority of the rule, before `main` (32766).
+pub const TRANSPORT_RULE_PRIORITY: u32 = 4500;
+
+impl Netlink {
+    fn transport_rule(&self, v6: bool) -> rtnetlink::packet_route::rule::RuleMessage {
+        use rtnetlink::packet_route::rule::{RuleAction, RuleFlags};
+        let req = self.handle.rule().add();
+        let mut req = if v6 {
+            req.v6()
+                .table_id(TRANSPORT_TABLE)
+                .priority(TRANSPORT_RULE_PRIORITY)
+                .fw_mark(TRANSPORT_FWMARK)
+                .action(RuleAction::ToTable)
+                .message_mut()
+                .clone()
+        } else {
+            req.v4()
+                .table_id(TRANSPORT_TABLE)
+                .priority(TRANSPORT_RULE_PRIORITY)
+                .fw_mark(TRANSPORT_FWMARK)
+                .action(RuleAction::ToTable)
+                .message_mut()
+                .clone()
+        };
+        req.header.flags = RuleFlags::Invert;
+        req
+    }
+
+    /// Adds the rule `not fwmark TRANSPORT_FWMARK lookup TRANSPORT_TABLE` for one family; an
+    /// existing identical rule (a previous run, another tunnel) is fine.
+    pub async fn add_transport_rule(&self, v6: bool) -> io::Result<()> {
+        let msg = self.transport_rule(v6);
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = msg;
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Removes that rule (a rule already gone is fine).
+    pub async fn del_transport_rule(&self, v6: bool) -> io::Result<()> {
+        match self
+            .handle
+            .rule()
+            .del(self.transport_rule(v6))
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if matches!(-e.raw_code(), libc::ENOENT | libc::ESRCH) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn peer_route(peer: IpAddr, if_index: u32, local: IpAddr) -> rtnetlink::packet_route::route::RouteMessage {
+        match (peer, local) {
+            (IpAddr::V4(p), IpAddr::V4(l)) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .destination_prefix(p, 32)
+                .output_interface(if_index)
+                .pref_source(l)
+                .table_id(TRANSPORT_TABLE)
+                .build(),
+            (IpAddr::V6(p), _) => {
+                let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                    .destination_prefix(p, 128)
+                    .output_interface(if_index)
+                    .table_id(TRANSPORT_TABLE);
+                if let IpAddr::V6(l) = local {
+                    b = b.pref_source(l);
+                }
+                b.build()
+            }
+            (IpAddr::V4(p), IpAddr::V6(_)) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .destination_prefix(p, 32)
+                .output_interface(if_index)
+                .table_id(TRANSPORT_TABLE)
+                .build(),
+        }
+    }
+
+    /// Adds (or replaces) `peer dev TUN src local` in [`TRANSPORT_TABLE`].
+    pub async fn add_peer_route(&self, peer: IpAddr, if_index: u32, local: IpAddr) -> io::Result<()> {
+        self.handle
+            .route()
+            .add(Self::peer_route(peer, if_index, local))
+            .replace()
+            .execute()
+            .await
+            .map_err(err)
+    }
+
+    /// Removes that route (already gone is fine: the kernel drops it with the device).
+    pub async fn del_peer_route(&self, peer: IpAddr, if_index: u32, local: IpAddr) -> io::Result<()> {
+        match self
+            .handle
+            .route()
+            .del(Self::peer_route(peer, if_index, local))
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if matches!(-e.raw_code(), libc::ESRCH | libc::ENODEV) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+}
