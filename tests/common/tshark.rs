@@ -314,6 +314,27 @@ pub fn assert_all_decrypted(frames: &[EspFrame], inner_l4: &[&str]) {
     }
 }
 
+/// Transport mode (RFC 4303 §3.1.1): every frame decrypted with a good ICV, its payload starting
+/// directly with one of `inner_l4` (no inner IP header), between the outer addresses `hosts`.
+pub fn assert_all_transport(frames: &[EspFrame], inner_l4: &[&str], hosts: (&str, &str)) {
+    assert!(!frames.is_empty(), "no ESP frames in the capture");
+    for fr in frames {
+        let first = fr.inner.first().map(String::as_str).unwrap_or("");
+        let pair = (fr.src.as_str(), fr.dst.as_str());
+        let ok = fr.icv_good == Some(true)
+            && fr.icv_bad != Some(true)
+            && inner_l4.contains(&first)
+            && (pair == hosts || pair == (hosts.1, hosts.0));
+        assert!(
+            ok,
+            "ESP frame not transport mode ({inner_l4:?} right after ESP, good ICV, between \
+             {hosts:?}): {}\nall frames:\n{}",
+            fr.summary(),
+            frames_table(frames)
+        );
+    }
+}
+
 /// Runs a display filter over `pcap` and returns tshark's one-line
 /// summaries (one per matching frame).
 pub fn filter_lines(pcap: &Path, display_filter: &str) -> Vec<String> {
