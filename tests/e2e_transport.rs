@@ -36,6 +36,10 @@ fn pair(v6: bool) -> Pair {
         ("10.0.0.1", "10.0.0.2", 24)
     };
     let link = veth(&left, &[&format!("{a}/{plen}")], &right, &[&format!("{b}/{plen}")]);
+    // ESP-in-UDP leaves as UDP GSO runs; one segment per packet on the veth makes the kernel
+    // split them before the capture tap, so tshark sees (and checks) every ESP packet alone.
+    left.run(&["ip", "link", "set", "dev", &link.a, "gso_max_segs", "1"]);
+    right.run(&["ip", "link", "set", "dev", &link.b, "gso_max_segs", "1"]);
     Pair {
         left,
         right,
@@ -49,6 +53,11 @@ fn pair(v6: bool) -> Pair {
 fn yaml(src: &str, dst: &str, responder: bool, nat: &str, ike: &str, phase2: &str) -> String {
     let fam = if src.contains(':') { "ipv6" } else { "ipv4" };
     let resp = if responder { "enable" } else { "disable" };
+    let ike = if ike.is_empty() && phase2.is_empty() {
+        "      version: 1\n"
+    } else {
+        ike
+    };
     let phase2 = if phase2.is_empty() {
         String::new()
     } else {
@@ -200,7 +209,9 @@ fn ikev1_mode_mismatch_is_explained() {
     }
     let p = pair(false);
     let (a, b) = p.addrs;
-    let tunnel = yaml(b, a, true, "disable", "", "").replace("    mode: transport\n", "");
+    // Host-to-host proxy-ids, tunnel mode: only the mode differs.
+    let proxy = format!("          proxy-id: {{ ipv4: {{ local: {b}/32, remote: {a}/32 }} }}\n");
+    let tunnel = yaml(b, a, true, "disable", "", &proxy).replace("    mode: transport\n", "");
     let r = Gateway::start(&p.right, &p.dir, "right", &tunnel, None);
     let l = Gateway::start(
         &p.left,
