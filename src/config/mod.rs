@@ -8,6 +8,7 @@ pub mod node;
 mod phase1;
 #[cfg(test)]
 mod tests;
+mod warnings;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ pub use crate::ike::Subnet;
 pub use admin::{AdminConfig, TlsFiles};
 pub use ike::{parse_proposals, parse_proxy_ids};
 pub use node::ConfigError;
+pub use warnings::weak_settings;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
 
 /// The whole validated configuration.
