@@ -59,6 +59,7 @@ fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
                 age_secs: Some(5),
                 expires_in_secs: Some(100),
                 udp_encap: None,
+                mode: "tunnel".into(),
                 inbound: model::PacketCount {
                     packets: 3,
                     bytes: 300,
@@ -629,6 +630,7 @@ async fn openapi_document_describes_every_endpoint() {
         schemas["Phase2Sa"]["properties"]["selectors"]["type"],
         "array"
     );
+    assert_eq!(schemas["Phase2Sa"]["properties"]["mode"]["type"], "string");
     assert_eq!(
         v["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
