@@ -1,6 +1,9 @@
 //! ESP (RFC 4303) tunnel and transport mode in userspace: transforms, SAs, anti-replay, the SA table, the
 //! outbound selector table.
 
+/// Fuzz harness (not an API; public only for the `fuzz/` crate).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod replay;
 pub mod sa;
 pub mod selector;
