@@ -227,3 +227,62 @@ fn ikev1_mode_mismatch_is_explained() {
     assert!(said, "no mode diagnostic:\n{}\n{}", r.log_text(), l.log_text());
     assert!(!l.log_text().contains("ESP SAs installed"), "{}", l.log_text());
 }
+
+/// The evidence for testing ours ⇄ ours only: strongSwan 5.9 and 6.1 with kernel-libipsec
+/// (no kernel ESP here) negotiate a transport-mode child with us, then cannot install it
+/// ("IPsec SA: unsupported mode" from libipsec's `ipsec_sa_create`).
+#[test]
+fn strongswan_kernel_libipsec_refuses_transport_mode_sas() {
+    use common::charon::{Charon, CharonConfig, Strongswan};
+    if !require_root() || !common::charon::require_strongswan() {
+        return;
+    }
+    for sw in [Strongswan::Debian59, Strongswan::Sid61] {
+        sw.require();
+        sw.announce();
+        let p = pair(false);
+        let (a, b) = p.addrs;
+        let mut cfg =
+            CharonConfig::ikev2_psk(sw, b, a, &format!("{b}/32"), &format!("{a}/32"));
+        cfg.psk = "xeeB5gohvaYi".into();
+        cfg.ike_proposals = "aes256-sha256-modp2048".into();
+        cfg.esp_proposals = "aes256-sha256".into();
+        cfg.encap = sw == Strongswan::Debian59;
+        cfg.extra_child.push("mode = transport".into());
+        let charon = Charon::start(&p.right, cfg);
+        let nat = if sw == Strongswan::Debian59 { "force" } else { "disable" };
+        let gw = Gateway::start(
+            &p.left,
+            &p.dir,
+            "ours",
+            &yaml(a, b, false, nat, "      version: 2\n", ""),
+            None,
+        );
+        charon.wait_log("IPsec SA: unsupported mode", Duration::from_secs(20));
+        println!(
+            "{}: {}",
+            sw.version(),
+            charon
+                .log()
+                .lines()
+                .filter(|l| l.contains("unsupported mode") || l.contains("unable to install"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        // charon refuses the child in its IKE_AUTH answer; we install nothing and say so.
+        assert!(
+            gw.wait_log("in transport mode (USE_TRANSPORT_MODE; a peer that cannot install", 5),
+            "{}",
+            gw.log_text()
+        );
+        assert!(!gw.log_text().contains("ESP SAs installed"), "{}", gw.log_text());
+        println!(
+            "ours: {}",
+            gw.log_text()
+                .lines()
+                .filter(|l| l.contains("WARN"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}

@@ -475,11 +475,21 @@ impl Engine {
         peer: IpAddr,
     ) {
         let d = match kind {
-            NotifyType::NO_PROPOSAL_CHOSEN => V2Diagnostic::ProposalRejected {
-                what: "child SA",
-                offered: describe(&esp_offer(&self.policy.phase2, offer.our_spi, pfs)),
-                peer,
-            },
+            NotifyType::NO_PROPOSAL_CHOSEN => {
+                let mut offered = describe(&esp_offer(&self.policy.phase2, offer.our_spi, pfs));
+                if self.policy.phase2.mode == EspMode::Transport {
+                    offered.push_str(
+                        " in transport mode (USE_TRANSPORT_MODE; a peer that cannot install \
+                         transport-mode SAs, such as strongSwan with kernel-libipsec, refuses \
+                         this way: if the algorithms match, use `mode: tunnel`)",
+                    );
+                }
+                V2Diagnostic::ProposalRejected {
+                    what: "child SA",
+                    offered,
+                    peer,
+                }
+            }
             NotifyType::TS_UNACCEPTABLE => V2Diagnostic::TsUnacceptable {
                 peer_refused: true,
                 ours: format!(
