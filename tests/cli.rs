@@ -131,7 +131,9 @@ fn check_warns_about_seed_002_weak_phase2() {
         "{err}"
     );
     assert!(
-        err.contains("warning: interfaces.ipsec0.ike.proposal.phase2.authentication: hmac-md5 is weak"),
+        err.contains(
+            "warning: interfaces.ipsec0.ike.proposal.phase2.authentication: hmac-md5 is weak"
+        ),
         "{err}"
     );
 }

@@ -35,7 +35,12 @@ fn pair(v6: bool) -> Pair {
     } else {
         ("10.0.0.1", "10.0.0.2", 24)
     };
-    let link = veth(&left, &[&format!("{a}/{plen}")], &right, &[&format!("{b}/{plen}")]);
+    let link = veth(
+        &left,
+        &[&format!("{a}/{plen}")],
+        &right,
+        &[&format!("{b}/{plen}")],
+    );
     // ESP-in-UDP leaves as UDP GSO runs; one segment per packet on the veth makes the kernel
     // split them before the capture tap, so tshark sees (and checks) every ESP packet alone.
     left.run(&["ip", "link", "set", "dev", &link.a, "gso_max_segs", "1"]);
@@ -72,7 +77,13 @@ fn yaml(src: &str, dst: &str, responder: bool, nat: &str, ike: &str, phase2: &st
 fn start(p: &Pair, nat: &str, ike: &str, phase2: &str) -> (Gateway, Gateway, std::path::PathBuf) {
     let (a, b) = p.addrs;
     let keylog = p.dir.join("keys");
-    let r = Gateway::start(&p.right, &p.dir, "right", &yaml(b, a, true, nat, ike, phase2), None);
+    let r = Gateway::start(
+        &p.right,
+        &p.dir,
+        "right",
+        &yaml(b, a, true, nat, ike, phase2),
+        None,
+    );
     let l = Gateway::start_with(
         &p.left,
         &p.dir,
@@ -141,7 +152,11 @@ fn case(v6: bool, nat: &str, ike: &str, phase2: &str) {
     let frames = tshark::decode_esp(&pcap, &sas);
     let icmp = if v6 { "icmpv6" } else { "icmp" };
     tshark::assert_all_transport(&frames, &[icmp, "tcp"], (a, b));
-    assert!(frames.len() >= 12 + 100, "{}", tshark::frames_table(&frames));
+    assert!(
+        frames.len() >= 12 + 100,
+        "{}",
+        tshark::frames_table(&frames)
+    );
     let udp = nat == "force";
     assert!(
         frames.iter().all(|f| f.udp_ports.is_some() == udp),
@@ -155,7 +170,11 @@ fn case(v6: bool, nat: &str, ike: &str, phase2: &str) {
         "icmp"
     };
     let clear = tshark::filter_lines(&pcap, &format!("{echo} || tcp"));
-    assert!(clear.is_empty(), "plaintext between the hosts:\n{}", clear.join("\n"));
+    assert!(
+        clear.is_empty(),
+        "plaintext between the hosts:\n{}",
+        clear.join("\n")
+    );
     for gw in [&mut l, &mut r] {
         let (code, log) = gw.stop();
         assert_eq!(code, Some(0), "{log}");
@@ -224,8 +243,17 @@ fn ikev1_mode_mismatch_is_explained() {
         "the peer proposes transport mode and this tunnel is configured for tunnel mode",
         20,
     );
-    assert!(said, "no mode diagnostic:\n{}\n{}", r.log_text(), l.log_text());
-    assert!(!l.log_text().contains("ESP SAs installed"), "{}", l.log_text());
+    assert!(
+        said,
+        "no mode diagnostic:\n{}\n{}",
+        r.log_text(),
+        l.log_text()
+    );
+    assert!(
+        !l.log_text().contains("ESP SAs installed"),
+        "{}",
+        l.log_text()
+    );
 }
 
 /// The evidence for testing ours ⇄ ours only: strongSwan 5.9 and 6.1 with kernel-libipsec
@@ -242,15 +270,18 @@ fn strongswan_kernel_libipsec_refuses_transport_mode_sas() {
         sw.announce();
         let p = pair(false);
         let (a, b) = p.addrs;
-        let mut cfg =
-            CharonConfig::ikev2_psk(sw, b, a, &format!("{b}/32"), &format!("{a}/32"));
+        let mut cfg = CharonConfig::ikev2_psk(sw, b, a, &format!("{b}/32"), &format!("{a}/32"));
         cfg.psk = "xeeB5gohvaYi".into();
         cfg.ike_proposals = "aes256-sha256-modp2048".into();
         cfg.esp_proposals = "aes256-sha256".into();
         cfg.encap = sw == Strongswan::Debian59;
         cfg.extra_child.push("mode = transport".into());
         let charon = Charon::start(&p.right, cfg);
-        let nat = if sw == Strongswan::Debian59 { "force" } else { "disable" };
+        let nat = if sw == Strongswan::Debian59 {
+            "force"
+        } else {
+            "disable"
+        };
         let gw = Gateway::start(
             &p.left,
             &p.dir,
@@ -271,11 +302,18 @@ fn strongswan_kernel_libipsec_refuses_transport_mode_sas() {
         );
         // charon refuses the child in its IKE_AUTH answer; we install nothing and say so.
         assert!(
-            gw.wait_log("in transport mode (USE_TRANSPORT_MODE; a peer that cannot install", 5),
+            gw.wait_log(
+                "in transport mode (USE_TRANSPORT_MODE; a peer that cannot install",
+                5
+            ),
             "{}",
             gw.log_text()
         );
-        assert!(!gw.log_text().contains("ESP SAs installed"), "{}", gw.log_text());
+        assert!(
+            !gw.log_text().contains("ESP SAs installed"),
+            "{}",
+            gw.log_text()
+        );
         println!(
             "ours: {}",
             gw.log_text()

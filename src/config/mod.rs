@@ -22,8 +22,8 @@ pub use crate::ike::Subnet;
 pub use admin::{AdminConfig, TlsFiles};
 pub use ike::{parse_proposals, parse_proxy_ids};
 pub use node::ConfigError;
-pub use warnings::weak_settings;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
+pub use warnings::weak_settings;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

@@ -13,7 +13,10 @@ pub(super) fn parse_mode(m: &Mapping, n: &Node<'_>, errs: &mut Errors) -> EspMod
         .and_then(|v| {
             v.choice(
                 errs,
-                &[("tunnel", EspMode::Tunnel), ("transport", EspMode::Transport)],
+                &[
+                    ("tunnel", EspMode::Tunnel),
+                    ("transport", EspMode::Transport),
+                ],
             )
         })
         .unwrap_or_default()
@@ -132,9 +135,11 @@ mod tests {
         let p2 = "      proposal:\n        phase2:\n          proxy-id: { ipv4: { local: 192.168.1.0/24, remote: 192.168.2.0/24 } }\n";
         let e = errors(&transport(false, "", p2));
         assert!(
-            e.iter().any(|m| m.starts_with("interfaces.ipsec0.ike.proposal.phase2.proxy-id:")
-                && m.contains("10.0.0.1/32 ⇄ 10.0.0.2/32")
-                && m.contains("use `mode: tunnel` for subnets")),
+            e.iter().any(
+                |m| m.starts_with("interfaces.ipsec0.ike.proposal.phase2.proxy-id:")
+                    && m.contains("10.0.0.1/32 ⇄ 10.0.0.2/32")
+                    && m.contains("use `mode: tunnel` for subnets")
+            ),
             "{e:?}"
         );
         let e = errors("interfaces:\n  ipsec0:\n    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }\n    mode: transport\n    manual-sa:\n      outbound: { spi: 0x1001, encryption: aes128-gcm, key: \"0x000102030405060708090a0b0c0d0e0f10111213\" }\n      inbound:  { spi: 4098, encryption: aes128-gcm, key: \"0x202122232425262728292a2b2c2d2e2f30313233\" }\n");
@@ -144,7 +149,10 @@ mod tests {
             "{e:?}"
         );
         let e = errors(&transport(false, "", "").replace("mode: transport", "mode: sideways"));
-        assert!(e.iter().any(|m| m.contains("interfaces.ipsec0.mode")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.contains("interfaces.ipsec0.mode")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -16,8 +16,7 @@ pub fn weak_settings(cfg: &Config) -> Vec<String> {
                        logarithm has been computed publicly (Logjam, 2015), so a recorded \
                        session can be decrypted; use modp2048, ecp256 or curve25519 if the peer \
                        allows";
-        if p.phase1.dh_groups.contains(&DhGroup::Modp768) || p.phase1.dh_group == DhGroup::Modp768
-        {
+        if p.phase1.dh_groups.contains(&DhGroup::Modp768) || p.phase1.dh_group == DhGroup::Modp768 {
             out.push(format!("{}: {modp768}", at("phase1.dh-group")));
         }
         if p.phase2.pfs_group == Some(DhGroup::Modp768) {

@@ -14,7 +14,9 @@ use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
 use crate::esp::transport::{outbound_payload, rebuild_header};
-use crate::esp::{DropReason, Encap, Hosts, Opened, OutboundRoutes, OutboundSa, RebuiltHeader, SaTable};
+use crate::esp::{
+    DropReason, Encap, Hosts, Opened, OutboundRoutes, OutboundSa, RebuiltHeader, SaTable,
+};
 use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;

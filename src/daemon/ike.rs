@@ -271,10 +271,20 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 remote: remote.ip(),
             };
             let transport = mode == crate::ike::EspMode::Transport;
-            let inb = InboundSa::new(&inbound, t.index)
-                .map(|s| if transport { s.with_transport(hosts) } else { s });
-            let out = OutboundSa::new(&outbound, encap, random_seed())
-                .map(|s| if transport { s.with_transport() } else { s });
+            let inb = InboundSa::new(&inbound, t.index).map(|s| {
+                if transport {
+                    s.with_transport(hosts)
+                } else {
+                    s
+                }
+            });
+            let out = OutboundSa::new(&outbound, encap, random_seed()).map(|s| {
+                if transport {
+                    s.with_transport()
+                } else {
+                    s
+                }
+            });
             let clash = dp
                 .sas
                 .get(inbound.spi)

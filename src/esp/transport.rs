@@ -147,7 +147,11 @@ mod tests {
         assert_eq!(ipv4_checksum(&h), 0xb861);
         let mut with = h;
         with[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
-        assert_eq!(ipv4_checksum(&with), 0, "a header with its checksum sums to zero");
+        assert_eq!(
+            ipv4_checksum(&with),
+            0,
+            "a header with its checksum sums to zero"
+        );
     }
 
     #[test]
@@ -186,18 +190,28 @@ mod tests {
         let ip = IpPacket::new_checked(&pkt).unwrap();
         assert_eq!((ip.src(), ip.dst()), (IpAddr::V4(s), IpAddr::V4(d)));
         assert_eq!(ip.protocol(), PROTO_TCP);
-        assert_eq!(outbound_payload(&pkt), Ok((20, PROTO_TCP)), "DF only, no fragment");
+        assert_eq!(
+            outbound_payload(&pkt),
+            Ok((20, PROTO_TCP)),
+            "DF only, no fragment"
+        );
     }
 
     #[test]
     fn ipv6_header_is_rebuilt() {
-        let (s, d): (Ipv6Addr, Ipv6Addr) = ("2001:db8::2".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        let (s, d): (Ipv6Addr, Ipv6Addr) = (
+            "2001:db8::2".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        );
         let h = rebuild_header(s.into(), d.into(), ICMPV6, 64).unwrap();
         let mut pkt = h.as_bytes().to_vec();
         assert_eq!(pkt.len(), 40);
         pkt.resize(104, 0);
         let ip = IpPacket::new_checked(&pkt).unwrap();
-        assert_eq!((ip.src(), ip.dst(), ip.protocol()), (s.into(), d.into(), ICMPV6));
+        assert_eq!(
+            (ip.src(), ip.dst(), ip.protocol()),
+            (s.into(), d.into(), ICMPV6)
+        );
     }
 
     #[test]
@@ -227,7 +241,9 @@ mod tests {
         let mut buf = vec![0u8; 64 + ping.len() + 64];
         buf[64..64 + ping.len()].copy_from_slice(&ping);
         let (hl, nh) = outbound_payload(&ping).unwrap();
-        let r = t.seal(0x1000, 1, &mut buf, 64 + hl..64 + ping.len(), nh).unwrap();
+        let r = t
+            .seal(0x1000, 1, &mut buf, 64 + hl..64 + ping.len(), nh)
+            .unwrap();
         let mut esp = buf[r].to_vec();
         assert!(
             !esp.windows(8).any(|w| w == &ping[20..]),

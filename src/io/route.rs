@@ -169,7 +169,11 @@ impl Netlink {
         }
     }
 
-    fn peer_route(peer: IpAddr, if_index: u32, local: IpAddr) -> rtnetlink::packet_route::route::RouteMessage {
+    fn peer_route(
+        peer: IpAddr,
+        if_index: u32,
+        local: IpAddr,
+    ) -> rtnetlink::packet_route::route::RouteMessage {
         match (peer, local) {
             (IpAddr::V4(p), IpAddr::V4(l)) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
                 .destination_prefix(p, 32)
@@ -196,7 +200,12 @@ impl Netlink {
     }
 
     /// Adds (or replaces) `peer dev TUN src local` in [`TRANSPORT_TABLE`].
-    pub async fn add_peer_route(&self, peer: IpAddr, if_index: u32, local: IpAddr) -> io::Result<()> {
+    pub async fn add_peer_route(
+        &self,
+        peer: IpAddr,
+        if_index: u32,
+        local: IpAddr,
+    ) -> io::Result<()> {
         self.handle
             .route()
             .add(Self::peer_route(peer, if_index, local))
@@ -207,7 +216,12 @@ impl Netlink {
     }
 
     /// Removes that route (already gone is fine: the kernel drops it with the device).
-    pub async fn del_peer_route(&self, peer: IpAddr, if_index: u32, local: IpAddr) -> io::Result<()> {
+    pub async fn del_peer_route(
+        &self,
+        peer: IpAddr,
+        if_index: u32,
+        local: IpAddr,
+    ) -> io::Result<()> {
         match self
             .handle
             .route()

@@ -41,7 +41,10 @@ fn modes(n: &Node) -> Vec<EspMode> {
 #[test]
 fn transport_mode_with_seed_002_phase2_raw_and_udp() {
     for nat in [NatTraversal::Disable, NatTraversal::Force] {
-        let (mut pa, mut pb) = (seed_002(transport(policy_a())), seed_002(transport(policy_b())));
+        let (mut pa, mut pb) = (
+            seed_002(transport(policy_a())),
+            seed_002(transport(policy_b())),
+        );
         pa.nat_traversal = nat;
         pb.nat_traversal = nat;
         let mut p = Pair::new(pa, pb, 21);
@@ -88,7 +91,10 @@ fn mode_disagreement_is_explained_on_both_sides() {
             "{:?}",
             p.b.failures()
         );
-        assert!(!p.a.failures().is_empty(), "the initiator hears NO-PROPOSAL-CHOSEN");
+        assert!(
+            !p.a.failures().is_empty(),
+            "the initiator hears NO-PROPOSAL-CHOSEN"
+        );
     }
 }
 
@@ -107,10 +113,16 @@ fn every_transport_encapsulation_value_is_accepted_and_echoed() {
         let body = phase2_sa(&offer, 0x1234).emit();
         let sa = SaPayload::parse(&body).unwrap();
         let (chosen, spi, _) = select_phase2(&sa, &p, 0x5678).unwrap();
-        assert_eq!((chosen.encap, chosen.mode(), chosen.udp_encap()), (sent, EspMode::Transport, udp));
+        assert_eq!(
+            (chosen.encap, chosen.mode(), chosen.udp_encap()),
+            (sent, EspMode::Transport, udp)
+        );
         assert_eq!(spi, 0x1234);
     }
     // Our own offer in transport mode follows the ISAKMP SA's NAT-T method.
-    assert_eq!(phase2_offer(&p, ENCAP_UDP_TUNNEL_DRAFT)[0].encap, ENCAP_UDP_TRANSPORT_DRAFT);
+    assert_eq!(
+        phase2_offer(&p, ENCAP_UDP_TUNNEL_DRAFT)[0].encap,
+        ENCAP_UDP_TRANSPORT_DRAFT
+    );
     assert_eq!(phase2_offer(&p, 1)[0].encap, ENCAP_TRANSPORT);
 }

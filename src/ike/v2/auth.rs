@@ -15,7 +15,9 @@ use crate::wire::ikev2::{
     Payload, PayloadRepr, ProtocolId, Side, TsRepr,
 };
 
-use super::child_sa::{initiator_mode, responder_mode, ChildParams, NewChildSa, USE_TRANSPORT_MODE};
+use super::child_sa::{
+    initiator_mode, responder_mode, ChildParams, NewChildSa, USE_TRANSPORT_MODE,
+};
 use super::exchange::Inner;
 use super::found::Found;
 use super::proposal::{accept_esp_answer, choose_esp, describe, esp_offer};

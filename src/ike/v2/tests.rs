@@ -781,8 +781,14 @@ fn use_transport_mode_in_ike_auth_and_every_rekey() {
     p.run_for(Duration::from_secs(200));
     assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
     let (ma, mb) = (child_modes(&p.a), child_modes(&p.b));
-    assert!(ma.len() >= 3, "IKE_AUTH child and CREATE_CHILD_SA rekeys: {ma:?}");
-    assert!(ma.iter().chain(&mb).all(|m| *m == Transport), "{ma:?} {mb:?}");
+    assert!(
+        ma.len() >= 3,
+        "IKE_AUTH child and CREATE_CHILD_SA rekeys: {ma:?}"
+    );
+    assert!(
+        ma.iter().chain(&mb).all(|m| *m == Transport),
+        "{ma:?} {mb:?}"
+    );
     let host = ProxyId {
         local: crate::ike::Subnet::host(ip(A)),
         remote: crate::ike::Subnet::host(ip(B)),
@@ -806,7 +812,15 @@ fn transport_mode_disagreement_falls_back_to_tunnel_mode() {
         let mut p = Pair::new(pa, pb);
         p.up();
         assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
-        assert_eq!(child_modes(&p.a), vec![Tunnel], "initiator transport: {a_transport}");
-        assert_eq!(child_modes(&p.b), vec![Tunnel], "initiator transport: {a_transport}");
+        assert_eq!(
+            child_modes(&p.a),
+            vec![Tunnel],
+            "initiator transport: {a_transport}"
+        );
+        assert_eq!(
+            child_modes(&p.b),
+            vec![Tunnel],
+            "initiator transport: {a_transport}"
+        );
     }
 }
