@@ -143,11 +143,7 @@ fn case(v6: bool, nat: &str, ike: &str, phase2: &str) {
     p.right.ping_ok(a, 3, ctx);
     tcp_transfer(&p, &ctx);
     let pcap = cap.stop();
-    let sas: Vec<EspSa> = std::fs::read_to_string(&keylog)
-        .unwrap()
-        .lines()
-        .filter_map(EspSa::from_uat_line)
-        .collect();
+    let sas = EspSa::from_keylog(&keylog);
     assert_eq!(sas.len(), 2, "one pair of ESP SAs");
     let frames = tshark::decode_esp(&pcap, &sas);
     let icmp = if v6 { "icmpv6" } else { "icmp" };

@@ -59,4 +59,4 @@ pub use tunnel::TunnelEngine;
 pub use v1::main_mode::aggressive_initiator_identity;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

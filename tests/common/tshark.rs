@@ -66,6 +66,15 @@ impl EspSa {
         }
     }
 
+    /// Every SA of a `--wireshark-keylog` file (`esp_sa` lines).
+    pub fn from_keylog(path: &Path) -> Vec<EspSa> {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+            .lines()
+            .filter_map(EspSa::from_uat_line)
+            .collect()
+    }
+
     /// Parses one line of Wireshark's `esp_sa` table as `ikegate keys --format wireshark-esp`
     /// prints it: `"IPv4","src","dst","0xSPI","encr","0xkey","auth","0xkey"`.
     pub fn from_uat_line(line: &str) -> Option<EspSa> {

@@ -11,7 +11,7 @@ use crate::ike::proposal::{
     phase2_offer, phase2_sa, select_phase2, ENCAP_TRANSPORT, ENCAP_UDP_TRANSPORT,
     ENCAP_UDP_TRANSPORT_DRAFT, ENCAP_UDP_TUNNEL_DRAFT,
 };
-use crate::ike::{EspMode, Event, IkePolicy, NatTraversal};
+use crate::ike::{EspMode, IkePolicy, NatTraversal};
 use crate::wire::isakmp::SaPayload;
 
 fn transport(mut p: IkePolicy) -> IkePolicy {
@@ -29,13 +29,7 @@ fn seed_002(mut p: IkePolicy) -> IkePolicy {
 }
 
 fn modes(n: &Node) -> Vec<EspMode> {
-    n.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildSaUp { mode, .. } => Some(*mode),
-            _ => None,
-        })
-        .collect()
+    child_modes(&n.events)
 }
 
 #[test]

@@ -752,13 +752,7 @@ fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_and_the_child() {
 
 /// The modes of every child a node installed, in order.
 fn child_modes(n: &Node) -> Vec<crate::ike::EspMode> {
-    n.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::ChildSaUp { mode, .. } => Some(*mode),
-            _ => None,
-        })
-        .collect()
+    crate::ike::tests::pair::child_modes(&n.events)
 }
 
 fn transport_policy(me: &str, peer: &str) -> IkePolicy {
