@@ -760,7 +760,7 @@ async fn status_command_prints_the_table() {
         "{text}"
     );
     assert!(
-        text.contains("ESP in 0xc0000001 out 0xd0000001 (current), aes128-gcm"),
+        text.contains("ESP in 0xc0000001 out 0xd0000001 (current), tunnel mode, aes128-gcm"),
         "{text}"
     );
     assert!(
