@@ -167,4 +167,24 @@ mod tests {
         let plain = parse(&transport(false, "", ""), Path::new(".")).unwrap();
         assert!(weak_settings(&plain).is_empty());
     }
+
+    /// The admin API's proposal PUT keeps the mode and the hosts' proxy-id, and refuses a
+    /// proxy-id that contradicts transport mode.
+    #[test]
+    fn proposal_updates_keep_transport_mode() {
+        let cfg = parse(&transport(false, "", ""), Path::new(".")).unwrap();
+        let Keying::Ike(p) = &cfg.interfaces[0].keying else {
+            panic!("IKE keying")
+        };
+        let v: yaml_serde::Value = yaml_serde::from_str("phase2: { encryption: aes128 }").unwrap();
+        let q = super::super::parse_proposals(&v, p).unwrap();
+        assert_eq!(q.phase2.mode, EspMode::Transport);
+        assert_eq!(q.phase2.proxy_ids, p.phase2.proxy_ids);
+        let bad: yaml_serde::Value = yaml_serde::from_str(
+            "phase2: { proxy-id: { ipv4: { local: 192.168.1.0/24, remote: 192.168.2.0/24 } } }",
+        )
+        .unwrap();
+        let e = super::super::parse_proposals(&bad, p).unwrap_err();
+        assert!(e[0].to_string().contains("`mode: transport`"), "{e:?}");
+    }
 }
