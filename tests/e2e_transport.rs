@@ -84,11 +84,15 @@ fn start(p: &Pair, nat: &str, ike: &str, phase2: &str) -> (Gateway, Gateway, std
         &yaml(b, a, true, nat, ike, phase2),
         None,
     );
+    let admin = format!(
+        "admin:\n  listen: 127.0.0.1:8080\n  token-file: {}\n",
+        p.dir.join("admin.token").display()
+    );
     let l = Gateway::start_with(
         &p.left,
         &p.dir,
         "left",
-        &yaml(a, b, false, nat, ike, phase2),
+        &(yaml(a, b, false, nat, ike, phase2) + &admin),
         None,
         &["--wireshark-keylog", keylog.to_str().unwrap()],
     );
@@ -143,6 +147,19 @@ fn case(v6: bool, nat: &str, ike: &str, phase2: &str) {
     p.right.ping_ok(a, 3, ctx);
     tcp_transfer(&p, &ctx);
     let pcap = cap.stop();
+    // The admin API (through `ikegate status`) shows the pair's mode.
+    let status = p.left.exec(&[
+        common::ikegate::bin(),
+        "status",
+        "--config",
+        l.config.to_str().unwrap(),
+    ]);
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        table.contains("(current), transport mode, "),
+        "{table}{}",
+        ctx()
+    );
     let sas = EspSa::from_keylog(&keylog);
     assert_eq!(sas.len(), 2, "one pair of ESP SAs");
     let frames = tshark::decode_esp(&pcap, &sas);
