@@ -337,3 +337,44 @@ fn strongswan_kernel_libipsec_refuses_transport_mode_sas() {
         );
     }
 }
+
+/// Through a NAT box the hosts' own addresses differ from what each side sees: the host behind
+/// the NAT says in plain words why transport mode cannot work there, and nothing is installed.
+#[test]
+fn transport_mode_behind_a_nat_is_explained() {
+    use common::nat::{NatTopology, LEFT_ADDR, NAT_OUTSIDE, RIGHT_ADDR};
+    if !require_root() || !common::nat::require_nft() {
+        return;
+    }
+    let topo = NatTopology::new();
+    let dir = TempDir::new("transport-nat");
+    let r = Gateway::start(
+        &topo.right,
+        &dir,
+        "right",
+        &yaml(RIGHT_ADDR, NAT_OUTSIDE, true, "enable", "", ""),
+        None,
+    );
+    let l = Gateway::start(
+        &topo.left,
+        &dir,
+        "left",
+        &yaml(LEFT_ADDR, RIGHT_ADDR, false, "enable", "", ""),
+        None,
+    );
+    assert!(
+        l.wait_log(
+            "this host is behind a NAT (the peer sees another address than 10.0.1.2)",
+            20
+        ),
+        "{}\n{}",
+        l.log_text(),
+        r.log_text()
+    );
+    assert!(r.wait_log("proxy-id mismatch", 10), "{}", r.log_text());
+    assert!(
+        !l.log_text().contains("ESP SAs installed"),
+        "{}",
+        l.log_text()
+    );
+}

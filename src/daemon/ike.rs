@@ -247,6 +247,17 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 hex(&rcookie),
                 nat_words(&nat)
             );
+            if nat.local_behind_nat && t.cfg.mode == crate::ike::EspMode::Transport {
+                tracing::warn!(
+                    tunnel = %name,
+                    "this host is behind a NAT (the peer sees another address than {}): \
+                     transport mode protects the two hosts' own addresses, which the NAT \
+                     changes, so the peer will refuse our proxy-id / traffic selectors, and \
+                     ikegate does not do RFC 3948's NAT-OA checksum fix-up; use `mode: tunnel` \
+                     through a NAT",
+                    t.cfg.source
+                );
+            }
         }
         Event::Phase1Down {
             icookie,
