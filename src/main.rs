@@ -103,6 +103,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
+                for w in ikegate::config::weak_settings(&c) {
+                    eprintln!("warning: {w}");
+                }
                 println!("config OK: {} interface(s)", c.interfaces.len());
                 ExitCode::SUCCESS
             }
@@ -127,6 +130,9 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             init_logging();
+            for w in ikegate::config::weak_settings(&cfg) {
+                tracing::warn!("{w}");
+            }
             let opts = ikegate::daemon::Options { wireshark_keylog };
             runtime().block_on(run(cfg, opts, config))
         }

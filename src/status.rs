@@ -109,10 +109,11 @@ pub fn table(ts: &[Tunnel]) -> String {
         for c in &t.phase2 {
             let _ = writeln!(
                 s,
-                "  ESP in {} out {}{}, {}, {}{}",
+                "  ESP in {} out {}{}, {} mode, {}, {}{}",
                 c.inbound_spi,
                 c.outbound_spi,
                 if c.current { " (current)" } else { "" },
+                c.mode,
                 c.proposal,
                 selectors_text(c),
                 c.expires_in_secs

@@ -59,6 +59,7 @@ fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
                 age_secs: Some(5),
                 expires_in_secs: Some(100),
                 udp_encap: None,
+                mode: "tunnel".into(),
                 inbound: model::PacketCount {
                     packets: 3,
                     bytes: 300,
@@ -642,6 +643,7 @@ async fn openapi_document_describes_every_endpoint() {
         schemas["Phase2Sa"]["properties"]["selectors"]["type"],
         "array"
     );
+    assert_eq!(schemas["Phase2Sa"]["properties"]["mode"]["type"], "string");
     assert_eq!(
         v["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
@@ -773,7 +775,7 @@ async fn status_command_prints_the_table() {
         "{text}"
     );
     assert!(
-        text.contains("ESP in 0xc0000001 out 0xd0000001 (current), aes128-gcm"),
+        text.contains("ESP in 0xc0000001 out 0xd0000001 (current), tunnel mode, aes128-gcm"),
         "{text}"
     );
     assert!(

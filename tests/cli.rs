@@ -111,3 +111,29 @@ fn check_accepts_an_ikev2_tunnel_and_explains_its_mistakes() {
         "{err}"
     );
 }
+
+/// Seed 002's phase 2 (racoon sainfo: pfs modp768, rijndael/3des, hmac_sha1/md5) in transport
+/// mode: accepted, with a warning for each weak algorithm that names its key.
+#[test]
+fn check_warns_about_seed_002_weak_phase2() {
+    let dir = TempDir::new("cli-weak");
+    let path = dir.join("seed002.yaml");
+    std::fs::write(
+        &path,
+        "interfaces:\n  ipsec0:\n    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }\n    mode: transport\n    preshared-key: xeeB5gohvaYi\n    ike:\n      proposal:\n        phase2:\n          encryption: [aes128, 3des]\n          authentication: [hmac-sha1, hmac-md5]\n          pfs-group: modp768\n",
+    )
+    .unwrap();
+    let (code, out, err) = cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "config OK: 1 interface(s)");
+    assert!(
+        err.contains("warning: interfaces.ipsec0.ike.proposal.phase2.pfs-group: modp768 (group 1, a 768-bit MODP group) is weak"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "warning: interfaces.ipsec0.ike.proposal.phase2.authentication: hmac-md5 is weak"
+        ),
+        "{err}"
+    );
+}

@@ -144,11 +144,7 @@ fn case_sides(sides: (&Side, &Side), nat: &str, ike: &str, phase2: &str, filter:
     p.left.ping_ok("192.168.2.1", 3, ctx);
     p.right.ping_ok("192.168.1.1", 3, ctx);
     let pcap = cap.stop();
-    let sas: Vec<EspSa> = std::fs::read_to_string(&keylog)
-        .unwrap()
-        .lines()
-        .filter_map(EspSa::from_uat_line)
-        .collect();
+    let sas = EspSa::from_keylog(&keylog);
     assert_eq!(sas.len(), 2);
     let frames = tshark::decode_esp(&pcap, &sas);
     tshark::assert_all_decrypted(&frames, &["icmp"]);

@@ -164,7 +164,7 @@ async function detail(name) {
   for (const s of t.phase2) {
     const tr = el('tr');
     tr.append(el('td', s.inbound_spi, 'mono spi-in'), el('td', s.outbound_spi + (s.current ? ' (current)' : ''), 'mono spi-out'),
-      el('td', s.proposal), selectorsCell(s),
+      el('td', s.proposal + (s.mode === 'transport' ? ' (transport mode)' : '')), selectorsCell(s),
       el('td', s.inbound.packets + ' / ' + bytes(s.inbound.bytes)), el('td', s.current ? s.outbound.packets + ' / ' + bytes(s.outbound.bytes) : '– (not in use)'),
       el('td', dur(s.age_secs)), el('td', dur(s.expires_in_secs)));
     b2.append(tr);

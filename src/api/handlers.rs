@@ -396,6 +396,12 @@ async fn put_proxy_ids(
                 let ids = crate::config::parse_proxy_ids(&v)?;
                 let mut p = cur.clone();
                 p.phase2.proxy_ids = ids;
+                p.check_transport_proxy_ids().map_err(|message| {
+                    vec![crate::config::ConfigError {
+                        path: String::new(),
+                        message,
+                    }]
+                })?;
                 Ok(p)
             }),
             now,

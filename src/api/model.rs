@@ -143,6 +143,11 @@ pub struct Phase2Sa {
     pub expires_in_secs: Option<u64>,
     /// UDP encapsulation endpoint, if ESP is UDP-encapsulated.
     pub udp_encap: Option<String>,
+    /// `tunnel` (the inner IP packet is the ESP payload) or `transport` (host-to-host: the
+    /// payload of packets between the two outer addresses, `mode: transport`).
+    #[serde(default = "tunnel_mode")]
+    #[schema(example = "tunnel")]
+    pub mode: String,
     /// Packets and inner bytes opened with the inbound SA.
     pub inbound: PacketCount,
     /// Packets and inner bytes sealed with the outbound SA (zero when it is not current).
@@ -150,6 +155,10 @@ pub struct Phase2Sa {
     /// Whether the outbound SA is the one outbound packets of its selectors use now (one pair
     /// per selector set is current).
     pub current: bool,
+}
+
+fn tunnel_mode() -> String {
+    "tunnel".into()
 }
 
 /// A local ⇄ remote pair of prefixes.

@@ -508,6 +508,7 @@ pub fn parse_proposals(
     }
     p.phase2 = crate::ike::Phase2Policy {
         proxy_ids: Vec::new(),
+        mode: current.phase2.mode,
         ..defaults.phase2
     };
     let mut proxy_given = false;

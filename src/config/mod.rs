@@ -3,11 +3,13 @@
 
 pub mod admin;
 mod ike;
+mod mode;
 pub mod node;
 mod phase1;
 pub mod pq;
 #[cfg(test)]
 mod tests;
+mod warnings;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -22,6 +24,7 @@ pub use admin::{AdminConfig, TlsFiles};
 pub use ike::{parse_proposals, parse_proxy_ids};
 pub use node::ConfigError;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
+pub use warnings::weak_settings;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -99,6 +102,9 @@ pub struct InterfaceConfig {
     pub tcp_mss: TcpMss,
     /// Key source.
     pub keying: Keying,
+    /// Tunnel or transport mode (`mode:`); transport mode routes the peer's address into the
+    /// TUN (see `daemon::transport_routes`).
+    pub mode: crate::ike::EspMode,
 }
 
 /// A route through a tunnel (`route.ipv4[]` / `route.ipv6[]`).
@@ -216,6 +222,7 @@ const INTERFACE_KEYS: &[&str] = &[
     "mtu",
     "tcp-mss",
     "manual-sa",
+    "mode",
 ];
 
 fn parse_interface(
@@ -357,6 +364,9 @@ fn parse_interface(
     if dynamic_peer {
         check_dynamic_peer(n, &destination_path, keying.as_ref(), errs);
     }
+    let mut keying = keying;
+    let esp_mode = mode::parse_mode(m, n, errs);
+    mode::apply_mode(esp_mode, n, dynamic_peer, keying.as_mut(), errs);
     let (source, destination) = addrs?;
     Some(InterfaceConfig {
         name: name.to_string(),
@@ -367,6 +377,7 @@ fn parse_interface(
         mtu,
         tcp_mss,
         keying: keying?,
+        mode: esp_mode,
     })
 }
 

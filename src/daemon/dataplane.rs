@@ -13,7 +13,10 @@ use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
-use crate::esp::{DropReason, Encap, OutboundRoutes, OutboundSa, SaTable};
+use crate::esp::transport::{outbound_payload, rebuild_header};
+use crate::esp::{
+    DropReason, Encap, Hosts, Opened, OutboundRoutes, OutboundSa, RebuiltHeader, SaTable,
+};
 use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
@@ -144,8 +147,11 @@ pub enum Inbound {
     Deliver {
         /// Tunnel index.
         tunnel: usize,
-        /// Inner packet range in the caller's buffer.
+        /// Inner packet range in the caller's buffer (transport mode: the payload after
+        /// `header`).
         range: std::ops::Range<usize>,
+        /// Transport mode: the IP header to write before `range`.
+        header: Option<RebuiltHeader>,
     },
     /// Dropped (and counted).
     Dropped(DropReason),
@@ -181,6 +187,22 @@ impl DataPlane {
             Ok(o) => o,
             Err(r) => return drop(r),
         };
+        if let Some(hosts) = sa.transport() {
+            return match transport_header(hosts, &opened) {
+                Ok(header) => {
+                    let range = start + opened.payload.start..start + opened.payload.end;
+                    let len = range.len() + header.as_bytes().len();
+                    sa.counters.add(len);
+                    tunnel.stats.rx.add(len);
+                    Inbound::Deliver {
+                        tunnel: tunnel.index,
+                        range,
+                        header: Some(header),
+                    }
+                }
+                Err(r) => drop(sa.count_drop(r)),
+            };
+        }
         let inner = &pkt[opened.payload.clone()];
         let ok = match IpPacket::new_checked(inner) {
             Ok(ip) => {
@@ -211,8 +233,24 @@ impl DataPlane {
         Inbound::Deliver {
             tunnel: tunnel.index,
             range,
+            header: None,
         }
     }
+}
+
+/// The IP header of an opened transport-mode packet (from the peer's address to ours), or why
+/// it is dropped: next header 59 is a dummy packet (RFC 4303 §2.6).
+fn transport_header(hosts: Hosts, opened: &Opened) -> Result<RebuiltHeader, DropReason> {
+    if opened.next_header == PROTO_NONE {
+        return Err(DropReason::Dummy);
+    }
+    rebuild_header(
+        hosts.remote,
+        hosts.local,
+        opened.next_header,
+        opened.payload.len(),
+    )
+    .ok_or(DropReason::Malformed)
 }
 
 impl Tunnel {
@@ -453,8 +491,8 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
         let (Some(buf), Some(&len)) = (bufs.get_mut(i), sizes.get(i)) else {
             break;
         };
-        let payload = HEADROOM..HEADROOM + len;
-        let (sa, nh) = match buf.get(payload.clone()).map(IpPacket::new_checked) {
+        let packet = HEADROOM..HEADROOM + len;
+        let (sa, nh) = match buf.get(packet.clone()).map(IpPacket::new_checked) {
             Some(Ok(p)) => match table.lookup(p.src(), p.dst()) {
                 Some(sa) => (sa, p.tunnel_next_header()),
                 None => {
@@ -481,8 +519,20 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
         }
         let Some(buf) = bufs.get_mut(i) else { break };
         if let Some((m4, m6)) = t.mss {
-            tcp_mss::clamp(&mut buf[payload.clone()], m4, m6);
+            tcp_mss::clamp(&mut buf[packet.clone()], m4, m6);
         }
+        // Tunnel mode seals the whole packet; transport mode its payload, after the header.
+        let (payload, nh) = if sa.is_transport() {
+            match outbound_payload(&buf[packet.clone()]) {
+                Ok((hl, proto)) => (packet.start + hl..packet.end, proto),
+                Err(_) => {
+                    t.stats.tx_malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
+        } else {
+            (packet, nh)
+        };
         match sa.seal(buf, payload, nh) {
             Some(Ok(r)) => {
                 sealed.push((i, r));
@@ -531,17 +581,43 @@ impl TunWriters {
         }
     }
 
-    /// Queues a packet; true when the batch is full and should be flushed.
-    fn push(&mut self, tunnel: usize, pkt: &[u8]) -> bool {
+    /// Queues a packet: `header` (empty, or a transport-mode header) followed by `pkt`; true
+    /// when the batch is full and should be flushed.
+    fn push(&mut self, tunnel: usize, header: &[u8], pkt: &[u8]) -> bool {
         if let (Some(buf), Some(o)) = (self.bufs.get_mut(self.used), self.owner.get_mut(self.used))
         {
             buf.clear();
             buf.resize(WRITE_OFFSET, 0);
+            buf.extend_from_slice(header);
             buf.extend_from_slice(pkt);
             *o = tunnel;
             self.used += 1;
         }
         self.used >= WRITE_BATCH
+    }
+
+    /// Queues what [`DataPlane::receive_esp`] delivered from `buf`. A transport-mode packet
+    /// is whole only here (header + payload), so its TCP MSS is clamped here.
+    fn deliver(
+        &mut self,
+        dp: &DataPlane,
+        tunnel: usize,
+        buf: &[u8],
+        range: std::ops::Range<usize>,
+        header: Option<RebuiltHeader>,
+    ) -> bool {
+        let Some(h) = header else {
+            return self.push(tunnel, &[], &buf[range]);
+        };
+        let slot = self.used;
+        let full = self.push(tunnel, h.as_bytes(), &buf[range]);
+        let mss = dp.tunnels.get(tunnel).and_then(|t| t.mss);
+        if let (Some((m4, m6)), Some(b)) = (mss, self.bufs.get_mut(slot)) {
+            if let Some(pkt) = b.get_mut(WRITE_OFFSET..) {
+                tcp_mss::clamp(pkt, m4, m6);
+            }
+        }
+        full
     }
 
     async fn flush(&mut self, dp: &DataPlane) {
@@ -626,9 +702,13 @@ fn on_udp_datagram(
             false
         }
         Encapsulated::Esp(_) => match dp.receive_esp(buf, start, start + n) {
-            Inbound::Deliver { tunnel, range } => {
+            Inbound::Deliver {
+                tunnel,
+                range,
+                header,
+            } => {
                 follow_nat_mapping(dp, tunnel, from);
-                writers.push(tunnel, &buf[range])
+                writers.deliver(dp, tunnel, buf, range, header)
             }
             Inbound::Dropped(_) => false,
         },
@@ -751,8 +831,13 @@ pub async fn raw_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
                 }
                 let Some(d) = buf.get(..m.len) else { continue };
                 let off = raw.esp_offset(d);
-                if let Inbound::Deliver { tunnel, range } = dp.receive_esp(buf, off, m.len) {
-                    if writers.push(tunnel, &buf[range]) {
+                if let Inbound::Deliver {
+                    tunnel,
+                    range,
+                    header,
+                } = dp.receive_esp(buf, off, m.len)
+                {
+                    if writers.deliver(&dp, tunnel, buf, range, header) {
                         writers.flush(&dp).await;
                     }
                 }

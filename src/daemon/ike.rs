@@ -247,6 +247,17 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 hex(&rcookie),
                 nat_words(&nat)
             );
+            if nat.local_behind_nat && t.cfg.mode == crate::ike::EspMode::Transport {
+                tracing::warn!(
+                    tunnel = %name,
+                    "this host is behind a NAT (the peer sees another address than {}): \
+                     transport mode protects the two hosts' own addresses, which the NAT \
+                     changes, so the peer will refuse our proxy-id / traffic selectors, and \
+                     ikegate does not do RFC 3948's NAT-OA checksum fix-up; use `mode: tunnel` \
+                     through a NAT",
+                    t.cfg.source
+                );
+            }
         }
         Event::Phase1Down {
             icookie,
@@ -261,12 +272,30 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             remote,
             udp_encap,
             selectors,
+            mode,
             lifetime,
             ..
         } => {
             let encap = udp_encap.map(Encap::Udp).unwrap_or(Encap::Raw(remote.ip()));
-            let inb = InboundSa::new(&inbound, t.index);
-            let out = OutboundSa::new(&outbound, encap, random_seed());
+            let hosts = crate::esp::Hosts {
+                local: t.cfg.source,
+                remote: remote.ip(),
+            };
+            let transport = mode == crate::ike::EspMode::Transport;
+            let inb = InboundSa::new(&inbound, t.index).map(|s| {
+                if transport {
+                    s.with_transport(hosts)
+                } else {
+                    s
+                }
+            });
+            let out = OutboundSa::new(&outbound, encap, random_seed()).map(|s| {
+                if transport {
+                    s.with_transport()
+                } else {
+                    s
+                }
+            });
             let clash = dp
                 .sas
                 .get(inbound.spi)
@@ -290,7 +319,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                     outs.0.insert(outbound.spi, Arc::new(out));
                     tracing::info!(
                         tunnel = %name,
-                        "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {:?}, {:?}, lifetime {}s",
+                        "ESP SAs installed: in 0x{:08x} out 0x{:08x}, {}, {mode} mode, {:?}, {:?}, lifetime {}s",
                         inbound.spi, outbound.spi, crate::crypto::suite_name(outbound.enc, outbound.integ), selectors, encap, lifetime.as_secs()
                     );
                     if let Some(k) = keylog {

@@ -3,6 +3,7 @@
 
 pub mod dataplane;
 pub mod ike;
+mod transport_routes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,6 +51,16 @@ pub enum StartError {
         /// OS error.
         source: std::io::Error,
     },
+    /// Setting up transport-mode routing failed.
+    #[error("interface {dev} (mode: transport): cannot add {what}: {source}")]
+    TransportRouting {
+        /// Interface.
+        dev: String,
+        /// The rule or route, in words.
+        what: String,
+        /// OS error.
+        source: std::io::Error,
+    },
     /// Keys could not be installed.
     #[error("interface {name}: {msg}")]
     Keys {
@@ -66,6 +77,7 @@ pub struct Gateway {
     pub dp: Arc<DataPlane>,
     netlink: Netlink,
     routes: Vec<(Subnet, u32)>,
+    transport_routes: transport_routes::TransportRoutes,
     tasks: Vec<JoinHandle<()>>,
     ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
     controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
@@ -158,18 +170,19 @@ impl Gateway {
                 addr: i.source,
                 source: e,
             };
-            let udp4500 = udp(i.source, 4500).map_err(sock_err)?;
+            let mark = transport_routes::socket_mark(cfg, i.source);
+            let udp4500 = udp(i.source, 4500, mark).map_err(sock_err)?;
             let raw = if all_forced {
                 None
             } else {
-                Some(RawEsp::bind(i.source).map_err(sock_err)?)
+                Some(RawEsp::bind(i.source, mark).map_err(sock_err)?)
             };
             let any_ike = cfg
                 .interfaces
                 .iter()
                 .any(|j| j.source == i.source && matches!(j.keying, Keying::Ike(_)));
             let udp500 = if any_ike {
-                Some(udp(i.source, 500).map_err(sock_err)?)
+                Some(udp(i.source, 500, mark).map_err(sock_err)?)
             } else {
                 None
             };
@@ -241,6 +254,8 @@ impl Gateway {
                 })?;
             routes.push((r.destination, *idx));
         }
+        let transport_routes =
+            transport_routes::install(&netlink, tunnels.iter().map(|(t, i)| (&t.cfg, *i))).await?;
         let dp = Arc::new(DataPlane {
             tunnels: tunnels.iter().map(|(t, _)| t.clone()).collect(),
             sas,
@@ -303,6 +318,7 @@ impl Gateway {
             dp,
             netlink,
             routes,
+            transport_routes,
             tasks,
             ike: ike_tasks,
             controls,
@@ -389,6 +405,7 @@ impl Gateway {
                 tracing::warn!("removing route {dest}: {e}");
             }
         }
+        self.transport_routes.remove(&self.netlink).await;
         for t in self.tasks {
             let _ = t.await;
         }
@@ -567,6 +584,9 @@ fn reload_change(old: &InterfaceConfig, new: &InterfaceConfig) -> Change {
     }
     if old.nat_traversal != new.nat_traversal {
         return Change::NeedsRestart("nat-traversal");
+    }
+    if old.mode != new.mode {
+        return Change::NeedsRestart("mode (the transport-mode routes and socket marks)");
     }
     if format!("{:?}{:?}", old.mtu, old.tcp_mss) != format!("{:?}{:?}", new.mtu, new.tcp_mss) {
         return Change::NeedsRestart("the MTU or MSS setting");

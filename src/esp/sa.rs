@@ -128,6 +128,8 @@ pub struct OutboundSa {
     /// [`super::SelectorTable`] sends inner packets inside them to this SA.
     selectors: Vec<ProxyId>,
     keys: EspKeys,
+    /// Transport mode: only the payload of each packet is sealed (RFC 4303 §3.1.1).
+    transport: bool,
 }
 
 /// Every IPv4 and every IPv6 packet: the selectors of an SA that was given none (manual keys).
@@ -179,7 +181,21 @@ impl OutboundSa {
             counters: Counters::default(),
             selectors: any_selectors(),
             keys: keys.clone(),
+            transport: false,
         })
+    }
+
+    /// The same SA in transport mode: [`crate::esp::transport::outbound_payload`] of each
+    /// packet is sealed, with its protocol as next header.
+    pub fn with_transport(mut self) -> OutboundSa {
+        self.transport = true;
+        self
+    }
+
+    /// Whether the SA is in transport mode.
+    #[inline]
+    pub fn is_transport(&self) -> bool {
+        self.transport
     }
 
     /// The same SA limited to these selectors (local ⇄ remote pairs; an empty set admits
@@ -268,6 +284,8 @@ pub struct InboundSa {
     /// none of them are dropped (`policy`).
     selectors: Vec<ProxyId>,
     keys: EspKeys,
+    /// Transport mode: the two hosts, whose addresses the rebuilt IP header carries.
+    transport: Option<super::transport::Hosts>,
 }
 
 impl InboundSa {
@@ -282,7 +300,21 @@ impl InboundSa {
             drops: DropCounters::default(),
             selectors: any_selectors(),
             keys: keys.clone(),
+            transport: None,
         })
+    }
+
+    /// The same SA in transport mode between `hosts`: opened payloads get an IP header from
+    /// the peer's address to ours ([`crate::esp::transport::rebuild_header`]).
+    pub fn with_transport(mut self, hosts: super::transport::Hosts) -> InboundSa {
+        self.transport = Some(hosts);
+        self
+    }
+
+    /// The two hosts of a transport-mode SA (`None`: tunnel mode).
+    #[inline]
+    pub fn transport(&self) -> Option<super::transport::Hosts> {
+        self.transport
     }
 
     /// The same SA limited to these selectors (local ⇄ remote pairs, our view; an empty set

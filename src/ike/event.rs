@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::crypto::EspKeys;
 
 use super::diagnostic::Diagnostic;
-use super::policy::ProxyId;
+use super::policy::{EspMode, ProxyId};
 use super::status::NatStatus;
 
 /// A datagram to send.
@@ -98,6 +98,9 @@ pub enum Event {
         /// child. Outbound packets are routed to this pair's SA by their inner addresses, and
         /// inbound inner packets must match one of them.
         selectors: Vec<ProxyId>,
+        /// Tunnel or transport mode (transport: the ESP payload is the packet's own payload
+        /// between our outer address and `remote`'s).
+        mode: EspMode,
         /// Time lifetime.
         lifetime: Duration,
         /// Volume lifetime in bytes (0 = none).

@@ -50,7 +50,7 @@ pub use endpoint::Endpoint;
 pub use engine::{Engine, SpiTaken};
 pub use event::{DownReason, Event, Role, Transmit};
 pub use policy::{
-    DpdPolicy, ExchangeMode, Identity, IkePolicy, IkeVersion, NatTraversal, Phase1Policy,
+    DpdPolicy, EspMode, ExchangeMode, Identity, IkePolicy, IkeVersion, NatTraversal, Phase1Policy,
     Phase2Policy, ProxyId, RetransmitPolicy, Subnet,
 };
 pub use random::{OsRandom, RandomSource, SeededRandom};
@@ -59,4 +59,4 @@ pub use tunnel::TunnelEngine;
 pub use v1::main_mode::aggressive_initiator_identity;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -266,6 +266,34 @@ pub enum IkeVersion {
     V2,
 }
 
+/// How ESP carries packets (RFC 4303 §3.1): the whole inner packet behind a new outer header
+/// (tunnel), or the payload of a packet between the two hosts themselves (transport).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EspMode {
+    /// Tunnel mode: the inner IP packet is the ESP payload (next header 4 or 41).
+    #[default]
+    Tunnel,
+    /// Transport mode (host-to-host): the ESP payload is the packet's own payload, the outer
+    /// header is the two hosts' (the IKE addresses).
+    Transport,
+}
+
+impl EspMode {
+    /// `tunnel` or `transport`, as in the configuration and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            EspMode::Tunnel => "tunnel",
+            EspMode::Transport => "transport",
+        }
+    }
+}
+
+impl fmt::Display for EspMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Phase 2 (Quick Mode, ESP SA) proposal settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phase2Policy {
@@ -284,6 +312,8 @@ pub struct Phase2Policy {
     pub lifetime_secs: u32,
     /// SA lifetime in bytes (0 = no volume limit; sent in kilobytes).
     pub lifetime_bytes: u64,
+    /// Tunnel or transport mode (`mode:` of the interface).
+    pub mode: EspMode,
 }
 
 /// Retransmission of unanswered messages.
@@ -487,6 +517,7 @@ impl IkePolicy {
                 additional_kes: Vec::new(),
                 lifetime_secs: 28800,
                 lifetime_bytes: 0,
+                mode: EspMode::Tunnel,
             },
             retransmit: RetransmitPolicy::default(),
             half_open_max: 64,
@@ -501,6 +532,28 @@ impl IkePolicy {
             fragment_size: 1280,
             post_quantum: PostQuantum::Off,
         }
+    }
+
+    /// The one proxy-id of a transport-mode tunnel: our outer address ⇄ the peer's.
+    pub fn transport_proxy_id(&self) -> ProxyId {
+        ProxyId {
+            local: Subnet::host(self.local),
+            remote: Subnet::host(self.remote),
+        }
+    }
+
+    /// Transport mode protects the traffic of the two hosts themselves: its only proxy-id is
+    /// [`Self::transport_proxy_id`].
+    pub fn check_transport_proxy_ids(&self) -> Result<(), String> {
+        let host = self.transport_proxy_id();
+        if self.phase2.mode != EspMode::Transport || self.phase2.proxy_ids == [host] {
+            return Ok(());
+        }
+        Err(format!(
+            "with `mode: transport` the proxy-id is the two hosts' own addresses ({host}): \
+             transport mode carries only traffic between this gateway and its peer; remove \
+             `proxy-id` (it defaults to that) or use `mode: tunnel` for subnets"
+        ))
     }
 
     /// Checks that the policy can be negotiated at all; the error names the setting to fix.
@@ -531,6 +584,7 @@ impl IkePolicy {
                     .into(),
             );
         }
+        self.check_transport_proxy_ids()?;
         if self.phase2.proxy_ids.is_empty() {
             return Err(
                 "phase2 needs at least one proxy-id (0.0.0.0/0 ⇄ 0.0.0.0/0 for route-based)".into(),

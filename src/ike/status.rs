@@ -129,6 +129,8 @@ pub struct ChildStatus {
     pub lifetime: Duration,
     /// UDP encapsulation endpoint, if any.
     pub udp_encap: Option<SocketAddr>,
+    /// Tunnel or transport mode.
+    pub mode: super::EspMode,
 }
 
 /// A snapshot of one tunnel's IKE state.

@@ -13,8 +13,19 @@ use tokio::net::UdpSocket;
 use super::batch::{self, RecvMeta, Slot};
 use crate::wire::ip::PROTO_ESP;
 
-/// Binds a UDP socket to `addr:port` (IPv6 sockets are v6-only).
-pub fn udp(addr: IpAddr, port: u16) -> io::Result<UdpSocket> {
+/// Marks a socket's packets with `SO_MARK` (the transport-mode routing rule lets marked packets
+/// bypass the TUN: see [`super::route::TRANSPORT_FWMARK`]).
+fn set_mark(s: &Socket, mark: Option<u32>) -> io::Result<()> {
+    match mark {
+        Some(m) => s
+            .set_mark(m)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot set SO_MARK {m:#x}: {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// Binds a UDP socket to `addr:port` (IPv6 sockets are v6-only), with `SO_MARK` `mark`.
+pub fn udp(addr: IpAddr, port: u16, mark: Option<u32>) -> io::Result<UdpSocket> {
     let domain = if addr.is_ipv4() {
         Domain::IPV4
     } else {
@@ -25,6 +36,7 @@ pub fn udp(addr: IpAddr, port: u16) -> io::Result<UdpSocket> {
         s.set_only_v6(true)?;
     }
     s.set_nonblocking(true)?;
+    set_mark(&s, mark)?;
     // Large buffers: bursts of sealed packets must not overflow at multi-gigabit rates.
     let _ = s.set_recv_buffer_size(4 << 20);
     let _ = s.set_send_buffer_size(4 << 20);
@@ -40,8 +52,8 @@ pub struct RawEsp {
 }
 
 impl RawEsp {
-    /// Opens and binds the socket (needs CAP_NET_RAW).
-    pub fn bind(addr: IpAddr) -> io::Result<RawEsp> {
+    /// Opens and binds the socket (needs CAP_NET_RAW), with `SO_MARK` `mark`.
+    pub fn bind(addr: IpAddr, mark: Option<u32>) -> io::Result<RawEsp> {
         let domain = if addr.is_ipv4() {
             Domain::IPV4
         } else {
@@ -50,6 +62,7 @@ impl RawEsp {
         let s = Socket::new(domain, Type::RAW, Some(Protocol::from(PROTO_ESP as i32)))
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open a raw ESP socket: {e}")))?;
         s.set_nonblocking(true)?;
+        set_mark(&s, mark)?;
         let _ = s.set_recv_buffer_size(4 << 20);
         let _ = s.set_send_buffer_size(4 << 20);
         s.bind(&SocketAddr::new(addr, 0).into())?;

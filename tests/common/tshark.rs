@@ -66,6 +66,15 @@ impl EspSa {
         }
     }
 
+    /// Every SA of a `--wireshark-keylog` file (`esp_sa` lines).
+    pub fn from_keylog(path: &Path) -> Vec<EspSa> {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+            .lines()
+            .filter_map(EspSa::from_uat_line)
+            .collect()
+    }
+
     /// Parses one line of Wireshark's `esp_sa` table as `ikegate keys --format wireshark-esp`
     /// prints it: `"IPv4","src","dst","0xSPI","encr","0xkey","auth","0xkey"`.
     pub fn from_uat_line(line: &str) -> Option<EspSa> {
@@ -310,6 +319,27 @@ pub fn assert_all_decrypted(frames: &[EspFrame], inner_l4: &[&str]) {
             "ESP frame not decoded as expected ({inner_l4:?} with a good ICV): {}\nall frames:\n{}",
             fr.summary(),
             table()
+        );
+    }
+}
+
+/// Transport mode (RFC 4303 §3.1.1): every frame decrypted with a good ICV, its payload starting
+/// directly with one of `inner_l4` (no inner IP header), between the outer addresses `hosts`.
+pub fn assert_all_transport(frames: &[EspFrame], inner_l4: &[&str], hosts: (&str, &str)) {
+    assert!(!frames.is_empty(), "no ESP frames in the capture");
+    for fr in frames {
+        let first = fr.inner.first().map(String::as_str).unwrap_or("");
+        let pair = (fr.src.as_str(), fr.dst.as_str());
+        let ok = fr.icv_good == Some(true)
+            && fr.icv_bad != Some(true)
+            && inner_l4.contains(&first)
+            && (pair == hosts || pair == (hosts.1, hosts.0));
+        assert!(
+            ok,
+            "ESP frame not transport mode ({inner_l4:?} right after ESP, good ICV, between \
+             {hosts:?}): {}\nall frames:\n{}",
+            fr.summary(),
+            frames_table(frames)
         );
     }
 }

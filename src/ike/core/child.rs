@@ -38,6 +38,8 @@ pub(crate) struct ChildSa {
     pub rekey_at: Option<Instant>,
     pub expires_at: Instant,
     pub udp_encap: Option<SocketAddr>,
+    /// Tunnel or transport mode.
+    pub mode: crate::ike::EspMode,
     /// A replacement was asked for; it stays in use until the replacement is up.
     pub rekeying: bool,
     /// Superseded: Delete and remove at this time (grace period).
@@ -323,6 +325,7 @@ impl ChildTable {
                     .unwrap_or_default(),
                 lifetime: c.lifetime,
                 udp_encap: c.udp_encap,
+                mode: c.mode,
             })
             .collect()
     }

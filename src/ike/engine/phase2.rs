@@ -310,6 +310,7 @@ impl Engine {
             rekey_at,
             expires_at: later(now, lifetime),
             udp_encap,
+            mode: c.proposal.mode(),
             rekeying: false,
             delete_at: None,
             outbound_in_use: false,
@@ -356,6 +357,7 @@ fn child_up_event(c: NewChild, remote: SocketAddr) -> Event {
         remote,
         udp_encap,
         selectors: vec![c.proxy],
+        mode: c.proposal.mode(),
         lifetime,
     }
 }

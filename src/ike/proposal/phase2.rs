@@ -10,7 +10,7 @@ use crate::wire::isakmp::{ProtocolId, SaPayload, Transform, WireError};
 use crate::wire::isakmp::{DOI_IPSEC, SIT_IDENTITY_ONLY};
 
 use super::super::diagnostic::Diagnostic;
-use super::super::policy::Phase2Policy;
+use super::super::policy::{EspMode, Phase2Policy};
 use super::{
     echo_transform, effective_kb, effective_lifetime, group_text, hint_text, join, p2attr, Reject,
 };
@@ -30,7 +30,7 @@ pub struct Phase2Proposal {
     pub lifetime_secs: u32,
     /// Lifetime in kilobytes (0 = none).
     pub lifetime_kb: u64,
-    /// Encapsulation mode attribute value (tunnel or UDP-encapsulated tunnel).
+    /// Encapsulation mode attribute value (tunnel or transport, raw or UDP-encapsulated).
     pub encap: u16,
 }
 
@@ -50,12 +50,47 @@ impl fmt::Display for Phase2Proposal {
 impl Phase2Proposal {
     /// True when ESP is to be UDP-encapsulated.
     pub fn udp_encap(&self) -> bool {
-        matches!(self.encap, ENCAP_UDP_TUNNEL | ENCAP_UDP_TUNNEL_DRAFT)
+        matches!(
+            self.encap,
+            ENCAP_UDP_TUNNEL
+                | ENCAP_UDP_TUNNEL_DRAFT
+                | ENCAP_UDP_TRANSPORT
+                | ENCAP_UDP_TRANSPORT_DRAFT
+        )
+    }
+
+    /// Tunnel or transport mode.
+    pub fn mode(&self) -> EspMode {
+        encap_mode_of(self.encap).unwrap_or_default()
+    }
+}
+
+/// The mode an encapsulation attribute value names (RFC 2407 §4.5, RFC 3947 §5, and the
+/// draft values 61443/61444 strongSwan and racoon still send); `None` for an unknown value.
+fn encap_mode_of(encap: u16) -> Option<EspMode> {
+    match encap {
+        ENCAP_TUNNEL | ENCAP_UDP_TUNNEL | ENCAP_UDP_TUNNEL_DRAFT => Some(EspMode::Tunnel),
+        ENCAP_TRANSPORT | ENCAP_UDP_TRANSPORT | ENCAP_UDP_TRANSPORT_DRAFT => {
+            Some(EspMode::Transport)
+        }
+        _ => None,
+    }
+}
+
+/// The attribute value for `mode` with the UDP encapsulation (none, RFC 3947 or draft) that
+/// the tunnel-mode value `tunnel_encap` (from the ISAKMP SA's NAT-T method) says.
+pub fn encap_for_mode(tunnel_encap: u16, mode: EspMode) -> u16 {
+    match (mode, tunnel_encap) {
+        (EspMode::Tunnel, e) => e,
+        (EspMode::Transport, ENCAP_UDP_TUNNEL) => ENCAP_UDP_TRANSPORT,
+        (EspMode::Transport, ENCAP_UDP_TUNNEL_DRAFT) => ENCAP_UDP_TRANSPORT_DRAFT,
+        (EspMode::Transport, _) => ENCAP_TRANSPORT,
     }
 }
 
 /// Our phase-2 offer: every (encryption, integrity) pair, AEAD ciphers without integrity.
 pub fn phase2_offer(p: &Phase2Policy, encap: u16) -> Vec<Phase2Proposal> {
+    let encap = encap_for_mode(encap, p.mode);
     let mut v = Vec::new();
     for e in &p.encryption {
         let integs: Vec<IntegAlg> = if e.is_aead() {
@@ -260,13 +295,12 @@ impl P2Received {
             (Some(Err(e)), _) => v.push(format!("the peer's PFS {e} is not supported by ikegate")),
             (None, Some(_)) => v.push("disable pfs-group (the peer uses no PFS)".into()),
         }
-        match self.encap {
-            ENCAP_TUNNEL | ENCAP_UDP_TUNNEL | ENCAP_UDP_TUNNEL_DRAFT => {}
-            ENCAP_TRANSPORT | ENCAP_UDP_TRANSPORT | ENCAP_UDP_TRANSPORT_DRAFT => {
-                v.push("the peer proposes transport mode, ikegate needs tunnel mode".into())
-            }
-            m => v.push(format!(
-                "the peer's encapsulation mode {m} is not supported"
+        match encap_mode_of(self.encap) {
+            Some(m) if m == p.mode => {}
+            Some(m) => v.push(mode_mismatch(m, p.mode)),
+            None => v.push(format!(
+                "the peer's encapsulation mode {} is not supported",
+                self.encap
             )),
         }
         for u in &self.unsupported {
@@ -291,6 +325,14 @@ impl P2Received {
             encap: self.encap,
         })
     }
+}
+
+/// What to change when the peer's mode (`theirs`) is not the configured one (`ours`).
+pub fn mode_mismatch(theirs: EspMode, ours: EspMode) -> String {
+    format!(
+        "the peer proposes {theirs} mode and this tunnel is configured for {ours} mode: set \
+         `mode: {theirs}` on this interface, or {ours} mode on the peer"
+    )
 }
 
 /// Responder: picks the first acceptable ESP transform of the initiator's SA (in its order).
@@ -332,7 +374,10 @@ pub fn select_phase2(
             seen.push(r);
         }
     }
-    let configured = join(phase2_offer(p, ENCAP_TUNNEL).iter().map(|o| o.to_string()));
+    let mut configured = join(phase2_offer(p, ENCAP_TUNNEL).iter().map(|o| o.to_string()));
+    if p.mode == EspMode::Transport {
+        configured.push_str(" (transport mode)");
+    }
     let mut received = join(seen.iter().map(|r| r.text()));
     for o in &other_protocols {
         if !received.is_empty() {
@@ -387,6 +432,12 @@ pub fn check_phase2_answer(
         return Err(bad(format!("{} transforms instead of one", ts.len())));
     };
     let r = P2Received::parse(t).map_err(|e| bad(format!("attributes {e}")))?;
+    let ours = offer.first().map(Phase2Proposal::mode).unwrap_or_default();
+    match encap_mode_of(r.encap) {
+        Some(m) if m == ours => {}
+        Some(m) => return Err(bad(mode_mismatch(m, ours))),
+        None => return Err(bad(format!("unknown encapsulation mode {}", r.encap))),
+    }
     let chosen = offer
         .iter()
         .find(|o| {

@@ -6,3 +6,4 @@ mod fuzz;
 mod lifecycle;
 mod negotiation;
 pub(crate) mod pair;
+mod transport;

@@ -338,3 +338,14 @@ pub fn assert_mirrored(p: &Pair) -> usize {
     }
     a.len()
 }
+
+/// The modes of the ESP pairs announced in `events` (`ChildSaUp`), in order.
+pub(crate) fn child_modes(events: &[Event]) -> Vec<crate::ike::EspMode> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ChildSaUp { mode, .. } => Some(*mode),
+            _ => None,
+        })
+        .collect()
+}

@@ -8,14 +8,16 @@ use tracing::info;
 
 use crate::crypto::ikev2::keys::{psk_auth, signed_octets, verify_psk_auth};
 use crate::ike::event::{DownReason, Event, Role};
-use crate::ike::policy::{Identity, Subnet};
+use crate::ike::policy::{EspMode, Identity, Subnet};
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
     AuthMethod, AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType,
     Payload, PayloadRepr, ProtocolId, Side, TsRepr,
 };
 
-use super::child_sa::{ChildParams, NewChildSa};
+use super::child_sa::{
+    initiator_mode, responder_mode, ChildParams, NewChildSa, USE_TRANSPORT_MODE,
+};
 use super::exchange::Inner;
 use super::found::Found;
 use super::intermediate::{Handshake, IntAuth, Rounds};
@@ -143,6 +145,9 @@ impl Engine {
             payloads.push(r);
         }
         payloads.extend([&auth_p as &dyn PayloadRepr, &sa, &tsi, &tsr]);
+        if self.policy.phase2.mode == EspMode::Transport {
+            payloads.push(&USE_TRANSPORT_MODE);
+        }
         self.sas[i].state = SaState::AuthSent(Box::new(AuthSent {
             ni,
             nr,
@@ -259,6 +264,7 @@ impl Engine {
             local: ts::subnets(&tsi.selectors),
             remote: ts::subnets(&tsr.selectors),
             rekey_of: None,
+            mode: initiator_mode(self.policy.phase2.mode, f.transport),
         };
         self.install_child(now, i, child);
     }
@@ -483,11 +489,21 @@ impl Engine {
         peer: IpAddr,
     ) {
         let d = match kind {
-            NotifyType::NO_PROPOSAL_CHOSEN => V2Diagnostic::ProposalRejected {
-                what: "child SA",
-                offered: describe(&esp_offer(&self.policy.phase2, offer.our_spi, pfs)),
-                peer,
-            },
+            NotifyType::NO_PROPOSAL_CHOSEN => {
+                let mut offered = describe(&esp_offer(&self.policy.phase2, offer.our_spi, pfs));
+                if self.policy.phase2.mode == EspMode::Transport {
+                    offered.push_str(
+                        " in transport mode (USE_TRANSPORT_MODE; a peer that cannot install \
+                         transport-mode SAs, such as strongSwan with kernel-libipsec, refuses \
+                         this way: if the algorithms match, use `mode: tunnel`)",
+                    );
+                }
+                V2Diagnostic::ProposalRejected {
+                    what: "child SA",
+                    offered,
+                    peer,
+                }
+            }
             NotifyType::TS_UNACCEPTABLE => V2Diagnostic::TsUnacceptable {
                 peer_refused: true,
                 ours: format!(
@@ -566,8 +582,9 @@ impl Engine {
             local: ts::subnets(&n_tsr),
             remote: ts::subnets(&n_tsi),
             rekey_of,
+            mode: responder_mode(self.policy.phase2.mode, f.transport),
         };
-        let out: Vec<Box<dyn PayloadRepr>> = vec![
+        let mut out: Vec<Box<dyn PayloadRepr>> = vec![
             Box::new(crate::wire::ikev2::SaRepr {
                 proposals: vec![answer],
             }),
@@ -580,6 +597,9 @@ impl Engine {
                 selectors: n_tsr,
             }),
         ];
+        if child.mode == EspMode::Transport {
+            out.push(Box::new(USE_TRANSPORT_MODE));
+        }
         Ok((out, child))
     }
 

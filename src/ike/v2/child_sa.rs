@@ -13,7 +13,7 @@ use crate::crypto::ikev2::IkeSaKeys;
 use crate::ike::core::child::{ChildSa, IkeSaId};
 use crate::ike::core::later;
 use crate::ike::event::{Event, Role};
-use crate::ike::policy::Subnet;
+use crate::ike::policy::{EspMode, Subnet};
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
     ExchangeType, HeaderRepr, KeRepr, NonceRepr, NotifyRepr, NotifyType, Payload, PayloadRepr,
@@ -53,6 +53,8 @@ pub(super) struct NewChildSa {
     pub remote: Vec<Subnet>,
     /// Inbound SPI of the child it replaces.
     pub rekey_of: Option<u32>,
+    /// Tunnel or transport mode (USE_TRANSPORT_MODE in both messages).
+    pub mode: EspMode,
 }
 
 /// Our CREATE_CHILD_SA request for a child, in flight.
@@ -83,6 +85,60 @@ fn notify(kind: NotifyType, protocol: ProtocolId, spi: &[u8]) -> NotifyRepr<'_> 
         kind,
         spi,
         data: &[],
+    }
+}
+
+/// USE_TRANSPORT_MODE (RFC 7296 §1.3.1): asks for a transport-mode child in a request, and
+/// accepts that in the response.
+pub(super) const USE_TRANSPORT_MODE: NotifyRepr<'static> = NotifyRepr {
+    protocol: ProtocolId(0),
+    kind: NotifyType::USE_TRANSPORT_MODE,
+    spi: &[],
+    data: &[],
+};
+
+/// Initiator: the mode of a child we asked for in `ours` mode, given whether the response
+/// carried USE_TRANSPORT_MODE. A responder may decline transport mode (§1.3.1): the child
+/// then runs in tunnel mode (host-to-host selectors work in either), said in plain words.
+pub(super) fn initiator_mode(ours: EspMode, answered_transport: bool) -> EspMode {
+    match (ours, answered_transport) {
+        (EspMode::Transport, true) => EspMode::Transport,
+        (EspMode::Transport, false) => {
+            tracing::warn!(
+                "IKEv2: we asked for transport mode (`mode: transport`) and the peer answered \
+                 without USE_TRANSPORT_MODE, so it wants tunnel mode: the child runs in tunnel \
+                 mode (traffic still flows, 20/40 bytes more per packet); configure transport \
+                 mode on the peer to get it"
+            );
+            EspMode::Tunnel
+        }
+        (EspMode::Tunnel, _) => EspMode::Tunnel,
+    }
+}
+
+/// Responder: the mode of a child requested with or without USE_TRANSPORT_MODE when we are
+/// configured for `ours`. Transport only when both want it; otherwise tunnel mode, with the
+/// disagreement said in plain words.
+pub(super) fn responder_mode(ours: EspMode, requested_transport: bool) -> EspMode {
+    match (ours, requested_transport) {
+        (EspMode::Transport, true) => EspMode::Transport,
+        (EspMode::Tunnel, false) => EspMode::Tunnel,
+        (EspMode::Tunnel, true) => {
+            tracing::info!(
+                "IKEv2: the peer asks for transport mode (USE_TRANSPORT_MODE) and this tunnel \
+                 is configured for tunnel mode: answering in tunnel mode; set `mode: transport` \
+                 on this interface to accept it"
+            );
+            EspMode::Tunnel
+        }
+        (EspMode::Transport, false) => {
+            tracing::warn!(
+                "IKEv2: the peer asks for a tunnel-mode child and this tunnel is configured \
+                 `mode: transport`: the child runs in tunnel mode (traffic still flows); \
+                 configure transport mode on the peer to get it"
+            );
+            EspMode::Tunnel
+        }
     }
 }
 
@@ -162,6 +218,7 @@ impl Engine {
             remote,
             udp_encap,
             selectors: selectors.clone(),
+            mode: c.mode,
             lifetime,
             lifetime_bytes,
         });
@@ -177,6 +234,7 @@ impl Engine {
             rekey_at: Some(now + soft),
             expires_at: later(now, lifetime),
             udp_encap,
+            mode: c.mode,
             rekeying: false,
             delete_at: None,
             outbound_in_use: false,
@@ -254,6 +312,9 @@ impl Engine {
             payloads.push(k);
         }
         payloads.extend([&tsi as &dyn PayloadRepr, &tsr]);
+        if self.policy.phase2.mode == EspMode::Transport {
+            payloads.push(&USE_TRANSPORT_MODE);
+        }
         info!(rekey = ?rekey.map(|s| format!("{s:08x}")), "IKEv2: CREATE_CHILD_SA for a child");
         let req = ChildRequest {
             offer: ChildOffer {
@@ -352,6 +413,7 @@ impl Engine {
             local: ts::subnets(&tsi.selectors),
             remote: ts::subnets(&tsr.selectors),
             rekey_of: req.rekey_of,
+            mode: initiator_mode(self.policy.phase2.mode, f.transport),
         };
         let rounds = choice.rounds();
         if rounds.is_empty() {

@@ -14,6 +14,8 @@ pub(super) struct Found<'a> {
     pub tsi: Option<&'a TsRepr>,
     pub tsr: Option<&'a TsRepr>,
     pub error: Option<NotifyType>,
+    /// USE_TRANSPORT_MODE was present (RFC 7296 §1.3.1).
+    pub transport: bool,
 }
 
 impl<'a> Found<'a> {
@@ -31,6 +33,9 @@ impl<'a> Found<'a> {
                 Payload::Ts(t) if t.side == Side::Initiator => f.tsi = f.tsi.or(Some(t)),
                 Payload::Ts(t) => f.tsr = f.tsr.or(Some(t)),
                 Payload::Notify(n) if n.kind.is_error() => f.error = f.error.or(Some(n.kind)),
+                Payload::Notify(n) if n.kind == NotifyType::USE_TRANSPORT_MODE => {
+                    f.transport = true
+                }
                 _ => {}
             }
         }

@@ -750,5 +750,74 @@ fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_and_the_child() {
     assert_eq!(p.a.engine.status().children.len(), 1);
 }
 
+/// The modes of every child a node installed, in order.
+fn child_modes(n: &Node) -> Vec<crate::ike::EspMode> {
+    crate::ike::tests::pair::child_modes(&n.events)
+}
+
+fn transport_policy(me: &str, peer: &str) -> IkePolicy {
+    let mut p = v2_policy(me, peer);
+    p.phase2.mode = crate::ike::EspMode::Transport;
+    p.phase2.proxy_ids = vec![p.transport_proxy_id()];
+    p
+}
+
+#[test]
+fn use_transport_mode_in_ike_auth_and_every_rekey() {
+    use crate::ike::EspMode::Transport;
+    let (mut pa, mut pb) = (transport_policy(A, B), transport_policy(B, A));
+    pa.phase2.lifetime_secs = 60;
+    pb.phase2.lifetime_secs = 60;
+    pa.phase2.pfs_group = Some(DhGroup::Curve25519);
+    pb.phase2.pfs_group = Some(DhGroup::Curve25519);
+    let mut p = Pair::new(pa, pb);
+    p.up();
+    p.run_for(Duration::from_secs(200));
+    assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
+    let (ma, mb) = (child_modes(&p.a), child_modes(&p.b));
+    assert!(
+        ma.len() >= 3,
+        "IKE_AUTH child and CREATE_CHILD_SA rekeys: {ma:?}"
+    );
+    assert!(
+        ma.iter().chain(&mb).all(|m| *m == Transport),
+        "{ma:?} {mb:?}"
+    );
+    let host = ProxyId {
+        local: crate::ike::Subnet::host(ip(A)),
+        remote: crate::ike::Subnet::host(ip(B)),
+    };
+    assert_eq!(p.a.children_up()[0].2, &vec![host]);
+    assert_eq!(p.a.engine.status().children[0].mode, Transport);
+    assert_eq!(p.b.engine.status().children[0].mode, Transport);
+}
+
+#[test]
+fn transport_mode_disagreement_falls_back_to_tunnel_mode() {
+    use crate::ike::EspMode::Tunnel;
+    // Host selectors on both ends; only the mode differs, each way round.
+    for a_transport in [true, false] {
+        let (mut pa, mut pb) = (transport_policy(A, B), transport_policy(B, A));
+        if a_transport {
+            pb.phase2.mode = Tunnel;
+        } else {
+            pa.phase2.mode = Tunnel;
+        }
+        let mut p = Pair::new(pa, pb);
+        p.up();
+        assert!(p.a.failures().is_empty(), "{:?}", p.a.failures());
+        assert_eq!(
+            child_modes(&p.a),
+            vec![Tunnel],
+            "initiator transport: {a_transport}"
+        );
+        assert_eq!(
+            child_modes(&p.b),
+            vec![Tunnel],
+            "initiator transport: {a_transport}"
+        );
+    }
+}
+
 #[path = "tests_pq.rs"]
 mod pq;
