@@ -122,7 +122,10 @@ fn run(limit: &str, version: u8, wait: Duration) -> Option<(Option<Duration>, us
     let log = gw.log_text();
     let up = tunnels_up(&log).len();
     if all_up.is_none() {
-        println!("--- charon log (tail) ---\n{}", common::tail(&charon.log(), 15));
+        println!(
+            "--- charon log (tail) ---\n{}",
+            common::tail(&charon.log(), 15)
+        );
     }
     let (code, _) = gw.stop();
     assert_eq!(code, Some(0), "{}", common::tail(&log, 20));

@@ -236,7 +236,8 @@ fn parse_initiation(n: &Node<'_>, errs: &mut Errors) -> InitiationConfig {
         c.max_half_open_per_source = if v.value.as_str() == Some("unlimited") {
             None
         } else {
-            v.uint(errs, 1, 100_000, "5` or `unlimited").map(|x| x as usize)
+            v.uint(errs, 1, 100_000, "5` or `unlimited")
+                .map(|x| x as usize)
         };
     }
     c

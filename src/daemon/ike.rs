@@ -102,7 +102,15 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     engine.initiate(now());
     loop {
-        flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate).await;
+        flush(
+            &dp,
+            &tunnel,
+            &mut engine,
+            &mut out,
+            keylog.as_ref(),
+            &mut gate,
+        )
+        .await;
         let deadline = engine.poll_timeout();
         let sleep = async {
             match deadline {

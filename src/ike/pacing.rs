@@ -319,7 +319,10 @@ mod tests {
             .unanswered(t0 + Duration::from_secs(2), src, 1, peer)
             .unwrap();
         assert!(line.contains("charon.block_threshold"), "{line}");
-        assert!(line.contains("initiation.max-half-open-per-source is 10"), "{line}");
+        assert!(
+            line.contains("initiation.max-half-open-per-source is 10"),
+            "{line}"
+        );
         assert!(line.contains("for 2s"), "{line}");
         assert_eq!(p.unanswered(t0, src, 2, peer), None);
         // A new burst may say it again.
