@@ -114,6 +114,10 @@ impl Gate {
         if half_open || !self.queued_or_open {
             return;
         }
+        self.release(now);
+    }
+
+    fn release(&mut self, now: Instant) {
         self.queued_or_open = false;
         self.held = None;
         self.sent = None;
@@ -122,6 +126,15 @@ impl Gate {
             if let Some(w) = self.pacing.wake.get(&t) {
                 w.notify_one();
             }
+        }
+    }
+}
+
+/// A stopped tunnel (shutdown, removed by a reload) gives its slot to the next one.
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if self.queued_or_open {
+            self.release(Instant::now());
         }
     }
 }
