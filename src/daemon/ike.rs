@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dataplane::{DataPlane, Tunnel};
-use super::pacing::Gate;
+use super::pacing::TaskGate as Gate;
 use crate::esp::{Encap, InboundSa, OutboundSa};
 use crate::ike::{Event, TunnelEngine as Engine};
 use crate::wire::udp_encap::NON_ESP_MARKER;

@@ -1,6 +1,6 @@
-//! Wires the process-wide [`Pacer`] into the IKE tasks: each task's [`Gate`] holds back the
-//! opening message of a negotiation until its local address has a free half-open slot, and
-//! frees the slot when the engine no longer has a phase 1 of its own half-open.
+//! Wires the process-wide [`Pacer`] into the IKE tasks: each task's [`TaskGate`] (around the
+//! sans-IO [`Gate`]) holds back the opening message of a negotiation until its local address
+//! has a free half-open slot, and wakes the tunnels whose turn came.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,12 +9,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::ike::pacing::{opening_initiation, Admission, Pacer};
+use crate::ike::pacing::{Gate, GateOutput, Pacer};
 use crate::ike::{EngineStatus, Role, Transmit};
-
-/// Sends of one opening message (same initiator SPI) after which, unanswered, the log says
-/// why the peer may be dropping it: the first try and two retransmissions.
-const UNANSWERED_SENDS: u32 = 3;
 
 /// The pacer shared by every IKE task, and how to wake each task when its turn comes.
 pub struct Pacing {
@@ -36,36 +32,32 @@ impl Pacing {
         self.pacer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn wake(&self, granted: Vec<usize>) {
+        for t in granted {
+            if let Some(w) = self.wake.get(&t) {
+                w.notify_one();
+            }
+        }
+    }
+
     /// The gate of tunnel `tunnel`, which initiates from `source`.
-    pub fn gate(self: &Arc<Self>, tunnel: usize, source: IpAddr) -> Gate {
-        let wake = self.wake.get(&tunnel).cloned().unwrap_or_default();
-        Gate {
+    pub fn gate(self: &Arc<Self>, tunnel: usize, source: IpAddr) -> TaskGate {
+        TaskGate {
             pacing: self.clone(),
-            tunnel,
-            source,
-            wake,
-            held: None,
-            queued_or_open: false,
-            sent: None,
+            wake: self.wake.get(&tunnel).cloned().unwrap_or_default(),
+            gate: Gate::new(tunnel, source),
         }
     }
 }
 
-/// One tunnel's side of the pacer.
-pub struct Gate {
+/// One IKE task's gate.
+pub struct TaskGate {
     pacing: Arc<Pacing>,
-    tunnel: usize,
-    source: IpAddr,
     wake: Arc<Notify>,
-    /// The opening message waiting for a slot (the latest copy the engine produced).
-    held: Option<Transmit>,
-    /// The tunnel asked the pacer and has not finished since.
-    queued_or_open: bool,
-    /// Initiator SPI of the opening message sent, and how often.
-    sent: Option<([u8; 8], u32)>,
+    gate: Gate<usize>,
 }
 
-impl Gate {
+impl TaskGate {
     /// Notified when this tunnel gets a slot: then flush, which sends the held message.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
@@ -73,68 +65,38 @@ impl Gate {
 
     /// The held opening message, if this tunnel holds a slot now.
     pub fn resume(&mut self) -> Option<Transmit> {
-        if self.held.is_some() && self.pacing.pacer().holds(self.source, self.tunnel) {
-            return self.held.take();
-        }
-        None
+        self.gate.resume(&self.pacing.pacer())
     }
 
-    /// Whether `tx` may go out now; an opening message without a slot is held instead.
+    /// Whether `tx` may go out now (see [`Gate::admit`]).
     pub fn admit(&mut self, now: Instant, tx: Transmit) -> Option<Transmit> {
-        if !opening_initiation(&tx.data) {
-            return Some(tx);
-        }
-        self.queued_or_open = true;
-        let mut pacer = self.pacing.pacer();
-        if pacer.request(now, self.source, self.tunnel) == Admission::Wait {
-            self.held = Some(tx);
-            return None;
-        }
-        let spi: [u8; 8] = tx.data.get(..8)?.try_into().ok()?;
-        let n = match self.sent {
-            Some((s, n)) if s == spi => n + 1,
-            _ => 1,
-        };
-        self.sent = Some((spi, n));
-        if n == UNANSWERED_SENDS {
-            if let Some(line) = pacer.unanswered(now, self.source, self.tunnel, tx.remote.ip()) {
-                tracing::warn!("{line}");
-            }
-        }
-        Some(tx)
+        let out = self.gate.admit(&mut self.pacing.pacer(), now, tx);
+        self.finish(out)
     }
 
-    /// After the engine's events: without a half-open phase 1 of our own, the slot (or the
-    /// place in the queue) is given up and the next waiting tunnels are woken.
+    fn finish(&self, out: GateOutput<usize>) -> Option<Transmit> {
+        if let Some(w) = out.warning {
+            tracing::warn!("{w}");
+        }
+        self.pacing.wake(out.granted);
+        out.send
+    }
+
+    /// After the engine's events: without an IKE SA of our own half-open, the slot is freed.
     pub fn settle(&mut self, now: Instant, status: &EngineStatus) {
         let half_open = status
             .phase1
             .iter()
             .any(|p| p.role == Role::Initiator && p.established_at.is_none());
-        if half_open || !self.queued_or_open {
-            return;
-        }
-        self.release(now);
-    }
-
-    fn release(&mut self, now: Instant) {
-        self.queued_or_open = false;
-        self.held = None;
-        self.sent = None;
-        let granted = self.pacing.pacer().finished(now, self.source, self.tunnel);
-        for t in granted {
-            if let Some(w) = self.pacing.wake.get(&t) {
-                w.notify_one();
-            }
-        }
+        let granted = self.gate.settle(&mut self.pacing.pacer(), now, half_open);
+        self.pacing.wake(granted);
     }
 }
 
 /// A stopped tunnel (shutdown, removed by a reload) gives its slot to the next one.
-impl Drop for Gate {
+impl Drop for TaskGate {
     fn drop(&mut self) {
-        if self.queued_or_open {
-            self.release(Instant::now());
-        }
+        let granted = self.gate.release(&mut self.pacing.pacer(), Instant::now());
+        self.pacing.wake(granted);
     }
 }

@@ -15,6 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::event::Transmit;
+
 /// Half-open initiations per local address by default: what a default strongSwan accepts
 /// (`charon.block_threshold = 5`).
 pub const DEFAULT_MAX_HALF_OPEN: usize = 5;
@@ -201,6 +203,124 @@ impl<T: Copy + Eq> Pacer<T> {
     }
 }
 
+/// Sends of one opening message (same initiator SPI) after which, still unanswered, the tunnel
+/// stops counting as half-open: the first try and two retransmissions (6 s by default). A peer
+/// that never answered keeps no state for it (strongSwan counts only IKE SAs it created), and a
+/// silent peer must not hold a slot until our retransmissions give up.
+pub const UNANSWERED_SENDS: u32 = 3;
+
+/// One tunnel's side of a shared [`Pacer`]: holds back the tunnel's opening message until it
+/// has a slot, and gives the slot up when the tunnel has nothing half-open any more.
+#[derive(Debug)]
+pub struct Gate<T> {
+    tunnel: T,
+    source: IpAddr,
+    /// The opening message waiting for a slot (the latest copy the engine produced).
+    held: Option<Transmit>,
+    /// Asked the pacer and not finished since.
+    asked: bool,
+    /// The peer never answered: the opening message goes out without a slot.
+    silent: bool,
+    /// Initiator SPI of the opening message sent, and how often.
+    sent: Option<([u8; 8], u32)>,
+}
+
+/// What the caller does after a [`Gate`] call.
+#[derive(Debug)]
+pub struct GateOutput<T> {
+    /// Send this now.
+    pub send: Option<Transmit>,
+    /// These tunnels got a slot: wake them so they send their held message at once.
+    pub granted: Vec<T>,
+    /// Log this (the peer probably drops our initiations).
+    pub warning: Option<String>,
+}
+
+impl<T> Default for GateOutput<T> {
+    fn default() -> Self {
+        GateOutput {
+            send: None,
+            granted: Vec::new(),
+            warning: None,
+        }
+    }
+}
+
+impl<T: Copy + Eq> Gate<T> {
+    /// The gate of `tunnel`, which initiates from our address `source`.
+    pub fn new(tunnel: T, source: IpAddr) -> Self {
+        Gate {
+            tunnel,
+            source,
+            held: None,
+            asked: false,
+            silent: false,
+            sent: None,
+        }
+    }
+
+    /// The held opening message, once this tunnel holds a slot.
+    pub fn resume(&mut self, pacer: &Pacer<T>) -> Option<Transmit> {
+        if self.held.is_some() && pacer.holds(self.source, self.tunnel) {
+            return self.held.take();
+        }
+        None
+    }
+
+    /// Whether `tx` (from the tunnel's engine) may go out now; an opening message without a
+    /// slot is held instead.
+    pub fn admit(&mut self, pacer: &mut Pacer<T>, now: Instant, tx: Transmit) -> GateOutput<T> {
+        let mut out = GateOutput::default();
+        if !opening_initiation(&tx.data) {
+            out.send = Some(tx);
+            return out;
+        }
+        let spi: Option<[u8; 8]> = tx.data.get(..8).and_then(|s| s.try_into().ok());
+        if self.sent.map(|(s, _)| Some(s)) != Some(spi) {
+            // A new negotiation (new initiator SPI) asks for a slot again.
+            self.silent = false;
+        }
+        if !self.silent {
+            self.asked = true;
+            if pacer.request(now, self.source, self.tunnel) == Admission::Wait {
+                self.held = Some(tx);
+                return out;
+            }
+        }
+        let n = match (self.sent, spi) {
+            (Some((s, n)), Some(spi)) if s == spi => n + 1,
+            _ => 1,
+        };
+        self.sent = spi.map(|spi| (spi, n));
+        if n == UNANSWERED_SENDS && !self.silent {
+            out.warning = pacer.unanswered(now, self.source, self.tunnel, tx.remote.ip());
+            self.silent = true;
+            out.granted = pacer.finished(now, self.source, self.tunnel);
+        }
+        out.send = Some(tx);
+        out
+    }
+
+    /// After the engine's events: `half_open` says whether it still has an IKE SA of its own
+    /// (as original initiator) not yet established. Without one, the slot or the place in the
+    /// queue is given up.
+    pub fn settle(&mut self, pacer: &mut Pacer<T>, now: Instant, half_open: bool) -> Vec<T> {
+        if half_open || !(self.asked || self.silent) {
+            return Vec::new();
+        }
+        self.release(pacer, now)
+    }
+
+    /// The tunnel stops (shutdown, removed by a reload): its slot goes to the next one.
+    pub fn release(&mut self, pacer: &mut Pacer<T>, now: Instant) -> Vec<T> {
+        self.asked = false;
+        self.silent = false;
+        self.held = None;
+        self.sent = None;
+        pacer.finished(now, self.source, self.tunnel)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +451,76 @@ mod tests {
         p.request(t0, src, 3);
         p.request(t0, src, 4);
         assert!(p.unanswered(t0, src, 3, peer).is_some());
+    }
+
+    fn opening(spi: u8, peer: &str) -> Transmit {
+        let mut data = header(1, 2, 0, [0; 8]);
+        data[..8].copy_from_slice(&[spi; 8]);
+        Transmit {
+            local_port: 500,
+            remote: std::net::SocketAddr::new(addr(peer), 500),
+            data,
+        }
+    }
+
+    #[test]
+    fn gates_hold_the_opening_message_until_their_turn_and_silent_peers_free_their_slot() {
+        let t0 = Instant::now();
+        let src = addr("10.0.0.1");
+        let mut p = Pacer::new(Some(2));
+        let mut gates: Vec<Gate<usize>> = (0..3).map(|i| Gate::new(i, src)).collect();
+        // Non-opening messages always pass.
+        let mut qm = opening(9, "10.0.1.1");
+        qm.data[8] = 1;
+        assert!(gates[2].admit(&mut p, t0, qm).send.is_some());
+        assert!(gates[0]
+            .admit(&mut p, t0, opening(1, "10.0.1.1"))
+            .send
+            .is_some());
+        assert!(gates[1]
+            .admit(&mut p, t0, opening(2, "10.0.1.2"))
+            .send
+            .is_some());
+        // The third waits; its retransmission replaces the held copy.
+        assert!(gates[2]
+            .admit(&mut p, t0, opening(3, "10.0.1.3"))
+            .send
+            .is_none());
+        assert!(gates[2]
+            .admit(&mut p, t0, opening(3, "10.0.1.3"))
+            .send
+            .is_none());
+        assert!(gates[2].resume(&p).is_none());
+        // Tunnel 0 is established: tunnel 2 is woken and sends at once.
+        assert_eq!(gates[0].settle(&mut p, t0, false), vec![2]);
+        assert_eq!(gates[2].resume(&p).unwrap().data[0], 3);
+        assert!(gates[2].resume(&p).is_none());
+        // Still negotiating: nothing changes.
+        assert!(gates[1].settle(&mut p, t0, true).is_empty());
+        // Tunnel 1's peer never answers: at its third send it stops holding a slot (and the
+        // log says why, since tunnel 2 is half-open too), then sends without one.
+        let t6 = t0 + Duration::from_secs(6);
+        assert!(gates[1]
+            .admit(&mut p, t6, opening(2, "10.0.1.2"))
+            .warning
+            .is_none());
+        let out = gates[1].admit(&mut p, t6, opening(2, "10.0.1.2"));
+        assert!(out.send.is_some() && out.granted.is_empty());
+        assert!(out.warning.unwrap().contains("10.0.1.2 has not answered"));
+        assert_eq!(p.half_open(src), 1);
+        assert!(gates[1]
+            .admit(&mut p, t6, opening(2, "10.0.1.2"))
+            .send
+            .is_some());
+        assert_eq!(p.half_open(src), 1);
+        // Gone: a stopped tunnel frees its slot.
+        gates[2].release(&mut p, t6);
+        assert_eq!((p.half_open(src), p.waiting(src)), (0, 0));
+        // A new negotiation of tunnel 1 (new SPI) asks for a slot again, even before the
+        // engine reported the old one gone.
+        let out = gates[1].admit(&mut p, t6, opening(4, "10.0.1.2"));
+        assert!(out.send.is_some() && p.holds(src, 1));
+        assert!(gates[1].settle(&mut p, t6, false).is_empty());
+        assert_eq!(p.half_open(src), 0);
     }
 }
