@@ -35,6 +35,24 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// The admin API (`admin:`), if configured.
     pub admin: Option<AdminConfig>,
+    /// How initiations are paced (`initiation:`).
+    pub initiation: InitiationConfig,
+}
+
+/// `initiation:` settings shared by every tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitiationConfig {
+    /// `max-half-open-per-source`: phase-1 negotiations we initiate and keep half-open at once
+    /// from one local address, over all peers (`None`: `unlimited`). See [`crate::ike::pacing`].
+    pub max_half_open_per_source: Option<usize>,
+}
+
+impl Default for InitiationConfig {
+    fn default() -> Self {
+        InitiationConfig {
+            max_half_open_per_source: Some(crate::ike::pacing::DEFAULT_MAX_HALF_OPEN),
+        }
+    }
 }
 
 /// How ESP travels (SEIL `nat-traversal`).
@@ -167,7 +185,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
 }
 
 fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config> {
-    let m = root.block(errs, &["interfaces", "route", "admin"])?;
+    let m = root.block(errs, &["interfaces", "route", "admin", "initiation"])?;
     let mut interfaces = Vec::new();
     match child(m, root, "interfaces") {
         Some(n) => match n.value {
@@ -203,12 +221,32 @@ fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config>
         }
     }
     let admin = child(m, root, "admin").and_then(|a| admin::parse_admin(&a, base, errs));
+    let initiation = child(m, root, "initiation")
+        .map(|n| parse_initiation(&n, errs))
+        .unwrap_or_default();
     validate_global(&interfaces, &routes, errs);
     Some(Config {
         interfaces,
         routes,
         admin,
+        initiation,
     })
+}
+
+fn parse_initiation(n: &Node<'_>, errs: &mut Errors) -> InitiationConfig {
+    let mut c = InitiationConfig::default();
+    let Some(m) = n.block(errs, &["max-half-open-per-source"]) else {
+        return c;
+    };
+    if let Some(v) = child(m, n, "max-half-open-per-source") {
+        c.max_half_open_per_source = if v.value.as_str() == Some("unlimited") {
+            None
+        } else {
+            v.uint(errs, 1, 100_000, "5` or `unlimited")
+                .map(|x| x as usize)
+        };
+    }
+    c
 }
 
 const INTERFACE_KEYS: &[&str] = &[

@@ -1119,3 +1119,31 @@ fn ikev2_garbage_is_an_error_never_a_panic() {
 
 #[path = "pq_tests.rs"]
 mod pq;
+
+#[test]
+fn initiation_pacing_key() {
+    let cfg = parse(GOOD, Path::new(".")).unwrap();
+    assert_eq!(cfg.initiation.max_half_open_per_source, Some(5));
+    for (value, want) in [("12", Some(12)), ("unlimited", None)] {
+        let text = format!("initiation:\n  max-half-open-per-source: {value}\n{GOOD}");
+        let cfg = parse(&text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(cfg.initiation.max_half_open_per_source, want);
+    }
+    let e = errors(&format!(
+        "initiation:\n  max-half-open-per-source: 0\n{GOOD}"
+    ));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("initiation.max-half-open-per-source")
+                && l.contains("from 1 to 100000")
+                && l.contains("`unlimited`")),
+        "{e:?}"
+    );
+    let e = errors(&format!("initiation:\n  max-half-open: 5\n{GOOD}"));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("initiation.max-half-open")
+                && l.contains("max-half-open-per-source")),
+        "{e:?}"
+    );
+}

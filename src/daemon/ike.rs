@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dataplane::{DataPlane, Tunnel};
+use super::pacing::TaskGate as Gate;
 use crate::esp::{Encap, InboundSa, OutboundSa};
 use crate::ike::{Event, TunnelEngine as Engine};
 use crate::wire::udp_encap::NON_ESP_MARKER;
@@ -91,15 +92,25 @@ pub async fn run(
     mut rx: mpsc::Receiver<IkeDatagram>,
     mut cmd: mpsc::Receiver<Command>,
     keylog: Option<KeyLog>,
+    mut gate: Gate,
 ) {
     let name = tunnel.cfg.name.clone();
+    let turn = gate.waker();
     let mut out = Outbounds::default();
     let mut seen_no_sa = dp.stats.no_sa.load(std::sync::atomic::Ordering::Relaxed);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     engine.initiate(now());
     loop {
-        flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref()).await;
+        flush(
+            &dp,
+            &tunnel,
+            &mut engine,
+            &mut out,
+            keylog.as_ref(),
+            &mut gate,
+        )
+        .await;
         let deadline = engine.poll_timeout();
         let sleep = async {
             match deadline {
@@ -116,6 +127,8 @@ pub async fn run(
                 None => return,
             },
             () = sleep => engine.handle_timeout(now()),
+            // A half-open slot is ours now: the flush sends the held opening message.
+            () = turn.notified() => {}
             _ = tick.tick() => {
                 report_traffic(&dp, &mut engine, &out);
                 // ESP for SPIs nobody has (the engine rate-limits its reaction).
@@ -140,7 +153,7 @@ pub async fn run(
                         _ => None,
                     };
                     engine.shutdown(now());
-                    flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref()).await;
+                    flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate).await;
                     tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
                     if let Some(d) = done {
                         let _ = d.send(());
@@ -178,15 +191,25 @@ fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) {
     }
 }
 
-/// Sends every pending transmit, applies every pending event, publishes the status.
+/// Sends every pending transmit the pacing gate lets through (first a held opening message
+/// whose turn came), applies every pending event, publishes the status.
 async fn flush(
     dp: &DataPlane,
     t: &Tunnel,
     engine: &mut Engine,
     out: &mut Outbounds,
     keylog: Option<&KeyLog>,
+    gate: &mut Gate,
 ) {
-    while let Some(tx) = engine.poll_transmit() {
+    let resumed = gate.resume();
+    let pending = resumed
+        .into_iter()
+        .chain(std::iter::from_fn(|| engine.poll_transmit()))
+        .collect::<Vec<_>>();
+    for tx in pending {
+        let Some(tx) = gate.admit(now(), tx) else {
+            continue;
+        };
         let r = if tx.local_port == 4500 && tx.data == [0xff] {
             // NAT keepalive (RFC 3948): the bare 0xFF byte, no non-ESP marker.
             t.transport.udp4500.send_to(&tx.data, tx.remote).await
@@ -219,7 +242,9 @@ async fn flush(
             .collect();
         k.append_ikev2(&new);
     }
-    t.ike_status.store(Some(Arc::new(engine.status())));
+    let status = engine.status();
+    gate.settle(now(), &status);
+    t.ike_status.store(Some(Arc::new(status)));
 }
 
 fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Option<&KeyLog>) {

@@ -3,6 +3,7 @@
 
 pub mod dataplane;
 pub mod ike;
+pub mod pacing;
 mod transport_routes;
 
 use std::collections::HashMap;
@@ -270,6 +271,10 @@ impl Gateway {
         let mut controls = Vec::new();
         let mut running = Vec::new();
         let mut ike_routes = IkeRoutes::default();
+        let pacing = pacing::Pacing::new(
+            cfg.initiation.max_half_open_per_source,
+            dp.tunnels.iter().map(|t| t.index),
+        );
         for t in &dp.tunnels {
             let Keying::Ike(policy) = &t.cfg.keying else {
                 running.push((t.cfg.clone(), None));
@@ -283,7 +288,16 @@ impl Gateway {
             let table = dp.clone();
             engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
-            let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
+            let gate = pacing.gate(t.index, t.cfg.source);
+            let h = tokio::spawn(ike::run(
+                dp.clone(),
+                t.clone(),
+                engine,
+                rx,
+                crx,
+                keylog,
+                gate,
+            ));
             controls.push((t.index, ctx.clone()));
             running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));

@@ -37,6 +37,7 @@ pub mod diagnostic;
 pub mod endpoint;
 mod engine;
 pub mod event;
+pub mod pacing;
 pub mod policy;
 pub mod proposal;
 pub mod random;

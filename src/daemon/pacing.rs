@@ -1,0 +1,102 @@
+//! Wires the process-wide [`Pacer`] into the IKE tasks: each task's [`TaskGate`] (around the
+//! sans-IO [`Gate`]) holds back the opening message of a negotiation until its local address
+//! has a free half-open slot, and wakes the tunnels whose turn came.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::ike::pacing::{Gate, GateOutput, Pacer};
+use crate::ike::{EngineStatus, Role, Transmit};
+
+/// The pacer shared by every IKE task, and how to wake each task when its turn comes.
+pub struct Pacing {
+    pacer: Mutex<Pacer<usize>>,
+    wake: HashMap<usize, Arc<Notify>>,
+}
+
+impl Pacing {
+    /// A pacer allowing `limit` half-open initiations per local address, for the IKE tunnels
+    /// with these indices.
+    pub fn new(limit: Option<usize>, tunnels: impl Iterator<Item = usize>) -> Arc<Pacing> {
+        Arc::new(Pacing {
+            pacer: Mutex::new(Pacer::new(limit)),
+            wake: tunnels.map(|t| (t, Arc::new(Notify::new()))).collect(),
+        })
+    }
+
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer<usize>> {
+        self.pacer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake(&self, granted: Vec<usize>) {
+        for t in granted {
+            if let Some(w) = self.wake.get(&t) {
+                w.notify_one();
+            }
+        }
+    }
+
+    /// The gate of tunnel `tunnel`, which initiates from `source`.
+    pub fn gate(self: &Arc<Self>, tunnel: usize, source: IpAddr) -> TaskGate {
+        TaskGate {
+            pacing: self.clone(),
+            wake: self.wake.get(&tunnel).cloned().unwrap_or_default(),
+            gate: Gate::new(tunnel, source),
+        }
+    }
+}
+
+/// One IKE task's gate.
+pub struct TaskGate {
+    pacing: Arc<Pacing>,
+    wake: Arc<Notify>,
+    gate: Gate<usize>,
+}
+
+impl TaskGate {
+    /// Notified when this tunnel gets a slot: then flush, which sends the held message.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The held opening message, if this tunnel holds a slot now.
+    pub fn resume(&mut self) -> Option<Transmit> {
+        self.gate.resume(&self.pacing.pacer())
+    }
+
+    /// Whether `tx` may go out now (see [`Gate::admit`]).
+    pub fn admit(&mut self, now: Instant, tx: Transmit) -> Option<Transmit> {
+        let out = self.gate.admit(&mut self.pacing.pacer(), now, tx);
+        self.finish(out)
+    }
+
+    fn finish(&self, out: GateOutput<usize>) -> Option<Transmit> {
+        if let Some(w) = out.warning {
+            tracing::warn!("{w}");
+        }
+        self.pacing.wake(out.granted);
+        out.send
+    }
+
+    /// After the engine's events: without an IKE SA of our own half-open, the slot is freed.
+    pub fn settle(&mut self, now: Instant, status: &EngineStatus) {
+        let half_open = status
+            .phase1
+            .iter()
+            .any(|p| p.role == Role::Initiator && p.established_at.is_none());
+        let granted = self.gate.settle(&mut self.pacing.pacer(), now, half_open);
+        self.pacing.wake(granted);
+    }
+}
+
+/// A stopped tunnel (shutdown, removed by a reload) gives its slot to the next one.
+impl Drop for TaskGate {
+    fn drop(&mut self) {
+        let granted = self.gate.release(&mut self.pacing.pacer(), Instant::now());
+        self.pacing.wake(granted);
+    }
+}
