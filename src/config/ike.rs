@@ -164,24 +164,11 @@ fn version(n: &Node<'_>, errs: &mut Errors) -> Option<IkeVersion> {
     }
 }
 
-/// `fragmentation: enable | disable` and `fragment-size: BYTES` (IKEv2, RFC 7383).
+/// `fragmentation: enable | disable` and `fragment-size: BYTES`: IKEv2 fragmentation (RFC 7383),
+/// or on IKEv1 the FRAGMENTATION vendor ID and fragment payloads as strongSwan does them.
 fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
     let frag = child(m, n, "fragmentation");
     let size = child(m, n, "fragment-size");
-    if p.version == IkeVersion::V1 {
-        // `fragmentation: disable` says what IKEv1 does anyway, so it is accepted.
-        let disable = frag.as_ref().map(|f| f.value.as_str() == Some("disable"));
-        let offending = [frag.filter(|_| disable != Some(true)), size];
-        for x in offending.iter().flatten() {
-            x.error(
-                errs,
-                "IKE fragmentation (RFC 7383) is an IKEv2 feature here; IKEv1 messages are not \
-                 fragmented: remove this key, or set `version: 2` if the peer speaks IKEv2",
-            );
-        }
-        p.fragmentation = false;
-        return;
-    }
     if let Some(f) = &frag {
         if let Some(on) = f.choice(errs, &[("enable", true), ("disable", false)]) {
             p.fragmentation = on;

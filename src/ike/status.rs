@@ -69,6 +69,15 @@ pub struct EngineStats {
     /// Encrypted informational messages (Delete, DPD, notifications) whose HASH did not verify:
     /// forged or corrupted, ignored.
     pub dropped_forged_informational: u64,
+    /// IKEv1 fragments (payload 132) received.
+    pub fragments_received: u64,
+    /// IKEv1 messages put back together from the peer's fragments.
+    pub messages_reassembled: u64,
+    /// IKEv1 fragments dropped: fragmentation disabled, malformed, inconsistent (with what was
+    /// gathered for their message), too many or too large, or expired incomplete.
+    pub dropped_fragments: u64,
+    /// IKEv1 fragment datagrams we sent (counted in `sent` too).
+    pub fragments_sent: u64,
 }
 
 /// One ISAKMP SA or phase-1 negotiation.

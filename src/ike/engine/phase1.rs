@@ -12,7 +12,7 @@ use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event, Role};
 use super::super::random::random_u32;
 use super::super::v1::informational;
-use super::super::v1::main_mode::{local_for, MmInitiatorSentSa, MmResponderSentSa};
+use super::super::v1::main_mode::{local_for, vendor_ids, MmInitiatorSentSa, MmResponderSentSa};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
 use super::{hex8, later, new_mid, Engine, P1Entry, P1State, Retx};
@@ -27,6 +27,8 @@ pub(super) struct Answer1 {
     pub proposal: String,
     /// Message 2.
     pub msg: Vec<u8>,
+    /// Message 1 announced IKEv1 fragmentation.
+    pub peer_fragmentation: bool,
 }
 
 /// The NAT-T port.
@@ -212,6 +214,7 @@ impl Engine {
                 rcookie: rc,
                 proposal,
                 msg: out,
+                peer_fragmentation,
             }) => {
                 let exchange = match state {
                     P1State::AmRSent(_) => "Aggressive Mode",
@@ -220,6 +223,7 @@ impl Engine {
                 info!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&rc), peer = %remote, %proposal, "responding to {exchange}");
                 e.rcookie = rc;
                 e.state = state;
+                e.peer_fragmentation = peer_fragmentation;
                 e.last_out = Some(out.clone());
                 self.io.send(e.local_port, remote, out);
             }
@@ -295,6 +299,7 @@ impl Engine {
                 match s.on_msg2(&mut ctx, hdr, &msg) {
                     Ok((next, out)) => {
                         e.rcookie = hdr.rcookie;
+                        e.peer_fragmentation = vendor_ids(&msg).fragmentation;
                         e.state = P1State::ISentKe(next);
                         let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 3);
                         e.answer(whole, out, Some(retx), io);
@@ -418,11 +423,13 @@ impl Engine {
             local: local_for(&self.policy, local.port()),
             remote,
         };
+        let peer_fragmentation = vendor_ids(&msg).fragmentation;
         let answer = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {
             rcookie: st.cookies().1,
             proposal: st.proposal().to_string(),
             state: P1State::RSentSa(st),
             msg,
+            peer_fragmentation,
         });
         self.p1_respond(now, local, remote, hdr, whole, answer);
     }

@@ -2,6 +2,7 @@
 
 mod aggressive;
 mod failures;
+mod fragments;
 mod fuzz;
 mod lifecycle;
 mod negotiation;

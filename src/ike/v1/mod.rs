@@ -10,6 +10,9 @@ use super::diagnostic::Diagnostic;
 use super::policy::IkePolicy;
 use super::random::RandomSource;
 
+pub(crate) mod fragment;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod informational;
 pub(crate) mod isakmp_sa;
 pub(crate) mod keys;

@@ -20,7 +20,6 @@ use crate::wire::isakmp::{
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
 use super::super::message::{identity_body, identity_from, Msg};
-use super::super::nat;
 use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
 use super::*;
 
@@ -81,9 +80,7 @@ impl AmInitiatorSent {
             .push(PayloadType::KE, dh.public_value())
             .push(PayloadType::NONCE, &ni)
             .push(PayloadType::ID, &id);
-        for v in nat::initiator_vids(ctx.policy.nat_traversal) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, None);
         let (first, bytes) = chain.into_parts();
         let msg = am_header(icookie, [0; 8], first, 0).emit_with_body(&bytes);
         (
@@ -270,9 +267,7 @@ impl AmResponderSent {
             .push(PayloadType::NONCE, &nr)
             .push(PayloadType::ID, &my_id)
             .push(PayloadType::HASH, &hash_r);
-        for v in nat::responder_vids(method) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, Some((&vids, method)));
         push_nat_d(ctx, &mut chain, method, &proposal, &hdr.icookie, &rcookie);
         let (first, bytes) = chain.into_parts();
         let out = am_header(hdr.icookie, rcookie, first, 0).emit_with_body(&bytes);

@@ -10,7 +10,6 @@ use super::super::informational::{self, InfoItem};
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
 use super::super::message::Msg;
-use super::super::nat;
 use super::super::{new_cookie, Ctx, DropReason, Fault};
 use super::*;
 
@@ -22,9 +21,7 @@ impl MmInitiatorSentSa {
         let sai_b = phase1_sa(&offer).emit();
         let mut chain = PayloadChain::new();
         chain.push(PayloadType::SA, &sai_b);
-        for v in nat::initiator_vids(ctx.policy.nat_traversal) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, None);
         let (first, bytes) = chain.into_parts();
         let msg = header(icookie, [0; 8], first).emit_with_body(&bytes);
         (

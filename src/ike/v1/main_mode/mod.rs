@@ -31,6 +31,7 @@ mod responder;
 pub use aggressive::aggressive_initiator_identity;
 pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
+use super::fragment::VID_FRAGMENTATION;
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};
 use super::nat::{self, NatDetection, NatTMethod, PeerVendorIds};
@@ -294,12 +295,33 @@ fn header(icookie: [u8; 8], rcookie: [u8; 8], first: PayloadType) -> HeaderRepr 
     }
 }
 
-fn vendor_ids(msg: &Msg<'_>) -> PeerVendorIds {
+/// What the peer announced in the vendor ID payloads of `msg`.
+pub(crate) fn vendor_ids(msg: &Msg<'_>) -> PeerVendorIds {
     let mut v = PeerVendorIds::default();
     for p in msg.all(PayloadType::VENDOR_ID) {
         v.add(p.body);
     }
     v
+}
+
+/// Appends our vendor IDs to message 1 (`peer` = None) or to the answer to a message 1 with
+/// the peer's `peer`: DPD, NAT-T (all dialects in message 1, the chosen one in the answer), and
+/// FRAGMENTATION when enabled (in the answer only if the peer announced it, as strongSwan does).
+fn push_vendor_ids(
+    chain: &mut PayloadChain,
+    policy: &IkePolicy,
+    peer: Option<(&PeerVendorIds, NatTMethod)>,
+) {
+    let nat_vids = match peer {
+        None => nat::initiator_vids(policy.nat_traversal),
+        Some((_, method)) => nat::responder_vids(method),
+    };
+    for v in nat_vids {
+        chain.push(PayloadType::VENDOR_ID, v);
+    }
+    if policy.fragmentation && peer.is_none_or(|(v, _)| v.fragmentation) {
+        chain.push(PayloadType::VENDOR_ID, &VID_FRAGMENTATION);
+    }
 }
 
 /// Appends the two NAT-D payloads: the peer's address as we send to it, then ours (random

@@ -8,7 +8,6 @@ use crate::wire::isakmp::{HeaderRepr, NotifyType, PayloadChain, PayloadType};
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
 use super::super::message::Msg;
-use super::super::nat;
 use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
 use super::*;
 
@@ -35,9 +34,7 @@ impl MmResponderSentSa {
         let method = vids.method(ctx.policy.nat_traversal);
         let mut chain = PayloadChain::new();
         chain.push(PayloadType::SA, &reply.emit());
-        for v in nat::responder_vids(method) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, Some((&vids, method)));
         let (first, bytes) = chain.into_parts();
         let out = header(hdr.icookie, rcookie, first).emit_with_body(&bytes);
         Ok((
