@@ -7,7 +7,7 @@ use crate::crypto::dh::DhGroup;
 use crate::crypto::ike_cipher::IkeCipher;
 use crate::crypto::prf::HashAlg;
 use crate::crypto::{EncAlg, IntegAlg};
-use crate::ike::proposal::phase1_offer;
+use crate::ike::proposal::{phase1_offer, Phase1Auth};
 use crate::ike::{DownReason, Event, NatTraversal, ProxyId, Role};
 
 #[test]
@@ -66,7 +66,7 @@ fn message1_length() {
 
 #[test]
 fn every_seil_phase1_transform() {
-    let all = phase1_offer(&policy_a().phase1);
+    let all = phase1_offer(&policy_a().phase1, Phase1Auth::Psk);
     for (i, t) in all.iter().enumerate() {
         let single = |mut pol: crate::ike::IkePolicy| {
             pol.phase1.encryption = vec![t.cipher];

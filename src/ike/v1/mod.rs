@@ -10,6 +10,7 @@ use super::diagnostic::Diagnostic;
 use super::policy::IkePolicy;
 use super::random::RandomSource;
 
+pub(crate) mod auth;
 pub(crate) mod fragment;
 #[doc(hidden)]
 pub mod fuzzing;

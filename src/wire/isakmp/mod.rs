@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cert;
 pub mod fragment;
 pub mod header;
 pub mod id;
@@ -13,6 +14,7 @@ pub mod notify;
 pub mod payload;
 pub mod sa;
 
+pub use cert::{CertEncoding, CertPayload};
 pub use fragment::FragmentPayload;
 pub use header::{Flags, Header, HeaderRepr, HEADER_LEN};
 pub use id::IdPayload;

@@ -67,7 +67,7 @@ impl AmInitiatorSent {
     /// vendor IDs.
     pub fn start(ctx: &mut Ctx<'_>) -> (AmInitiatorSent, Vec<u8>) {
         let icookie = new_cookie(ctx.rng);
-        let offer = phase1_offer(&ctx.policy.phase1);
+        let offer = phase1_offer(&ctx.policy.phase1, phase1_auth(ctx.policy));
         let sai_b = phase1_sa(&offer).emit();
         let group = ctx.policy.phase1.dh_group;
         let secret = random_bytes(ctx.rng, group.secret_len());

@@ -17,7 +17,7 @@ impl MmInitiatorSentSa {
     /// Builds message 1 (SA with our offer, vendor IDs).
     pub fn start(ctx: &mut Ctx<'_>) -> (MmInitiatorSentSa, Vec<u8>) {
         let icookie = new_cookie(ctx.rng);
-        let offer = phase1_offer(&ctx.policy.phase1);
+        let offer = phase1_offer(&ctx.policy.phase1, phase1_auth(ctx.policy));
         let sai_b = phase1_sa(&offer).emit();
         let mut chain = PayloadChain::new();
         chain.push(PayloadType::SA, &sai_b);

@@ -31,6 +31,7 @@ mod responder;
 pub use aggressive::aggressive_initiator_identity;
 pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
+use super::auth::phase1_auth;
 use super::fragment::VID_FRAGMENTATION;
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};
@@ -254,7 +255,7 @@ fn choose_phase1(
             notify(NotifyType::DOI_NOT_SUPPORTED),
         ));
     }
-    match select_phase1(&sa, &ctx.policy.phase1) {
+    match select_phase1(&sa, &ctx.policy.phase1, phase1_auth(ctx.policy)) {
         Ok(x) => Ok(x),
         Err(Reject::Malformed(e)) => Err(bad_syntax(format!("SA payload {e}"))),
         Err(Reject::NoProposal(d)) => Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN))),
