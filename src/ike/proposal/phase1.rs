@@ -17,8 +17,9 @@ use super::{
     LIFE_SECONDS,
 };
 
-/// The phase-1 authentication method (RFC 2409 appendix A, RFC 4754 for ECDSA): part of every
-/// transform, so both sides must use the same one.
+/// The phase-1 authentication method (RFC 2409 appendix A): part of every transform, so both
+/// sides must use the same one. (ECDSA, RFC 4754 methods 9-11, signs HASH_I itself without a
+/// further hash, which the signature core does not offer: not supported.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Phase1Auth {
     /// Pre-shared key (1).
@@ -26,10 +27,6 @@ pub enum Phase1Auth {
     Psk,
     /// RSA signatures (3).
     RsaSig,
-    /// ECDSA with SHA-256 on the P-256 curve (9).
-    EcdsaP256,
-    /// ECDSA with SHA-384 on the P-384 curve (10).
-    EcdsaP384,
 }
 
 impl Phase1Auth {
@@ -38,8 +35,6 @@ impl Phase1Auth {
         match self {
             Phase1Auth::Psk => 1,
             Phase1Auth::RsaSig => 3,
-            Phase1Auth::EcdsaP256 => 9,
-            Phase1Auth::EcdsaP384 => 10,
         }
     }
 
@@ -53,8 +48,6 @@ impl Phase1Auth {
         match self {
             Phase1Auth::Psk => "a pre-shared key",
             Phase1Auth::RsaSig => "an RSA certificate",
-            Phase1Auth::EcdsaP256 => "an ECDSA P-256 certificate",
-            Phase1Auth::EcdsaP384 => "an ECDSA P-384 certificate",
         }
     }
 }
