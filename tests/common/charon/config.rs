@@ -84,6 +84,8 @@ pub struct CharonConfig {
     pub extra_child: Vec<String>,
     pub extra_charon: Vec<String>,
     pub extra_swanctl: Vec<String>,
+    /// Certificate authentication instead of the PSK (see [`CharonConfig::with_pubkey`]).
+    pub pubkey: Option<super::pubkey::PubkeyAuth>,
 }
 
 impl CharonConfig {
@@ -128,6 +130,7 @@ impl CharonConfig {
             extra_child: Vec::new(),
             extra_charon: Vec::new(),
             extra_swanctl: Vec::new(),
+            pubkey: None,
         }
     }
 
@@ -257,8 +260,13 @@ impl CharonConfig {
         for l in &self.extra_conn {
             c += &format!("    {l}\n");
         }
-        c += &format!("    local {{\n      auth = psk\n      id = {lid}\n    }}\n");
-        c += &format!("    remote {{\n      auth = psk\n      id = {rid}\n    }}\n");
+        match &self.pubkey {
+            Some(p) => c += &p.sections(),
+            None => {
+                c += &format!("    local {{\n      auth = psk\n      id = {lid}\n    }}\n");
+                c += &format!("    remote {{\n      auth = psk\n      id = {rid}\n    }}\n");
+            }
+        }
         c += "    children {\n";
         c += &format!("      {} {{\n", self.child);
         c += &format!("        local_ts = {}\n", self.local_ts);

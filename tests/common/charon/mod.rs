@@ -32,6 +32,7 @@ mod config;
 mod ike_keys;
 mod keys;
 mod process;
+mod pubkey;
 mod strongswan;
 mod swanctl;
 
@@ -44,6 +45,8 @@ pub use ike_keys::*;
 pub use keys::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use pubkey::*;
 #[allow(unused_imports)]
 pub use strongswan::*;
 #[allow(unused_imports)]
