@@ -103,6 +103,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                for w in c.warnings(now) {
+                    println!("warning: {w}");
+                }
                 println!("config OK: {} interface(s)", c.interfaces.len());
                 ExitCode::SUCCESS
             }

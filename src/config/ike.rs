@@ -25,6 +25,7 @@ const IKE_KEYS: &[&str] = &[
     "aggressive-mode-third-message",
     "fragmentation",
     "fragment-size",
+    "certificate",
 ];
 
 /// The range `ike.fragment-size` accepts: 576 is the datagram every IPv4 host must accept
@@ -44,7 +45,11 @@ pub(super) fn parse_ike(
     errs: &mut Errors,
 ) -> Option<IkePolicy> {
     let m = n.block(errs, IKE_KEYS)?;
-    let psk = psk(iface, iface_node, base, errs);
+    let auth = child(m, n, "certificate").map(|c| super::certificate::certificate(&c, base, errs));
+    let psk = match &auth {
+        Some(_) => psk_beside_certificate(iface, iface_node, errs),
+        None => psk(iface, iface_node, base, errs),
+    };
     let mut p = IkePolicy::seil_defaults(local, remote, b"");
     p.nat_traversal = match nat {
         NatTraversal::Disable => IkeNat::Disable,
@@ -125,6 +130,9 @@ pub(super) fn parse_ike(
         }
     }
     p.psk = psk?;
+    if let Some(a) = auth {
+        p.auth = a?;
+    }
     // The parser above should have caught everything; the policy's own check is the safety net
     // (reported only when nothing else was, so that it never repeats an error in other words).
     if errs.0.len() == errors_before {
@@ -203,6 +211,25 @@ fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors
             ),
         ),
     }
+}
+
+/// With `ike.certificate`, a pre-shared key is an error (one method authenticates a tunnel).
+fn psk_beside_certificate(
+    iface: &Mapping,
+    n: &Node<'_>,
+    errs: &mut Errors,
+) -> Option<Zeroizing<Vec<u8>>> {
+    for k in ["preshared-key", "preshared-key-file"] {
+        if let Some(x) = child(iface, n, k) {
+            x.error(
+                errs,
+                "this tunnel authenticates with `ike.certificate`: remove the pre-shared key \
+                 (or the certificate block to use the key)",
+            );
+            return None;
+        }
+    }
+    Some(Zeroizing::new(Vec::new()))
 }
 
 fn psk(
@@ -297,13 +324,20 @@ fn enable(n: &Node<'_>, errs: &mut Errors) -> Option<bool> {
 }
 
 fn identity(n: &Node<'_>, errs: &mut Errors) -> Option<Identity> {
-    let m = n.block(errs, &["address", "fqdn", "user-fqdn", "key-id"])?;
+    let m = n.block(errs, &["address", "fqdn", "user-fqdn", "key-id", "asn1dn"])?;
     if m.len() != 1 {
         n.error(
             errs,
-            "give exactly one of address / fqdn / user-fqdn / key-id",
+            "give exactly one of address / fqdn / user-fqdn / key-id / asn1dn",
         );
         return None;
+    }
+    if let Some(d) = child(m, n, "asn1dn") {
+        let text = d.str(errs, "C=JP, O=Example, CN=gw1")?;
+        return crate::ike::auth::DistinguishedName::parse(text)
+            .map(Identity::Asn1Dn)
+            .map_err(|e| d.error(errs, e.to_string()))
+            .ok();
     }
     if let Some(a) = child(m, n, "address") {
         return a.ip(errs, "10.0.0.1").map(Identity::Address);

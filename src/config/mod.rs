@@ -2,6 +2,7 @@
 //! and what to write instead; all errors are collected, not just the first.
 
 pub mod admin;
+mod certificate;
 mod ike;
 pub mod node;
 mod phase1;
@@ -31,6 +32,26 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// The admin API (`admin:`), if configured.
     pub admin: Option<AdminConfig>,
+}
+
+impl Config {
+    /// What `ikegate check` warns about without refusing the file: our certificates outside
+    /// their validity period at `now_unix`.
+    pub fn warnings(&self, now_unix: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        for i in &self.interfaces {
+            if let Keying::Ike(p) = &i.keying {
+                if let Some(c) = p.auth.certificate() {
+                    out.extend(
+                        c.own_validity_warnings(now_unix)
+                            .into_iter()
+                            .map(|w| format!("interfaces.{}.ike.{w}", i.name)),
+                    );
+                }
+            }
+        }
+        out
+    }
 }
 
 /// How ESP travels (SEIL `nat-traversal`).

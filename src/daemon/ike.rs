@@ -349,6 +349,10 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");
         }
+        Event::FetchCrl { url, crls } => {
+            tracing::info!(tunnel = %name, "fetching the CRL {url}");
+            tokio::spawn(super::crl_fetch::fetch(url, crls));
+        }
     }
 }
 

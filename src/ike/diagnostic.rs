@@ -22,6 +22,8 @@ pub enum AuthSide {
 pub enum Diagnostic {
     /// An IKEv2 failure.
     Ikev2(crate::ike::v2::V2Diagnostic),
+    /// The peer's certificate or signature was refused (either IKE version), or ours is unusable.
+    Certificate(crate::ike::auth::CertError),
     /// Initiator: the peer answered our Main Mode offer with NO-PROPOSAL-CHOSEN.
     Phase1Rejected {
         /// What we offered, e.g. `aes256-sha256-modp1024`.
@@ -161,6 +163,7 @@ impl fmt::Display for Diagnostic {
             "the pre-shared keys differ (is there a trailing newline or space in the key file?)";
         match self {
             Diagnostic::Ikev2(d) => d.fmt(f),
+            Diagnostic::Certificate(e) => e.fmt(f),
             Diagnostic::Phase1Rejected { offered, peer } => write!(
                 f,
                 "phase 1 proposal mismatch: we offered {offered}; peer ({peer}) answered NO-PROPOSAL-CHOSEN"

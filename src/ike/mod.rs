@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 mod core;
 pub mod diagnostic;
 pub mod endpoint;

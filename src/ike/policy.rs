@@ -37,6 +37,8 @@ pub enum Identity {
     UserFqdn(String),
     /// ID_KEY_ID (opaque bytes).
     KeyId(Vec<u8>),
+    /// ID_DER_ASN1_DN (9 in IKEv1 and IKEv2): a distinguished name, compared as a name.
+    Asn1Dn(crate::ike::auth::DistinguishedName),
 }
 
 impl fmt::Display for Identity {
@@ -45,6 +47,7 @@ impl fmt::Display for Identity {
             Identity::Address(a) => write!(f, "{a}"),
             Identity::Fqdn(s) => write!(f, "fqdn:{s}"),
             Identity::UserFqdn(s) => write!(f, "user-fqdn:{s}"),
+            Identity::Asn1Dn(d) => write!(f, "asn1dn:\"{d}\""),
             Identity::KeyId(k) => {
                 f.write_str("key-id:")?;
                 for b in k {
@@ -345,8 +348,10 @@ pub struct IkePolicy {
     pub remote: IpAddr,
     /// The peer's IKE port (500).
     pub remote_port: u16,
-    /// Pre-shared key, exactly as configured (bytes).
+    /// Pre-shared key, exactly as configured (bytes); empty when `auth` is certificates only.
     pub psk: Zeroizing<Vec<u8>>,
+    /// How both sides authenticate: the pre-shared key, or certificates (read by both engines).
+    pub auth: crate::ike::auth::AuthChoice,
     /// Never initiate; only answer.
     pub responder_only: bool,
     /// NAT traversal.
@@ -395,6 +400,7 @@ impl fmt::Debug for IkePolicy {
             .field("remote", &self.remote)
             .field("remote_port", &self.remote_port)
             .field("psk", &format_args!("<{} bytes>", self.psk.len()))
+            .field("auth", &self.auth)
             .field("responder_only", &self.responder_only)
             .field("nat_traversal", &self.nat_traversal)
             .field("my_id", &self.my_id)
@@ -427,6 +433,7 @@ impl IkePolicy {
             remote,
             remote_port: 500,
             psk: Zeroizing::new(psk.to_vec()),
+            auth: crate::ike::auth::AuthChoice::Psk,
             responder_only: false,
             nat_traversal: NatTraversal::Enable,
             my_id: None,
@@ -468,7 +475,7 @@ impl IkePolicy {
 
     /// Checks that the policy can be negotiated at all; the error names the setting to fix.
     pub fn validate(&self) -> Result<(), String> {
-        if self.psk.is_empty() {
+        if self.psk.is_empty() && self.auth.certificate().is_none() {
             return Err("preshared-key is empty".into());
         }
         if self.local.is_ipv4() != self.remote.is_ipv4() {
@@ -565,9 +572,15 @@ impl IkePolicy {
         Ok(())
     }
 
-    /// Our phase-1 identity (configured or our address).
+    /// Our phase-1 identity: configured, else our certificate's subject, else our address.
     pub fn my_identity(&self) -> Identity {
-        self.my_id.clone().unwrap_or(Identity::Address(self.local))
+        if let Some(id) = &self.my_id {
+            return id.clone();
+        }
+        match self.auth.certificate() {
+            Some(c) => Identity::Asn1Dn(c.cert.subject.clone()),
+            None => Identity::Address(self.local),
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub(super) fn id_payload(id: &Identity) -> (IdType, Vec<u8>) {
         Identity::Fqdn(s) => (IdType::FQDN, s.as_bytes().to_vec()),
         Identity::UserFqdn(s) => (IdType::RFC822_ADDR, s.as_bytes().to_vec()),
         Identity::KeyId(k) => (IdType::KEY_ID, k.clone()),
+        Identity::Asn1Dn(d) => (IdType::DER_ASN1_DN, d.der().to_vec()),
     }
 }
 
@@ -68,6 +69,9 @@ pub(super) fn identity_of(id: &IdRepr<'_>) -> Option<Identity> {
         IdType::FQDN => Identity::Fqdn(text()?),
         IdType::RFC822_ADDR => Identity::UserFqdn(text()?),
         IdType::KEY_ID => Identity::KeyId(id.data.to_vec()),
+        IdType::DER_ASN1_DN => {
+            Identity::Asn1Dn(crate::ike::auth::DistinguishedName::from_der(id.data)?)
+        }
         _ => return None,
     })
 }
