@@ -386,10 +386,11 @@ pub struct IkePolicy {
     /// Aggressive Mode initiator: send the third message encrypted (true, RFC 2408 reading,
     /// strongSwan/OpenSWAN) or in the clear (RTX/racoon). Both are accepted as responder.
     pub aggressive_encrypt_third: bool,
-    /// IKEv2 fragmentation (RFC 7383): announce IKEV2_FRAGMENTATION_SUPPORTED and fragment
-    /// encrypted messages larger than `fragment_size` when the peer announced it too.
+    /// IKE fragmentation: announce it (IKEv2: IKEV2_FRAGMENTATION_SUPPORTED, RFC 7383; IKEv1:
+    /// the FRAGMENTATION vendor ID) and fragment messages larger than `fragment_size` when the
+    /// peer announced it too; accept the peer's fragments.
     pub fragmentation: bool,
-    /// IKEv2: largest IKE datagram (IP packet) sent before fragmenting, in bytes.
+    /// Largest IKE datagram (IP packet) sent before fragmenting, in bytes.
     pub fragment_size: u16,
 }
 
@@ -533,6 +534,25 @@ impl IkePolicy {
             return Err(
                 "IKEv1 proposes one Diffie-Hellman group: phase1.dh-group takes one value".into(),
             );
+        }
+        if self.fragmentation && !(576..=9000).contains(&self.fragment_size) {
+            return Err("ike.fragment-size must be 576 to 9000 bytes".into());
+        }
+        if let Some(c) = self.auth.certificate() {
+            if self.exchange_mode == ExchangeMode::Aggressive {
+                return Err(
+                    "IKEv1 Aggressive Mode with certificates is not implemented: set \
+                            `exchange-mode: main` (Main Mode also keeps the identities encrypted)"
+                        .into(),
+                );
+            }
+            if !matches!(c.key.kind(), crate::ike::auth::KeyKind::Rsa(_)) {
+                return Err(format!(
+                    "IKEv1 authenticates with RSA certificates here, and certificate.key-file \
+                     holds a {} key: use an RSA certificate, or `version: 2` for ECDSA and Ed25519",
+                    c.key.kind()
+                ));
+            }
         }
         Ok(())
     }

@@ -69,6 +69,9 @@ pub struct EngineStats {
     /// Encrypted informational messages (Delete, DPD, notifications) whose HASH did not verify:
     /// forged or corrupted, ignored.
     pub dropped_forged_informational: u64,
+    /// Authentication messages set aside until the CRL their certificate names is fetched
+    /// (the retransmission is judged).
+    pub dropped_awaiting_crl: u64,
     /// IKEv1 fragments (payload 132) received.
     pub fragments_received: u64,
     /// IKEv1 messages put back together from the peer's fragments.

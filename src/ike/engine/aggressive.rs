@@ -38,6 +38,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, 500),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let (st, msg) = AmInitiatorSent::start(&mut ctx);
         let icookie = st.icookie();
@@ -82,6 +84,8 @@ impl Engine {
                 },
             ),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let state = std::mem::replace(&mut e.state, P1State::Gone);
         let mut failed = None;
@@ -184,6 +188,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, local.port()),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let peer_fragmentation = vendor_ids(&msg).fragmentation;
         let answer = AmResponderSent::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {

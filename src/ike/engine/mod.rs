@@ -67,6 +67,8 @@ pub struct Engine {
     reassembly: Reassembly,
     /// Fragments of a message cut by `poll_transmit`, still to be handed out.
     fragments_out: VecDeque<Transmit>,
+    /// The wall-clock time certificates are judged by (set by the daemon).
+    wall_clock: Option<crate::ike::auth::WallClock>,
 }
 
 /// Says whether an inbound SPI is already taken outside this engine (by another tunnel).
@@ -88,6 +90,7 @@ impl Outputs {
             DropReason::Malformed => self.stats.dropped_malformed += 1,
             DropReason::BadHash => self.stats.dropped_bad_hash += 1,
             DropReason::Unexpected => self.stats.dropped_unexpected += 1,
+            DropReason::AwaitingCrl => self.stats.dropped_awaiting_crl += 1,
         }
     }
 }
@@ -290,6 +293,31 @@ impl Engine {
             spi_taken: None,
             reassembly: Reassembly::default(),
             fragments_out: VecDeque::new(),
+            wall_clock: None,
+        }
+    }
+
+    /// Sets the wall-clock time certificates are judged by (`unix` since the epoch at `at`).
+    /// Without it, certificate authentication refuses every peer certificate (there is no time
+    /// to check its validity at).
+    pub fn set_wall_clock(&mut self, clock: crate::ike::auth::WallClock) {
+        self.wall_clock = Some(clock);
+    }
+
+    /// Seconds since the Unix epoch at `now`, when the wall clock is known.
+    fn now_unix(&self, now: Instant) -> Option<i64> {
+        self.wall_clock.map(|w| w.unix_at(now))
+    }
+
+    /// A transition set its input aside until a CRL is fetched (`Ctx::fetch_crl`): ask the
+    /// daemon for it.
+    fn request_crl(&mut self, url: Option<String>) {
+        let (Some(url), Some(creds)) = (url, self.policy.auth.certificate()) else {
+            return;
+        };
+        let crls = creds.trust.crls.clone();
+        if crls.request(&url) {
+            self.io.events.push_back(Event::FetchCrl { url, crls });
         }
     }
 

@@ -50,6 +50,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, 500),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let (st, msg) = MmInitiatorSentSa::start(&mut ctx);
         let icookie = st.icookie();
@@ -267,6 +269,7 @@ impl Engine {
         let Some(idx) = self.p1_continued(hdr, whole, waiting) else {
             return;
         };
+        let now_unix = self.now_unix(now);
         let Engine {
             policy,
             rng,
@@ -280,6 +283,8 @@ impl Engine {
             rng: &mut **rng,
             local: local_for(policy, local.port()),
             remote,
+            now_unix,
+            fetch_crl: None,
         };
         let clear = || {
             Msg::parse(body, hdr.next_payload)
@@ -325,10 +330,15 @@ impl Engine {
                             e.floated = true;
                             info!(icookie = %hex8(&e.icookie), nat = ?checked.nat(), "NAT detected, moving to port 4500");
                         }
-                        let (next, out) = checked.message5(&mut ctx);
-                        e.state = P1State::ISentAuth(next);
-                        let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 5);
-                        e.answer(whole, out, Some(retx), io);
+                        match checked.message5(&mut ctx) {
+                            Ok((next, out)) => {
+                                e.state = P1State::ISentAuth(next);
+                                let retx =
+                                    Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 5);
+                                e.answer(whole, out, Some(retx), io);
+                            }
+                            Err(d) => failed = Some((d, None)),
+                        }
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::ISentKe(s);
@@ -395,6 +405,8 @@ impl Engine {
                 io.stats.dropped_unexpected += 1;
             }
         }
+        let fetch_crl = ctx.fetch_crl.take();
+        self.request_crl(fetch_crl);
         if let Some((d, notify)) = failed {
             self.p1_failed(now, idx, d, notify);
             return;
@@ -422,6 +434,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, local.port()),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let peer_fragmentation = vendor_ids(&msg).fragmentation;
         let answer = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {

@@ -1,6 +1,7 @@
 //! Engine tests: two engines on a virtual clock, failures with their diagnostics, fuzzing.
 
 mod aggressive;
+mod certificates;
 mod failures;
 mod fragments;
 mod fuzz;

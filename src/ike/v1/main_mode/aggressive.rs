@@ -19,7 +19,7 @@ use crate::wire::isakmp::{
 
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
-use super::super::message::{identity_body, identity_from, Msg};
+use super::super::message::{identity_body, Msg};
 use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
 use super::*;
 
@@ -331,6 +331,8 @@ impl AmResponderSent {
             rng: &mut *ctx.rng,
             local: self.first_local,
             remote: self.first_remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         self.common.nat = detect_nat(
             &nat_ctx,
@@ -364,14 +366,4 @@ pub fn aggressive_initiator_identity(datagram: &[u8]) -> Option<Identity> {
     }
     let msg = Msg::parse(h.body(), hdr.next_payload).ok()?;
     parse_identity(msg.find(PayloadType::ID)?.body).ok()
-}
-
-fn parse_identity(body: &[u8]) -> Result<Identity, Diagnostic> {
-    let parsed =
-        crate::wire::isakmp::IdPayload::parse(body).map_err(|e| Diagnostic::Malformed {
-            detail: format!("phase-1 ID payload {e}"),
-        })?;
-    identity_from(&parsed).ok_or(Diagnostic::Unsupported {
-        detail: format!("phase-1 identity type {}", parsed.id_type),
-    })
 }

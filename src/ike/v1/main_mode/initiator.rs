@@ -76,6 +76,9 @@ impl MmInitiatorSentSa {
         chain
             .push(PayloadType::KE, dh.public_value())
             .push(PayloadType::NONCE, &ni);
+        if proposal.auth.is_signature() {
+            super::super::auth::push_certreqs(&mut chain, ctx.policy);
+        }
         push_nat_d(ctx, &mut chain, method, &proposal, &self.icookie, &rcookie);
         let (first, bytes) = chain.into_parts();
         let out = header(self.icookie, rcookie, first).emit_with_body(&bytes);
@@ -168,16 +171,19 @@ impl MmInitiatorNatChecked {
         self.common.nat
     }
 
-    /// Builds message 5.
-    pub fn message5(mut self, ctx: &mut Ctx<'_>) -> (MmInitiatorSentAuth, Vec<u8>) {
-        let (out, next_iv) = self.common.seal_auth(ctx.policy, AuthSide::HashI);
+    /// Builds message 5 (fails only when our key cannot sign).
+    pub fn message5(
+        mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(MmInitiatorSentAuth, Vec<u8>), Diagnostic> {
+        let (out, next_iv) = self.common.seal_auth(ctx, AuthSide::HashI)?;
         self.common.iv = next_iv;
-        (
+        Ok((
             MmInitiatorSentAuth {
                 common: self.common,
             },
             out,
-        )
+        ))
     }
 }
 
@@ -210,7 +216,7 @@ impl MmInitiatorSentAuth {
         }
         match self
             .common
-            .open_auth(ctx.policy, body, hdr.next_payload, AuthSide::HashR)
+            .open_auth(ctx, body, hdr.next_payload, AuthSide::HashR)
         {
             Ok((peer, ic, last)) => Ok(self.common.into_sa(last, peer, ic)),
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),

@@ -31,7 +31,7 @@ mod responder;
 pub use aggressive::aggressive_initiator_identity;
 pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
-use super::auth::phase1_auth;
+use super::auth::{self, phase1_auth, PeerRefused};
 use super::fragment::VID_FRAGMENTATION;
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};
@@ -138,10 +138,11 @@ impl Authenticating {
     }
 
     /// Decrypts and checks message 5 or 6: returns the peer's identity, whether it carried
-    /// INITIAL-CONTACT, and the IV after it.
+    /// INITIAL-CONTACT, and the IV after it. With signatures the peer's certificate and SIG are
+    /// checked too (a CRL to fetch first is asked for in `ctx.fetch_crl`).
     fn open_auth(
         &self,
-        policy: &IkePolicy,
+        ctx: &mut Ctx<'_>,
         body: &[u8],
         first: PayloadType,
         side: AuthSide,
@@ -155,39 +156,47 @@ impl Authenticating {
             .decrypt(&self.iv, body)
             .ok_or((Some(DropReason::Malformed), garbage.clone()))?;
         let msg = Msg::parse(&plain, first).map_err(|_| (None, garbage.clone()))?;
-        let (id, hash) = match (msg.find(PayloadType::ID), msg.find(PayloadType::HASH)) {
-            (Some(i), Some(h)) => (i, h),
-            _ => return Err((None, garbage)),
+        let Some(id) = msg.find(PayloadType::ID) else {
+            return Err((None, garbage));
         };
         let t = self.transcript();
         let expected = match side {
             AuthSide::HashR => self.keys.hash_r(&t, id.body),
             AuthSide::HashI => self.keys.hash_i(&t, id.body),
         };
-        if !ct_eq(&expected, hash.body) {
-            return Err((
-                None,
-                Diagnostic::AuthFailed {
-                    side,
-                    garbage: false,
-                },
-            ));
-        }
-        let parsed = IdPayload::parse(id.body).map_err(|e| {
-            (
-                None,
-                Diagnostic::Malformed {
-                    detail: format!("phase-1 ID payload {e}"),
-                },
-            )
-        })?;
-        let peer = identity_from(&parsed).ok_or((
-            None,
-            Diagnostic::Unsupported {
-                detail: format!("phase-1 identity type {}", parsed.id_type),
-            },
-        ))?;
-        check_peer_identity(policy, &peer, self.nat)?;
+        let peer = match ctx.policy.auth.certificate() {
+            Some(creds) if self.proposal.auth.is_signature() => {
+                let peer = parse_identity(id.body).map_err(|d| (None, d))?;
+                let configured = ctx.policy.peer_id.as_ref();
+                match auth::verify_peer(creds, &msg, &peer, configured, &expected, ctx.now_unix) {
+                    Ok(_) => {}
+                    Err(PeerRefused::Refused(d)) => return Err((None, d)),
+                    Err(PeerRefused::NeedCrl(url)) => {
+                        let d = Diagnostic::Unsupported {
+                            detail: format!("waiting for the CRL {url}"),
+                        };
+                        ctx.fetch_crl = Some(url);
+                        return Err((Some(DropReason::AwaitingCrl), d));
+                    }
+                }
+                peer
+            }
+            _ => {
+                let hash = msg.find(PayloadType::HASH).ok_or((None, garbage))?;
+                if !ct_eq(&expected, hash.body) {
+                    return Err((
+                        None,
+                        Diagnostic::AuthFailed {
+                            side,
+                            garbage: false,
+                        },
+                    ));
+                }
+                let peer = parse_identity(id.body).map_err(|d| (None, d))?;
+                check_peer_identity(ctx.policy, &peer, self.nat)?;
+                peer
+            }
+        };
         let ic = msg.all(PayloadType::NOTIFY).any(|n| {
             NotifyPayload::parse(n.body)
                 .map(|n| n.kind == NotifyType::INITIAL_CONTACT)
@@ -196,25 +205,46 @@ impl Authenticating {
         Ok((peer, ic, next_iv))
     }
 
-    /// Builds our encrypted message 5 or 6 (ID, HASH) and returns it with the IV after it.
-    fn seal_auth(&self, policy: &IkePolicy, side: AuthSide) -> (Vec<u8>, Vec<u8>) {
-        let id = identity_body(&policy.my_identity());
+    /// Builds our encrypted message 5 or 6 (ID and HASH, or ID, CERTs and SIG) and returns it
+    /// with the IV after it.
+    fn seal_auth(
+        &self,
+        ctx: &mut Ctx<'_>,
+        side: AuthSide,
+    ) -> Result<(Vec<u8>, Vec<u8>), Diagnostic> {
+        let id = identity_body(&ctx.policy.my_identity());
         let t = self.transcript();
         let hash = match side {
             AuthSide::HashI => self.keys.hash_i(&t, &id),
             AuthSide::HashR => self.keys.hash_r(&t, &id),
         };
         let mut chain = PayloadChain::new();
-        chain
-            .push(PayloadType::ID, &id)
-            .push(PayloadType::HASH, &hash);
+        chain.push(PayloadType::ID, &id);
+        match ctx.policy.auth.certificate() {
+            Some(creds) if self.proposal.auth.is_signature() => {
+                auth::push_cert_and_sig(&mut chain, creds, &hash, ctx.rng)?;
+            }
+            _ => {
+                chain.push(PayloadType::HASH, &hash);
+            }
+        }
         let (first, bytes) = chain.into_parts();
         let (ct, next_iv) = self.keys.encrypt(&self.iv, &bytes);
-        (
+        Ok((
             self.header(first, Flags::ENCRYPTION).emit_with_body(&ct),
             next_iv,
-        )
+        ))
     }
+}
+
+/// The peer's phase-1 identity from its ID payload body.
+fn parse_identity(body: &[u8]) -> Result<Identity, Diagnostic> {
+    let parsed = IdPayload::parse(body).map_err(|e| Diagnostic::Malformed {
+        detail: format!("phase-1 ID payload {e}"),
+    })?;
+    identity_from(&parsed).ok_or(Diagnostic::Unsupported {
+        detail: format!("phase-1 identity type {}", parsed.id_type),
+    })
 }
 
 /// Our phase-1 offer as text, for logs and diagnostics.
