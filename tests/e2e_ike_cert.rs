@@ -132,6 +132,7 @@ fn fragmented_interop(
         Some("udp port 500 or udp port 4500"),
     );
     let charon = Charon::start(&lab.swan, charon_cfg);
+    charon.load_pubkey();
     let started = Instant::now();
     let gw = Gateway::start(&lab.ours, &lab.dir, "ours", yaml, Some("ipsec0"));
     if swan_initiates {
@@ -244,7 +245,7 @@ fn assert_certificates_used(log: &str) {
     for needle in [
         "received end entity cert \"C=JP, O=Example, CN=gw1\"",
         "received issuer cert \"C=JP, O=Example, CN=Example Intermediate CA\"",
-        "authentication of 'C=JP, O=Example, CN=gw1' with RSA successful",
+        "authentication of 'C=JP, O=Example, CN=gw1' with RSA_EMSA_PKCS1_NULL successful",
     ] {
         assert!(
             log.contains(needle),
@@ -284,6 +285,7 @@ fn refused(me: &common::charon::Issued, peer_dn: &str, expect: &[&str]) {
     let pki = pki();
     let lab = lab();
     let charon = Charon::start(&lab.swan, swan_cert_cfg(pki, me));
+    charon.load_pubkey();
     let yaml = ours_yaml("", true, &ours_cert_block(pki, peer_dn));
     let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
     let _ = charon.initiate_timeout("net", 10);

@@ -1,9 +1,10 @@
 //! Certificates for the IKEv1 tests: a test PKI made with `openssl` (a root CA, an intermediate
 //! CA, one end-entity certificate per side, and a second root nobody trusts) and charon's
 //! `auth = pubkey` configuration for it (swanctl `local`/`remote` sections with absolute paths,
-//! the private key as a `secrets.private…` entry, and the X.509 plugins).
+//! the private key in charon's `private/` directory, and the X.509 plugins).
 
 use super::config::CharonConfig;
+use super::process::Charon;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -259,17 +260,35 @@ impl PubkeyAuth {
         )
     }
 
-    /// Top-level swanctl.conf additions: the private key and the intermediates.
+    /// Top-level swanctl.conf additions: the intermediates as authorities (the private key is
+    /// loaded from the `private/` directory next to swanctl.conf: [`Charon::load_pubkey`]).
     pub fn swanctl_extra(&self) -> String {
-        let mut s = format!(
-            "secrets {{\n  private-ikev1cert {{\n    file = {}\n  }}\n}}\nauthorities {{\n",
-            self.key.display()
-        );
+        let mut s = "authorities {\n".to_string();
         for (i, c) in self.intermediates.iter().enumerate() {
             s += &format!("  im{i} {{\n    cacert = {}\n  }}\n", c.display());
         }
         s += "}\n";
         s
+    }
+}
+
+impl Charon {
+    /// Puts the private key of the configured [`PubkeyAuth`] where swanctl loads keys from
+    /// (`private/` beside swanctl.conf) and loads the credentials again. Call right after
+    /// [`Charon::start`], before any negotiation.
+    pub fn load_pubkey(&self) {
+        let Some(auth) = &self.cfg.pubkey else {
+            return;
+        };
+        let dest = self.dir.join("private").join("pubkey-test.key");
+        std::fs::copy(&auth.key, &dest).unwrap();
+        self.load_all();
+        let creds = self.swanctl(&["--list-certs"]);
+        assert!(
+            String::from_utf8_lossy(&creds.stdout).contains("has private key"),
+            "charon did not pair its certificate with the key: {}",
+            String::from_utf8_lossy(&creds.stdout)
+        );
     }
 }
 
