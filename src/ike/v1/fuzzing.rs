@@ -22,6 +22,8 @@ use crate::wire::isakmp::{
     ExchangeType, Flags, FragmentPayload, HeaderRepr, PayloadChain, PayloadType,
 };
 
+use crate::ike::v2::fuzzing::Cursor;
+
 use super::fragment::{Reassembled, Reassembly, MAX_FRAGMENTS, MAX_MESSAGE, MAX_PENDING};
 
 /// Most script steps one input runs.
@@ -44,7 +46,7 @@ pub fn fragments(data: &[u8]) {
         given: 0,
     };
     for _ in 0..MAX_STEPS {
-        if c.0.is_empty() {
+        if c.is_empty() {
             break;
         }
         match c.u8() % 3 {
@@ -150,31 +152,6 @@ fn header(cookies: ([u8; 8], [u8; 8]), first: PayloadType, exchange: ExchangeTyp
         exchange,
         flags: Flags(0),
         message_id: 0,
-    }
-}
-
-/// Reads the script; past the end every read yields zeros.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn u8(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((b, rest)) => {
-                self.0 = rest;
-                *b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.u8(), self.u8()])
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (a, b) = self.0.split_at(n.min(self.0.len()));
-        self.0 = b;
-        a
     }
 }
 
