@@ -194,3 +194,31 @@ fn certificate_against_pre_shared_key_is_a_proposal_mismatch() {
     assert!(f.contains("rsa-signature"), "{f}");
     assert!(f.contains("pre-shared-key"), "{f}");
 }
+
+#[test]
+fn policy_refuses_what_ikev1_certificates_cannot_do() {
+    let (pa, _) = policies();
+    assert!(pa.validate().is_ok());
+    let mut am = pa.clone();
+    am.exchange_mode = crate::ike::ExchangeMode::Aggressive;
+    let e = am.validate().unwrap_err();
+    assert!(e.contains("Aggressive Mode with certificates"), "{e}");
+    let k = pki();
+    let (der, pem) = k.intermediate.issue(
+        &Spec {
+            cn: "gw-ec",
+            ..Spec::default()
+        },
+        TestKey::P256,
+    );
+    let ec = with_cert(
+        policy_a(),
+        creds(&(der, pem), &[&k.intermediate], &k.root),
+        "gw-b",
+    );
+    let e = ec.validate().unwrap_err();
+    assert!(
+        e.contains("holds a ECDSA P-256 key") && e.contains("`version: 2`"),
+        "{e}"
+    );
+}
