@@ -50,6 +50,15 @@ impl TunnelEngine {
         both!(self, e => e.set_spi_taken(taken))
     }
 
+    /// The wall-clock time certificates are judged by (see [`v2::Engine::set_wall_clock`]).
+    pub fn set_wall_clock(&mut self, clock: super::auth::WallClock) {
+        match self {
+            // IKEv1 certificate authentication (its own branch) reads it too.
+            TunnelEngine::V1(_) => {}
+            TunnelEngine::V2(e) => e.set_wall_clock(clock),
+        }
+    }
+
     /// The policy it runs.
     pub fn policy(&self) -> &IkePolicy {
         both!(self, e => e.policy())
