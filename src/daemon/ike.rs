@@ -244,6 +244,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             proposal,
             peer,
             nat,
+            peer_identity,
             ..
         } => {
             let v2 = matches!(&t.cfg.keying, crate::config::Keying::Ike(p) if p.version == crate::ike::IkeVersion::V2);
@@ -254,7 +255,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             };
             tracing::info!(
                 tunnel = %name,
-                "{what} as {role:?} with {peer}: {proposal}, {ids} {}:{}, {}",
+                "{what} as {role:?} with {peer} ({peer_identity}): {proposal}, {ids} {}:{}, {}",
                 hex(&icookie),
                 hex(&rcookie),
                 nat_words(&nat)
