@@ -110,6 +110,8 @@ fn pki(
 }
 
 /// Our configuration: our certificate followed by the intermediate, trusting `trusted`.
+const ADMIN: &str = "127.0.0.1:18091";
+
 fn ours_yaml(dir: &Path, p: &Pki, trusted: &Path, responder_only: bool) -> String {
     let chain = dir.join("gw-chain.pem");
     std::fs::write(
@@ -118,7 +120,8 @@ fn ours_yaml(dir: &Path, p: &Pki, trusted: &Path, responder_only: bool) -> Strin
     )
     .unwrap();
     format!(
-        "interfaces:\n  ipsec0:\n    ipv4: {{ source: {OURS}, destination: {SWAN} }}\n    responder-only: {}\n    ike:\n      version: 2\n      certificate:\n        file: {}\n        key-file: {}\n        trusted-ca: [{}]\n      my-identifier: {{ asn1dn: \"{OUR_DN}\" }}\n      peers-identifier: {{ asn1dn: \"{SWAN_DN}\" }}\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\nroute:\n  ipv4:\n    - {{ destination: 192.168.2.0/24, gateway: ipsec0, source: 192.168.1.1 }}\n",
+        "admin:\n  listen: {ADMIN}\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: {OURS}, destination: {SWAN} }}\n    responder-only: {}\n    ike:\n      version: 2\n      certificate:\n        file: {}\n        key-file: {}\n        trusted-ca: [{}]\n      my-identifier: {{ asn1dn: \"{OUR_DN}\" }}\n      peers-identifier: {{ asn1dn: \"{SWAN_DN}\" }}\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\nroute:\n  ipv4:\n    - {{ destination: 192.168.2.0/24, gateway: ipsec0, source: 192.168.1.1 }}\n",
+        dir.join("admin.token").display(),
         if responder_only { "enable" } else { "disable" },
         chain.display(),
         p.ours.key.display(),
@@ -178,6 +181,7 @@ fn interop(
     };
     lab.ours.ping_ok("192.168.2.1", 3, ctx);
     lab.swan.ping_ok("192.168.1.1", 3, ctx);
+    api_shows_the_peer_certificate(&lab, &p);
     let log = charon.log();
     let want = format!("authentication of '{OUR_DN}' with {ours_scheme} successful");
     assert!(
@@ -319,6 +323,41 @@ fn deb59_ed25519_swan_initiates() {
         false,
         "ED25519",
     );
+}
+
+/// The admin API shows charon's certificate on our IKE SA: subject, issuer, validity and the
+/// SHA-256 fingerprint `openssl x509 -fingerprint -sha256` prints.
+fn api_shows_the_peer_certificate(lab: &Lab, p: &Pki) {
+    let token = std::fs::read_to_string(lab.dir.join("admin.token")).unwrap();
+    let client = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=10).read().decode())";
+    let out = lab.ours.exec(&[
+        "python3",
+        "-c",
+        client,
+        &format!("http://{ADMIN}/api/v1/tunnels/ipsec0"),
+        token.trim(),
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let sa = v["phase1"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "established")
+        .expect("an established IKE SA");
+    let c = &sa["peer_certificate"];
+    assert_eq!(c["subject"], SWAN_DN, "{sa}");
+    assert_eq!(c["issuer"], "C=JP, O=Example, CN=Test Intermediate", "{sa}");
+    assert_eq!(c["not_before"], "2020-01-01 00:00:00 UTC", "{sa}");
+    assert_eq!(c["not_after"], "2040-01-01 00:00:00 UTC", "{sa}");
+    let fp = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&p.swan.cert)
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout);
+    let fp = fp.trim().rsplit('=').next().unwrap();
+    assert_eq!(c["fingerprint_sha256"], fp, "{sa}");
 }
 
 /// We initiate against a charon configured by `swan_cfg`-like arguments and wait for a
