@@ -268,7 +268,6 @@ impl Gateway {
                 crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
             engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
-            engine.set_wall_clock(wall_clock());
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, crx, keylog));
             controls.push((t.index, ctx.clone()));
@@ -594,15 +593,6 @@ fn reload_change(old: &InterfaceConfig, new: &InterfaceConfig) -> Change {
         }
         _ => Change::NeedsRestart("the keying method"),
     }
-}
-
-/// The system's wall-clock time paired with the monotonic clock the engines run on (certificate
-/// validity is judged by it).
-fn wall_clock() -> crate::ike::auth::WallClock {
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::ike::auth::WallClock::new(tokio::time::Instant::now().into_std(), unix)
 }
 
 #[cfg(test)]

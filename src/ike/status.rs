@@ -110,6 +110,39 @@ pub struct Phase1Status {
     pub nat: NatStatus,
     /// The peer announced DPD.
     pub peer_dpd: bool,
+    /// The certificate the peer authenticated with (certificate authentication only).
+    pub peer_certificate: Option<PeerCertificate>,
+}
+
+/// What the admin API and panel show of a peer's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial number (hex).
+    pub serial: String,
+    /// notBefore, "YYYY-MM-DD hh:mm:ss UTC".
+    pub not_before: String,
+    /// notAfter, "YYYY-MM-DD hh:mm:ss UTC".
+    pub not_after: String,
+    /// SHA-256 of the DER, colon-separated hex.
+    pub fingerprint_sha256: String,
+}
+
+impl PeerCertificate {
+    /// The displayed facts of a certificate.
+    pub fn of(c: &crate::ike::auth::Certificate) -> PeerCertificate {
+        PeerCertificate {
+            subject: c.subject.to_string(),
+            issuer: c.issuer.to_string(),
+            serial: c.serial.clone(),
+            not_before: c.not_before_text(),
+            not_after: c.not_after_text(),
+            fingerprint_sha256: c.fingerprint_sha256(),
+        }
+    }
 }
 
 /// One ESP SA pair.

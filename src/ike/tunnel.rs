@@ -50,12 +50,9 @@ impl TunnelEngine {
         both!(self, e => e.set_spi_taken(taken))
     }
 
-    /// Sets the wall-clock time certificates are judged by (see [`Engine::set_wall_clock`]; the
-    /// IKEv2 engine's certificate authentication takes it the same way once it is wired here).
-    pub fn set_wall_clock(&mut self, clock: crate::ike::auth::WallClock) {
-        if let TunnelEngine::V1(e) = self {
-            e.set_wall_clock(clock);
-        }
+    /// The wall-clock time certificates are judged by (see [`Engine::set_wall_clock`]).
+    pub fn set_wall_clock(&mut self, clock: super::auth::WallClock) {
+        both!(self, e => e.set_wall_clock(clock))
     }
 
     /// The policy it runs.

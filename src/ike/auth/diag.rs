@@ -91,6 +91,11 @@ pub enum CertError {
         /// What path validation said.
         reason: String,
     },
+    /// We cannot make a signature the peer accepts.
+    CannotSign {
+        /// Why.
+        detail: String,
+    },
     /// The CRL at a distribution point could not be fetched (the certificate is refused until
     /// it can).
     CrlUnavailable {
@@ -154,6 +159,7 @@ impl fmt::Display for CertError {
                 f,
                 "the peer's certificate \"{subject}\" does not validate: {reason}"
             ),
+            CertError::CannotSign { detail } => write!(f, "we cannot sign our AUTH: {detail}"),
             CertError::CrlUnavailable { url, reason } => write!(
                 f,
                 "the CRL at {url} could not be fetched ({reason}); certificates it covers are refused until it can"

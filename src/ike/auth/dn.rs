@@ -279,7 +279,7 @@ fn encode_name(rdns: &[Vec<Attribute>]) -> Vec<u8> {
     tlv(0x30, &seq)
 }
 
-fn encode_oid(oid: &str) -> Vec<u8> {
+pub(crate) fn encode_oid(oid: &str) -> Vec<u8> {
     let arcs: Vec<u64> = oid.split('.').filter_map(|a| a.parse().ok()).collect();
     let mut out = Vec::new();
     if arcs.len() < 2 {
@@ -302,7 +302,7 @@ fn push_base128(out: &mut Vec<u8>, mut v: u64) {
     out.extend(tmp.iter().rev());
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let n = content.len();
     if n < 0x80 {

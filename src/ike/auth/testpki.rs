@@ -68,6 +68,9 @@ fn rsa_rng() -> impl rsa::rand_core::CryptoRngCore {
 pub struct TestCa {
     /// Its certificate (DER).
     pub der: Vec<u8>,
+    /// The CA certificates between it and the root (itself included, root excluded): what an
+    /// end entity it issues sends after its own certificate.
+    pub chain: Vec<Vec<u8>>,
     params: CertificateParams,
     key: KeyPair,
 }
@@ -149,6 +152,7 @@ impl TestCa {
         let der = p.self_signed(&key).expect("root").der().to_vec();
         TestCa {
             der,
+            chain: Vec::new(),
             params: p,
             key,
         }
@@ -169,8 +173,11 @@ impl TestCa {
             .expect("intermediate")
             .der()
             .to_vec();
+        let mut chain = vec![der.clone()];
+        chain.extend(self.chain.iter().cloned());
         TestCa {
             der,
+            chain,
             params: p,
             key,
         }
@@ -213,7 +220,7 @@ impl TestCa {
         p.signed_by(&self.issuer()).expect("crl").der().to_vec()
     }
 
-    /// A trust store with this CA as the only anchor.
+    /// A trust store with this CA as the only anchor (a fresh CRL store each time).
     pub fn trust(&self) -> TrustStore {
         TrustStore {
             anchors: vec![super::Certificate::from_der(&self.der).expect("ca parses")],

@@ -131,7 +131,12 @@ impl Engine {
         };
         self.live.last_ack = Some(now);
         match req.kind {
-            RequestKind::Auth => self.on_auth_response(now, i, &inner),
+            RequestKind::Auth => {
+                if !self.on_auth_response(now, i, &inner) {
+                    // Set aside until a CRL is fetched: keep waiting (and retransmitting).
+                    self.sas[i].request = Some(req);
+                }
+            }
             RequestKind::Child(c) => self.on_create_child_response(now, i, *c, &inner),
             RequestKind::RekeyIke(r) => self.on_ike_rekey_response(now, i, *r, &inner),
             RequestKind::Delete { ike } => self.on_delete_response(now, i, ike),

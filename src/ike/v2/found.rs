@@ -1,6 +1,8 @@
 //! The payloads an exchange handler looks for, found in one walk over a parsed message.
 
-use crate::wire::ikev2::{AuthRepr, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side, TsRepr};
+use crate::wire::ikev2::{
+    AuthRepr, CertEncoding, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side, TsRepr,
+};
 
 /// The first payload of each kind in a message, and its first error notification.
 #[derive(Default)]
@@ -14,6 +16,8 @@ pub(super) struct Found<'a> {
     pub tsi: Option<&'a TsRepr>,
     pub tsr: Option<&'a TsRepr>,
     pub error: Option<NotifyType>,
+    /// X.509 certificates of the CERT payloads, in order (the first holds the AUTH key).
+    pub certs: Vec<&'a [u8]>,
 }
 
 impl<'a> Found<'a> {
@@ -31,6 +35,9 @@ impl<'a> Found<'a> {
                 Payload::Ts(t) if t.side == Side::Initiator => f.tsi = f.tsi.or(Some(t)),
                 Payload::Ts(t) => f.tsr = f.tsr.or(Some(t)),
                 Payload::Notify(n) if n.kind.is_error() => f.error = f.error.or(Some(n.kind)),
+                Payload::Cert(c) if !c.request && c.encoding == CertEncoding::X509_SIGNATURE => {
+                    f.certs.push(c.data)
+                }
                 _ => {}
             }
         }

@@ -749,3 +749,6 @@ fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_and_the_child() {
     assert_eq!(p.a.children_up().len(), 2, "{:?}", p.a.failures());
     assert_eq!(p.a.engine.status().children.len(), 1);
 }
+
+#[path = "tests_cert.rs"]
+mod cert;

@@ -32,7 +32,6 @@ mod config;
 mod ike_keys;
 mod keys;
 mod process;
-mod pubkey;
 mod strongswan;
 mod swanctl;
 
@@ -45,8 +44,6 @@ pub use ike_keys::*;
 pub use keys::*;
 #[allow(unused_imports)]
 pub use process::*;
-#[allow(unused_imports)]
-pub use pubkey::*;
 #[allow(unused_imports)]
 pub use strongswan::*;
 #[allow(unused_imports)]
