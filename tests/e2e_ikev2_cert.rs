@@ -9,7 +9,7 @@ mod common;
 
 use common::charon::{Charon, CharonConfig, PubkeyAuth, Strongswan};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
+use common::netns::{require_root, swan_lab, SwanLab};
 use common::pki::{Ca, Issued, KeyType, Leaf, EXPIRED, VALID};
 use common::TempDir;
 use std::path::Path;
@@ -26,30 +26,8 @@ fn can_run() -> bool {
         && common::require_programs(&["ping", "openssl", "python3"])
 }
 
-struct Lab {
-    ours: Netns,
-    swan: Netns,
-    _link: Veth,
-    dir: TempDir,
-}
-
-fn lab() -> Lab {
-    let ours = Netns::new("c2o");
-    let swan = Netns::new("c2s");
-    let link = veth(
-        &ours,
-        &[&format!("{OURS}/24")],
-        &swan,
-        &[&format!("{SWAN}/24")],
-    );
-    ours.add_lo_addr("192.168.1.1/32");
-    swan.add_lo_addr("192.168.2.1/32");
-    Lab {
-        ours,
-        swan,
-        _link: link,
-        dir: TempDir::new("v2cert"),
-    }
+fn lab() -> SwanLab {
+    swan_lab("c2o", "c2s", "v2cert")
 }
 
 /// The PKI of one test: root → intermediate → both end entities.
@@ -327,7 +305,7 @@ fn deb59_ed25519_swan_initiates() {
 
 /// The admin API shows charon's certificate on our IKE SA: subject, issuer, validity and the
 /// SHA-256 fingerprint `openssl x509 -fingerprint -sha256` prints.
-fn api_shows_the_peer_certificate(lab: &Lab, p: &Pki) {
+fn api_shows_the_peer_certificate(lab: &SwanLab, p: &Pki) {
     let token = std::fs::read_to_string(lab.dir.join("admin.token")).unwrap();
     let client = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=10).read().decode())";
     let out = lab.ours.exec(&[
@@ -365,7 +343,7 @@ fn api_shows_the_peer_certificate(lab: &Lab, p: &Pki) {
 fn refused(
     sw: Strongswan,
     p: &Pki,
-    lab: &Lab,
+    lab: &SwanLab,
     trusted: &Path,
     send_cert: Option<&str>,
     expect: &[&str],
