@@ -8,9 +8,10 @@
 
 mod common;
 
-use common::charon::{Charon, CharonConfig, PubkeyAuth, TestPki};
+use common::charon::{Charon, CharonConfig, PubkeyAuth};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
+use common::netns::{require_root, swan_lab, SwanLab};
+use common::pki::{Ca, Issued, KeyType, Leaf, VALID};
 use common::tshark::{self, Capture};
 use common::TempDir;
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const OURS: &str = "10.0.0.1";
 const SWAN: &str = "10.0.0.2";
+const OUR_DN: &str = "C=JP, O=Example, CN=gw1";
+const SWAN_DN: &str = "C=JP, O=Example, CN=swan";
 const OURS_LAN: &str = "192.168.1.0/24";
 const SWAN_LAN: &str = "192.168.2.0/24";
 const OURS_HOST: &str = "192.168.1.1";
@@ -31,33 +34,11 @@ fn can_run() -> bool {
     require_root()
         && common::charon::require_strongswan()
         && tshark::require_capture_tools()
-        && common::require_programs(&["ping"])
+        && common::require_programs(&["ping", "openssl"])
 }
 
-struct Lab {
-    ours: Netns,
-    swan: Netns,
-    link: Veth,
-    dir: TempDir,
-}
-
-fn lab() -> Lab {
-    let ours = Netns::new("co");
-    let swan = Netns::new("cs");
-    let link = veth(
-        &ours,
-        &[&format!("{OURS}/24")],
-        &swan,
-        &[&format!("{SWAN}/24")],
-    );
-    ours.add_lo_addr(&format!("{OURS_HOST}/32"));
-    swan.add_lo_addr(&format!("{SWAN_HOST}/32"));
-    Lab {
-        ours,
-        swan,
-        link,
-        dir: TempDir::new("v1cert"),
-    }
+fn lab() -> SwanLab {
+    swan_lab("co", "cs", "v1cert")
 }
 
 /// ikegate's IKEv1 configuration: `auth` is the interface-level authentication line(s) (a
@@ -132,7 +113,6 @@ fn fragmented_interop(
         Some("udp port 500 or udp port 4500"),
     );
     let charon = Charon::start(&lab.swan, charon_cfg);
-    charon.load_pubkey();
     let started = Instant::now();
     let gw = Gateway::start(&lab.ours, &lab.dir, "ours", yaml, Some("ipsec0"));
     if swan_initiates {
@@ -203,41 +183,100 @@ fn psk_swan_initiates_through_fragments() {
     fragmented_interop(true, swan_cfg(), &ours_yaml(&psk_line(), true, ""));
 }
 
-/// The test PKI (RSA 3072, root → intermediate → ours/swan, plus a rogue root), made once per
-/// test process.
-fn pki() -> &'static TestPki {
-    static PKI: OnceLock<(TestDirKeep, TestPki)> = OnceLock::new();
+/// The test PKI: RSA 3072 root → intermediate → ours ("gw1") and swan ("swan"), and a rogue
+/// root that issued another "swan" certificate.
+struct Pki {
+    root: Ca,
+    inter: Ca,
+    ours: Issued,
+    swan: Issued,
+    rogue: Issued,
+    /// Our certificate followed by the intermediate (`certificate.file`).
+    ours_chain: PathBuf,
+}
+
+/// Made once per test process (six RSA 3072 keys take a few seconds).
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<(TempDir, Pki)> = OnceLock::new();
     let (_, p) = PKI.get_or_init(|| {
         let dir = TempDir::new("v1pki");
+        let d = dir.path();
         let started = Instant::now();
-        let p = TestPki::create(dir.path(), 3072);
+        let rsa = KeyType::Rsa(3072);
+        let leaf = |subj, san| Leaf {
+            subj,
+            san,
+            key: rsa,
+            crl_url: None,
+            dates: VALID,
+        };
+        let root = Ca::root(d, "root", "/C=JP/O=Example/CN=Example Root CA", rsa);
+        let inter = root.intermediate(
+            d,
+            "inter",
+            "/C=JP/O=Example/CN=Example Intermediate CA",
+            rsa,
+        );
+        let ours = inter.issue(
+            d,
+            "ours",
+            &leaf("/C=JP/O=Example/CN=gw1", "DNS:gw1.example"),
+        );
+        let swan = inter.issue(
+            d,
+            "swan",
+            &leaf("/C=JP/O=Example/CN=swan", "DNS:swan.example"),
+        );
+        let rogue_root = Ca::root(d, "rogue", "/C=JP/O=Rogue/CN=Rogue Root CA", rsa);
+        let rogue = rogue_root.issue(
+            d,
+            "rogue",
+            &leaf("/C=JP/O=Example/CN=swan", "DNS:swan.example"),
+        );
+        let ours_chain = d.join("ours-chain.pem");
+        std::fs::write(&ours_chain, ours.cert_pem() + &inter.cert_pem()).unwrap();
         println!(
             "test PKI (six RSA 3072 keys) made in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        (TestDirKeep(dir), p)
+        (
+            dir,
+            Pki {
+                root,
+                inter,
+                ours,
+                swan,
+                rogue,
+                ours_chain,
+            },
+        )
     });
     p
 }
 
-/// Keeps the PKI's directory for the process's lifetime (statics are never dropped; the
-/// harness sweeps directories of dead test processes).
-struct TestDirKeep(#[allow(dead_code)] TempDir);
-
 /// Our `certificate:` block and identities (under `ike:`).
-fn ours_cert_block(pki: &TestPki, peer_dn: &str) -> String {
+fn ours_cert_block(pki: &Pki, peer_dn: &str) -> String {
     format!(
-        "      certificate:\n        file: {}\n        key-file: {}\n        trusted-ca: [ {} ]\n      my-identifier: {{ asn1dn: \"{}\" }}\n      peers-identifier: {{ asn1dn: \"{peer_dn}\" }}\n",
+        "      certificate:\n        file: {}\n        key-file: {}\n        trusted-ca: [ {} ]\n      my-identifier: {{ asn1dn: \"{OUR_DN}\" }}\n      peers-identifier: {{ asn1dn: \"{peer_dn}\" }}\n",
         pki.ours_chain.display(),
         pki.ours.key.display(),
         pki.root.cert.display(),
-        pki.ours.dn,
     )
 }
 
-/// charon with certificate `me` (from `pki`), trusting the root for us.
-fn swan_cert_cfg(pki: &TestPki, me: &common::charon::Issued) -> CharonConfig {
-    swan_cfg().with_pubkey(PubkeyAuth::new(pki, me, &pki.ours.dn))
+/// charon with certificate `me` (from `pki`), trusting our root and holding the intermediate
+/// (which it sends after its own certificate).
+fn swan_cert_cfg(pki: &Pki, me: &Issued) -> CharonConfig {
+    let mut c = swan_cfg();
+    c.remote_id = Some(OUR_DN.into());
+    c.pubkey = Some(PubkeyAuth {
+        cert_pem: me.cert_pem(),
+        key_pem: me.key_pem(),
+        ca_pems: vec![pki.root.cert_pem(), pki.inter.cert_pem()],
+        send_cert: None,
+        rsa_pss: false,
+    });
+    c
 }
 
 /// Certificate messages: charon logs the chain it received and its successful verification.
@@ -260,7 +299,7 @@ fn rsa3072_certificates_ours_initiates_through_fragments() {
         return;
     }
     let pki = pki();
-    let yaml = ours_yaml("", false, &ours_cert_block(pki, &pki.swan.dn));
+    let yaml = ours_yaml("", false, &ours_cert_block(pki, SWAN_DN));
     let (counts, log) = fragmented_interop(false, swan_cert_cfg(pki, &pki.swan), &yaml);
     assert_certificates_used(&log);
     // Message 5 (ID, two certificates, SIG: about 2.5 KB) alone needs five 576-byte fragments.
@@ -274,18 +313,17 @@ fn rsa3072_certificates_swan_initiates_through_fragments() {
         return;
     }
     let pki = pki();
-    let yaml = ours_yaml("", true, &ours_cert_block(pki, &pki.swan.dn));
+    let yaml = ours_yaml("", true, &ours_cert_block(pki, SWAN_DN));
     let (counts, log) = fragmented_interop(true, swan_cert_cfg(pki, &pki.swan), &yaml);
     assert_certificates_used(&log);
     assert!(counts.from_ours >= 5 && counts.from_swan >= 5, "{counts:?}");
 }
 
 /// charon initiates with a refused credential; our log must say why in plain words.
-fn refused(me: &common::charon::Issued, peer_dn: &str, expect: &[&str]) {
+fn refused(me: &Issued, peer_dn: &str, expect: &[&str]) {
     let pki = pki();
     let lab = lab();
     let charon = Charon::start(&lab.swan, swan_cert_cfg(pki, me));
-    charon.load_pubkey();
     let yaml = ours_yaml("", true, &ours_cert_block(pki, peer_dn));
     let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
     let _ = charon.initiate_timeout("net", 10);
@@ -315,7 +353,7 @@ fn untrusted_ca_is_refused_in_plain_words() {
     let pki = pki();
     refused(
         &pki.rogue,
-        &pki.swan.dn,
+        SWAN_DN,
         &["which we do not trust", "Rogue Root CA", "Example Root CA"],
     );
 }
