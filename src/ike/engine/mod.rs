@@ -565,7 +565,7 @@ impl Engine {
                     peer_identity: e.state.sa().map(|s| s.peer_identity.to_string()),
                     nat: e.nat_status(),
                     peer_dpd: e.state.sa().is_some_and(|s| s.peer_dpd),
-                    peer_certificate: None,
+                    peer_certificate: e.state.sa().and_then(|s| s.peer_cert.clone()),
                 })
                 .collect(),
             children: self.children.status(now),

@@ -115,6 +115,11 @@ fn main_mode_with_rsa_signatures_and_asn1dn_identities() {
         b.phase1[0].peer_identity.as_deref(),
         Some("asn1dn:\"C=JP, O=Example, CN=gw-a\"")
     );
+    // The peer's certificate, for the API and panel.
+    let pc = a.phase1[0].peer_certificate.as_ref().unwrap();
+    assert_eq!(pc.subject, "C=JP, O=Example, CN=gw-b");
+    assert_eq!(pc.issuer, "C=JP, O=Example, CN=Test Intermediate");
+    assert!(b.phase1[0].peer_certificate.is_some());
     // Messages 3 and 4 carry a CERTREQ for the root.
     let certreqs = p
         .log

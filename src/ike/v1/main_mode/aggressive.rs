@@ -192,7 +192,7 @@ impl AmInitiatorSent {
         };
         let last = common.iv.clone();
         Ok(AmInitiatorDone {
-            sa: common.into_sa(last, peer, false),
+            sa: common.into_sa(last, peer, false, None),
             msg3,
             float,
         })
@@ -346,7 +346,7 @@ impl AmResponderSent {
             return Err(Fault::Fail(d, None));
         }
         let peer = self.peer.clone();
-        Ok(self.common.into_sa(last, peer, false))
+        Ok(self.common.into_sa(last, peer, false, None))
     }
 }
 

@@ -218,7 +218,9 @@ impl MmInitiatorSentAuth {
             .common
             .open_auth(ctx, body, hdr.next_payload, AuthSide::HashR)
         {
-            Ok((peer, ic, last)) => Ok(self.common.into_sa(last, peer, ic)),
+            Ok(p) => Ok(self
+                .common
+                .into_sa(p.next_iv, p.identity, p.initial_contact, p.cert)),
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => Err(Fault::Fail(d, None)),
         }

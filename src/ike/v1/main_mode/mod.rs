@@ -17,6 +17,7 @@ use crate::ike::diagnostic::{AuthSide, Diagnostic};
 use crate::ike::policy::{Identity, IkePolicy, NatTraversal};
 use crate::ike::proposal::{select_phase1, Phase1Proposal, Reject};
 use crate::ike::random::random_bytes;
+use crate::ike::status::PeerCertificate;
 use crate::wire::isakmp::{
     ExchangeType, Flags, HeaderRepr, IdPayload, NotifyPayload, NotifyType, PayloadChain,
     PayloadType, SaPayload, SaRepr, DOI_IPSEC,
@@ -41,9 +42,20 @@ use super::{ct_eq, Ctx, DropReason, Fault, NotifySpec};
 /// Nonce length we send (strongSwan sends 32 bytes too).
 const NONCE_LEN: usize = 32;
 
-/// Message 5/6 checked: (peer identity, INITIAL-CONTACT seen, next IV), or why not (with a drop
-/// reason when the input is only to be ignored).
-type AuthOutcome = Result<(Identity, bool, Vec<u8>), (Option<DropReason>, Diagnostic)>;
+/// Message 5/6 checked: the peer, or why not (with a drop reason when the input is only to be
+/// ignored).
+type AuthOutcome = Result<AuthedPeer, (Option<DropReason>, Diagnostic)>;
+
+/// What a verified message 5/6 told about the peer.
+struct AuthedPeer {
+    identity: Identity,
+    /// It carried INITIAL-CONTACT.
+    initial_contact: bool,
+    /// The IV after it.
+    next_iv: Vec<u8>,
+    /// The certificate it authenticated with (signatures only).
+    cert: Option<PeerCertificate>,
+}
 
 /// Initiator, message 1 sent, waiting for message 2.
 pub(crate) struct MmInitiatorSentSa {
@@ -122,7 +134,13 @@ impl Authenticating {
         }
     }
 
-    fn into_sa(self, last_block: Vec<u8>, peer: Identity, initial_contact: bool) -> IsakmpSa {
+    fn into_sa(
+        self,
+        last_block: Vec<u8>,
+        peer: Identity,
+        initial_contact: bool,
+        peer_cert: Option<PeerCertificate>,
+    ) -> IsakmpSa {
         IsakmpSa {
             icookie: self.icookie,
             rcookie: self.rcookie,
@@ -134,6 +152,7 @@ impl Authenticating {
             nat: self.nat,
             peer_dpd: self.vids.dpd,
             initial_contact,
+            peer_cert,
         }
     }
 
@@ -164,12 +183,13 @@ impl Authenticating {
             AuthSide::HashR => self.keys.hash_r(&t, id.body),
             AuthSide::HashI => self.keys.hash_i(&t, id.body),
         };
+        let mut cert = None;
         let peer = match ctx.policy.auth.certificate() {
             Some(creds) if self.proposal.auth.is_signature() => {
                 let peer = parse_identity(id.body).map_err(|d| (None, d))?;
                 let configured = ctx.policy.peer_id.as_ref();
                 match auth::verify_peer(creds, &msg, &peer, configured, &expected, ctx.now_unix) {
-                    Ok(_) => {}
+                    Ok(c) => cert = Some(PeerCertificate::of(&c)),
                     Err(PeerRefused::Refused(d)) => return Err((None, d)),
                     Err(PeerRefused::NeedCrl(url)) => {
                         let d = Diagnostic::Unsupported {
@@ -202,7 +222,12 @@ impl Authenticating {
                 .map(|n| n.kind == NotifyType::INITIAL_CONTACT)
                 .unwrap_or(false)
         });
-        Ok((peer, ic, next_iv))
+        Ok(AuthedPeer {
+            identity: peer,
+            initial_contact: ic,
+            next_iv,
+            cert,
+        })
     }
 
     /// Builds our encrypted message 5 or 6 (ID and HASH, or ID, CERTs and SIG) and returns it

@@ -148,14 +148,17 @@ impl MmResponderSentKe {
         }
         let c = &self.common;
         match c.open_auth(ctx, body, hdr.next_payload, AuthSide::HashI) {
-            Ok((peer, ic, iv_after_5)) => {
+            Ok(p) => {
                 let mut common = self.common;
-                common.iv = iv_after_5;
+                common.iv = p.next_iv;
                 let (out, last) = match common.seal_auth(ctx, AuthSide::HashR) {
                     Ok(x) => x,
                     Err(d) => return Err(Fault::Fail(d, None)),
                 };
-                Ok((common.into_sa(last, peer, ic), out))
+                Ok((
+                    common.into_sa(last, p.identity, p.initial_contact, p.cert),
+                    out,
+                ))
             }
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => {
