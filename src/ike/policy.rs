@@ -549,7 +549,7 @@ impl IkePolicy {
             if !matches!(c.key.kind(), crate::ike::auth::KeyKind::Rsa(_)) {
                 return Err(format!(
                     "IKEv1 authenticates with RSA certificates here, and certificate.key-file \
-                     holds a {} key: use an RSA certificate, or `version: 2` for ECDSA and Ed25519",
+                     holds an {} key: use an RSA certificate, or `version: 2` for ECDSA and Ed25519",
                     c.key.kind()
                 ));
             }

@@ -223,7 +223,7 @@ fn policy_refuses_what_ikev1_certificates_cannot_do() {
     );
     let e = ec.validate().unwrap_err();
     assert!(
-        e.contains("holds a ECDSA P-256 key") && e.contains("`version: 2`"),
+        e.contains("holds an ECDSA P-256 key") && e.contains("`version: 2`"),
         "{e}"
     );
 }
