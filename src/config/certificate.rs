@@ -150,6 +150,14 @@ interfaces:
         assert!(e[0].contains("does not belong to our certificate"), "{e:?}");
         let e = errors(&YAML.replace("        trusted-ca: [cas]\n", ""), &dir);
         assert!(e[0].contains("needs `trusted-ca"), "{e:?}");
+        let e = errors(
+            &YAML.replace("asn1dn: \"C=JP, O=Example, CN=gw1\"", "fqdn: gw1.example"),
+            &dir,
+        );
+        assert!(
+            e[0].contains("my-identifier: fqdn:gw1.example is not in our certificate (subject \"C=JP, O=Example, CN=gw1\")"),
+            "{e:?}"
+        );
         let e = errors(&YAML.replace("CN=gw2", "CN"), &dir);
         assert!(
             e[0].contains(

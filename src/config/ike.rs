@@ -132,6 +132,7 @@ pub(super) fn parse_ike(
     p.psk = psk?;
     if let Some(a) = auth {
         p.auth = a?;
+        own_identity_in_certificate(m, n, &p, errs);
     }
     // The parser above should have caught everything; the policy's own check is the safety net
     // (reported only when nothing else was, so that it never repeats an error in other words).
@@ -210,6 +211,33 @@ fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors
                 FRAGMENT_SIZE.end(),
             ),
         ),
+    }
+}
+
+/// With `ike.certificate`, `my-identifier` must name what our certificate holds (the peer checks
+/// it against the certificate and would refuse us).
+fn own_identity_in_certificate(m: &Mapping, n: &Node<'_>, p: &IkePolicy, errs: &mut Errors) {
+    let (Some(c), Some(id), Some(node)) =
+        (p.auth.certificate(), &p.my_id, child(m, n, "my-identifier"))
+    else {
+        return;
+    };
+    if !crate::ike::auth::identity_in_certificate(id, &c.cert) {
+        let holds: Vec<String> = c.cert.alt_names.iter().map(|a| a.to_string()).collect();
+        node.error(
+            errs,
+            format!(
+                "{id} is not in our certificate (subject \"{}\"{}{}): peers would refuse it; \
+                 use one of these, or leave my-identifier out to send the subject",
+                c.cert.subject,
+                if holds.is_empty() {
+                    ""
+                } else {
+                    ", subjectAltNames "
+                },
+                holds.join(", ")
+            ),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Fuzz harness for the certificate core's parsing of hostile input: certificates (CERT
 //! payloads), DER names (ID_DER_ASN1_DN payloads), DN text (configuration), CRLs (fetched over
-//! HTTP), PEM key files, and path validation of a chain of arbitrary certificates. Shared by
+//! HTTP), PEM key files, path validation of a chain of arbitrary certificates, and the IKEv2 AUTH
+//! payload (RFC 7427 AlgorithmIdentifier) the signature is checked with. Shared by
 //! the cargo-fuzz target `certificates` and the `cargo test` replay.
 //!
 //! Not an API: `#[doc(hidden)] pub` only so that the fuzz crate can call in.
@@ -17,7 +18,7 @@ pub fn certificates(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    match which % 5 {
+    match which % 6 {
         0 => certificate(rest),
         1 => der_name(rest),
         2 => {
@@ -30,10 +31,11 @@ pub fn certificates(data: &[u8]) {
             let _ = store.insert_fetched("http://192.0.2.1/ca.crl", rest);
             let _ = store.add_file("ca.crl", rest);
         }
-        _ => {
+        4 => {
             let _ = PrivateKey::from_pem(rest);
             chain(rest);
         }
+        _ => crate::ike::v2::fuzzing::auth_payload(rest),
     }
 }
 

@@ -206,7 +206,17 @@ impl Engine {
             return true;
         };
         let (Some(idr), Some(_)) = (f.idr, f.auth) else {
+            let cert = self.policy.auth.certificate();
             let d = match f.error {
+                Some(NotifyType::AUTHENTICATION_FAILED) if cert.is_some() => {
+                    let c = cert.map(|c| &c.cert);
+                    V2Diagnostic::PeerRefusedCertificate {
+                        peer,
+                        our_id: self.policy.my_identity().to_string(),
+                        subject: c.map(|c| c.subject.to_string()).unwrap_or_default(),
+                        issuer: c.map(|c| c.issuer.to_string()).unwrap_or_default(),
+                    }
+                }
                 Some(NotifyType::AUTHENTICATION_FAILED) => V2Diagnostic::PeerRefusedAuth {
                     peer,
                     our_id: self.policy.my_identity().to_string(),

@@ -161,7 +161,7 @@ pub(super) fn verify_auth(
 }
 
 /// The scheme and signature of a peer's AUTH payload; the error names what it used.
-fn peer_scheme(
+pub(super) fn peer_scheme(
     method: AuthMethod,
     data: &[u8],
     kind: KeyKind,

@@ -45,6 +45,28 @@ pub fn initiator(data: &[u8]) {
     Duel::run(data, 0);
 }
 
+/// A peer's AUTH payload body as the certificate path reads it: the method (first byte), the
+/// key kind of its certificate (second byte), then the data (RFC 7427: an AlgorithmIdentifier
+/// length, the DER, the signature). What parses names a scheme that fits the key kind.
+pub fn auth_payload(data: &[u8]) {
+    use crate::ike::auth::KeyKind;
+    let [method, kind, rest @ ..] = data else {
+        return;
+    };
+    let kind = [
+        KeyKind::Rsa(2048),
+        KeyKind::EcdsaP256,
+        KeyKind::EcdsaP384,
+        KeyKind::Ed25519,
+    ][usize::from(*kind) % 4];
+    if let Ok((scheme, sig)) =
+        super::auth_sig::peer_scheme(crate::wire::ikev2::AuthMethod(*method), rest, kind)
+    {
+        assert!(sig.len() <= rest.len());
+        let _ = scheme.to_string();
+    }
+}
+
 /// The engine's building blocks on parsed fuzz payloads: proposal choice (IKE and ESP, as
 /// responder and as initiator checking an answer), traffic-selector narrowing and CIDR
 /// decomposition, SK/SKF location and fragment reassembly.

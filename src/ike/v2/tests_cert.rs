@@ -239,3 +239,24 @@ fn an_expired_certificate_gives_its_date() {
         p.a.failures()
     );
 }
+
+#[test]
+fn a_signature_by_another_key_does_not_verify() {
+    let root = TestCa::root("Test Root", TestKey::P256);
+    let mut p = cert_pair(&root, TestKey::P256, b_spec(), &root);
+    // B signs with a key that is not its certificate's (the loader refuses that; built by hand).
+    let mut creds = credentials(&root, TestKey::P256, &b_spec(), &root);
+    creds.key = private_key(&crate::ike::auth::testpki::key_pair(TestKey::P256).1);
+    let mut pb = p.b.engine.policy.clone();
+    pb.auth = AuthChoice::Certificate(Arc::new(creds));
+    p.b.engine = Engine::new(pb, Box::new(SeededRandom::new(2)));
+    p.b.engine
+        .set_wall_clock(WallClock::new(p.now, Duration::from_secs(NOW as u64)));
+    p.up();
+    let f = p.a.failures();
+    assert!(
+        f[0].contains("the peer's ecdsa-sha256 signature does not verify with the key of its certificate \"C=JP, O=Example, CN=gw-b\""),
+        "{f:?}"
+    );
+    assert!(p.a.children_up().is_empty());
+}
