@@ -190,6 +190,7 @@ struct Pki {
     inter: Ca,
     ours: Issued,
     swan: Issued,
+    rogue_root: Ca,
     rogue: Issued,
     /// Our certificate followed by the intermediate (`certificate.file`).
     ours_chain: PathBuf,
@@ -246,6 +247,7 @@ fn pki() -> &'static Pki {
                 inter,
                 ours,
                 swan,
+                rogue_root,
                 rogue,
                 ours_chain,
             },
@@ -372,5 +374,38 @@ fn wrong_identity_is_refused_in_plain_words() {
             "CN=someone-else",
             "CN=swan",
         ],
+    );
+}
+
+#[test]
+fn peer_refusing_our_certificate_is_explained() {
+    if !can_run() {
+        return;
+    }
+    let pki = pki();
+    let lab = lab();
+    // charon trusts only the rogue root: it cannot validate our chain.
+    let mut cfg = swan_cert_cfg(pki, &pki.swan);
+    if let Some(p) = cfg.pubkey.as_mut() {
+        p.ca_pems = vec![pki.rogue_root.cert_pem()];
+    }
+    let charon = Charon::start(&lab.swan, cfg);
+    let yaml = ours_yaml("", false, &ours_cert_block(pki, SWAN_DN));
+    let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
+    let expect = "refused our Main Mode authentication";
+    let ok = gw.wait_log(expect, 20);
+    let log = gw.log_text();
+    assert!(
+        ok,
+        "ikegate's log lacks {expect:?}:\n{log}\n--- charon ---\n{}",
+        common::tail(&charon.log(), 40)
+    );
+    assert!(
+        log.contains("with our certificate \"C=JP, O=Example, CN=gw1\""),
+        "{log}"
+    );
+    println!(
+        "diagnostic: {}",
+        log.lines().find(|l| l.contains(expect)).unwrap_or("")
     );
 }

@@ -59,6 +59,20 @@ pub enum Diagnostic {
         /// The peer.
         peer: IpAddr,
     },
+    /// Initiator (IKEv1 signatures): the peer answered our message 5 with a notification that
+    /// refuses our certificate or identity.
+    PeerRefusedCertificate {
+        /// The notification it sent.
+        notify: NotifyType,
+        /// The peer.
+        peer: IpAddr,
+        /// The identity we sent.
+        our_id: String,
+        /// Our certificate's subject.
+        subject: String,
+        /// Our certificate's issuer.
+        issuer: String,
+    },
     /// Initiator: after our message 5 the peer sent a notification encrypted under other keys
     /// than ours (strongSwan answers an undecryptable message 5 with PAYLOAD-MALFORMED).
     PeerCouldNotDecrypt {
@@ -196,6 +210,10 @@ impl fmt::Display for Diagnostic {
             Diagnostic::PeerAuthFailed { notify, peer } => write!(
                 f,
                 "HASH_I did not verify on the peer ({peer} answered {notify}): {PSK_HINT}"
+            ),
+            Diagnostic::PeerRefusedCertificate { notify, peer, our_id, subject, issuer } => write!(
+                f,
+                "the peer ({peer}) refused our Main Mode authentication ({notify}): we sent identity {our_id} with our certificate \"{subject}\" issued by \"{issuer}\" — the peer may not trust that CA (give it the root CA), may expect another identity, or could not check revocation; its log says which"
             ),
             Diagnostic::PeerCouldNotDecrypt { peer } => write!(
                 f,
