@@ -357,6 +357,15 @@ fn refused(
         }
     }
     assert!(!gw.log_text().contains("ESP SAs installed"));
+    // charon had accepted us: our INFORMATIONAL (AUTHENTICATION_FAILED + Delete) removes its
+    // IKE SA at once.
+    charon.wait_ike_gone("gw", Duration::from_secs(5));
+    let l = charon.log();
+    assert!(
+        l.contains("[ N(AUTH_FAILED) D ]") && l.contains("received DELETE for IKE_SA"),
+        "{}",
+        common::tail(&l, 40)
+    );
     gw.log_text()
 }
 

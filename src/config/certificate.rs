@@ -158,6 +158,11 @@ interfaces:
             e[0].contains("my-identifier: fqdn:gw1.example is not in our certificate (subject \"C=JP, O=Example, CN=gw1\")"),
             "{e:?}"
         );
+        let e = errors(&YAML.replace("version: 2", "version: 1"), &dir);
+        assert!(
+            e[0].contains("IKEv1 signature authentication is not in this build yet"),
+            "{e:?}"
+        );
         let e = errors(&YAML.replace("CN=gw2", "CN"), &dir);
         assert!(
             e[0].contains(

@@ -237,6 +237,7 @@ impl Engine {
             return true;
         };
         if let Some(Err(AuthRefusal::Failed(d))) = verdict {
+            self.tell_peer_auth_failed(i);
             self.auth_failed(now, i, d);
             return true;
         }

@@ -20,7 +20,9 @@ use crate::ike::event::Event;
 use crate::ike::policy::IkePolicy;
 use crate::ike::status::PeerCertificate;
 use crate::ike::Diagnostic;
-use crate::wire::ikev2::{AuthRepr, IdRepr};
+use crate::wire::ikev2::{
+    AuthRepr, DeleteRepr, ExchangeType, IdRepr, NotifyRepr, NotifyType, ProtocolId,
+};
 
 use super::auth::identity_of;
 use super::{Engine, V2Diagnostic};
@@ -418,6 +420,32 @@ impl Engine {
             peer_id: identity_of(id).map_or_else(|| format!("{}", id.id_type), |x| x.to_string()),
             our_id: self.policy.my_identity().to_string(),
         })
+    }
+
+    /// Initiator: the responder authenticated us but we refuse it. Tells it so (RFC 7296
+    /// §2.21.2: AUTHENTICATION_FAILED) and deletes the IKE SA in the same INFORMATIONAL
+    /// request, sent once, so that the peer does not keep an IKE SA and child we never use.
+    pub(super) fn tell_peer_auth_failed(&mut self, i: usize) {
+        let Some(mid) = self.sas.get(i).map(|s| s.next_request_id) else {
+            return;
+        };
+        let header = self.header(i, ExchangeType::INFORMATIONAL, mid, false);
+        let notify = NotifyRepr {
+            protocol: ProtocolId(0),
+            kind: NotifyType::AUTHENTICATION_FAILED,
+            spi: &[],
+            data: &[],
+        };
+        let Ok(delete) = DeleteRepr::new(ProtocolId::IKE, 0, &[]) else {
+            return;
+        };
+        let Some(dgrams) = self.seal(i, &header, &[&notify, &delete]) else {
+            return;
+        };
+        let (port, peer) = (self.sas[i].local_port, self.sas[i].peer);
+        for d in dgrams {
+            self.io.send(port, peer, d);
+        }
     }
 
     /// Sets a message aside until the CRL at `url` is fetched; asks the caller for it once.
