@@ -160,7 +160,7 @@ interfaces:
         );
         let e = errors(&YAML.replace("version: 2", "version: 1"), &dir);
         assert!(
-            e[0].contains("IKEv1 signature authentication is not in this build yet"),
+            e[0].contains("IKEv1 authenticates with RSA certificates here, and certificate.key-file holds an ECDSA P-256 key"),
             "{e:?}"
         );
         let e = errors(&YAML.replace("CN=gw2", "CN"), &dir);

@@ -524,15 +524,6 @@ impl IkePolicy {
     }
 
     fn validate_ikev1_phase1(&self) -> Result<(), String> {
-        // IKEv1 Main Mode with RSA signatures comes on top of the certificate core (h-v1cert):
-        // until then a certificate on an IKEv1 tunnel is refused rather than run with no key.
-        if self.auth.certificate().is_some() {
-            return Err(
-                "ike.certificate: IKEv1 signature authentication is not in this build yet; \
-                 use ike.version: 2 (or a pre-shared key)"
-                    .into(),
-            );
-        }
         if self.phase1.encryption.is_empty() || self.phase1.hash.is_empty() {
             return Err("phase1 needs at least one encryption and one hash algorithm".into());
         }
