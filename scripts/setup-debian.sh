@@ -5,7 +5,7 @@ if [ "$(id -u)" != 0 ]; then
     echo "setup-debian.sh: run as root (sudo); it installs Debian packages" >&2
     exit 1
 fi
-pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 chromium fonts-dejavu-core
+pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
       libstrongswan-standard-plugins mmdebstrap)
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them

@@ -103,7 +103,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => match load(&config) {
             Ok(c) => {
-                for w in ikegate::config::weak_settings(&c) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                for w in c.warnings(now) {
                     eprintln!("warning: {w}");
                 }
                 println!("config OK: {} interface(s)", c.interfaces.len());

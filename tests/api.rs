@@ -104,6 +104,7 @@ impl AdminState for Fake {
             peer_dpd: true,
             key_exchanges: Some("curve25519 + mlkem768".into()),
             post_quantum: true,
+            peer_certificate: None,
         }];
         vec![up, tunnel("ipsec1", "manual", TunnelState::Down)]
     }
@@ -636,9 +637,19 @@ async fn openapi_document_describes_every_endpoint() {
         }
     }
     let schemas = v["components"]["schemas"].as_object().unwrap();
-    for name in ["Tunnel", "Phase2Sa", "Proposals", "ErrorBody", "Dpd"] {
+    for name in [
+        "Tunnel",
+        "Phase2Sa",
+        "Proposals",
+        "ErrorBody",
+        "Dpd",
+        "PeerCertificate",
+    ] {
         assert!(schemas.contains_key(name), "{name}");
     }
+    let cert = &schemas["Phase1Sa"]["properties"]["peer_certificate"];
+    assert!(cert.is_object(), "Phase1Sa.peer_certificate missing");
+    assert!(schemas["PeerCertificate"]["properties"]["fingerprint_sha256"].is_object());
     assert_eq!(
         schemas["Phase2Sa"]["properties"]["selectors"]["type"],
         "array"

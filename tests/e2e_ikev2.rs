@@ -8,9 +8,9 @@ mod common;
 
 use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
+use common::netns::{require_root, swan_lab, SwanLab};
+use common::poll_opt;
 use common::tshark::{self, Capture, EspSa};
-use common::{poll_opt, TempDir};
 use std::time::Duration;
 
 const OURS: &str = "10.0.0.1";
@@ -24,32 +24,8 @@ fn can_run() -> bool {
         && common::require_programs(&["ping"])
 }
 
-struct Lab {
-    ours: Netns,
-    swan: Netns,
-    link: Veth,
-    dir: TempDir,
-}
-
-fn lab() -> Lab {
-    let ours = Netns::new("v2o");
-    let swan = Netns::new("v2s");
-    let link = veth(
-        &ours,
-        &[&format!("{OURS}/24")],
-        &swan,
-        &[&format!("{SWAN}/24")],
-    );
-    ours.add_lo_addr("192.168.1.1/32");
-    ours.add_lo_addr("fd00:1::1/128");
-    swan.add_lo_addr("192.168.2.1/32");
-    swan.add_lo_addr("fd00:2::1/128");
-    Lab {
-        ours,
-        swan,
-        link,
-        dir: TempDir::new("v2swan"),
-    }
+fn lab() -> SwanLab {
+    swan_lab("v2o", "v2s", "v2swan")
 }
 
 /// One interop case.

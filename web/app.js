@@ -121,6 +121,21 @@ function dl(id, pairs) {
   for (const [k, v] of pairs) { d.append(el('dt', k), el('dd', v)); }
 }
 
+// The peer's identity and, with certificate authentication, its certificate: subject, issuer,
+// validity and SHA-256 fingerprint, one per line.
+function peerCell(p) {
+  const td = el('td');
+  td.append(el('div', p.peer_identity || '–'));
+  const c = p.peer_certificate;
+  if (c) {
+    for (const line of ['subject: ' + c.subject, 'issuer: ' + c.issuer, 'valid: ' + c.not_before + ' – ' + c.not_after]) {
+      td.append(el('div', line, 'muted'));
+    }
+    td.append(el('div', 'SHA-256 ' + c.fingerprint_sha256, 'mono muted'));
+  }
+  return td;
+}
+
 async function detail(name) {
   $('list').classList.add('hidden');
   $('detail').classList.remove('hidden');
@@ -150,7 +165,7 @@ async function detail(name) {
   for (const p of t.phase1) {
     const tr = el('tr');
     tr.append(el('td', p.role), el('td', p.state), el('td', p.initiator_cookie + ':' + p.responder_cookie, 'mono'),
-      el('td', (p.proposal || '–') + pqText(p)), el('td', p.peer, 'mono'), el('td', dur(p.age_secs)), el('td', dur(p.expires_in_secs)));
+      el('td', (p.proposal || '–') + pqText(p)), el('td', p.peer, 'mono'), peerCell(p), el('td', dur(p.age_secs)), el('td', dur(p.expires_in_secs)));
     b1.append(tr);
   }
   // Every traffic selector of the pair, one per line (older servers send only proxy_ids).

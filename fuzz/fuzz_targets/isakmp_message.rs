@@ -1,9 +1,10 @@
 //! The IKEv1/ISAKMP parsers of `wire::isakmp` on arbitrary bytes: header, payload chain, SA
-//! with its proposals, transforms and attributes, ID, Notify and Delete.
+//! with its proposals, transforms and attributes, ID, Notify, Delete, CERT/CERTREQ and fragment.
 #![no_main]
 
 use ikegate::wire::isakmp::{
-    DeletePayload, Header, IdPayload, NotifyPayload, PayloadType, Payloads, SaPayload,
+    CertPayload, DeletePayload, FragmentPayload, Header, IdPayload, NotifyPayload, PayloadType,
+    Payloads, SaPayload,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -19,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
         PayloadType::ID,
         PayloadType::NOTIFY,
         PayloadType::DELETE,
+        PayloadType::CERT,
+        PayloadType::FRAGMENT,
     ] {
         body(kind, data);
     }
@@ -29,6 +32,8 @@ fn body(kind: PayloadType, b: &[u8]) {
         PayloadType::SA => sa(b),
         PayloadType::ID => drop(IdPayload::parse(b)),
         PayloadType::NOTIFY => drop(NotifyPayload::parse(b)),
+        PayloadType::CERT | PayloadType::CERT_REQ => drop(CertPayload::parse(b)),
+        PayloadType::FRAGMENT => drop(FragmentPayload::parse(b)),
         PayloadType::DELETE => {
             if let Ok(d) = DeletePayload::parse(b) {
                 d.spis().for_each(drop);

@@ -124,7 +124,7 @@ async fn not_found() -> ApiError {
         needs `Authorization: Bearer <token>`."),
     paths(list_tunnels, get_tunnel, get_proposals, put_proposals, get_proxy_ids, put_proxy_ids,
         get_dpd, initiate, rekey, reset, wireshark_keys, openapi, metrics, healthz),
-    components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa,
+    components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
         model::IkeCounters, model::Proposals, model::ProposalBlock, model::Phase1Block,
         model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health)),

@@ -116,6 +116,26 @@ pub struct Phase1Sa {
     /// post-quantum protected (classic (EC)DH only).
     #[serde(default)]
     pub post_quantum: bool,
+    /// The certificate the peer authenticated with (certificate authentication only).
+    #[serde(default)]
+    pub peer_certificate: Option<PeerCertificate>,
+}
+
+/// A peer's X.509 certificate, as validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeerCertificate {
+    /// Subject DN, e.g. `C=JP, O=Example, CN=gw2`.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial number (hex).
+    pub serial: String,
+    /// notBefore, `YYYY-MM-DD hh:mm:ss UTC`.
+    pub not_before: String,
+    /// notAfter, `YYYY-MM-DD hh:mm:ss UTC`.
+    pub not_after: String,
+    /// SHA-256 fingerprint of the DER, colon-separated hex.
+    pub fingerprint_sha256: String,
 }
 
 /// One ESP SA pair.

@@ -463,6 +463,16 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                         peer_dpd: p.peer_dpd,
                         key_exchanges: p.key_exchanges.clone(),
                         post_quantum: p.post_quantum,
+                        peer_certificate: p.peer_certificate.as_ref().map(|c| {
+                            model::PeerCertificate {
+                                subject: c.subject.clone(),
+                                issuer: c.issuer.clone(),
+                                serial: c.serial.clone(),
+                                not_before: c.not_before.clone(),
+                                not_after: c.not_after.clone(),
+                                fingerprint_sha256: c.fingerprint_sha256.clone(),
+                            }
+                        }),
                     });
                 }
                 if let Some(p) = st

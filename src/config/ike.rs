@@ -26,6 +26,7 @@ const IKE_KEYS: &[&str] = &[
     "fragmentation",
     "fragment-size",
     "post-quantum",
+    "certificate",
 ];
 
 /// The range `ike.fragment-size` accepts: 576 is the datagram every IPv4 host must accept
@@ -45,7 +46,11 @@ pub(super) fn parse_ike(
     errs: &mut Errors,
 ) -> Option<IkePolicy> {
     let m = n.block(errs, IKE_KEYS)?;
-    let psk = psk(iface, iface_node, base, errs);
+    let auth = child(m, n, "certificate").map(|c| super::certificate::certificate(&c, base, errs));
+    let psk = match &auth {
+        Some(_) => psk_beside_certificate(iface, iface_node, errs),
+        None => psk(iface, iface_node, base, errs),
+    };
     let mut p = IkePolicy::seil_defaults(local, remote, b"");
     p.nat_traversal = match nat {
         NatTraversal::Disable => IkeNat::Disable,
@@ -128,6 +133,10 @@ pub(super) fn parse_ike(
     super::pq::post_quantum(m, n, &mut p, errs);
     super::pq::settle(&mut p);
     p.psk = psk?;
+    if let Some(a) = auth {
+        p.auth = a?;
+        own_identity_in_certificate(m, n, &p, errs);
+    }
     // The parser above should have caught everything; the policy's own check is the safety net
     // (reported only when nothing else was, so that it never repeats an error in other words).
     if errs.0.len() == errors_before {
@@ -167,24 +176,11 @@ fn version(n: &Node<'_>, errs: &mut Errors) -> Option<IkeVersion> {
     }
 }
 
-/// `fragmentation: enable | disable` and `fragment-size: BYTES` (IKEv2, RFC 7383).
+/// `fragmentation: enable | disable` and `fragment-size: BYTES`: IKEv2 fragmentation (RFC 7383),
+/// or on IKEv1 the FRAGMENTATION vendor ID and fragment payloads as strongSwan does them.
 fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors) {
     let frag = child(m, n, "fragmentation");
     let size = child(m, n, "fragment-size");
-    if p.version == IkeVersion::V1 {
-        // `fragmentation: disable` says what IKEv1 does anyway, so it is accepted.
-        let disable = frag.as_ref().map(|f| f.value.as_str() == Some("disable"));
-        let offending = [frag.filter(|_| disable != Some(true)), size];
-        for x in offending.iter().flatten() {
-            x.error(
-                errs,
-                "IKE fragmentation (RFC 7383) is an IKEv2 feature here; IKEv1 messages are not \
-                 fragmented: remove this key, or set `version: 2` if the peer speaks IKEv2",
-            );
-        }
-        p.fragmentation = false;
-        return;
-    }
     if let Some(f) = &frag {
         if let Some(on) = f.choice(errs, &[("enable", true), ("disable", false)]) {
             p.fragmentation = on;
@@ -219,6 +215,52 @@ fn fragmentation(m: &Mapping, n: &Node<'_>, p: &mut IkePolicy, errs: &mut Errors
             ),
         ),
     }
+}
+
+/// With `ike.certificate`, `my-identifier` must name what our certificate holds (the peer checks
+/// it against the certificate and would refuse us).
+fn own_identity_in_certificate(m: &Mapping, n: &Node<'_>, p: &IkePolicy, errs: &mut Errors) {
+    let (Some(c), Some(id), Some(node)) =
+        (p.auth.certificate(), &p.my_id, child(m, n, "my-identifier"))
+    else {
+        return;
+    };
+    if !crate::ike::auth::identity_in_certificate(id, &c.cert) {
+        let holds: Vec<String> = c.cert.alt_names.iter().map(|a| a.to_string()).collect();
+        node.error(
+            errs,
+            format!(
+                "{id} is not in our certificate (subject \"{}\"{}{}): peers would refuse it; \
+                 use one of these, or leave my-identifier out to send the subject",
+                c.cert.subject,
+                if holds.is_empty() {
+                    ""
+                } else {
+                    ", subjectAltNames "
+                },
+                holds.join(", ")
+            ),
+        );
+    }
+}
+
+/// With `ike.certificate`, a pre-shared key is an error (one method authenticates a tunnel).
+fn psk_beside_certificate(
+    iface: &Mapping,
+    n: &Node<'_>,
+    errs: &mut Errors,
+) -> Option<Zeroizing<Vec<u8>>> {
+    for k in ["preshared-key", "preshared-key-file"] {
+        if let Some(x) = child(iface, n, k) {
+            x.error(
+                errs,
+                "this tunnel authenticates with `ike.certificate`: remove the pre-shared key \
+                 (or the certificate block to use the key)",
+            );
+            return None;
+        }
+    }
+    Some(Zeroizing::new(Vec::new()))
 }
 
 fn psk(
@@ -313,13 +355,20 @@ fn enable(n: &Node<'_>, errs: &mut Errors) -> Option<bool> {
 }
 
 fn identity(n: &Node<'_>, errs: &mut Errors) -> Option<Identity> {
-    let m = n.block(errs, &["address", "fqdn", "user-fqdn", "key-id"])?;
+    let m = n.block(errs, &["address", "fqdn", "user-fqdn", "key-id", "asn1dn"])?;
     if m.len() != 1 {
         n.error(
             errs,
-            "give exactly one of address / fqdn / user-fqdn / key-id",
+            "give exactly one of address / fqdn / user-fqdn / key-id / asn1dn",
         );
         return None;
+    }
+    if let Some(d) = child(m, n, "asn1dn") {
+        let text = d.str(errs, "C=JP, O=Example, CN=gw1")?;
+        return crate::ike::auth::DistinguishedName::parse(text)
+            .map(Identity::Asn1Dn)
+            .map_err(|e| d.error(errs, e.to_string()))
+            .ok();
     }
     if let Some(a) = child(m, n, "address") {
         return a.ip(errs, "10.0.0.1").map(Identity::Address);

@@ -2,6 +2,7 @@
 //! and what to write instead; all errors are collected, not just the first.
 
 pub mod admin;
+mod certificate;
 mod ike;
 mod mode;
 pub mod node;
@@ -52,6 +53,27 @@ impl Default for InitiationConfig {
         InitiationConfig {
             max_half_open_per_source: Some(crate::ike::pacing::DEFAULT_MAX_HALF_OPEN),
         }
+    }
+}
+
+impl Config {
+    /// What `ikegate check` warns about without refusing the file: our certificates outside
+    /// their validity period at `now_unix`.
+    /// Also every weak setting (see [`weak_settings`]).
+    pub fn warnings(&self, now_unix: i64) -> Vec<String> {
+        let mut out = weak_settings(self);
+        for i in &self.interfaces {
+            if let Keying::Ike(p) = &i.keying {
+                if let Some(c) = p.auth.certificate() {
+                    out.extend(
+                        c.own_validity_warnings(now_unix)
+                            .into_iter()
+                            .map(|w| format!("interfaces.{}.ike.{w}", i.name)),
+                    );
+                }
+            }
+        }
+        out
     }
 }
 

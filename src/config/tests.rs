@@ -602,12 +602,13 @@ fn ikev2_defaults() {
     // Phase 2 as for IKEv1.
     let v1 = ike_policy(IKE);
     assert_eq!(p.phase2, v1.phase2);
-    // IKEv1 stays the default, with one group and no fragmentation.
+    // IKEv1 stays the default, with one group, and fragmentation announced as strongSwan does.
     let p = ike_policy(&IKE.replace("      version: 1\n", ""));
     assert_eq!(p.version, crate::ike::IkeVersion::V1);
     assert_eq!(p.phase1.dh_groups, [Modp1536]);
     assert!(p.phase1.prf.is_empty());
-    assert!(!p.fragmentation);
+    assert!(p.fragmentation);
+    assert_eq!(p.fragment_size, 1280);
     // A phase-1 block that sets only the lifetime keeps the IKEv2 defaults for the rest.
     let p = ike_policy(&with_phase1(&ikev2(""), "          lifetime: 3600\n"));
     assert_eq!(p.phase1.lifetime_secs, 3600);
@@ -725,7 +726,7 @@ fn ikev2_fragmentation() {
         "interfaces.ipsec0.ike.fragment-size: `fragment-size` has no effect with \
          `fragmentation: disable`: remove one of them",
     );
-    // On IKEv1: an error that says why, except `disable`, which is what IKEv1 does anyway.
+    // IKEv1 (strongSwan's proprietary fragments): the same keys, the same checks.
     let v1 = |extra: &str| {
         IKE.replace(
             "      exchange-mode: main\n",
@@ -734,18 +735,15 @@ fn ikev2_fragmentation() {
     };
     let p = ike_policy(&v1("      fragmentation: disable\n"));
     assert!(!p.fragmentation);
-    let all = errors(&v1(
-        "      fragmentation: enable\n      fragment-size: 1280\n",
+    let p = ike_policy(&v1(
+        "      fragmentation: enable\n      fragment-size: 576\n",
     ));
-    for key in ["fragmentation", "fragment-size"] {
-        assert_has(
-            &all,
-            &format!(
-                "interfaces.ipsec0.ike.{key}: IKE fragmentation (RFC 7383) is an IKEv2 feature \
-                 here; IKEv1 messages are not fragmented: remove this key, or set `version: 2`"
-            ),
-        );
-    }
+    assert_eq!((p.fragmentation, p.fragment_size), (true, 576));
+    let all = errors(&v1("      fragment-size: 100\n"));
+    assert_has(
+        &all,
+        "interfaces.ipsec0.ike.fragment-size: fragment-size is the largest IKE datagram",
+    );
 }
 
 #[test]

@@ -150,6 +150,32 @@ impl SkeyId {
         cky_r: &[u8; 8],
     ) -> SkeyId {
         let skeyid = hash.prf(psk, &[ni, nr]);
+        SkeyId::expand(hash, skeyid, gxy, cky_i, cky_r)
+    }
+
+    /// Derives them for signature authentication (RFC 2409 §5): `SKEYID = prf(Ni_b | Nr_b,
+    /// g^xy)`, the rest as for pre-shared keys.
+    pub fn derive_sig(
+        hash: HashAlg,
+        ni: &[u8],
+        nr: &[u8],
+        gxy: &[u8],
+        cky_i: &[u8; 8],
+        cky_r: &[u8; 8],
+    ) -> SkeyId {
+        let key = Zeroizing::new([ni, nr].concat());
+        let skeyid = hash.prf(&key, &[gxy]);
+        SkeyId::expand(hash, skeyid, gxy, cky_i, cky_r)
+    }
+
+    /// SKEYID_{d,a,e} from SKEYID.
+    fn expand(
+        hash: HashAlg,
+        skeyid: Zeroizing<Vec<u8>>,
+        gxy: &[u8],
+        cky_i: &[u8; 8],
+        cky_r: &[u8; 8],
+    ) -> SkeyId {
         let d = hash.prf(&skeyid, &[gxy, cky_i, cky_r, &[0]]);
         let a = hash.prf(&skeyid, &[&d, gxy, cky_i, cky_r, &[1]]);
         let e = hash.prf(&skeyid, &[&a, gxy, cky_i, cky_r, &[2]]);
@@ -250,6 +276,29 @@ mod tests {
             hex::decode("80f5f36ce1766d90").unwrap().try_into().unwrap(),
             hex::decode("8cfaf864c7f83e09").unwrap().try_into().unwrap(),
         )
+    }
+
+    /// Signature authentication: `SKEYID = prf(Ni_b | Nr_b, g^xy)`, recipe as above with
+    /// `s = prf(h, ni + nr, gxy)`.
+    #[test]
+    fn skeyid_for_signatures() {
+        let (_, ni, nr, gxy, ci, cr) = inputs();
+        for (hash, skeyid, d) in [
+            (
+                HashAlg::Sha1,
+                "281f65623f6f37ef1b143d822244db6da297bac0",
+                "7957d0609f4859cf57a8e3bbc9a333f310284512",
+            ),
+            (
+                HashAlg::Sha256,
+                "6eae26a495b6234812111e94d7712882acd8100aa95603e33dedac14c1c57462",
+                "8f412452759e7756daa6a7741c9d7045388778f729a70f6521b0f340e7a6985d",
+            ),
+        ] {
+            let k = SkeyId::derive_sig(hash, &ni, &nr, &gxy, &ci, &cr);
+            assert_eq!(hex::encode(&k.skeyid[..]), skeyid);
+            assert_eq!(hex::encode(&k.d[..]), d);
+        }
     }
 
     fn check(hash: HashAlg, expect: &str) {

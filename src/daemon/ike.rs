@@ -84,6 +84,16 @@ fn random_seed() -> [u8; 16] {
     super::random_seed()
 }
 
+/// The system clock paired with the monotonic one, for certificate validity (the engine is
+/// given it; it reads no clock itself). Refreshed before each datagram, so a clock step is
+/// followed.
+fn wall_clock() -> crate::ike::auth::WallClock {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::ike::auth::WallClock::new(now(), unix)
+}
+
 /// Runs the tunnel's IKE until told to shut down.
 pub async fn run(
     dp: Arc<DataPlane>,
@@ -100,6 +110,7 @@ pub async fn run(
     let mut seen_no_sa = dp.stats.no_sa.load(std::sync::atomic::Ordering::Relaxed);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    engine.set_wall_clock(wall_clock());
     engine.initiate(now());
     loop {
         flush(
@@ -122,6 +133,7 @@ pub async fn run(
             m = rx.recv() => match m {
                 Some(m) => {
                     let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
+                    engine.set_wall_clock(wall_clock());
                     engine.handle_datagram(now(), local, m.from, &m.data);
                 }
                 None => return,
@@ -257,6 +269,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             proposal,
             peer,
             nat,
+            peer_identity,
             ..
         } => {
             let v2 = matches!(&t.cfg.keying, crate::config::Keying::Ike(p) if p.version == crate::ike::IkeVersion::V2);
@@ -267,7 +280,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             };
             tracing::info!(
                 tunnel = %name,
-                "{what} as {role:?} with {peer}: {proposal}, {ids} {}:{}, {}",
+                "{what} as {role:?} with {peer} ({peer_identity}): {proposal}, {ids} {}:{}, {}",
                 hex(&icookie),
                 hex(&rcookie),
                 nat_words(&nat)
@@ -402,6 +415,10 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         }
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");
+        }
+        Event::FetchCrl { url, crls } => {
+            tracing::info!(tunnel = %name, "fetching the CRL {url}");
+            tokio::spawn(super::crl_fetch::fetch(url, crls));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The running gateway: opens TUN devices and sockets, installs routes and SAs, runs the packet
 //! tasks, and tears everything down again.
 
+mod crl_fetch;
 pub mod dataplane;
 pub mod ike;
 pub mod pacing;

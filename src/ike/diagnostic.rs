@@ -22,6 +22,8 @@ pub enum AuthSide {
 pub enum Diagnostic {
     /// An IKEv2 failure.
     Ikev2(crate::ike::v2::V2Diagnostic),
+    /// The peer's certificate or signature was refused (either IKE version), or ours is unusable.
+    Certificate(crate::ike::auth::CertError),
     /// Initiator: the peer answered our Main Mode offer with NO-PROPOSAL-CHOSEN.
     Phase1Rejected {
         /// What we offered, e.g. `aes256-sha256-modp1024`.
@@ -56,6 +58,20 @@ pub enum Diagnostic {
         notify: NotifyType,
         /// The peer.
         peer: IpAddr,
+    },
+    /// Initiator (IKEv1 signatures): the peer answered our message 5 with a notification that
+    /// refuses our certificate or identity.
+    PeerRefusedCertificate {
+        /// The notification it sent.
+        notify: NotifyType,
+        /// The peer.
+        peer: IpAddr,
+        /// The identity we sent.
+        our_id: String,
+        /// Our certificate's subject.
+        subject: String,
+        /// Our certificate's issuer.
+        issuer: String,
     },
     /// Initiator: after our message 5 the peer sent a notification encrypted under other keys
     /// than ours (strongSwan answers an undecryptable message 5 with PAYLOAD-MALFORMED).
@@ -161,6 +177,7 @@ impl fmt::Display for Diagnostic {
             "the pre-shared keys differ (is there a trailing newline or space in the key file?)";
         match self {
             Diagnostic::Ikev2(d) => d.fmt(f),
+            Diagnostic::Certificate(e) => e.fmt(f),
             Diagnostic::Phase1Rejected { offered, peer } => write!(
                 f,
                 "phase 1 proposal mismatch: we offered {offered}; peer ({peer}) answered NO-PROPOSAL-CHOSEN"
@@ -193,6 +210,10 @@ impl fmt::Display for Diagnostic {
             Diagnostic::PeerAuthFailed { notify, peer } => write!(
                 f,
                 "HASH_I did not verify on the peer ({peer} answered {notify}): {PSK_HINT}"
+            ),
+            Diagnostic::PeerRefusedCertificate { notify, peer, our_id, subject, issuer } => write!(
+                f,
+                "the peer ({peer}) refused our Main Mode authentication ({notify}): we sent identity {our_id} with our certificate \"{subject}\" issued by \"{issuer}\" — the peer may not trust that CA (give it the root CA), may expect another identity, or could not check revocation; its log says which"
             ),
             Diagnostic::PeerCouldNotDecrypt { peer } => write!(
                 f,

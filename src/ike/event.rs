@@ -134,6 +134,16 @@ pub enum Event {
         /// The peer's address at the time.
         remote: SocketAddr,
     },
+    /// A peer certificate names this CRL distribution point and no fresh CRL is cached: fetch
+    /// it (HTTP GET, with a timeout) and hand the bytes to `crls.insert_fetched` (or report
+    /// `crls.fetch_failed`). The message that needed it was dropped; its retransmission will
+    /// find the CRL cached.
+    FetchCrl {
+        /// The URL (http:// or https://).
+        url: String,
+        /// Where the CRL goes.
+        crls: std::sync::Arc<crate::ike::auth::CrlStore>,
+    },
     /// A negotiation failed; the cause says why in plain words.
     Failed {
         /// The diagnosis.

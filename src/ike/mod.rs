@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 mod core;
 pub mod diagnostic;
 pub mod endpoint;
@@ -44,6 +45,9 @@ pub mod random;
 pub mod status;
 mod tunnel;
 pub(crate) mod v1;
+/// Fuzz harness for IKEv1 fragmentation (`fuzz/`); not an API.
+#[doc(hidden)]
+pub use v1::fuzzing as v1_fuzzing;
 pub mod v2;
 
 pub use diagnostic::{AuthSide, Diagnostic};

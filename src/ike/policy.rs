@@ -38,6 +38,8 @@ pub enum Identity {
     UserFqdn(String),
     /// ID_KEY_ID (opaque bytes).
     KeyId(Vec<u8>),
+    /// ID_DER_ASN1_DN (9 in IKEv1 and IKEv2): a distinguished name, compared as a name.
+    Asn1Dn(crate::ike::auth::DistinguishedName),
 }
 
 impl fmt::Display for Identity {
@@ -46,6 +48,7 @@ impl fmt::Display for Identity {
             Identity::Address(a) => write!(f, "{a}"),
             Identity::Fqdn(s) => write!(f, "fqdn:{s}"),
             Identity::UserFqdn(s) => write!(f, "user-fqdn:{s}"),
+            Identity::Asn1Dn(d) => write!(f, "asn1dn:\"{d}\""),
             Identity::KeyId(k) => {
                 f.write_str("key-id:")?;
                 for b in k {
@@ -382,8 +385,10 @@ pub struct IkePolicy {
     pub remote: IpAddr,
     /// The peer's IKE port (500).
     pub remote_port: u16,
-    /// Pre-shared key, exactly as configured (bytes).
+    /// Pre-shared key, exactly as configured (bytes); empty when `auth` is certificates only.
     pub psk: Zeroizing<Vec<u8>>,
+    /// How both sides authenticate: the pre-shared key, or certificates (read by both engines).
+    pub auth: crate::ike::auth::AuthChoice,
     /// Never initiate; only answer.
     pub responder_only: bool,
     /// NAT traversal.
@@ -418,10 +423,11 @@ pub struct IkePolicy {
     /// Aggressive Mode initiator: send the third message encrypted (true, RFC 2408 reading,
     /// strongSwan/OpenSWAN) or in the clear (RTX/racoon). Both are accepted as responder.
     pub aggressive_encrypt_third: bool,
-    /// IKEv2 fragmentation (RFC 7383): announce IKEV2_FRAGMENTATION_SUPPORTED and fragment
-    /// encrypted messages larger than `fragment_size` when the peer announced it too.
+    /// IKE fragmentation: announce it (IKEv2: IKEV2_FRAGMENTATION_SUPPORTED, RFC 7383; IKEv1:
+    /// the FRAGMENTATION vendor ID) and fragment messages larger than `fragment_size` when the
+    /// peer announced it too; accept the peer's fragments.
     pub fragmentation: bool,
-    /// IKEv2: largest IKE datagram (IP packet) sent before fragmenting, in bytes.
+    /// Largest IKE datagram (IP packet) sent before fragmenting, in bytes.
     pub fragment_size: u16,
     /// IKEv2: whether an IKE SA without ML-KEM is refused (`Required`) or accepted with a
     /// warning (`Preferred`).
@@ -458,6 +464,7 @@ impl fmt::Debug for IkePolicy {
             .field("remote", &self.remote)
             .field("remote_port", &self.remote_port)
             .field("psk", &format_args!("<{} bytes>", self.psk.len()))
+            .field("auth", &self.auth)
             .field("responder_only", &self.responder_only)
             .field("nat_traversal", &self.nat_traversal)
             .field("my_id", &self.my_id)
@@ -491,6 +498,7 @@ impl IkePolicy {
             remote,
             remote_port: 500,
             psk: Zeroizing::new(psk.to_vec()),
+            auth: crate::ike::auth::AuthChoice::Psk,
             responder_only: false,
             nat_traversal: NatTraversal::Enable,
             my_id: None,
@@ -558,7 +566,7 @@ impl IkePolicy {
 
     /// Checks that the policy can be negotiated at all; the error names the setting to fix.
     pub fn validate(&self) -> Result<(), String> {
-        if self.psk.is_empty() {
+        if self.psk.is_empty() && self.auth.certificate().is_none() {
             return Err("preshared-key is empty".into());
         }
         if self.local.is_ipv4() != self.remote.is_ipv4() {
@@ -618,6 +626,25 @@ impl IkePolicy {
                 "IKEv1 proposes one Diffie-Hellman group: phase1.dh-group takes one value".into(),
             );
         }
+        if self.fragmentation && !(576..=9000).contains(&self.fragment_size) {
+            return Err("ike.fragment-size must be 576 to 9000 bytes".into());
+        }
+        if let Some(c) = self.auth.certificate() {
+            if self.exchange_mode == ExchangeMode::Aggressive {
+                return Err(
+                    "IKEv1 Aggressive Mode with certificates is not implemented: set \
+                            `exchange-mode: main` (Main Mode also keeps the identities encrypted)"
+                        .into(),
+                );
+            }
+            if !matches!(c.key.kind(), crate::ike::auth::KeyKind::Rsa(_)) {
+                return Err(format!(
+                    "IKEv1 authenticates with RSA certificates here, and certificate.key-file \
+                     holds an {} key: use an RSA certificate, or `version: 2` for ECDSA and Ed25519",
+                    c.key.kind()
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -656,9 +683,15 @@ impl IkePolicy {
         Ok(())
     }
 
-    /// Our phase-1 identity (configured or our address).
+    /// Our phase-1 identity: configured, else our certificate's subject, else our address.
     pub fn my_identity(&self) -> Identity {
-        self.my_id.clone().unwrap_or(Identity::Address(self.local))
+        if let Some(id) = &self.my_id {
+            return id.clone();
+        }
+        match self.auth.certificate() {
+            Some(c) => Identity::Asn1Dn(c.cert.subject.clone()),
+            None => Identity::Address(self.local),
+        }
     }
 }
 

@@ -69,6 +69,18 @@ pub struct EngineStats {
     /// Encrypted informational messages (Delete, DPD, notifications) whose HASH did not verify:
     /// forged or corrupted, ignored.
     pub dropped_forged_informational: u64,
+    /// Authentication messages set aside until the CRL their certificate names is fetched
+    /// (the retransmission is judged).
+    pub dropped_awaiting_crl: u64,
+    /// IKEv1 fragments (payload 132) received.
+    pub fragments_received: u64,
+    /// IKEv1 messages put back together from the peer's fragments.
+    pub messages_reassembled: u64,
+    /// IKEv1 fragments dropped: fragmentation disabled, malformed, inconsistent (with what was
+    /// gathered for their message), too many or too large, or expired incomplete.
+    pub dropped_fragments: u64,
+    /// IKEv1 fragment datagrams we sent (counted in `sent` too).
+    pub fragments_sent: u64,
 }
 
 /// One ISAKMP SA or phase-1 negotiation.
@@ -103,6 +115,39 @@ pub struct Phase1Status {
     pub key_exchanges: Option<String>,
     /// IKEv2: an ML-KEM key exchange protects the IKE SA's keys.
     pub post_quantum: bool,
+    /// The certificate the peer authenticated with (certificate authentication only).
+    pub peer_certificate: Option<PeerCertificate>,
+}
+
+/// What the admin API and panel show of a peer's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial number (hex).
+    pub serial: String,
+    /// notBefore, "YYYY-MM-DD hh:mm:ss UTC".
+    pub not_before: String,
+    /// notAfter, "YYYY-MM-DD hh:mm:ss UTC".
+    pub not_after: String,
+    /// SHA-256 of the DER, colon-separated hex.
+    pub fingerprint_sha256: String,
+}
+
+impl PeerCertificate {
+    /// The displayed facts of a certificate.
+    pub fn of(c: &crate::ike::auth::Certificate) -> PeerCertificate {
+        PeerCertificate {
+            subject: c.subject.to_string(),
+            issuer: c.issuer.to_string(),
+            serial: c.serial.clone(),
+            not_before: c.not_before_text(),
+            not_after: c.not_after_text(),
+            fingerprint_sha256: c.fingerprint_sha256(),
+        }
+    }
 }
 
 /// One ESP SA pair.

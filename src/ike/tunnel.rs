@@ -50,6 +50,11 @@ impl TunnelEngine {
         both!(self, e => e.set_spi_taken(taken))
     }
 
+    /// The wall-clock time certificates are judged by (see [`Engine::set_wall_clock`]).
+    pub fn set_wall_clock(&mut self, clock: super::auth::WallClock) {
+        both!(self, e => e.set_wall_clock(clock))
+    }
+
     /// The policy it runs.
     pub fn policy(&self) -> &IkePolicy {
         both!(self, e => e.policy())

@@ -15,6 +15,7 @@ pub mod ikegate;
 pub mod nat;
 pub mod netns;
 pub mod ping;
+pub mod pki;
 pub mod tshark;
 
 use std::path::{Path, PathBuf};

@@ -488,3 +488,30 @@ impl Drop for BgProcess {
         self.kill();
     }
 }
+
+/// The two-host lab of the strongSwan tests: `ours` 10.0.0.1/24 ⇄ `swan` 10.0.0.2/24 on a veth,
+/// each with an inside address on `lo` (192.168.1.1 / fd00:1::1 and 192.168.2.1 / fd00:2::1), and
+/// a private directory.
+pub struct SwanLab {
+    pub ours: Netns,
+    pub swan: Netns,
+    pub link: Veth,
+    pub dir: super::TempDir,
+}
+
+/// A [`SwanLab`] with namespaces named after `ours`/`swan` and a directory after `dir`.
+pub fn swan_lab(ours: &str, swan: &str, dir: &str) -> SwanLab {
+    let o = Netns::new(ours);
+    let s = Netns::new(swan);
+    let link = veth(&o, &["10.0.0.1/24"], &s, &["10.0.0.2/24"]);
+    o.add_lo_addr("192.168.1.1/32");
+    o.add_lo_addr("fd00:1::1/128");
+    s.add_lo_addr("192.168.2.1/32");
+    s.add_lo_addr("fd00:2::1/128");
+    SwanLab {
+        ours: o,
+        swan: s,
+        link,
+        dir: super::TempDir::new(dir),
+    }
+}

@@ -12,7 +12,7 @@ use crate::wire::isakmp::HeaderRepr;
 use super::super::diagnostic::Diagnostic;
 use super::super::event::Role;
 use super::super::policy::ExchangeMode;
-use super::super::v1::main_mode::{local_for, AmInitiatorSent, AmResponderSent};
+use super::super::v1::main_mode::{local_for, vendor_ids, AmInitiatorSent, AmResponderSent};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, Fault};
 use super::phase1::Answer1;
@@ -38,6 +38,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, 500),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let (st, msg) = AmInitiatorSent::start(&mut ctx);
         let icookie = st.icookie();
@@ -82,6 +84,8 @@ impl Engine {
                 },
             ),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let state = std::mem::replace(&mut e.state, P1State::Gone);
         let mut failed = None;
@@ -95,9 +99,11 @@ impl Engine {
                     io.stats.dropped_malformed += 1;
                     return;
                 };
+                let peer_fragmentation = vendor_ids(&msg).fragmentation;
                 match s.on_msg2(&mut ctx, hdr, &msg, encrypt_third) {
                     Ok(done) => {
                         e.rcookie = hdr.rcookie;
+                        e.peer_fragmentation = peer_fragmentation;
                         if done.float {
                             e.local_port = 4500;
                             e.peer = SocketAddr::new(e.peer.ip(), 4500);
@@ -182,12 +188,16 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, local.port()),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
+        let peer_fragmentation = vendor_ids(&msg).fragmentation;
         let answer = AmResponderSent::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {
             rcookie: st.cookies().1,
             proposal: st.proposal().to_string(),
             state: P1State::AmRSent(Box::new(st)),
             msg,
+            peer_fragmentation,
         });
         self.p1_respond(now, local, remote, hdr, whole, answer);
     }

@@ -90,7 +90,7 @@ impl Engine {
                         | NotifyType::INVALID_PAYLOAD_TYPE
                 ) =>
             {
-                Diagnostic::PeerAuthFailed { notify: kind, peer }
+                self.peer_auth_failed(kind, peer)
             }
             P1State::Rejected => {
                 self.io.stats.dropped_unexpected += 1;
@@ -196,7 +196,7 @@ impl Engine {
                     Some(
                         k @ (NotifyType::AUTHENTICATION_FAILED
                         | NotifyType::INVALID_HASH_INFORMATION),
-                    ) => Diagnostic::PeerAuthFailed { notify: k, peer },
+                    ) => self.peer_auth_failed(k, peer),
                     Some(k) => Diagnostic::PeerNotify {
                         notify: k,
                         during: "Main Mode",
@@ -214,6 +214,21 @@ impl Engine {
         self.p1.remove(idx);
         self.schedule_reinit_if_idle(now);
         true
+    }
+
+    /// The peer refused our message 5 with `notify`: with certificates, name ours and our
+    /// identity; with a pre-shared key, the key.
+    fn peer_auth_failed(&self, notify: NotifyType, peer: std::net::IpAddr) -> Diagnostic {
+        match self.policy.auth.certificate() {
+            Some(c) => Diagnostic::PeerRefusedCertificate {
+                notify,
+                peer,
+                our_id: self.policy.my_identity().to_string(),
+                subject: c.cert.subject.to_string(),
+                issuer: c.cert.issuer.to_string(),
+            },
+            None => Diagnostic::PeerAuthFailed { notify, peer },
+        }
     }
 
     fn on_notify(

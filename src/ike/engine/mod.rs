@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tracing::{debug, info};
 
-use crate::wire::isakmp::{ExchangeType, Header, ProtocolId};
+use crate::wire::isakmp::{ExchangeType, Header, HeaderRepr, PayloadType, ProtocolId};
 
 pub(crate) use super::core::child::ChildTable;
 pub(crate) use super::core::{backoff, later, Outputs, Retx};
@@ -16,6 +16,7 @@ use super::event::{DownReason, Event, Role, Transmit};
 use super::policy::IkePolicy;
 use super::random::{random_u32, RandomSource};
 use super::status::{EngineStatus, NatStatus, Phase1Status};
+use super::v1::fragment::{self, Reassembled, Reassembly};
 use super::v1::informational;
 use super::v1::isakmp_sa::IsakmpSa;
 use super::v1::main_mode::{
@@ -28,6 +29,7 @@ use super::v1::DropReason;
 
 mod aggressive;
 mod dpd;
+mod fragments;
 mod info;
 mod lifecycle;
 mod phase1;
@@ -61,6 +63,12 @@ pub struct Engine {
     unknown_spi_at: Option<Instant>,
     /// SPIs taken elsewhere in the process (other tunnels' inbound SAs), never chosen here.
     spi_taken: Option<SpiTaken>,
+    /// The peer's fragmented messages being put back together.
+    reassembly: Reassembly,
+    /// Fragments of a message cut by `poll_transmit`, still to be handed out.
+    fragments_out: VecDeque<Transmit>,
+    /// The wall-clock time certificates are judged by (set by the daemon).
+    wall_clock: Option<crate::ike::auth::WallClock>,
 }
 
 /// Says whether an inbound SPI is already taken outside this engine (by another tunnel).
@@ -82,6 +90,7 @@ impl Outputs {
             DropReason::Malformed => self.stats.dropped_malformed += 1,
             DropReason::BadHash => self.stats.dropped_bad_hash += 1,
             DropReason::Unexpected => self.stats.dropped_unexpected += 1,
+            DropReason::AwaitingCrl => self.stats.dropped_awaiting_crl += 1,
         }
     }
 }
@@ -146,6 +155,9 @@ struct P1Entry {
     qm: Vec<QmEntry>,
     done: VecDeque<DoneExchange>,
     floated: bool,
+    /// The peer announced IKEv1 fragmentation: our messages to it larger than the fragment size
+    /// go out in fragments (when enabled here too).
+    peer_fragmentation: bool,
 }
 
 impl P1Entry {
@@ -194,6 +206,7 @@ impl P1Entry {
             qm: Vec::new(),
             done: VecDeque::new(),
             floated: false,
+            peer_fragmentation: false,
         }
     }
 
@@ -278,6 +291,33 @@ impl Engine {
             nat_keepalive_last: None,
             unknown_spi_at: None,
             spi_taken: None,
+            reassembly: Reassembly::default(),
+            fragments_out: VecDeque::new(),
+            wall_clock: None,
+        }
+    }
+
+    /// Sets the wall-clock time certificates are judged by (`unix` since the epoch at `at`).
+    /// Without it, certificate authentication refuses every peer certificate (there is no time
+    /// to check its validity at).
+    pub fn set_wall_clock(&mut self, clock: crate::ike::auth::WallClock) {
+        self.wall_clock = Some(clock);
+    }
+
+    /// Seconds since the Unix epoch at `now`, when the wall clock is known.
+    fn now_unix(&self, now: Instant) -> Option<i64> {
+        self.wall_clock.map(|w| w.unix_at(now))
+    }
+
+    /// A transition set its input aside until a CRL is fetched (`Ctx::fetch_crl`): ask the
+    /// daemon for it.
+    fn request_crl(&mut self, url: Option<String>) {
+        let (Some(url), Some(creds)) = (url, self.policy.auth.certificate()) else {
+            return;
+        };
+        let crls = creds.trust.crls.clone();
+        if crls.request(&url) {
+            self.io.events.push_back(Event::FetchCrl { url, crls });
         }
     }
 
@@ -337,16 +377,31 @@ impl Engine {
             return;
         }
         let hdr = h.repr();
-        let body = h.body();
-        let whole = h.message();
+        if hdr.next_payload == PayloadType::FRAGMENT {
+            self.on_fragment(now, local, remote, &hdr, h.body());
+            return;
+        }
+        self.on_message(now, local, remote, &hdr, h.body(), h.message());
+    }
+
+    /// One whole ISAKMP message (as received, or reassembled from fragments), by exchange.
+    fn on_message(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        hdr: &HeaderRepr,
+        body: &[u8],
+        whole: &[u8],
+    ) {
         match hdr.exchange {
             ExchangeType::IDENTITY_PROTECTION => {
-                self.on_main_mode(now, local, remote, &hdr, body, whole)
+                self.on_main_mode(now, local, remote, hdr, body, whole)
             }
-            ExchangeType::QUICK_MODE => self.on_quick_mode(now, remote, &hdr, body, whole),
-            ExchangeType::INFORMATIONAL => self.on_informational(now, remote, &hdr, body, whole),
+            ExchangeType::QUICK_MODE => self.on_quick_mode(now, remote, hdr, body, whole),
+            ExchangeType::INFORMATIONAL => self.on_informational(now, remote, hdr, body, whole),
             ExchangeType::AGGRESSIVE => {
-                self.on_aggressive_mode(now, local, remote, &hdr, body, whole)
+                self.on_aggressive_mode(now, local, remote, hdr, body, whole)
             }
             other => {
                 debug!(%remote, exchange = %other, "dropping unsupported exchange");
@@ -397,6 +452,7 @@ impl Engine {
         self.run_expiries(now);
         self.run_dpd(now);
         self.run_nat_keepalive(now);
+        self.expire_fragments(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
             self.reinit_at = None;
             if self.want_up {
@@ -406,9 +462,23 @@ impl Engine {
         }
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. A message larger than the fragment size for a peer that
+    /// announced IKEv1 fragmentation comes out as its fragments, one per call (a retransmission
+    /// is cut the same way again, so the peer receives every fragment again).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.io.transmits.pop_front()
+        if let Some(t) = self.fragments_out.pop_front() {
+            return Some(t);
+        }
+        let t = self.io.transmits.pop_front()?;
+        let Some(mut frags) = self.cut_into_fragments(&t) else {
+            return Some(t);
+        };
+        let n = frags.len() as u64;
+        self.io.stats.sent += n.saturating_sub(1);
+        self.io.stats.fragments_sent += n;
+        let first = frags.pop_front();
+        self.fragments_out = frags;
+        first.or(Some(t))
     }
 
     /// The next event.
@@ -497,6 +567,7 @@ impl Engine {
                     peer_dpd: e.state.sa().is_some_and(|s| s.peer_dpd),
                     key_exchanges: None,
                     post_quantum: false,
+                    peer_certificate: e.state.sa().and_then(|s| s.peer_cert.clone()),
                 })
                 .collect(),
             children: self.children.status(now),

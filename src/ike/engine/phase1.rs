@@ -12,7 +12,7 @@ use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event, Role};
 use super::super::random::random_u32;
 use super::super::v1::informational;
-use super::super::v1::main_mode::{local_for, MmInitiatorSentSa, MmResponderSentSa};
+use super::super::v1::main_mode::{local_for, vendor_ids, MmInitiatorSentSa, MmResponderSentSa};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
 use super::{hex8, later, new_mid, Engine, P1Entry, P1State, Retx};
@@ -27,6 +27,8 @@ pub(super) struct Answer1 {
     pub proposal: String,
     /// Message 2.
     pub msg: Vec<u8>,
+    /// Message 1 announced IKEv1 fragmentation.
+    pub peer_fragmentation: bool,
 }
 
 /// The NAT-T port.
@@ -48,6 +50,8 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, 500),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let (st, msg) = MmInitiatorSentSa::start(&mut ctx);
         let icookie = st.icookie();
@@ -212,6 +216,7 @@ impl Engine {
                 rcookie: rc,
                 proposal,
                 msg: out,
+                peer_fragmentation,
             }) => {
                 let exchange = match state {
                     P1State::AmRSent(_) => "Aggressive Mode",
@@ -220,6 +225,7 @@ impl Engine {
                 info!(icookie = %hex8(&hdr.icookie), rcookie = %hex8(&rc), peer = %remote, %proposal, "responding to {exchange}");
                 e.rcookie = rc;
                 e.state = state;
+                e.peer_fragmentation = peer_fragmentation;
                 e.last_out = Some(out.clone());
                 self.io.send(e.local_port, remote, out);
             }
@@ -263,6 +269,7 @@ impl Engine {
         let Some(idx) = self.p1_continued(hdr, whole, waiting) else {
             return;
         };
+        let now_unix = self.now_unix(now);
         let Engine {
             policy,
             rng,
@@ -276,6 +283,8 @@ impl Engine {
             rng: &mut **rng,
             local: local_for(policy, local.port()),
             remote,
+            now_unix,
+            fetch_crl: None,
         };
         let clear = || {
             Msg::parse(body, hdr.next_payload)
@@ -295,6 +304,7 @@ impl Engine {
                 match s.on_msg2(&mut ctx, hdr, &msg) {
                     Ok((next, out)) => {
                         e.rcookie = hdr.rcookie;
+                        e.peer_fragmentation = vendor_ids(&msg).fragmentation;
                         e.state = P1State::ISentKe(next);
                         let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 3);
                         e.answer(whole, out, Some(retx), io);
@@ -320,10 +330,15 @@ impl Engine {
                             e.floated = true;
                             info!(icookie = %hex8(&e.icookie), nat = ?checked.nat(), "NAT detected, moving to port 4500");
                         }
-                        let (next, out) = checked.message5(&mut ctx);
-                        e.state = P1State::ISentAuth(next);
-                        let retx = Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 5);
-                        e.answer(whole, out, Some(retx), io);
+                        match checked.message5(&mut ctx) {
+                            Ok((next, out)) => {
+                                e.state = P1State::ISentAuth(next);
+                                let retx =
+                                    Retx::new(out.clone(), now, &policy.retransmit, "Main Mode", 5);
+                                e.answer(whole, out, Some(retx), io);
+                            }
+                            Err(d) => failed = Some((d, None)),
+                        }
                     }
                     Err(Fault::Ignore(s, r)) => {
                         e.state = P1State::ISentKe(s);
@@ -390,6 +405,8 @@ impl Engine {
                 io.stats.dropped_unexpected += 1;
             }
         }
+        let fetch_crl = ctx.fetch_crl.take();
+        self.request_crl(fetch_crl);
         if let Some((d, notify)) = failed {
             self.p1_failed(now, idx, d, notify);
             return;
@@ -417,12 +434,16 @@ impl Engine {
             rng: &mut *self.rng,
             local: local_for(&self.policy, local.port()),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
+        let peer_fragmentation = vendor_ids(&msg).fragmentation;
         let answer = MmResponderSentSa::on_msg1(&mut ctx, hdr, &msg).map(|(st, msg)| Answer1 {
             rcookie: st.cookies().1,
             proposal: st.proposal().to_string(),
             state: P1State::RSentSa(st),
             msg,
+            peer_fragmentation,
         });
         self.p1_respond(now, local, remote, hdr, whole, answer);
     }

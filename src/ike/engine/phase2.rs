@@ -65,6 +65,8 @@ impl Engine {
             rng: &mut **rng,
             local: local_for(policy, e.local_port),
             remote: e.peer,
+            now_unix: None,
+            fetch_crl: None,
         };
         let (st, msg) = QuickModeInitiatorSent::start(&mut ctx, sa, proxy, spi, mid);
         info!(mid = %format_args!("{mid:08x}"), spi_in = %format_args!("{spi:08x}"), %proxy, offer = %st.offer_text(), "initiating Quick Mode");
@@ -116,6 +118,8 @@ impl Engine {
             rng: &mut **rng,
             local: local_for(policy, e.local_port),
             remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         let mut child: Option<(NewChild, Role)> = None;
         if let Some(qi) = e.qm.iter().position(|q| q.mid == mid) {

@@ -9,7 +9,9 @@ use super::diagnostic::Diagnostic;
 mod phase1;
 mod phase2;
 
-pub use phase1::{check_phase1_answer, phase1_offer, phase1_sa, select_phase1, Phase1Proposal};
+pub use phase1::{
+    check_phase1_answer, phase1_offer, phase1_sa, select_phase1, Phase1Auth, Phase1Proposal,
+};
 pub use phase2::{check_phase2_answer, phase2_offer, phase2_sa, select_phase2, Phase2Proposal};
 
 /// Phase-1 attribute types (RFC 2409 appendix A).
@@ -37,8 +39,6 @@ pub(crate) mod p2attr {
 pub(crate) const LIFE_SECONDS: u64 = 1;
 /// Life type "kilobytes".
 pub(crate) const LIFE_KILOBYTES: u64 = 2;
-/// Authentication method "pre-shared key".
-pub(crate) const AUTH_PSK: u64 = 1;
 /// Phase-1 transform ID KEY_IKE.
 pub(crate) const KEY_IKE: u8 = 1;
 

@@ -13,9 +13,44 @@ use crate::wire::isakmp::{DOI_IPSEC, SIT_IDENTITY_ONLY};
 use super::super::diagnostic::Diagnostic;
 use super::super::policy::Phase1Policy;
 use super::{
-    echo_transform, effective_lifetime, group_text, hint_text, join, p1attr, Reject, AUTH_PSK,
-    KEY_IKE, LIFE_SECONDS,
+    echo_transform, effective_lifetime, group_text, hint_text, join, p1attr, Reject, KEY_IKE,
+    LIFE_SECONDS,
 };
+
+/// The phase-1 authentication method (RFC 2409 appendix A): part of every transform, so both
+/// sides must use the same one. (ECDSA, RFC 4754 methods 9-11, signs HASH_I itself without a
+/// further hash, which the signature core does not offer: not supported.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase1Auth {
+    /// Pre-shared key (1).
+    #[default]
+    Psk,
+    /// RSA signatures (3).
+    RsaSig,
+}
+
+impl Phase1Auth {
+    /// The Authentication-Method attribute value.
+    pub fn id(self) -> u16 {
+        match self {
+            Phase1Auth::Psk => 1,
+            Phase1Auth::RsaSig => 3,
+        }
+    }
+
+    /// True for the signature methods (SKEYID from the nonces, SIG payloads, certificates).
+    pub fn is_signature(self) -> bool {
+        self != Phase1Auth::Psk
+    }
+
+    /// The configuration words for it.
+    pub fn config_text(self) -> &'static str {
+        match self {
+            Phase1Auth::Psk => "a pre-shared key",
+            Phase1Auth::RsaSig => "an RSA certificate",
+        }
+    }
+}
 
 /// A phase-1 suite: what protects the ISAKMP SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +63,8 @@ pub struct Phase1Proposal {
     pub group: DhGroup,
     /// Lifetime in seconds.
     pub lifetime_secs: u32,
+    /// Authentication method.
+    pub auth: Phase1Auth,
 }
 
 impl fmt::Display for Phase1Proposal {
@@ -42,8 +79,9 @@ impl fmt::Display for Phase1Proposal {
     }
 }
 
-/// Our phase-1 offer: every encryption × hash combination, encryption-major (SEIL's order).
-pub fn phase1_offer(p: &Phase1Policy) -> Vec<Phase1Proposal> {
+/// Our phase-1 offer: every encryption × hash combination, encryption-major (SEIL's order), all
+/// with authentication method `auth`.
+pub fn phase1_offer(p: &Phase1Policy, auth: Phase1Auth) -> Vec<Phase1Proposal> {
     p.encryption
         .iter()
         .flat_map(|c| {
@@ -52,6 +90,7 @@ pub fn phase1_offer(p: &Phase1Policy) -> Vec<Phase1Proposal> {
                 hash: *h,
                 group: p.dh_group,
                 lifetime_secs: p.lifetime_secs,
+                auth,
             })
         })
         .collect()
@@ -73,7 +112,7 @@ pub fn phase1_sa(offer: &[Phase1Proposal]) -> SaRepr {
             if let Some(k) = p.cipher.key_length_attr() {
                 attrs.push(AttributeRepr::basic(p1attr::KEY_LENGTH, k));
             }
-            attrs.push(AttributeRepr::basic(p1attr::AUTH_METHOD, AUTH_PSK as u16));
+            attrs.push(AttributeRepr::basic(p1attr::AUTH_METHOD, p.auth.id()));
             attrs.push(AttributeRepr::basic(p1attr::HASH, p.hash.ike_id()));
             attrs.push(AttributeRepr::basic(
                 p1attr::GROUP_DESCRIPTION,
@@ -184,14 +223,14 @@ impl P1Received {
             .map(|g| g.name().to_string())
             .unwrap_or_else(|e| e.clone());
         let mut s = format!("{c}-{h}-{g}");
-        if self.auth != AUTH_PSK {
+        if self.auth != u64::from(Phase1Auth::Psk.id()) {
             s.push_str(&format!(" ({})", auth_method_name(self.auth)));
         }
         s
     }
 
-    /// The reasons this transform is unacceptable under `p`, as fix hints.
-    fn problems(&self, p: &Phase1Policy) -> Vec<String> {
+    /// The reasons this transform is unacceptable under `p` with `auth`, as fix hints.
+    fn problems(&self, p: &Phase1Policy, auth: Phase1Auth) -> Vec<String> {
         let mut v = Vec::new();
         match &self.cipher {
             Ok(c) if p.encryption.contains(c) => {}
@@ -210,10 +249,13 @@ impl P1Received {
             Ok(g) => v.push(format!("set dh-group: {}", g.name())),
             Err(e) => v.push(format!("the peer's DH {e} is not supported by ikegate")),
         }
-        if self.auth != AUTH_PSK {
+        if self.auth != u64::from(auth.id()) {
             v.push(format!(
-                "the peer uses {} authentication, ikegate supports pre-shared keys only",
-                auth_method_name(self.auth)
+                "the peer authenticates with {}, this tunnel with {} ({}): configure the same \
+                 method on both sides",
+                auth_method_name(self.auth),
+                auth_method_name(u64::from(auth.id())),
+                auth.config_text()
             ));
         }
         for u in &self.unsupported {
@@ -222,8 +264,8 @@ impl P1Received {
         v
     }
 
-    fn accept(&self, p: &Phase1Policy) -> Option<Phase1Proposal> {
-        if !self.problems(p).is_empty() {
+    fn accept(&self, p: &Phase1Policy, auth: Phase1Auth) -> Option<Phase1Proposal> {
+        if !self.problems(p, auth).is_empty() {
             return None;
         }
         Some(Phase1Proposal {
@@ -231,6 +273,7 @@ impl P1Received {
             hash: *self.hash.as_ref().ok()?,
             group: *self.group.as_ref().ok()?,
             lifetime_secs: effective_lifetime(self.lifetime_secs, p.lifetime_secs),
+            auth,
         })
     }
 }
@@ -241,6 +284,9 @@ fn auth_method_name(v: u64) -> String {
         2 => "dss-signature".into(),
         3 => "rsa-signature".into(),
         4 | 5 => "rsa-encryption".into(),
+        9 => "ecdsa-sha256 (RFC 4754)".into(),
+        10 => "ecdsa-sha384 (RFC 4754)".into(),
+        11 => "ecdsa-sha512 (RFC 4754)".into(),
         65001 => "xauth-psk".into(),
         65002..=65010 => "xauth".into(),
         n => format!("method {n}"),
@@ -248,11 +294,12 @@ fn auth_method_name(v: u64) -> String {
 }
 
 /// Responder: picks the first of the initiator's transforms (in its order) that our policy
-/// accepts, returning the suite and the SA payload to answer with (the chosen transform
-/// echoed).
+/// accepts with authentication method `auth`, returning the suite and the SA payload to answer
+/// with (the chosen transform echoed).
 pub fn select_phase1(
     sa: &SaPayload<'_>,
     p: &Phase1Policy,
+    auth: Phase1Auth,
 ) -> Result<(Phase1Proposal, SaRepr), Reject> {
     let mut seen = Vec::new();
     for prop in sa.proposals() {
@@ -263,7 +310,7 @@ pub fn select_phase1(
         for t in prop.transforms() {
             let t = t.map_err(Reject::Malformed)?;
             let r = P1Received::parse(&t).map_err(Reject::Malformed)?;
-            if let Some(chosen) = r.accept(p) {
+            if let Some(chosen) = r.accept(p, auth) {
                 let reply = SaRepr {
                     doi: DOI_IPSEC,
                     situation: SIT_IDENTITY_ONLY,
@@ -279,11 +326,11 @@ pub fn select_phase1(
             seen.push(r);
         }
     }
-    let configured = join(phase1_offer(p).iter().map(|o| o.to_string()));
+    let configured = join(phase1_offer(p, auth).iter().map(|o| o.to_string()));
     let received = join(seen.iter().map(|r| r.text()));
     let hint = seen
         .iter()
-        .map(|r| r.problems(p))
+        .map(|r| r.problems(p, auth))
         .min_by_key(|v| v.len())
         .map(|v| hint_text(&v))
         .unwrap_or_else(|| "the peer offered no ISAKMP transform".into());
@@ -325,7 +372,7 @@ pub fn check_phase1_answer(
             Ok(o.cipher) == r.cipher
                 && Ok(o.hash) == r.hash
                 && Ok(o.group) == r.group
-                && r.auth == AUTH_PSK
+                && r.auth == u64::from(o.auth.id())
         })
         .map(|o| Phase1Proposal {
             lifetime_secs: effective_lifetime(r.lifetime_secs, o.lifetime_secs),

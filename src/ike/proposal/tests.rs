@@ -19,7 +19,7 @@ fn seil() -> IkePolicy {
 #[test]
 fn seil_phase1_sa_is_252_bytes_in_seil_order() {
     let p = seil();
-    let offer = phase1_offer(&p.phase1);
+    let offer = phase1_offer(&p.phase1, Phase1Auth::Psk);
     let names: Vec<_> = offer.iter().map(|o| o.to_string()).collect();
     assert_eq!(
         names,
@@ -39,18 +39,18 @@ fn seil_phase1_sa_is_252_bytes_in_seil_order() {
 #[test]
 fn responder_picks_first_acceptable_in_initiator_order() {
     let p = seil();
-    let body = phase1_sa(&phase1_offer(&p.phase1)).emit();
+    let body = phase1_sa(&phase1_offer(&p.phase1, Phase1Auth::Psk)).emit();
     let sa = SaPayload::parse(&body).unwrap();
     let mut mine = p.phase1.clone();
     mine.encryption = vec![IkeCipher::Aes128Cbc, IkeCipher::Aes256Cbc];
     mine.hash = vec![HashAlg::Sha1];
-    let (chosen, reply) = select_phase1(&sa, &mine).unwrap();
+    let (chosen, reply) = select_phase1(&sa, &mine, Phase1Auth::Psk).unwrap();
     assert_eq!(chosen.to_string(), "aes256-sha1-modp1536");
     assert_eq!(reply.proposals[0].transforms[0].number, 2);
     let reply_body = reply.emit();
     let back = check_phase1_answer(
         &SaPayload::parse(&reply_body).unwrap(),
-        &phase1_offer(&p.phase1),
+        &phase1_offer(&p.phase1, Phase1Auth::Psk),
     )
     .unwrap();
     assert_eq!(back, chosen);
@@ -72,8 +72,13 @@ fn lifetimes_zero_absent_longer_shorter() {
     let p = seil();
     let mut theirs = p.phase1.clone();
     theirs.lifetime_secs = 0;
-    let body = phase1_sa(&phase1_offer(&theirs)).emit();
-    let (chosen, _) = select_phase1(&SaPayload::parse(&body).unwrap(), &p.phase1).unwrap();
+    let body = phase1_sa(&phase1_offer(&theirs, Phase1Auth::Psk)).emit();
+    let (chosen, _) = select_phase1(
+        &SaPayload::parse(&body).unwrap(),
+        &p.phase1,
+        Phase1Auth::Psk,
+    )
+    .unwrap();
     assert_eq!(chosen.lifetime_secs, 86400);
 }
 
@@ -84,10 +89,10 @@ fn phase1_mismatch_names_the_attribute() {
     theirs.encryption = vec![IkeCipher::Aes256Cbc];
     theirs.hash = vec![HashAlg::Sha256];
     theirs.dh_group = DhGroup::Modp1024;
-    let body = phase1_sa(&phase1_offer(&theirs)).emit();
+    let body = phase1_sa(&phase1_offer(&theirs, Phase1Auth::Psk)).emit();
     let mut mine = theirs.clone();
     mine.dh_group = DhGroup::Modp1536;
-    let err = select_phase1(&SaPayload::parse(&body).unwrap(), &mine).unwrap_err();
+    let err = select_phase1(&SaPayload::parse(&body).unwrap(), &mine, Phase1Auth::Psk).unwrap_err();
     let Reject::NoProposal(d) = err else { panic!() };
     assert_eq!(
         d.to_string(),

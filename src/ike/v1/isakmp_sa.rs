@@ -26,6 +26,8 @@ pub(crate) struct IsakmpSa {
     pub peer_dpd: bool,
     /// The peer sent INITIAL-CONTACT inside Main Mode message 5 (strongSwan does).
     pub initial_contact: bool,
+    /// The certificate the peer authenticated with (signature authentication only).
+    pub peer_cert: Option<crate::ike::status::PeerCertificate>,
 }
 
 impl IsakmpSa {

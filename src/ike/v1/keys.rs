@@ -41,7 +41,8 @@ impl Phase1Keys {
         &self.enc_key
     }
 
-    /// Derives SKEYID, SKEYID_{d,a,e} and the encryption key for pre-shared-key Main Mode.
+    /// Derives SKEYID, SKEYID_{d,a,e} and the encryption key: from the pre-shared key, or for
+    /// signature authentication from the nonces alone (`psk` unused).
     pub fn derive(
         p: &Phase1Proposal,
         psk: &[u8],
@@ -51,7 +52,11 @@ impl Phase1Keys {
         cky_i: &[u8; 8],
         cky_r: &[u8; 8],
     ) -> Phase1Keys {
-        let skeyid = SkeyId::derive_psk(p.hash, psk, ni_b, nr_b, gxy, cky_i, cky_r);
+        let skeyid = if p.auth.is_signature() {
+            SkeyId::derive_sig(p.hash, ni_b, nr_b, gxy, cky_i, cky_r)
+        } else {
+            SkeyId::derive_psk(p.hash, psk, ni_b, nr_b, gxy, cky_i, cky_r)
+        };
         let enc_key = phase1_enc_key(p.hash, &skeyid.e, p.cipher.key_len());
         Phase1Keys {
             hash: p.hash,
@@ -151,6 +156,7 @@ mod tests {
             hash,
             group: DhGroup::Modp1024,
             lifetime_secs: 1,
+            auth: Default::default(),
         };
         Phase1Keys::derive(
             &p,

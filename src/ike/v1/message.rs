@@ -55,6 +55,7 @@ pub(crate) fn identity_body(id: &Identity) -> Vec<u8> {
         Identity::Fqdn(s) => IdPayload::emit(IdType::FQDN, 0, 0, s.as_bytes()),
         Identity::UserFqdn(s) => IdPayload::emit(IdType::USER_FQDN, 0, 0, s.as_bytes()),
         Identity::KeyId(k) => IdPayload::emit(IdType::KEY_ID, 0, 0, k),
+        Identity::Asn1Dn(d) => IdPayload::emit(IdType::DER_ASN1_DN, 0, 0, d.der()),
     }
 }
 
@@ -70,6 +71,9 @@ pub(crate) fn identity_from(id: &IdPayload<'_>) -> Option<Identity> {
             String::from_utf8_lossy(id.data).into_owned(),
         )),
         IdType::KEY_ID => Some(Identity::KeyId(id.data.to_vec())),
+        IdType::DER_ASN1_DN => Some(Identity::Asn1Dn(
+            crate::ike::auth::DistinguishedName::from_der(id.data)?,
+        )),
         _ => None,
     }
 }

@@ -10,6 +10,10 @@ use super::diagnostic::Diagnostic;
 use super::policy::IkePolicy;
 use super::random::RandomSource;
 
+pub(crate) mod auth;
+pub(crate) mod fragment;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod informational;
 pub(crate) mod isakmp_sa;
 pub(crate) mod keys;
@@ -30,6 +34,10 @@ pub(crate) struct Ctx<'a> {
     pub local: SocketAddr,
     /// The peer's address as seen on the datagram (or configured, when initiating).
     pub remote: SocketAddr,
+    /// Wall-clock time (seconds since the Unix epoch) to judge certificates at, when known.
+    pub now_unix: Option<i64>,
+    /// Set by a transition that dropped its input until this CRL is fetched.
+    pub fetch_crl: Option<String>,
 }
 
 /// Why an input was dropped without changing state (for the engine's counters).
@@ -39,6 +47,8 @@ pub(crate) enum DropReason {
     Malformed,
     /// An authentication hash did not verify.
     BadHash,
+    /// Set aside until the CRL its certificate names is fetched (`Ctx::fetch_crl`).
+    AwaitingCrl,
     /// Well-formed but not what this state expects.
     Unexpected,
 }

@@ -64,6 +64,8 @@ pub(crate) struct PeerVendorIds {
     pub nat_t_rfc: bool,
     pub nat_t_draft: bool,
     pub dpd: bool,
+    /// Phase-1 fragmentation (the FRAGMENTATION vendor ID with the IKE capability).
+    pub fragmentation: bool,
 }
 
 impl PeerVendorIds {
@@ -76,6 +78,8 @@ impl PeerVendorIds {
             self.nat_t_draft = true;
         } else if vid.get(..16) == Some(&VID_DPD[..]) {
             self.dpd = true;
+        } else if super::fragment::announces_fragmentation(vid) {
+            self.fragmentation = true;
         }
     }
 

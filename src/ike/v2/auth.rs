@@ -6,15 +6,16 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use crate::crypto::ikev2::keys::{psk_auth, signed_octets, verify_psk_auth};
+use crate::crypto::ikev2::keys::signed_octets;
 use crate::ike::event::{DownReason, Event, Role};
 use crate::ike::policy::{EspMode, Identity, Subnet};
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
-    AuthMethod, AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType,
-    Payload, PayloadRepr, ProtocolId, Side, TsRepr,
+    AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType, Payload,
+    PayloadRepr, ProtocolId, Side, TsRepr,
 };
 
+use super::auth_sig::{certificate_request_data, our_cert_payloads, x509_payload, AuthRefusal};
 use super::child_sa::{
     initiator_mode, responder_mode, ChildParams, NewChildSa, USE_TRANSPORT_MODE,
 };
@@ -63,6 +64,7 @@ pub(super) fn id_payload(id: &Identity) -> (IdType, Vec<u8>) {
         Identity::Fqdn(s) => (IdType::FQDN, s.as_bytes().to_vec()),
         Identity::UserFqdn(s) => (IdType::RFC822_ADDR, s.as_bytes().to_vec()),
         Identity::KeyId(k) => (IdType::KEY_ID, k.clone()),
+        Identity::Asn1Dn(d) => (IdType::DER_ASN1_DN, d.der().to_vec()),
     }
 }
 
@@ -75,12 +77,15 @@ pub(super) fn identity_of(id: &IdRepr<'_>) -> Option<Identity> {
         IdType::FQDN => Identity::Fqdn(text()?),
         IdType::RFC822_ADDR => Identity::UserFqdn(text()?),
         IdType::KEY_ID => Identity::KeyId(id.data.to_vec()),
+        IdType::DER_ASN1_DN => {
+            Identity::Asn1Dn(crate::ike::auth::DistinguishedName::from_der(id.data)?)
+        }
         _ => return None,
     })
 }
 
 /// The ID payload body that AUTH covers: type, three reserved octets, data.
-fn id_body(t: IdType, data: &[u8]) -> Vec<u8> {
+pub(super) fn id_body(t: IdType, data: &[u8]) -> Vec<u8> {
     let mut b = vec![t.0, 0, 0, 0];
     b.extend_from_slice(data);
     b
@@ -103,7 +108,14 @@ impl Engine {
         let (t, data) = id_payload(&self.policy.my_identity());
         let id = id_body(t, &data);
         let octets = signed_octets(prf, &init_request, &nr, &keys.sk_pi, &id, &int_auth);
-        let auth = psk_auth(prf, &self.policy.psk, &octets);
+        let (method, auth) = match self.our_auth(i, prf, &octets) {
+            Ok(a) => a,
+            Err(e) => return self.auth_failed(now, i, e),
+        };
+        let creds = self.policy.auth.certificate().cloned();
+        let certs = our_cert_payloads(creds.as_deref());
+        let certreq_data = certificate_request_data(&self.policy);
+        let certreq = certreq_data.as_deref().map(|d| x509_payload(true, d));
         let our_spi = self.new_spi();
         let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
         // No other IKE SA with the peer (this one reads as established already: the
@@ -125,7 +137,7 @@ impl Engine {
             data: d,
         });
         let auth_p = AuthRepr {
-            method: AuthMethod::PSK,
+            method,
             data: &auth,
         };
         let sa = esp_offer(&self.policy.phase2, our_spi, None);
@@ -138,8 +150,12 @@ impl Engine {
             data: &[],
         };
         let mut payloads: Vec<&dyn PayloadRepr> = vec![&idi];
+        payloads.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
         if first_sa && self.policy.initial_contact {
             payloads.push(&ic);
+        }
+        if let Some(c) = &certreq {
+            payloads.push(c);
         }
         if let Some(r) = &idr {
             payloads.push(r);
@@ -162,20 +178,57 @@ impl Engine {
         self.send_request(now, i, ExchangeType::IKE_AUTH, &payloads, RequestKind::Auth);
     }
 
-    /// Initiator: the IKE_AUTH response.
-    pub(super) fn on_auth_response(&mut self, now: Instant, i: usize, inner: &Inner) {
+    /// Initiator: the IKE_AUTH response. False when it was set aside until a CRL is fetched
+    /// (the caller keeps our request, whose retransmission brings the response again).
+    pub(super) fn on_auth_response(&mut self, now: Instant, i: usize, inner: &Inner) -> bool {
         let Some(payloads) = inner.payloads() else {
             self.io.stats.dropped_malformed += 1;
-            return;
-        };
-        let SaState::AuthSent(st) = std::mem::replace(&mut self.sas[i].state, SaState::Established)
-        else {
-            return;
+            return true;
         };
         let peer = self.sas[i].peer.ip();
         let f = Found::of(&payloads);
-        let (Some(idr), Some(auth)) = (f.idr, f.auth) else {
+        let SaState::AuthSent(st) = &self.sas[i].state else {
+            return true;
+        };
+        let Some(keys) = self.sas[i].keys.clone() else {
+            return true;
+        };
+        let octets = f.idr.map(|idr| {
+            signed_octets(
+                keys.suite.prf,
+                &st.init_response,
+                &st.ni,
+                &keys.sk_pr,
+                &id_body(idr.id_type, idr.data),
+                &st.int_auth,
+            )
+        });
+        let verdict = match (f.idr, f.auth, &octets) {
+            (Some(idr), Some(auth), Some(o)) => {
+                Some(self.verify_peer_auth(now, i, &idr, &auth, &f.certs, o))
+            }
+            _ => None,
+        };
+        if let Some(Err(AuthRefusal::NeedCrl(url))) = &verdict {
+            self.await_crl(url);
+            return false;
+        }
+        let SaState::AuthSent(st) = std::mem::replace(&mut self.sas[i].state, SaState::Established)
+        else {
+            return true;
+        };
+        let (Some(idr), Some(_)) = (f.idr, f.auth) else {
+            let cert = self.policy.auth.certificate();
             let d = match f.error {
+                Some(NotifyType::AUTHENTICATION_FAILED) if cert.is_some() => {
+                    let c = cert.map(|c| &c.cert);
+                    V2Diagnostic::PeerRefusedCertificate {
+                        peer,
+                        our_id: self.policy.my_identity().to_string(),
+                        subject: c.map(|c| c.subject.to_string()).unwrap_or_default(),
+                        issuer: c.map(|c| c.issuer.to_string()).unwrap_or_default(),
+                    }
+                }
                 Some(NotifyType::AUTHENTICATION_FAILED) => V2Diagnostic::PeerRefusedAuth {
                     peer,
                     our_id: self.policy.my_identity().to_string(),
@@ -192,36 +245,17 @@ impl Engine {
                     peer,
                 },
             };
-            return self.auth_failed(now, i, d);
+            self.auth_failed(now, i, Diagnostic::Ikev2(d));
+            return true;
         };
-        if let Err(d) = self.check_peer_id(&idr, peer) {
-            return self.auth_failed(now, i, d);
-        }
-        let Some(keys) = self.sas[i].keys.clone() else {
-            return;
-        };
-        let prf = keys.suite.prf;
-        let octets = signed_octets(
-            prf,
-            &st.init_response,
-            &st.ni,
-            &keys.sk_pr,
-            &id_body(idr.id_type, idr.data),
-            &st.int_auth,
-        );
-        if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
-        {
-            let d = V2Diagnostic::AuthFailed {
-                peer,
-                peer_id: identity_of(&idr)
-                    .map_or_else(|| format!("{}", idr.id_type), |x| x.to_string()),
-                our_id: self.policy.my_identity().to_string(),
-            };
-            return self.auth_failed(now, i, d);
+        if let Some(Err(AuthRefusal::Failed(d))) = verdict {
+            self.tell_peer_auth_failed(i);
+            self.auth_failed(now, i, d);
+            return true;
         }
         self.ike_sa_established(now, i, &idr);
         self.first_child_answer(now, i, &st, &payloads);
+        true
     }
 
     /// Initiator: the first child in the IKE_AUTH response.
@@ -287,45 +321,36 @@ impl Engine {
             self.io.stats.dropped_unexpected += 1;
             return;
         }
-        let peer = self.sas[i].peer.ip();
         let f = Found::of(&payloads);
         let (Some(idi), Some(auth)) = (f.idi, f.auth) else {
             self.io.stats.dropped_malformed += 1;
             return;
         };
+        let (SaState::InitAnswered(st), Some(keys)) =
+            (&self.sas[i].state, self.sas[i].keys.clone())
+        else {
+            return;
+        };
+        let prf = keys.suite.prf;
+        let int_auth = st.intermediate.int_auth.octets(h.message_id);
+        let octets = signed_octets(
+            prf,
+            &st.init_request,
+            &st.nr,
+            &keys.sk_pi,
+            &id_body(idi.id_type, idi.data),
+            &int_auth,
+        );
+        let verdict = self.verify_peer_auth(now, i, &idi, &auth, &f.certs, &octets);
+        if let Err(AuthRefusal::NeedCrl(url)) = &verdict {
+            return self.await_crl(url);
+        }
         let SaState::InitAnswered(st) =
             std::mem::replace(&mut self.sas[i].state, SaState::Established)
         else {
             return;
         };
-        let Some(keys) = self.sas[i].keys.clone() else {
-            return;
-        };
-        let prf = keys.suite.prf;
-        let int_auth = st.intermediate.int_auth.octets(h.message_id);
-        let verdict = self.check_peer_id(&idi, peer).and_then(|()| {
-            let octets = signed_octets(
-                prf,
-                &st.init_request,
-                &st.nr,
-                &keys.sk_pi,
-                &id_body(idi.id_type, idi.data),
-                &int_auth,
-            );
-            if auth.method == AuthMethod::PSK
-                && verify_psk_auth(prf, &self.policy.psk, &octets, auth.data)
-            {
-                Ok(())
-            } else {
-                Err(V2Diagnostic::AuthFailed {
-                    peer,
-                    peer_id: identity_of(&idi)
-                        .map_or_else(|| format!("{}", idi.id_type), |x| x.to_string()),
-                    our_id: self.policy.my_identity().to_string(),
-                })
-            }
-        });
-        if let Err(d) = verdict {
+        if let Err(AuthRefusal::Failed(d)) = verdict {
             let n = NotifyRepr {
                 protocol: ProtocolId(0),
                 kind: NotifyType::AUTHENTICATION_FAILED,
@@ -344,14 +369,19 @@ impl Engine {
             &id_body(t, &data),
             &int_auth,
         );
-        let our_auth = psk_auth(prf, &self.policy.psk, &octets);
+        let (method, our_auth) = match self.our_auth(i, prf, &octets) {
+            Ok(a) => a,
+            Err(d) => return self.auth_failed(now, i, d),
+        };
+        let creds = self.policy.auth.certificate().cloned();
+        let certs = our_cert_payloads(creds.as_deref());
         let idr = IdRepr {
             side: Side::Responder,
             id_type: t,
             data: &data,
         };
         let auth_p = AuthRepr {
-            method: AuthMethod::PSK,
+            method,
             data: &our_auth,
         };
         let initial_contact = payloads
@@ -360,7 +390,9 @@ impl Engine {
         let child = self.choose_child(&payloads, None, (st.ni.clone(), st.nr.clone()), None);
         match &child {
             Ok((answer, _)) => {
-                let mut out: Vec<&dyn PayloadRepr> = vec![&idr, &auth_p];
+                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
+                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
+                out.push(&auth_p);
                 out.extend(answer.iter().map(|p| p.as_ref()));
                 self.respond(i, h, &out);
             }
@@ -371,7 +403,10 @@ impl Engine {
                     spi: &[],
                     data: &[],
                 };
-                self.respond(i, h, &[&idr, &auth_p, &notify]);
+                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
+                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
+                out.extend([&auth_p as &dyn PayloadRepr, &notify]);
+                self.respond(i, h, &out);
             }
         }
         // Dropping the stale IKE SAs moves this one in the table.
@@ -390,7 +425,7 @@ impl Engine {
     }
 
     /// The identity we expect from the peer, in words.
-    fn expected_peer_id(&self) -> String {
+    pub(super) fn expected_peer_id(&self) -> String {
         self.policy
             .peer_id
             .as_ref()
@@ -399,7 +434,7 @@ impl Engine {
 
     /// Checks the peer's ID: the configured `peers-identifier`, or its address (any address
     /// behind a NAT, where it sees its private one).
-    fn check_peer_id(&self, id: &IdRepr<'_>, peer: IpAddr) -> Result<(), V2Diagnostic> {
+    pub(super) fn check_peer_id(&self, id: &IdRepr<'_>, peer: IpAddr) -> Result<(), V2Diagnostic> {
         let got = identity_of(id);
         let ok = match (&self.policy.peer_id, &got) {
             (Some(want), Some(g)) => want == g,
@@ -423,8 +458,8 @@ impl Engine {
         })
     }
 
-    fn auth_failed(&mut self, now: Instant, i: usize, d: V2Diagnostic) {
-        self.io.fail(Diagnostic::Ikev2(d));
+    fn auth_failed(&mut self, now: Instant, i: usize, d: Diagnostic) {
+        self.io.fail(d);
         if i < self.sas.len() {
             self.sas.remove(i);
         }

@@ -761,6 +761,7 @@ impl Engine {
         sa.nat = o.nat;
         sa.fragmentation = o.fragmentation;
         sa.peer_identity = o.peer_identity.clone();
+        sa.peer_cert = o.peer_cert.clone();
         sa.choice = Some(choice);
         sa.keys = Some(keys);
         let old_id = o.id();

@@ -44,6 +44,17 @@ pub enum V2Diagnostic {
         /// The identity we expect from the peer.
         expected_peer_id: String,
     },
+    /// The peer answered our certificate authentication with AUTHENTICATION_FAILED.
+    PeerRefusedCertificate {
+        /// The peer.
+        peer: IpAddr,
+        /// The identity we sent.
+        our_id: String,
+        /// Our certificate's subject.
+        subject: String,
+        /// Our certificate's issuer.
+        issuer: String,
+    },
     /// The peer's AUTH payload did not verify with our pre-shared key.
     AuthFailed {
         /// The peer.
@@ -125,6 +136,10 @@ impl fmt::Display for V2Diagnostic {
             V2Diagnostic::PeerRefusedAuth { peer, our_id, expected_peer_id } => write!(
                 f,
                 "the peer ({peer}) refused our authentication (AUTHENTICATION_FAILED): we sent identity {our_id} and expect {expected_peer_id} — the pre-shared keys or identities differ"
+            ),
+            V2Diagnostic::PeerRefusedCertificate { peer, our_id, subject, issuer } => write!(
+                f,
+                "the peer ({peer}) refused our authentication (AUTHENTICATION_FAILED): we sent identity {our_id} with our certificate \"{subject}\" issued by \"{issuer}\" — the peer may not trust that CA (give it the root CA), may expect another identity, or could not check revocation; its log says which"
             ),
             V2Diagnostic::AuthFailed { peer, peer_id, our_id } => write!(
                 f,

@@ -134,7 +134,12 @@ impl Engine {
         self.live.last_ack = Some(now);
         match req.kind {
             RequestKind::Intermediate => self.on_intermediate_response(now, i, h, &inner),
-            RequestKind::Auth => self.on_auth_response(now, i, &inner),
+            RequestKind::Auth => {
+                if !self.on_auth_response(now, i, &inner) {
+                    // Set aside until a CRL is fetched: keep waiting (and retransmitting).
+                    self.sas[i].request = Some(req);
+                }
+            }
             RequestKind::Child(c) => self.on_create_child_response(now, i, *c, &inner),
             RequestKind::RekeyIke(r) => self.on_ike_rekey_response(now, i, *r, &inner),
             RequestKind::Followup(f) => self.on_followup_response(now, i, *f, &inner),

@@ -1,6 +1,8 @@
 //! The payloads an exchange handler looks for, found in one walk over a parsed message.
 
-use crate::wire::ikev2::{AuthRepr, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side, TsRepr};
+use crate::wire::ikev2::{
+    AuthRepr, CertEncoding, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side, TsRepr,
+};
 
 /// The first payload of each kind in a message, and its first error notification.
 #[derive(Default)]
@@ -16,6 +18,8 @@ pub(super) struct Found<'a> {
     pub error: Option<NotifyType>,
     /// USE_TRANSPORT_MODE was present (RFC 7296 §1.3.1).
     pub transport: bool,
+    /// X.509 certificates of the CERT payloads, in order (the first holds the AUTH key).
+    pub certs: Vec<&'a [u8]>,
 }
 
 impl<'a> Found<'a> {
@@ -35,6 +39,9 @@ impl<'a> Found<'a> {
                 Payload::Notify(n) if n.kind.is_error() => f.error = f.error.or(Some(n.kind)),
                 Payload::Notify(n) if n.kind == NotifyType::USE_TRANSPORT_MODE => {
                     f.transport = true
+                }
+                Payload::Cert(c) if !c.request && c.encoding == CertEncoding::X509_SIGNATURE => {
+                    f.certs.push(c.data)
                 }
                 _ => {}
             }

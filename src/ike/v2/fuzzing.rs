@@ -46,6 +46,28 @@ pub fn initiator(data: &[u8]) {
     Duel::run(data, 0);
 }
 
+/// A peer's AUTH payload body as the certificate path reads it: the method (first byte), the
+/// key kind of its certificate (second byte), then the data (RFC 7427: an AlgorithmIdentifier
+/// length, the DER, the signature). What parses names a scheme that fits the key kind.
+pub fn auth_payload(data: &[u8]) {
+    use crate::ike::auth::KeyKind;
+    let [method, kind, rest @ ..] = data else {
+        return;
+    };
+    let kind = [
+        KeyKind::Rsa(2048),
+        KeyKind::EcdsaP256,
+        KeyKind::EcdsaP384,
+        KeyKind::Ed25519,
+    ][usize::from(*kind) % 4];
+    if let Ok((scheme, sig)) =
+        super::auth_sig::peer_scheme(crate::wire::ikev2::AuthMethod(*method), rest, kind)
+    {
+        assert!(sig.len() <= rest.len());
+        let _ = scheme.to_string();
+    }
+}
+
 /// The engine's building blocks on parsed fuzz payloads: proposal choice (IKE and ESP, as
 /// responder and as initiator checking an answer), traffic-selector narrowing and CIDR
 /// decomposition, SK/SKF location and fragment reassembly.
@@ -187,15 +209,16 @@ fn fuzz_policy(initiator: bool, variant: u8) -> IkePolicy {
     p
 }
 
-/// Reads the fuzz input; past its end every read yields zeros.
-struct Cursor<'a>(&'a [u8]);
+/// Reads the fuzz input; past its end every read yields zeros (shared with the IKEv1
+/// harness).
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Cursor<'a> {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    fn u8(&mut self) -> u8 {
+    pub(crate) fn u8(&mut self) -> u8 {
         match self.0.split_first() {
             Some((b, rest)) => {
                 self.0 = rest;
@@ -205,22 +228,22 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn u16(&mut self) -> u16 {
+    pub(crate) fn u16(&mut self) -> u16 {
         u16::from_be_bytes([self.u8(), self.u8()])
     }
 
-    fn u32(&mut self) -> u32 {
+    pub(crate) fn u32(&mut self) -> u32 {
         u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
 
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
+    pub(crate) fn bytes(&mut self, n: usize) -> &'a [u8] {
         let (a, b) = self.0.split_at(n.min(self.0.len()));
         self.0 = b;
         a
     }
 
     /// A length-prefixed (u16) run of bytes.
-    fn chunk(&mut self) -> &'a [u8] {
+    pub(crate) fn chunk(&mut self) -> &'a [u8] {
         let n = usize::from(self.u16());
         self.bytes(n)
     }

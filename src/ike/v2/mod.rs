@@ -24,6 +24,7 @@ use super::status::{DpdStatus, EngineStatus, NatStatus, Phase1Status};
 use super::SpiTaken;
 
 mod auth;
+mod auth_sig;
 mod child_sa;
 mod diag;
 mod exchange;
@@ -84,6 +85,8 @@ pub struct Engine {
     reported_v1: bool,
     /// `ChildSaDown` of replaced pairs we deleted, held back until the time beside each.
     lingering: Vec<(Instant, Event)>,
+    /// Wall-clock time for certificate validity, set by the caller.
+    wall_clock: Option<crate::ike::auth::WallClock>,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +139,10 @@ struct IkeSa {
     rekey_at: Option<Instant>,
     expires_at: Option<Instant>,
     peer_identity: Option<String>,
+    /// The certificate the peer authenticated with (certificate authentication).
+    peer_cert: Option<crate::ike::status::PeerCertificate>,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) from IKE_SA_INIT; empty = not announced.
+    peer_sig_hashes: Vec<u16>,
     /// Replaced by a rekeyed IKE SA or being deleted: no new requests but Delete.
     retiring: bool,
     /// Created by a rekey of this IKE SA, with the lowest nonce of that exchange (to settle a
@@ -243,6 +250,8 @@ impl IkeSa {
             rekey_at: None,
             expires_at: None,
             peer_identity: None,
+            peer_cert: None,
+            peer_sig_hashes: Vec::new(),
             retiring: false,
             rekeyed_from: None,
             followup: None,
@@ -288,7 +297,15 @@ impl Engine {
             cookie_secret,
             reported_v1: false,
             lingering: Vec::new(),
+            wall_clock: None,
         }
+    }
+
+    /// Sets the wall-clock time certificates are judged by (`unix` since the epoch at `at`).
+    /// The daemon sets it from the system clock; without it, certificate authentication
+    /// refuses every peer certificate (there is no time to check its validity at).
+    pub fn set_wall_clock(&mut self, clock: crate::ike::auth::WallClock) {
+        self.wall_clock = Some(clock);
     }
 
     /// Makes the engine avoid inbound SPIs that other tunnels use.
@@ -523,6 +540,7 @@ impl Engine {
             peer_dpd: sa.established(),
             key_exchanges: sa.choice.map(|c| c.key_exchanges()),
             post_quantum: sa.choice.is_some_and(|c| c.post_quantum()),
+            peer_certificate: sa.peer_cert.clone(),
         }
     }
 

@@ -20,6 +20,9 @@ use crate::wire::ikev2::{
 };
 
 use super::auth::InitAnswered;
+use super::auth_sig::{
+    certificate_request_data, parse_signature_hashes, signature_hashes_data, x509_payload,
+};
 use super::exchange::NAT_T_PORT;
 use super::found::Found;
 use super::intermediate::{Handshake, IntAuth, Rounds};
@@ -45,6 +48,7 @@ struct InitNotifies<'a> {
     cookie: Option<&'a [u8]>,
     fragmentation: bool,
     intermediate: bool,
+    signature_hashes: Option<&'a [u8]>,
     error: Option<(NotifyType, &'a [u8])>,
 }
 
@@ -58,6 +62,7 @@ fn notifies<'a>(payloads: &[Payload<'a>]) -> InitNotifies<'a> {
             NotifyType::COOKIE => n.cookie = Some(x.data),
             NotifyType::IKEV2_FRAGMENTATION_SUPPORTED => n.fragmentation = true,
             NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED => n.intermediate = true,
+            NotifyType::SIGNATURE_HASH_ALGORITHMS => n.signature_hashes = Some(x.data),
             k if k.is_error() && n.error.is_none() => n.error = Some((k, x.data)),
             _ => {}
         }
@@ -116,6 +121,8 @@ impl Engine {
         let frag = notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, &[]);
         let intermediate = notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, &[]);
         let nat_n: Vec<NotifyRepr<'_>> = nat.iter().map(|(k, d)| notify(*k, d)).collect();
+        let hashes = signature_hashes_data();
+        let sig_n = notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, &hashes);
         let mut payloads: Vec<&dyn PayloadRepr> = Vec::new();
         if let Some(c) = &cookie_n {
             payloads.push(c);
@@ -127,6 +134,9 @@ impl Engine {
         }
         if !self.policy.phase1.additional_kes.is_empty() {
             payloads.push(&intermediate);
+        }
+        if self.policy.auth.certificate().is_some() {
+            payloads.push(&sig_n);
         }
         let Ok(request) = plain(&header, &payloads) else {
             return;
@@ -275,6 +285,10 @@ impl Engine {
         let spi_i = sa.spi_i;
         self.detect_nat(&mut sa, (&spi_i, &spi_r), &n, local, remote);
         sa.fragmentation = n.fragmentation && self.policy.fragmentation;
+        sa.peer_sig_hashes = n
+            .signature_hashes
+            .map(parse_signature_hashes)
+            .unwrap_or_default();
         sa.choice = Some(choice);
         sa.keys = Some(keys);
         sa.request = None;
@@ -464,6 +478,10 @@ impl Engine {
             remote,
         );
         sa.fragmentation = n.fragmentation && self.policy.fragmentation;
+        sa.peer_sig_hashes = n
+            .signature_hashes
+            .map(parse_signature_hashes)
+            .unwrap_or_default();
         sa.choice = Some(choice);
         sa.keys = Some(keys);
         sa.expected_request_id = 1;
@@ -489,13 +507,23 @@ impl Engine {
         let nat_n: Vec<NotifyRepr<'_>> = nat.iter().map(|(k, d)| notify(*k, d)).collect();
         let frag = notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, &[]);
         let intermediate = notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED, &[]);
+        let certreq_data = certificate_request_data(&self.policy);
+        let certreq = certreq_data.as_deref().map(|d| x509_payload(true, d));
+        let hashes = signature_hashes_data();
+        let sig_n = notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, &hashes);
         let mut out: Vec<&dyn PayloadRepr> = vec![&sa_answer, &ke_out, &nonce];
         out.extend(nat_n.iter().map(|x| x as &dyn PayloadRepr));
+        if let Some(c) = &certreq {
+            out.push(c);
+        }
         if sa.fragmentation {
             out.push(&frag);
         }
         if choice.post_quantum() {
             out.push(&intermediate);
+        }
+        if self.policy.auth.certificate().is_some() {
+            out.push(&sig_n);
         }
         let Ok(response) = plain(&header, &out) else {
             return;

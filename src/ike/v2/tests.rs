@@ -819,5 +819,7 @@ fn transport_mode_disagreement_falls_back_to_tunnel_mode() {
     }
 }
 
+#[path = "tests_cert.rs"]
+mod cert;
 #[path = "tests_pq.rs"]
 mod pq;

@@ -6,12 +6,16 @@
 
 #![deny(missing_docs)]
 
+pub mod cert;
+pub mod fragment;
 pub mod header;
 pub mod id;
 pub mod notify;
 pub mod payload;
 pub mod sa;
 
+pub use cert::{CertEncoding, CertPayload};
+pub use fragment::FragmentPayload;
 pub use header::{Flags, Header, HeaderRepr, HEADER_LEN};
 pub use id::IdPayload;
 pub use notify::{DeletePayload, NotifyPayload};
@@ -78,6 +82,8 @@ open_enum! {
         NAT_D_DRAFT = 130,
         /// NAT Original Address in the drafts.
         NAT_OA_DRAFT = 131,
+        /// IKEv1 fragment (Cisco's proprietary fragmentation, as strongSwan and racoon do it).
+        FRAGMENT = 132,
     }
 }
 

@@ -62,6 +62,13 @@ impl Charon {
         )
         .unwrap();
         std::fs::write(self.dir.join("swanctl.conf"), self.cfg.swanctl_conf()).unwrap();
+        if let Some(p) = &self.cfg.pubkey {
+            std::fs::write(self.dir.join("x509/local.pem"), &p.cert_pem).unwrap();
+            std::fs::write(self.dir.join("private/local.pem"), &p.key_pem).unwrap();
+            for (i, ca) in p.ca_pems.iter().enumerate() {
+                std::fs::write(self.dir.join(&format!("x509ca/ca{i}.pem")), ca).unwrap();
+            }
+        }
     }
 
     fn launch(&mut self) {

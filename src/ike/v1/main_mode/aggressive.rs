@@ -19,8 +19,7 @@ use crate::wire::isakmp::{
 
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
-use super::super::message::{identity_body, identity_from, Msg};
-use super::super::nat;
+use super::super::message::{identity_body, Msg};
 use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
 use super::*;
 
@@ -68,7 +67,7 @@ impl AmInitiatorSent {
     /// vendor IDs.
     pub fn start(ctx: &mut Ctx<'_>) -> (AmInitiatorSent, Vec<u8>) {
         let icookie = new_cookie(ctx.rng);
-        let offer = phase1_offer(&ctx.policy.phase1);
+        let offer = phase1_offer(&ctx.policy.phase1, phase1_auth(ctx.policy));
         let sai_b = phase1_sa(&offer).emit();
         let group = ctx.policy.phase1.dh_group;
         let secret = random_bytes(ctx.rng, group.secret_len());
@@ -81,9 +80,7 @@ impl AmInitiatorSent {
             .push(PayloadType::KE, dh.public_value())
             .push(PayloadType::NONCE, &ni)
             .push(PayloadType::ID, &id);
-        for v in nat::initiator_vids(ctx.policy.nat_traversal) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, None);
         let (first, bytes) = chain.into_parts();
         let msg = am_header(icookie, [0; 8], first, 0).emit_with_body(&bytes);
         (
@@ -195,7 +192,7 @@ impl AmInitiatorSent {
         };
         let last = common.iv.clone();
         Ok(AmInitiatorDone {
-            sa: common.into_sa(last, peer, false),
+            sa: common.into_sa(last, peer, false, None),
             msg3,
             float,
         })
@@ -270,9 +267,7 @@ impl AmResponderSent {
             .push(PayloadType::NONCE, &nr)
             .push(PayloadType::ID, &my_id)
             .push(PayloadType::HASH, &hash_r);
-        for v in nat::responder_vids(method) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, Some((&vids, method)));
         push_nat_d(ctx, &mut chain, method, &proposal, &hdr.icookie, &rcookie);
         let (first, bytes) = chain.into_parts();
         let out = am_header(hdr.icookie, rcookie, first, 0).emit_with_body(&bytes);
@@ -336,6 +331,8 @@ impl AmResponderSent {
             rng: &mut *ctx.rng,
             local: self.first_local,
             remote: self.first_remote,
+            now_unix: None,
+            fetch_crl: None,
         };
         self.common.nat = detect_nat(
             &nat_ctx,
@@ -349,7 +346,7 @@ impl AmResponderSent {
             return Err(Fault::Fail(d, None));
         }
         let peer = self.peer.clone();
-        Ok(self.common.into_sa(last, peer, false))
+        Ok(self.common.into_sa(last, peer, false, None))
     }
 }
 
@@ -369,14 +366,4 @@ pub fn aggressive_initiator_identity(datagram: &[u8]) -> Option<Identity> {
     }
     let msg = Msg::parse(h.body(), hdr.next_payload).ok()?;
     parse_identity(msg.find(PayloadType::ID)?.body).ok()
-}
-
-fn parse_identity(body: &[u8]) -> Result<Identity, Diagnostic> {
-    let parsed =
-        crate::wire::isakmp::IdPayload::parse(body).map_err(|e| Diagnostic::Malformed {
-            detail: format!("phase-1 ID payload {e}"),
-        })?;
-    identity_from(&parsed).ok_or(Diagnostic::Unsupported {
-        detail: format!("phase-1 identity type {}", parsed.id_type),
-    })
 }

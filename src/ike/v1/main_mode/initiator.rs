@@ -10,7 +10,6 @@ use super::super::informational::{self, InfoItem};
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
 use super::super::message::Msg;
-use super::super::nat;
 use super::super::{new_cookie, Ctx, DropReason, Fault};
 use super::*;
 
@@ -18,13 +17,11 @@ impl MmInitiatorSentSa {
     /// Builds message 1 (SA with our offer, vendor IDs).
     pub fn start(ctx: &mut Ctx<'_>) -> (MmInitiatorSentSa, Vec<u8>) {
         let icookie = new_cookie(ctx.rng);
-        let offer = phase1_offer(&ctx.policy.phase1);
+        let offer = phase1_offer(&ctx.policy.phase1, phase1_auth(ctx.policy));
         let sai_b = phase1_sa(&offer).emit();
         let mut chain = PayloadChain::new();
         chain.push(PayloadType::SA, &sai_b);
-        for v in nat::initiator_vids(ctx.policy.nat_traversal) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, None);
         let (first, bytes) = chain.into_parts();
         let msg = header(icookie, [0; 8], first).emit_with_body(&bytes);
         (
@@ -79,6 +76,9 @@ impl MmInitiatorSentSa {
         chain
             .push(PayloadType::KE, dh.public_value())
             .push(PayloadType::NONCE, &ni);
+        if proposal.auth.is_signature() {
+            super::super::auth::push_certreqs(&mut chain, ctx.policy);
+        }
         push_nat_d(ctx, &mut chain, method, &proposal, &self.icookie, &rcookie);
         let (first, bytes) = chain.into_parts();
         let out = header(self.icookie, rcookie, first).emit_with_body(&bytes);
@@ -171,16 +171,19 @@ impl MmInitiatorNatChecked {
         self.common.nat
     }
 
-    /// Builds message 5.
-    pub fn message5(mut self, ctx: &mut Ctx<'_>) -> (MmInitiatorSentAuth, Vec<u8>) {
-        let (out, next_iv) = self.common.seal_auth(ctx.policy, AuthSide::HashI);
+    /// Builds message 5 (fails only when our key cannot sign).
+    pub fn message5(
+        mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(MmInitiatorSentAuth, Vec<u8>), Diagnostic> {
+        let (out, next_iv) = self.common.seal_auth(ctx, AuthSide::HashI)?;
         self.common.iv = next_iv;
-        (
+        Ok((
             MmInitiatorSentAuth {
                 common: self.common,
             },
             out,
-        )
+        ))
     }
 }
 
@@ -213,9 +216,11 @@ impl MmInitiatorSentAuth {
         }
         match self
             .common
-            .open_auth(ctx.policy, body, hdr.next_payload, AuthSide::HashR)
+            .open_auth(ctx, body, hdr.next_payload, AuthSide::HashR)
         {
-            Ok((peer, ic, last)) => Ok(self.common.into_sa(last, peer, ic)),
+            Ok(p) => Ok(self
+                .common
+                .into_sa(p.next_iv, p.identity, p.initial_contact, p.cert)),
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => Err(Fault::Fail(d, None)),
         }

@@ -17,6 +17,7 @@ use crate::ike::diagnostic::{AuthSide, Diagnostic};
 use crate::ike::policy::{Identity, IkePolicy, NatTraversal};
 use crate::ike::proposal::{select_phase1, Phase1Proposal, Reject};
 use crate::ike::random::random_bytes;
+use crate::ike::status::PeerCertificate;
 use crate::wire::isakmp::{
     ExchangeType, Flags, HeaderRepr, IdPayload, NotifyPayload, NotifyType, PayloadChain,
     PayloadType, SaPayload, SaRepr, DOI_IPSEC,
@@ -31,6 +32,8 @@ mod responder;
 pub use aggressive::aggressive_initiator_identity;
 pub(crate) use aggressive::{AmInitiatorSent, AmResponderSent};
 
+use super::auth::{self, phase1_auth, PeerRefused};
+use super::fragment::VID_FRAGMENTATION;
 use super::keys::{MmTranscript, Phase1Keys};
 use super::message::{identity_body, identity_from, Msg};
 use super::nat::{self, NatDetection, NatTMethod, PeerVendorIds};
@@ -39,9 +42,20 @@ use super::{ct_eq, Ctx, DropReason, Fault, NotifySpec};
 /// Nonce length we send (strongSwan sends 32 bytes too).
 const NONCE_LEN: usize = 32;
 
-/// Message 5/6 checked: (peer identity, INITIAL-CONTACT seen, next IV), or why not (with a drop
-/// reason when the input is only to be ignored).
-type AuthOutcome = Result<(Identity, bool, Vec<u8>), (Option<DropReason>, Diagnostic)>;
+/// Message 5/6 checked: the peer, or why not (with a drop reason when the input is only to be
+/// ignored).
+type AuthOutcome = Result<AuthedPeer, (Option<DropReason>, Diagnostic)>;
+
+/// What a verified message 5/6 told about the peer.
+struct AuthedPeer {
+    identity: Identity,
+    /// It carried INITIAL-CONTACT.
+    initial_contact: bool,
+    /// The IV after it.
+    next_iv: Vec<u8>,
+    /// The certificate it authenticated with (signatures only).
+    cert: Option<PeerCertificate>,
+}
 
 /// Initiator, message 1 sent, waiting for message 2.
 pub(crate) struct MmInitiatorSentSa {
@@ -120,7 +134,13 @@ impl Authenticating {
         }
     }
 
-    fn into_sa(self, last_block: Vec<u8>, peer: Identity, initial_contact: bool) -> IsakmpSa {
+    fn into_sa(
+        self,
+        last_block: Vec<u8>,
+        peer: Identity,
+        initial_contact: bool,
+        peer_cert: Option<PeerCertificate>,
+    ) -> IsakmpSa {
         IsakmpSa {
             icookie: self.icookie,
             rcookie: self.rcookie,
@@ -132,14 +152,16 @@ impl Authenticating {
             nat: self.nat,
             peer_dpd: self.vids.dpd,
             initial_contact,
+            peer_cert,
         }
     }
 
     /// Decrypts and checks message 5 or 6: returns the peer's identity, whether it carried
-    /// INITIAL-CONTACT, and the IV after it.
+    /// INITIAL-CONTACT, and the IV after it. With signatures the peer's certificate and SIG are
+    /// checked too (a CRL to fetch first is asked for in `ctx.fetch_crl`).
     fn open_auth(
         &self,
-        policy: &IkePolicy,
+        ctx: &mut Ctx<'_>,
         body: &[u8],
         first: PayloadType,
         side: AuthSide,
@@ -153,66 +175,101 @@ impl Authenticating {
             .decrypt(&self.iv, body)
             .ok_or((Some(DropReason::Malformed), garbage.clone()))?;
         let msg = Msg::parse(&plain, first).map_err(|_| (None, garbage.clone()))?;
-        let (id, hash) = match (msg.find(PayloadType::ID), msg.find(PayloadType::HASH)) {
-            (Some(i), Some(h)) => (i, h),
-            _ => return Err((None, garbage)),
+        let Some(id) = msg.find(PayloadType::ID) else {
+            return Err((None, garbage));
         };
         let t = self.transcript();
         let expected = match side {
             AuthSide::HashR => self.keys.hash_r(&t, id.body),
             AuthSide::HashI => self.keys.hash_i(&t, id.body),
         };
-        if !ct_eq(&expected, hash.body) {
-            return Err((
-                None,
-                Diagnostic::AuthFailed {
-                    side,
-                    garbage: false,
-                },
-            ));
-        }
-        let parsed = IdPayload::parse(id.body).map_err(|e| {
-            (
-                None,
-                Diagnostic::Malformed {
-                    detail: format!("phase-1 ID payload {e}"),
-                },
-            )
-        })?;
-        let peer = identity_from(&parsed).ok_or((
-            None,
-            Diagnostic::Unsupported {
-                detail: format!("phase-1 identity type {}", parsed.id_type),
-            },
-        ))?;
-        check_peer_identity(policy, &peer, self.nat)?;
+        let mut cert = None;
+        let peer = match ctx.policy.auth.certificate() {
+            Some(creds) if self.proposal.auth.is_signature() => {
+                let peer = parse_identity(id.body).map_err(|d| (None, d))?;
+                let configured = ctx.policy.peer_id.as_ref();
+                match auth::verify_peer(creds, &msg, &peer, configured, &expected, ctx.now_unix) {
+                    Ok(c) => cert = Some(PeerCertificate::of(&c)),
+                    Err(PeerRefused::Refused(d)) => return Err((None, d)),
+                    Err(PeerRefused::NeedCrl(url)) => {
+                        let d = Diagnostic::Unsupported {
+                            detail: format!("waiting for the CRL {url}"),
+                        };
+                        ctx.fetch_crl = Some(url);
+                        return Err((Some(DropReason::AwaitingCrl), d));
+                    }
+                }
+                peer
+            }
+            _ => {
+                let hash = msg.find(PayloadType::HASH).ok_or((None, garbage))?;
+                if !ct_eq(&expected, hash.body) {
+                    return Err((
+                        None,
+                        Diagnostic::AuthFailed {
+                            side,
+                            garbage: false,
+                        },
+                    ));
+                }
+                let peer = parse_identity(id.body).map_err(|d| (None, d))?;
+                check_peer_identity(ctx.policy, &peer, self.nat)?;
+                peer
+            }
+        };
         let ic = msg.all(PayloadType::NOTIFY).any(|n| {
             NotifyPayload::parse(n.body)
                 .map(|n| n.kind == NotifyType::INITIAL_CONTACT)
                 .unwrap_or(false)
         });
-        Ok((peer, ic, next_iv))
+        Ok(AuthedPeer {
+            identity: peer,
+            initial_contact: ic,
+            next_iv,
+            cert,
+        })
     }
 
-    /// Builds our encrypted message 5 or 6 (ID, HASH) and returns it with the IV after it.
-    fn seal_auth(&self, policy: &IkePolicy, side: AuthSide) -> (Vec<u8>, Vec<u8>) {
-        let id = identity_body(&policy.my_identity());
+    /// Builds our encrypted message 5 or 6 (ID and HASH, or ID, CERTs and SIG) and returns it
+    /// with the IV after it.
+    fn seal_auth(
+        &self,
+        ctx: &mut Ctx<'_>,
+        side: AuthSide,
+    ) -> Result<(Vec<u8>, Vec<u8>), Diagnostic> {
+        let id = identity_body(&ctx.policy.my_identity());
         let t = self.transcript();
         let hash = match side {
             AuthSide::HashI => self.keys.hash_i(&t, &id),
             AuthSide::HashR => self.keys.hash_r(&t, &id),
         };
         let mut chain = PayloadChain::new();
-        chain
-            .push(PayloadType::ID, &id)
-            .push(PayloadType::HASH, &hash);
+        chain.push(PayloadType::ID, &id);
+        match ctx.policy.auth.certificate() {
+            Some(creds) if self.proposal.auth.is_signature() => {
+                auth::push_cert_and_sig(&mut chain, creds, &hash, ctx.rng)?;
+            }
+            _ => {
+                chain.push(PayloadType::HASH, &hash);
+            }
+        }
         let (first, bytes) = chain.into_parts();
         let (ct, next_iv) = self.keys.encrypt(&self.iv, &bytes);
-        (
+        Ok((
             self.header(first, Flags::ENCRYPTION).emit_with_body(&ct),
             next_iv,
-        )
+        ))
     }
+}
+
+/// The peer's phase-1 identity from its ID payload body.
+fn parse_identity(body: &[u8]) -> Result<Identity, Diagnostic> {
+    let parsed = IdPayload::parse(body).map_err(|e| Diagnostic::Malformed {
+        detail: format!("phase-1 ID payload {e}"),
+    })?;
+    identity_from(&parsed).ok_or(Diagnostic::Unsupported {
+        detail: format!("phase-1 identity type {}", parsed.id_type),
+    })
 }
 
 /// Our phase-1 offer as text, for logs and diagnostics.
@@ -253,7 +310,7 @@ fn choose_phase1(
             notify(NotifyType::DOI_NOT_SUPPORTED),
         ));
     }
-    match select_phase1(&sa, &ctx.policy.phase1) {
+    match select_phase1(&sa, &ctx.policy.phase1, phase1_auth(ctx.policy)) {
         Ok(x) => Ok(x),
         Err(Reject::Malformed(e)) => Err(bad_syntax(format!("SA payload {e}"))),
         Err(Reject::NoProposal(d)) => Err(Fault::Fail(d, notify(NotifyType::NO_PROPOSAL_CHOSEN))),
@@ -294,12 +351,33 @@ fn header(icookie: [u8; 8], rcookie: [u8; 8], first: PayloadType) -> HeaderRepr 
     }
 }
 
-fn vendor_ids(msg: &Msg<'_>) -> PeerVendorIds {
+/// What the peer announced in the vendor ID payloads of `msg`.
+pub(crate) fn vendor_ids(msg: &Msg<'_>) -> PeerVendorIds {
     let mut v = PeerVendorIds::default();
     for p in msg.all(PayloadType::VENDOR_ID) {
         v.add(p.body);
     }
     v
+}
+
+/// Appends our vendor IDs to message 1 (`peer` = None) or to the answer to a message 1 with
+/// the peer's `peer`: DPD, NAT-T (all dialects in message 1, the chosen one in the answer), and
+/// FRAGMENTATION when enabled (in the answer only if the peer announced it, as strongSwan does).
+fn push_vendor_ids(
+    chain: &mut PayloadChain,
+    policy: &IkePolicy,
+    peer: Option<(&PeerVendorIds, NatTMethod)>,
+) {
+    let nat_vids = match peer {
+        None => nat::initiator_vids(policy.nat_traversal),
+        Some((_, method)) => nat::responder_vids(method),
+    };
+    for v in nat_vids {
+        chain.push(PayloadType::VENDOR_ID, v);
+    }
+    if policy.fragmentation && peer.is_none_or(|(v, _)| v.fragmentation) {
+        chain.push(PayloadType::VENDOR_ID, &VID_FRAGMENTATION);
+    }
 }
 
 /// Appends the two NAT-D payloads: the peer's address as we send to it, then ours (random

@@ -1,6 +1,7 @@
 //! Main Mode, responder side: messages 1, 3 and 5 in; 2, 4 and 6 out.
 
 use crate::crypto::dh::DhPrivate;
+use crate::ike::auth::CertError;
 use crate::ike::diagnostic::{AuthSide, Diagnostic};
 use crate::ike::random::random_bytes;
 use crate::wire::isakmp::{HeaderRepr, NotifyType, PayloadChain, PayloadType};
@@ -8,7 +9,6 @@ use crate::wire::isakmp::{HeaderRepr, NotifyType, PayloadChain, PayloadType};
 use super::super::isakmp_sa::IsakmpSa;
 use super::super::keys::Phase1Keys;
 use super::super::message::Msg;
-use super::super::nat;
 use super::super::{new_cookie, Ctx, DropReason, Fault, NotifySpec};
 use super::*;
 
@@ -35,9 +35,7 @@ impl MmResponderSentSa {
         let method = vids.method(ctx.policy.nat_traversal);
         let mut chain = PayloadChain::new();
         chain.push(PayloadType::SA, &reply.emit());
-        for v in nat::responder_vids(method) {
-            chain.push(PayloadType::VENDOR_ID, v);
-        }
+        push_vendor_ids(&mut chain, ctx.policy, Some((&vids, method)));
         let (first, bytes) = chain.into_parts();
         let out = header(hdr.icookie, rcookie, first).emit_with_body(&bytes);
         Ok((
@@ -101,6 +99,9 @@ impl MmResponderSentSa {
         chain
             .push(PayloadType::KE, dh.public_value())
             .push(PayloadType::NONCE, &nr);
+        if p.auth.is_signature() {
+            super::super::auth::push_certreqs(&mut chain, ctx.policy);
+        }
         push_nat_d(
             ctx,
             &mut chain,
@@ -146,17 +147,32 @@ impl MmResponderSentKe {
             return Err(Fault::Ignore(self, DropReason::Unexpected));
         }
         let c = &self.common;
-        match c.open_auth(ctx.policy, body, hdr.next_payload, AuthSide::HashI) {
-            Ok((peer, ic, iv_after_5)) => {
+        match c.open_auth(ctx, body, hdr.next_payload, AuthSide::HashI) {
+            Ok(p) => {
                 let mut common = self.common;
-                common.iv = iv_after_5;
-                let (out, last) = common.seal_auth(ctx.policy, AuthSide::HashR);
-                Ok((common.into_sa(last, peer, ic), out))
+                common.iv = p.next_iv;
+                let (out, last) = match common.seal_auth(ctx, AuthSide::HashR) {
+                    Ok(x) => x,
+                    Err(d) => return Err(Fault::Fail(d, None)),
+                };
+                Ok((
+                    common.into_sa(last, p.identity, p.initial_contact, p.cert),
+                    out,
+                ))
             }
             Err((Some(r), _)) => Err(Fault::Ignore(self, r)),
             Err((None, d)) => {
-                let kind = match d {
-                    Diagnostic::IdentityMismatch { .. } => NotifyType::INVALID_ID_INFORMATION,
+                let kind = match &d {
+                    Diagnostic::IdentityMismatch { .. }
+                    | Diagnostic::Certificate(CertError::IdentityNotInCertificate { .. }) => {
+                        NotifyType::INVALID_ID_INFORMATION
+                    }
+                    Diagnostic::Certificate(CertError::UntrustedIssuer { .. }) => {
+                        NotifyType::INVALID_CERT_AUTHORITY
+                    }
+                    Diagnostic::Certificate(CertError::BadSignature { .. }) => {
+                        NotifyType::INVALID_SIGNATURE
+                    }
                     _ => NotifyType::AUTHENTICATION_FAILED,
                 };
                 let n = NotifySpec::isakmp(kind, &c.icookie, &c.rcookie);
