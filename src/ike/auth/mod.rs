@@ -58,7 +58,19 @@ impl fmt::Debug for AuthChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuthChoice::Psk => f.write_str("Psk"),
-            AuthChoice::Certificate(c) => write!(f, "Certificate({:?})", c.cert),
+            // Everything that would change authentication shows, so that a reload that compares
+            // `Debug` texts sees a replaced certificate, key, CA or CRL (never the key itself).
+            AuthChoice::Certificate(c) => write!(
+                f,
+                "Certificate({:?} sha256 {}, key {}, anchors {:?}, peer {:?}, {} CRL(s), files {:?})",
+                c.cert,
+                c.cert.fingerprint_sha256(),
+                PublicKeyDigest(&c.key),
+                c.trust.anchors.iter().map(Certificate::fingerprint_sha256).collect::<Vec<_>>(),
+                c.trust.peer_cert.as_ref().map(Certificate::fingerprint_sha256),
+                c.trust.crls.len(),
+                c.files
+            ),
         }
     }
 }
@@ -72,6 +84,17 @@ impl PartialEq for AuthChoice {
             }
             _ => false,
         }
+    }
+}
+
+/// A short digest of a key's public half (for `Debug`: tells keys apart, reveals nothing).
+struct PublicKeyDigest<'a>(&'a PrivateKey);
+
+impl fmt::Display for PublicKeyDigest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(self.0.public_key_bits());
+        write!(f, "{} {}", self.0.kind(), cert::colon_hex(&d[..8]))
     }
 }
 

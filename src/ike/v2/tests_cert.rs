@@ -2,7 +2,7 @@
 //! intermediate CA, RFC 7383 fragments carrying the certificates, and the refusals.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::*;
 use crate::ike::auth::testpki::{private_key, Spec, TestCa, TestKey, NOW};
@@ -19,18 +19,13 @@ fn cert_pair(ca: &TestCa, kind: TestKey, b_spec: Spec<'_>, trust: &TestCa) -> Pa
         ips: &[A],
         ..Spec::default()
     };
+    let now = pair.now;
     for (node, spec) in [(&mut pair.a, a_spec), (&mut pair.b, b_spec)] {
         let mut p = node.engine.policy.clone();
         p.psk = zeroize::Zeroizing::new(Vec::new());
         p.auth = AuthChoice::Certificate(Arc::new(credentials(ca, kind, &spec, trust)));
-        node.engine = Engine::new(
-            p,
-            Box::new(SeededRandom::new(u64::from(node.addr == ip(B)))),
-        );
+        restart(node, p, now);
     }
-    let clock = WallClock::new(pair.now, Duration::from_secs(NOW as u64));
-    pair.a.engine.set_wall_clock(clock);
-    pair.b.engine.set_wall_clock(clock);
     pair
 }
 
@@ -47,6 +42,14 @@ fn credentials(ca: &TestCa, kind: TestKey, spec: &Spec<'_>, trust: &TestCa) -> C
         trust: trust.trust(),
         files: CertificateFiles::default(),
     }
+}
+
+/// Replaces a node's engine by one running `policy`, on the same wall clock.
+fn restart(node: &mut Node, policy: IkePolicy, now: Instant) {
+    let seed = 1 + u64::from(node.addr == ip(B));
+    node.engine = Engine::new(policy, Box::new(SeededRandom::new(seed)));
+    node.engine
+        .set_wall_clock(WallClock::new(now, Duration::from_secs(NOW as u64)));
 }
 
 fn b_spec() -> Spec<'static> {
@@ -152,9 +155,7 @@ fn an_identity_missing_from_the_certificate_is_explained() {
     // B claims an FQDN its certificate does not hold.
     let mut pb = p.b.engine.policy.clone();
     pb.my_id = Some(Identity::Fqdn("gw-b.example".into()));
-    p.b.engine = Engine::new(pb, Box::new(SeededRandom::new(2)));
-    p.b.engine
-        .set_wall_clock(WallClock::new(p.now, Duration::from_secs(NOW as u64)));
+    restart(&mut p.b, pb, p.now);
     p.up();
     let f = p.a.failures();
     assert!(
@@ -168,9 +169,7 @@ fn an_identity_missing_from_the_certificate_is_explained() {
     pa.peer_id = Some(Identity::Asn1Dn(
         DistinguishedName::parse("C=JP, O=Example, CN=gw-c").unwrap(),
     ));
-    p.a.engine = Engine::new(pa, Box::new(SeededRandom::new(1)));
-    p.a.engine
-        .set_wall_clock(WallClock::new(p.now, Duration::from_secs(NOW as u64)));
+    restart(&mut p.a, pa, p.now);
     p.up();
     assert!(
         p.a.failures()[0].contains("CN=gw-c"),
@@ -249,9 +248,7 @@ fn a_signature_by_another_key_does_not_verify() {
     creds.key = private_key(&crate::ike::auth::testpki::key_pair(TestKey::P256).1);
     let mut pb = p.b.engine.policy.clone();
     pb.auth = AuthChoice::Certificate(Arc::new(creds));
-    p.b.engine = Engine::new(pb, Box::new(SeededRandom::new(2)));
-    p.b.engine
-        .set_wall_clock(WallClock::new(p.now, Duration::from_secs(NOW as u64)));
+    restart(&mut p.b, pb, p.now);
     p.up();
     let f = p.a.failures();
     assert!(
