@@ -2,7 +2,8 @@
 //! RSA-PSS signatures from charon), ECDSA P-256/P-384 and Ed25519, both directions, a root CA
 //! and an intermediate, certificates made here by `openssl`; pings cross the tunnel. Then the
 //! diagnostics against a real peer: an untrusted issuer, an expired certificate, a certificate
-//! revoked by a CRL fetched over HTTP, no certificate sent. Root only; prints "skipping: …"
+//! revoked by a CRL fetched over HTTP, no certificate sent, and with a pinned `peer-file` a
+//! signature that does not verify and an identity not in the certificate. Root only; prints "skipping: …"
 //! otherwise.
 
 mod common;
@@ -538,4 +539,79 @@ fn check_catches_a_foreign_key_and_an_expired_own_certificate() {
         format!("{out}{err}").contains(&format!("run: chmod 600 {}", old.key.display())),
         "{out}{err}"
     );
+}
+
+/// `peer-file` pins a certificate; charon sends none (`send_cert = never`), so its AUTH is
+/// checked with the pinned certificate's key and identity.
+fn refused_with_pinned(p: &Pki, lab: &SwanLab, pinned: &Issued, expect: &str) {
+    let charon = Charon::start(
+        &lab.swan,
+        swan_cfg(Strongswan::Sid61, p, false, Some("never")),
+    );
+    let trusted = format!("trusted-ca: [{}]\n", p.root.cert.display());
+    let yaml = ours_yaml(lab.dir.path(), p, &p.root.cert, false).replace(
+        &trusted,
+        &format!("{trusted}        peer-file: {}\n", pinned.cert.display()),
+    );
+    assert!(yaml.contains("peer-file"), "{yaml}");
+    let gw = Gateway::start(&lab.ours, &lab.dir, "ours", &yaml, Some("ipsec0"));
+    if !gw.wait_log(expect, 30) {
+        charon.fail(&format!(
+            "ikegate never logged \"{expect}\":\n{}",
+            gw.log_text()
+        ));
+    }
+    let log = gw.log_text();
+    assert!(!log.contains("ESP SAs installed"));
+    if let Some(line) = log.lines().find(|l| l.contains(expect)) {
+        println!("{line}");
+    }
+}
+
+#[test]
+fn diag_signature_does_not_verify_with_the_pinned_certificate() {
+    if !can_run() {
+        return;
+    }
+    let lab = lab();
+    let p = pki(lab.dir.path(), KeyType::P256, KeyType::P256, VALID, None);
+    // Same subject and address, validly issued, but another key than charon's.
+    let impostor = p.inter.issue(
+        lab.dir.path(),
+        "impostor",
+        &Leaf {
+            subj: "/C=JP/O=Example/CN=swan",
+            san: "IP:10.0.0.2",
+            key: KeyType::P256,
+            crl_url: None,
+            dates: VALID,
+        },
+    );
+    refused_with_pinned(
+        &p,
+        &lab,
+        &impostor,
+        "signature does not verify with the key of its certificate \"C=JP, O=Example, CN=swan\"",
+    );
+}
+
+#[test]
+fn diag_identity_not_in_the_pinned_certificate() {
+    if !can_run() {
+        return;
+    }
+    let lab = lab();
+    let p = pki(lab.dir.path(), KeyType::P256, KeyType::P256, VALID, None);
+    let other = p.inter.issue(
+        lab.dir.path(),
+        "other",
+        &Leaf {
+            subj: "/C=JP/O=Example/CN=other",
+            san: "DNS:other.example",
+            key: KeyType::P256,
+            crl_url: None,
+            dates: VALID,
+        },
+    );
+    refused_with_pinned(&p, &lab, &other, "is not in the peer's certificate");
 }

@@ -181,8 +181,7 @@ impl Engine {
     /// Initiator: the IKE_AUTH response. False when it was set aside until a CRL is fetched
     /// (the caller keeps our request, whose retransmission brings the response again).
     pub(super) fn on_auth_response(&mut self, now: Instant, i: usize, inner: &Inner) -> bool {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return true;
         };
         let peer = self.sas[i].peer.ip();
@@ -311,8 +310,7 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         // Every additional key exchange must have run (RFC 9370) before IKE_AUTH.

@@ -343,8 +343,7 @@ impl Engine {
         req: ChildRequest,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let peer = self.sas[i].peer.ip();
@@ -440,8 +439,7 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let f = Found::of(&payloads);
@@ -592,8 +590,7 @@ impl Engine {
         req: IkeRekeyRequest,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let peer = self.sas[i].peer.ip();

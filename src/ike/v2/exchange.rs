@@ -34,6 +34,15 @@ impl Inner {
 }
 
 impl Engine {
+    /// The payloads of a decrypted message; a chain that does not parse is dropped and counted.
+    pub(super) fn payloads_of<'a>(&mut self, inner: &'a Inner) -> Option<Vec<Payload<'a>>> {
+        let payloads = inner.payloads();
+        if payloads.is_none() {
+            self.io.stats.dropped_malformed += 1;
+        }
+        payloads
+    }
+
     pub(super) fn on_request(
         &mut self,
         now: Instant,

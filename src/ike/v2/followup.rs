@@ -141,8 +141,7 @@ impl Engine {
         req: FollowupRequest,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let FollowupRequest { mut f, kem } = req;
@@ -226,8 +225,7 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let Some(mut f) = self.sas[i].followup.take() else {

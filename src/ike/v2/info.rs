@@ -22,8 +22,7 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let mut delete_ike = false;

@@ -193,8 +193,7 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let SaState::IntermediateSent(st) =
@@ -258,8 +257,7 @@ impl Engine {
 
     /// Responder: an IKE_INTERMEDIATE request (the encapsulation key of the next round).
     pub(super) fn on_intermediate_request(&mut self, i: usize, h: &HeaderRepr, inner: &Inner) {
-        let Some(payloads) = inner.payloads() else {
-            self.io.stats.dropped_malformed += 1;
+        let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
         let (alg, keys) = match (&self.sas[i].state, &self.sas[i].keys) {
