@@ -16,12 +16,11 @@ use crate::wire::ikev2::{
 };
 
 use super::auth_sig::{certificate_request_data, our_cert_payloads, x509_payload, AuthRefusal};
-use super::child_sa::{
-    initiator_mode, responder_mode, ChildParams, NewChildSa, USE_TRANSPORT_MODE,
-};
+use super::child_sa::{ChildParams, NewChildSa};
 use super::exchange::Inner;
 use super::found::Found;
 use super::intermediate::{Handshake, IntAuth, Rounds};
+use super::mode::{initiator_mode, responder_mode, USE_TRANSPORT_MODE};
 use super::proposal::{accept_esp_answer, choose_esp, describe, esp_offer};
 use super::ts;
 use super::{Engine, Pending, RequestKind, SaState, V2Diagnostic};

@@ -36,6 +36,7 @@ pub mod fuzzing;
 mod info;
 mod intermediate;
 mod message;
+mod mode;
 mod proposal;
 mod sa_init;
 mod timers;
