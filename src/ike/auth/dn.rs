@@ -89,7 +89,11 @@ impl DistinguishedName {
         if !rest.is_empty() {
             return None;
         }
-        Some(DistinguishedName::from_x509(&name))
+        // Keep the bytes as received: x509-parser's raw slice of a name can stop at the
+        // SEQUENCE header for some encodings (found by the `certificates` fuzz target).
+        let mut dn = DistinguishedName::from_x509(&name);
+        dn.der = der.to_vec();
+        Some(dn)
     }
 
     /// The name of a parsed certificate field.
