@@ -179,17 +179,7 @@ fn interop(c: Case) {
     }
     // ... and IKE_AUTH with our exported IKE keys (Wireshark 4.0 has no ChaCha20 for IKE).
     if !c.swan_ike.starts_with("chacha") {
-        let auth = tshark::fields_in_profile(
-            &pcap,
-            &[("ikev2_decryption_table", format!("{ours_line}\n"))],
-            &[],
-            "isakmp.exchangetype == 35",
-            &["isakmp.auth.method"],
-        );
-        assert!(
-            auth.len() >= 2 && auth.iter().all(|f| f[0] == "2"),
-            "IKE_AUTH not decrypted: {auth:?}"
-        );
+        tshark::assert_ike_auth_decrypted(&pcap, ours_line, "with our exported keys");
     }
     println!("charon child SA: {info:?}");
     let (code, log) = gw.stop();

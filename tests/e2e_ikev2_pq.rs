@@ -10,9 +10,9 @@ mod common;
 
 use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
+use common::netns::{require_root, swan_lab, SwanLab};
+use common::poll_opt;
 use common::tshark::{self, Capture, EspSa};
-use common::{poll_opt, TempDir};
 use std::time::Duration;
 
 const OURS: &str = "10.0.0.1";
@@ -26,30 +26,8 @@ fn can_run() -> bool {
         && common::require_programs(&["ping", "python3"])
 }
 
-struct Lab {
-    ours: Netns,
-    swan: Netns,
-    link: Veth,
-    dir: TempDir,
-}
-
-fn lab() -> Lab {
-    let ours = Netns::new("pqo");
-    let swan = Netns::new("pqs");
-    let link = veth(
-        &ours,
-        &[&format!("{OURS}/24")],
-        &swan,
-        &[&format!("{SWAN}/24")],
-    );
-    ours.add_lo_addr("192.168.1.1/32");
-    swan.add_lo_addr("192.168.2.1/32");
-    Lab {
-        ours,
-        swan,
-        link,
-        dir: TempDir::new("pqswan"),
-    }
+fn lab() -> SwanLab {
+    swan_lab("pqo", "pqs", "pqswan")
 }
 
 /// One case: our `ike:` extra lines and `phase1:` flow mapping, charon's IKE proposal.
@@ -132,7 +110,7 @@ fn swan_cfg(c: &Case) -> CharonConfig {
 
 /// A running pair: charon, ikegate with its admin API, a capture of the veth.
 struct Run {
-    lab: Lab,
+    lab: SwanLab,
     charon: Charon,
     gw: Gateway,
     cap: Option<Capture>,
@@ -308,17 +286,7 @@ fn interop(c: &Case, chain: &str) -> Option<Run> {
     let pcap = r.cap.take().map(Capture::stop).unwrap_or(r.pcap.clone());
     let frames = tshark::decode_esp(&pcap, &sas);
     tshark::assert_all_decrypted(&frames, &["icmp"]);
-    let auth = tshark::fields_in_profile(
-        &pcap,
-        &[("ikev2_decryption_table", format!("{ours_line}\n"))],
-        &[],
-        "isakmp.exchangetype == 35",
-        &["isakmp.auth.method"],
-    );
-    assert!(
-        auth.len() >= 2 && auth.iter().all(|f| f[0] == "2"),
-        "IKE_AUTH not decrypted with the final keys: {auth:?}"
-    );
+    tshark::assert_ike_auth_decrypted(&pcap, ours_line, "with the final keys");
     let intermediate = tshark::filter_lines(&pcap, "isakmp.exchangetype == 43");
     println!("IKE_INTERMEDIATE datagrams: {}", intermediate.len());
     assert!(intermediate.len() >= 2, "{intermediate:?}");

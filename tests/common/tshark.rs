@@ -596,3 +596,21 @@ pub fn frames_table(frames: &[EspFrame]) -> String {
     }
     s
 }
+
+/// Asserts that tshark decrypts both IKE_AUTH messages of `pcap` with one
+/// `ikev2_decryption_table` line (the keys we exported): it must read their AUTH payloads as
+/// method 2 (shared key MIC). `what` names the case in the failure message.
+#[allow(dead_code)]
+pub fn assert_ike_auth_decrypted(pcap: &Path, table_line: &str, what: &str) {
+    let auth = fields_in_profile(
+        pcap,
+        &[("ikev2_decryption_table", format!("{table_line}\n"))],
+        &[],
+        "isakmp.exchangetype == 35",
+        &["isakmp.auth.method"],
+    );
+    assert!(
+        auth.len() >= 2 && auth.iter().all(|f| f[0] == "2"),
+        "IKE_AUTH not decrypted {what}: {auth:?}"
+    );
+}
