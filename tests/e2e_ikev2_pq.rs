@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::charon::{Charon, CharonConfig, Strongswan};
+use common::charon::{Charon, CharonConfig, IkeKeys, Strongswan};
 use common::ikegate::Gateway;
 use common::netns::{require_root, swan_lab, SwanLab};
 use common::poll_opt;
@@ -511,10 +511,17 @@ fn child_and_ike_rekeys_run_ike_followup_ke() {
     .unwrap_or_else(|| panic!("no rekeyed IKE SA\n{}", r.context()));
     let newest = lines.lines().last().unwrap_or_default().to_string();
     // A rekeyed IKE SA has no NAT-D payloads, so the scraper knows it by its keys alone.
-    let swan_ike = r.charon.ike_keys();
-    let rekeyed = swan_ike.iter().find(|k| {
+    // We answer charon's last IKE_FOLLOWUP_KE once our keys are derived (and logged); charon
+    // derives its own only when our answer arrives, so its key log may lag ours a little.
+    let matches = |k: &&IkeKeys| {
         !k.sk_ei.is_empty() && newest.contains(&hex(&k.sk_ei)) && newest.contains(&hex(&k.sk_er))
-    });
+    };
+    let swan_ike = poll_opt(Duration::from_secs(10), || {
+        let keys = r.charon.ike_keys();
+        keys.iter().any(|k| matches(&k)).then_some(keys)
+    })
+    .unwrap_or_else(|| r.charon.ike_keys());
+    let rekeyed = swan_ike.iter().find(matches);
     assert!(
         rekeyed.is_some_and(|k| k.unique_id > 1),
         "charon derived other keys for the rekeyed IKE SA {newest}: {swan_ike:?}"
