@@ -5,11 +5,16 @@
 # Two network namespaces joined by a veth pair (outer 10.9.0.1 ⇄ 10.9.0.2); the inner hosts
 # 192.168.1.1 and 192.168.2.1 sit on `lo` behind the tunnel. For each setup: iperf3 TCP with one
 # stream, TCP with 4 streams, UDP at a fixed offered rate (loss %), and the CPU seconds each
-# gateway process used during those three runs. Then the ratios ikegate/strongSwan and
-# ikegate/wireguard-go of the single-stream TCP numbers.
+# gateway process used during those three runs, and CPU seconds per GB moved (both gateways, all
+# three runs). Then the ratios of the single-stream TCP numbers: ikegate against strongSwan 5.9,
+# strongSwan 6.1, Debian 12's wireguard-go 0.0.20220316 and the current wireguard-go (Debian sid's
+# package, fetched by scripts/wireguard-go-sid.sh; it has the TUN and UDP offloads the old one
+# lacks, so it is today's anchor). strongSwan 6.1 runs from the sid chroot
+# (scripts/strongswan-sid.sh): IKEv2, kernel-libipsec with `raw_esp = yes` for the raw ESP rows.
 #
 # Environment: T (seconds per iperf3 run, default 5), UDP_RATE (default 1G), ONLY (a regex of
 # row names to run, e.g. ONLY='veth|ikegate'), NO_BUILD=1 (use target/release/ikegate as is).
+# IKEGATE_BIN=PATH runs that binary instead (implies no build).
 # Not a test: it never gates CI, and the numbers depend on the machine and its load.
 set -u
 T=${T:-5}
@@ -17,7 +22,7 @@ UDP_RATE=${UDP_RATE:-1G}
 UDP_LEN=1300
 ONLY=${ONLY:-.}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$REPO/target/release/ikegate
+BIN=${IKEGATE_BIN:-$REPO/target/release/ikegate}
 CHARON=/usr/lib/ipsec/charon
 L=ikb-l R=ikb-r
 LO=10.9.0.1 RO=10.9.0.2 LI=192.168.1.1 RI=192.168.2.1
@@ -36,8 +41,13 @@ if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null; then
         wireguard-go wireguard-tools >/dev/null || die "cannot install wireguard-go"
 fi
 for p in iperf3 python3 ip; do command -v $p >/dev/null || die "missing $p"; done
+SID=/var/cache/ikegate/strongswan-sid
+WG_NEW=$("$REPO/scripts/wireguard-go-sid.sh") || WG_NEW=""
+WG_NEW_VER=$(cat "$(dirname "$(dirname "$(dirname "$WG_NEW")")")/VERSION" 2>/dev/null || echo "?")
+WG_OLD_VER=$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null || echo "?")
+SWAN61_VER=$(chroot $SID /usr/lib/ipsec/charon --version 2>/dev/null || echo "?")
 
-if [ -z "${NO_BUILD:-}" ]; then
+if [ -z "${NO_BUILD:-}" ] && [ -z "${IKEGATE_BIN:-}" ]; then
     (cd "$REPO" && cargo build --release --quiet) || die "cargo build --release failed"
 fi
 [ -x "$BIN" ] || die "no $BIN"
@@ -238,9 +248,10 @@ wg_wg() {
     local pl pr
     pl=$(echo "$kl" | wg pubkey); pr=$(echo "$kr" | wg pubkey)
     export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
-    ip netns exec $L wireguard-go -f ikbwgl >"$WORK/wgl.log" 2>&1 &
+    local bin=${WG_BIN:-wireguard-go}
+    ip netns exec $L "$bin" -f ikbwgl >"$WORK/wgl.log" 2>&1 &
     GW_L=$!
-    ip netns exec $R wireguard-go -f ikbwgr >"$WORK/wgr.log" 2>&1 &
+    ip netns exec $R "$bin" -f ikbwgr >"$WORK/wgr.log" 2>&1 &
     GW_R=$!
     PIDS+=("$GW_L" "$GW_R")
     for _ in $(seq 50); do
@@ -255,6 +266,117 @@ wg_wg() {
     ip -n $L route add 192.168.2.0/24 dev ikbwgl src $LI
     ip -n $R route add 192.168.1.0/24 dev ikbwgr src $RI
 }
+
+# strongSwan 6.1 (sid chroot), IKEv2. $1 = dir, $2 = local, $3 = remote, $4/$5 = ts, $6 = raw|udp
+charon61_conf() {
+    mkdir -p "$1"
+    local raw=no encap=yes
+    [ "$6" = raw ] && raw=yes encap=no
+    cat >"$1/strongswan.conf" <<EOF
+charon {
+  load = random nonce openssl aes sha1 sha2 hmac gcm kdf curve25519 kernel-libipsec kernel-netlink socket-default vici
+  install_routes = yes
+  plugins { vici { socket = unix:///run/ikegate/charon.vici }
+    kernel-libipsec { raw_esp = $raw } }
+  filelog { bench { path = /run/ikegate/charon.log
+    default = 1 } }
+  syslog { daemon { default = -1 } }
+}
+swanctl { socket = unix:///run/ikegate/charon.vici }
+EOF
+    cat >"$1/swanctl.conf" <<EOF
+connections {
+  gw {
+    version = 2
+    local_addrs = $2
+    remote_addrs = $3
+    proposals = aes256-sha256-x25519
+    encap = $encap
+    mobike = no
+    local { auth = psk
+      id = $2 }
+    remote { auth = psk
+      id = $3 }
+    children {
+      net {
+        local_ts = $4
+        remote_ts = $5
+        esp_proposals = aes128gcm16
+        mode = tunnel
+        start_action = none
+      }
+    }
+  }
+}
+secrets { ike-bench { secret = benchmark-psk-0123456789 } }
+EOF
+}
+
+# The mounts giving the chroot a private /run with the bench's dir at /run/ikegate (as
+# tests/common/charon does), then $2… in the chroot. $1 = dir.
+in_sid() {
+    local d=$1; shift
+    unshare -m sh -c "set -e; mount -t tmpfs tmpfs $SID/run; mkdir $SID/run/ikegate; \
+        mount --bind $d $SID/run/ikegate; mount --bind $d/strongswan.conf $SID/etc/strongswan.conf; \
+        mount --bind $d/swanctl.conf $SID/etc/swanctl/swanctl.conf; $*"
+}
+
+start_charon61() { # $1 = netns, $2 = dir; sets CHARON_PID
+    [ -x $SID/usr/lib/ipsec/charon ] || return 1
+    (exec ip netns exec "$1" unshare -m sh -c "set -e; mount -t tmpfs tmpfs $SID/run; \
+        mkdir $SID/run/ikegate; mount --bind $2 $SID/run/ikegate; \
+        mount --bind $2/strongswan.conf $SID/etc/strongswan.conf; \
+        mount --bind $2/swanctl.conf $SID/etc/swanctl/swanctl.conf; \
+        mount -t proc proc $SID/proc; mount --bind /dev/net/tun $SID/dev/net/tun; \
+        exec chroot $SID /usr/lib/ipsec/charon" >"$2/stdout" 2>&1) &
+    CHARON_PID=$!
+    PIDS+=("$CHARON_PID")
+    for _ in $(seq 50); do
+        [ -S "$2/charon.vici" ] && in_sid "$2" chroot $SID swanctl --stats >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    in_sid "$2" chroot $SID swanctl --load-all --noprompt >/dev/null || return 1
+}
+
+ikegate_v2_conf() { # $1 = yaml path, $2 = local, $3 = remote, $4 = local net, $5 = remote net, $6 = raw|udp, $7 = inner src
+    local nat=disable; [ "$6" = udp ] && nat=force
+    cat >"$1" <<EOF
+interfaces:
+  ipsec0:
+    ipv4: { source: $2, destination: $3 }
+    nat-traversal: $nat
+    preshared-key: benchmark-psk-0123456789
+    ike:
+      version: 2
+      proposal:
+        phase1: { encryption: [aes256], hash: [sha256], dh-group: curve25519 }
+        phase2:
+          proxy-id:
+            ipv4: { local: $4, remote: $5 }
+          encryption: [aes128-gcm]
+route:
+  ipv4: [ { destination: $5, gateway: ipsec0, source: $7 } ]
+EOF
+}
+
+ikegate_swan61() { # $1 = raw|udp: ikegate initiates to strongSwan 6.1
+    charon61_conf "$WORK/sr" $RO $LO 192.168.2.0/24 192.168.1.0/24 "$1"
+    start_charon61 $R "$WORK/sr" || return 1; GW_R=$CHARON_PID
+    ikegate_v2_conf "$WORK/l.yaml" $LO $RO 192.168.1.0/24 192.168.2.0/24 "$1" $LI
+    ip netns exec $L "$BIN" run --config "$WORK/l.yaml" >"$WORK/l.log" 2>&1 &
+    GW_L=$!
+    PIDS+=("$GW_L")
+}
+
+swan61_swan61() { # $1 = raw|udp
+    charon61_conf "$WORK/sl" $LO $RO 192.168.1.0/24 192.168.2.0/24 "$1"
+    charon61_conf "$WORK/sr" $RO $LO 192.168.2.0/24 192.168.1.0/24 "$1"
+    start_charon61 $L "$WORK/sl" || return 1; GW_L=$CHARON_PID
+    start_charon61 $R "$WORK/sr" || return 1; GW_R=$CHARON_PID
+    in_sid "$WORK/sl" chroot $SID swanctl --initiate --child net --timeout 20 >"$WORK/sl/initiate.log" 2>&1
+}
+
+wg_new() { [ -n "$WG_NEW" ] && WG_BIN=$WG_NEW wg_wg; }
 
 plain() {
     ip -n $L route add $RI/32 via $RO
@@ -320,47 +442,68 @@ row() { # $1 = name, $2 = setup function and args
 }
 
 echo "ikegate throughput bench: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), T=${T}s" >&2
+echo "peers: strongSwan $(charon --version 2>/dev/null || /usr/lib/ipsec/charon --version 2>/dev/null) and $SWAN61_VER (sid), wireguard-go $WG_OLD_VER and $WG_NEW_VER" >&2
 row "plain veth (no tunnel)"               plain
 row "ikegate⇄ikegate raw ESP aes128-gcm"   ikegate_manual raw gcm
 row "ikegate⇄ikegate UDP-encap aes128-gcm" ikegate_manual udp gcm
 row "ikegate⇄ikegate raw ESP aes256-cbc+sha256"   ikegate_manual raw cbc
 row "ikegate⇄ikegate UDP-encap aes256-cbc+sha256" ikegate_manual udp cbc
-row "ikegate⇄strongSwan aes128-gcm (UDP)" ikegate_swan
-row "strongSwan⇄strongSwan aes128-gcm (UDP)" swan_swan
-row "wireguard-go⇄wireguard-go"            wg_wg
+row "ikegate⇄strongSwan 5.9 aes128-gcm (UDP)" ikegate_swan
+row "strongSwan 5.9⇄5.9 aes128-gcm (UDP)" swan_swan
+row "ikegate⇄strongSwan 6.1 raw ESP aes128-gcm" ikegate_swan61 raw
+row "ikegate⇄strongSwan 6.1 UDP-encap aes128-gcm" ikegate_swan61 udp
+row "strongSwan 6.1⇄6.1 raw ESP aes128-gcm" swan61_swan61 raw
+row "strongSwan 6.1⇄6.1 UDP-encap aes128-gcm" swan61_swan61 udp
+row "wireguard-go $WG_OLD_VER (Debian 12)"  wg_wg
+row "wireguard-go $WG_NEW_VER (sid)"        wg_new
 
 printf '%s\n' "${ROWS[@]}" | python3 -c '
-import sys, re
-rate, load, t = sys.argv[1], sys.argv[2], sys.argv[3]
+import sys
+rate, load, t = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
-hdr = ["setup", "TCP×1 Mbit/s", "retr", "TCP×4 Mbit/s", "retr", "UDP %s offered→rx Mbit/s" % rate, "loss %", "CPU s L", "CPU s R"]
+hdr = ["setup", "TCP×1 Mbit/s", "retr", "TCP×4 Mbit/s", "retr", "UDP %s offered→rx Mbit/s" % rate,
+       "loss %", "CPU s L", "CPU s R", "CPU s/GB"]
+def num(v):
+    try: return float(v)
+    except ValueError: return None
 out = []
 for r in rows:
     if len(r) < 6:
-        out.append([r[0], r[1] if len(r) > 1 else ""] + [""] * 7); continue
+        out.append([r[0], r[1] if len(r) > 1 else ""] + [""] * 8); continue
     t1, t4, u = r[1].split(), r[2].split(), r[3].split()
+    moved = sum(x or 0 for x in (num(t1[0]), num(t4[0]), num(u[1]) if len(u) > 2 else None))
+    gb = moved * t / 8 / 1000
+    cpu = sum(x or 0 for x in (num(r[4]), num(r[5])))
+    per_gb = "%.2f" % (cpu / gb) if gb > 0 and cpu > 0 else "-"
     out.append([r[0], t1[0], t1[1] if len(t1) > 1 else "", t4[0], t4[1] if len(t4) > 1 else "",
-                "%s→%s" % (u[0], u[1]) if len(u) > 2 else "-", u[2] if len(u) > 2 else "-", r[4], r[5]])
+                "%s→%s" % (u[0], u[1]) if len(u) > 2 else "-", u[2] if len(u) > 2 else "-", r[4], r[5], per_gb])
 w = [max(len(str(x[i])) for x in out + [hdr]) for i in range(len(hdr))]
 line = lambda x: "| " + " | ".join(str(v).ljust(w[i]) for i, v in enumerate(x)) + " |"
 print(line(hdr)); print("|" + "|".join("-" * (n + 2) for n in w) + "|")
 for x in out: print(line(x))
-def tcp1(name):
+def tcp1(prefix, contains=""):
     for x in out:
-        if x[0].startswith(name):
-            try: return float(x[1])
-            except ValueError: return None
-swan, wg = tcp1("strongSwan⇄strongSwan"), tcp1("wireguard-go")
+        if x[0].startswith(prefix) and contains in x[0]:
+            return num(x[1])
 veth = tcp1("plain veth")
+anchors = [("strongSwan 5.9⇄5.9", tcp1("strongSwan 5.9⇄5.9"))]
 print()
 for x in out:
-    if not x[0].startswith("ikegate⇄ikegate"): continue
-    try: v = float(x[1])
-    except ValueError: continue
+    mine = x[0].startswith("ikegate⇄")
+    if not mine: continue
+    v = num(x[1])
+    if v is None: continue
+    mode = "raw ESP" if "raw ESP" in x[0] else "UDP"
+    s61 = tcp1("strongSwan 6.1⇄6.1", "raw ESP" if mode == "raw ESP" else "UDP-encap")
     parts = []
-    if swan: parts.append("%.1f× strongSwan⇄strongSwan" % (v / swan))
-    if wg: parts.append("%.1f× wireguard-go" % (v / wg))
+    if s61: parts.append("%.2f× strongSwan 6.1⇄6.1 (%s)" % (v / s61, mode))
+    for name, a in anchors:
+        if a: parts.append("%.1f× %s" % (v / a, name))
+    for x2 in out:
+        if x2[0].startswith("wireguard-go"):
+            a = num(x2[1])
+            if a: parts.append("%.2f× %s" % (v / a, x2[0]))
     if veth: parts.append("%.0f %% of plain veth" % (100 * v / veth))
-    print("%s TCP×1: %s" % (x[0], ", ".join(parts)))
-print("\n(one run each, %ss per iperf3 run; load average before the run: %s)" % (t, load))
+    print("%s TCP×1:\n    %s" % (x[0], "\n    ".join(parts)))
+print("\n(one run each, %gs per iperf3 run; CPU s/GB = both gateways over the three runs; load average before the run: %s)" % (t, load))
 ' "$UDP_RATE" "$(cut -d' ' -f1-3 /proc/loadavg)" "$T"
