@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod cert;
+pub mod cfg;
 pub mod fragment;
 pub mod header;
 pub mod id;
@@ -74,6 +75,8 @@ open_enum! {
         DELETE = 12,
         /// Vendor ID.
         VENDOR_ID = 13,
+        /// Attribute (mode-config and XAUTH, in the Transaction exchange).
+        ATTRIBUTE = 14,
         /// NAT-Discovery (RFC 3947).
         NAT_D = 20,
         /// NAT Original Address (RFC 3947).

@@ -258,6 +258,15 @@ impl<'a> Iterator for AttrIter<'a> {
 }
 
 impl<'a> AttrIter<'a> {
+    /// Iterates the data attributes in `data` (bounded by [`MAX_ATTRIBUTES`]).
+    pub(crate) fn new(data: &'a [u8]) -> AttrIter<'a> {
+        AttrIter {
+            data,
+            count: 0,
+            done: false,
+        }
+    }
+
     fn step(&mut self) -> Result<Attribute<'a>, WireError> {
         if self.count >= MAX_ATTRIBUTES {
             return Err(WireError::TooMany);
@@ -326,7 +335,7 @@ impl AttributeRepr {
         }
     }
 
-    fn emit(&self, out: &mut Vec<u8>) {
+    pub(crate) fn emit(&self, out: &mut Vec<u8>) {
         match &self.value {
             AttrReprValue::Basic(v) => {
                 out.extend_from_slice(&(self.kind | 0x8000).to_be_bytes());
