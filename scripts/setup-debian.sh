@@ -7,9 +7,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
-      libstrongswan-standard-plugins mmdebstrap)
+      libstrongswan-standard-plugins libcharon-extauth-plugins vpnc mmdebstrap)
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
+# libcharon-extauth-plugins: xauth-generic, eap-md5 and eap-mschapv2 for the remote-access tests;
+# vpnc: the IKEv1 XAUTH + mode-config client they run (tests/common/vpnc.rs).
 # The browser test drives Debian's chromium with playwright-core from the npm registry; any
 # node >= 18 will do (keep an existing one, e.g. from NodeSource).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -17,6 +17,7 @@ pub mod netns;
 pub mod ping;
 pub mod pki;
 pub mod tshark;
+pub mod vpnc;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -84,6 +84,12 @@ pub struct CharonConfig {
     pub extra_child: Vec<String>,
     pub extra_charon: Vec<String>,
     pub extra_swanctl: Vec<String>,
+    /// Plugins loaded (and checked) besides [`Strongswan::plugins`], e.g. `attr unity
+    /// xauth-generic` for a remote-access server or client.
+    pub extra_plugins: Vec<String>,
+    /// More authentication rounds, written after `local`/`remote` (their order is the rounds'
+    /// order), e.g. `remote-xauth { auth = xauth }`.
+    pub extra_auth: Vec<String>,
     /// Certificate authentication (`auth = pubkey`) instead of the PSK.
     pub pubkey: Option<PubkeyAuth>,
 }
@@ -146,6 +152,8 @@ impl CharonConfig {
             extra_child: Vec::new(),
             extra_charon: Vec::new(),
             extra_swanctl: Vec::new(),
+            extra_plugins: Vec::new(),
+            extra_auth: Vec::new(),
             pubkey: None,
         }
     }
@@ -209,7 +217,11 @@ impl CharonConfig {
         } else {
             ""
         };
-        s += &format!("  load = {}{certs}\n", self.strongswan.plugins());
+        s += &format!(
+            "  load = {}{certs} {}\n",
+            self.strongswan.plugins(),
+            self.extra_plugins.join(" ")
+        );
         if self.pubkey.as_ref().is_some_and(|p| p.rsa_pss) {
             s += "  rsa_pss = yes\n";
         }
@@ -303,6 +315,9 @@ impl CharonConfig {
                 let rid = self.remote_id.clone().unwrap_or_else(|| "%any".into());
                 c += &format!("    remote {{\n      auth = pubkey\n      id = \"{rid}\"\n    }}\n");
             }
+        }
+        for l in &self.extra_auth {
+            c += &format!("    {l}\n");
         }
         c += "    children {\n";
         c += &format!("      {} {{\n", self.child);

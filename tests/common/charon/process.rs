@@ -110,18 +110,17 @@ impl Charon {
             .unwrap_or("")
             .split_whitespace()
             .collect();
-        let missing: Vec<&str> = self
-            .cfg
-            .strongswan
-            .plugins()
-            .split_whitespace()
+        let wanted = self.cfg.strongswan.plugins().split_whitespace();
+        let missing: Vec<&str> = wanted
+            .chain(self.cfg.extra_plugins.iter().map(String::as_str))
             .filter(|p| !loaded.contains(p))
             .collect();
         if !missing.is_empty() {
             self.fail(&format!(
                 "{:?} charon did not load the plugins {missing:?} (loaded: {loaded:?}); \
                  install libstrongswan-standard-plugins (openssl, gcm) and \
-                 libcharon-extra-plugins (kernel-libipsec): scripts/setup-debian.sh does \
+                 libcharon-extra-plugins (kernel-libipsec), libcharon-extauth-plugins \
+                 (xauth-generic, eap-mschapv2): scripts/setup-debian.sh does \
                  (for 6.1: scripts/strongswan-sid.sh)",
                 self.cfg.strongswan
             ));
