@@ -29,7 +29,9 @@ Environment: NS (space-separated N values, default "100 500 2000"), CASES (defau
 v2-ecdsa"; IKEv1 with ECDSA certificates is not implemented in ikegate), RESPONDERS (default
 "ikegate charon59 charon61"), HALF_OPEN (default 8), TIMEOUT (seconds per run, default 120),
 IKEGATE_BIN (default target/release/ikegate), CHARON_LOG (charon's default log level, default 0),
-KEEP=1 (keep the work directory with every log).
+KEEP=1 (keep the work directory with every log), RESPONDER_WRAP (a command prefix for the ikegate
+responder, e.g. "valgrind --tool=massif --massif-out-file=/tmp/r.massif" to see what a tunnel
+holds; its CPU and RSS columns are then the wrapper's).
 """
 
 import os
@@ -337,9 +339,10 @@ def run_case(work, n, version, auth, responder):
         if responder == "ikegate":
             open(os.path.join(d, "r.yaml"), "w").write(
                 ikegate_yaml(n, version, auth, "r", os.path.join(d, "pki"), None))
-            p = procs.start(["ip", "netns", "exec", NS_R, BIN, "run", "--config",
+            wrap = os.environ.get("RESPONDER_WRAP", "").split()
+            p = procs.start(["ip", "netns", "exec", NS_R] + wrap + [BIN, "run", "--config",
                              os.path.join(d, "r.yaml")], os.path.join(d, "r.log"), env=env)
-            rpid = leaf_pid(p.pid, "ikegate")
+            rpid = p.pid if wrap else leaf_pid(p.pid, "ikegate")
             for _ in range(600):  # every TUN created and IKE listening
                 if open(os.path.join(d, "r.log"), errors="replace").read().count("offload=") >= n:
                     break
