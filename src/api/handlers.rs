@@ -85,6 +85,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/tunnels/{name}/initiate", post(initiate))
         .route("/api/v1/tunnels/{name}/rekey", post(rekey))
         .route("/api/v1/tunnels/{name}/reset", post(reset))
+        .route(
+            "/api/v1/tunnels/{name}/transcript",
+            get(super::ops::get_transcript),
+        )
         .route("/api/v1/keys/wireshark", get(wireshark_keys))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -101,7 +105,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn auth(State(app): S, req: Request, next: Next) -> Response {
+pub(super) async fn auth(State(app): S, req: Request, next: Next) -> Response {
     match app.authorized(req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -123,11 +127,15 @@ async fn not_found() -> ApiError {
         controls and key export of an ikegate IPsec gateway. Every endpoint except /healthz \
         needs `Authorization: Bearer <token>`."),
     paths(list_tunnels, get_tunnel, get_proposals, put_proposals, get_proxy_ids, put_proxy_ids,
-        get_dpd, initiate, rekey, reset, wireshark_keys, openapi, metrics, healthz),
+        get_dpd, initiate, rekey, reset, wireshark_keys, openapi, metrics, healthz,
+        super::ops::get_transcript, super::ops::events),
     components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
         model::IkeCounters, model::Proposals, model::ProposalBlock, model::Phase1Block,
-        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health)),
+        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health,
+        super::ops::Transcript, crate::ike::transcript::Exchange, crate::ike::transcript::Message,
+        crate::ike::transcript::Node, crate::ike::transcript::Direction,
+        crate::daemon::events::GatewayEvent)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
