@@ -85,6 +85,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/tunnels/{name}/initiate", post(initiate))
         .route("/api/v1/tunnels/{name}/rekey", post(rekey))
         .route("/api/v1/tunnels/{name}/reset", post(reset))
+        .route("/api/v1/tunnels/{name}/terminate", post(terminate))
         .route(
             "/api/v1/tunnels/{name}/transcript",
             get(super::ops::get_transcript),
@@ -127,7 +128,7 @@ async fn not_found() -> ApiError {
         controls and key export of an ikegate IPsec gateway. Every endpoint except /healthz \
         needs `Authorization: Bearer <token>`."),
     paths(list_tunnels, get_tunnel, get_proposals, put_proposals, get_proxy_ids, put_proxy_ids,
-        get_dpd, initiate, rekey, reset, wireshark_keys, openapi, metrics, healthz,
+        get_dpd, initiate, rekey, reset, terminate, wireshark_keys, openapi, metrics, healthz,
         super::ops::get_transcript, super::ops::events),
     components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
@@ -468,6 +469,18 @@ async fn rekey(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>
               (status = 503, body = model::ErrorBody)))]
 async fn reset(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>, ApiError> {
     control(&app, &name, Control::Reset).await
+}
+
+/// Deletes every SA of the tunnel (telling the peer) and stops initiating until `initiate`
+/// (a peer that initiates is still answered).
+#[utoipa::path(post, path = "/api/v1/tunnels/{name}/terminate", tag = "controls",
+    params(("name" = String, Path, description = "interface name")),
+    responses((status = 200, body = model::Accepted),
+              (status = 404, body = model::ErrorBody),
+              (status = 409, body = model::ErrorBody),
+              (status = 503, body = model::ErrorBody)))]
+async fn terminate(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>, ApiError> {
+    control(&app, &name, Control::Terminate).await
 }
 
 /// Keys for Wireshark, only with `admin.allow-key-export: true` (403 otherwise). Each use is

@@ -29,6 +29,8 @@ pub enum Control {
     Rekey,
     /// Delete every SA of the tunnel and start over.
     Reset,
+    /// Delete every SA of the tunnel and stop initiating (until [`Control::Initiate`]).
+    Terminate,
 }
 
 /// A change to a tunnel's policy: gets the current one, returns the new one or the validation
@@ -385,6 +387,11 @@ impl GatewayState {
             Control::Reset => (
                 Command::Reset,
                 "reset queued: every SA is deleted (the peer is told) and negotiation starts over",
+            ),
+            Control::Terminate => (
+                Command::Terminate,
+                "terminate queued: every SA is deleted (the peer is told); no new negotiation \
+                 starts from this side until `initiate`",
             ),
         };
         self.send(name, cmd).await?;

@@ -35,6 +35,8 @@ pub enum Command {
     Rekey,
     /// Delete every SA and start over ([`Engine::reset`]).
     Reset,
+    /// Delete every SA and stop initiating, keeping the task ([`Engine::shutdown`]).
+    Terminate,
     /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
     SetPolicy(Box<crate::ike::IkePolicy>),
     /// Reply with Wireshark key lines of the established IKE SAs: `ikev1_decryption_table` for
@@ -157,6 +159,7 @@ pub async fn run(
                 Some(Command::Initiate) => engine.initiate(now()),
                 Some(Command::Rekey) => engine.rekey(now()),
                 Some(Command::Reset) => engine.reset(now()),
+                Some(Command::Terminate) => engine.shutdown(now()),
                 Some(Command::SetPolicy(p)) => engine.set_policy(*p, now()),
                 Some(Command::ExportPhase1Keys(reply)) => {
                     let _ = reply.send(engine.export_ike_keys());

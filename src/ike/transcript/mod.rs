@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
@@ -42,7 +42,7 @@ const TAIL: usize = 16;
 pub(crate) const MAX_TEXT: usize = 256;
 
 /// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// We sent it.
@@ -52,14 +52,14 @@ pub enum Direction {
 }
 
 /// One decoded payload (or part of one: a proposal, a transform, a selector, an attribute).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     /// What it is: `SA`, `proposal 1`, `transform`, `N(NO_PROPOSAL_CHOSEN)`, `TSi`, …
     pub name: String,
     /// Its content in words (never a secret: lengths only for KE, nonces, AUTH, HASH).
     pub text: String,
     /// Its parts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(no_recursion)]
     pub children: Vec<Node>,
 }
@@ -85,7 +85,7 @@ impl Node {
 }
 
 /// One message of an exchange.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     /// `out` (we sent it) or `in`.
     pub direction: Direction,
@@ -96,7 +96,7 @@ pub struct Message {
     /// Its message ID.
     pub message_id: u32,
     /// IKEv2: whether it is a response (IKEv1 has no such flag).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<bool>,
     /// Whether it travelled encrypted (its payloads are shown decrypted).
     pub encrypted: bool,
@@ -107,7 +107,7 @@ pub struct Message {
     /// The decoded payloads, in order.
     pub payloads: Vec<Node>,
     /// What could not be shown, e.g. "encrypted; could not be decrypted".
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(skip)]
     #[schema(ignore)]
@@ -119,7 +119,7 @@ pub struct Message {
 
 /// One exchange (IKEv1 Main/Aggressive/Quick Mode or Informational; an IKEv2 request and its
 /// response) with its messages, outcome and diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Exchange {
     /// Sequence number within the tunnel (grows; older ones drop out of the ring).
     pub id: u64,
@@ -136,7 +136,7 @@ pub struct Exchange {
     /// `completed`, `failed`, `refused by the peer`, `refused by us`, `waiting for the peer`.
     pub outcome: String,
     /// The plain-words cause when it failed here.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
     /// Its messages in the order they were sent or received.
     pub messages: Vec<Message>,
