@@ -192,9 +192,7 @@ fn main() -> ExitCode {
             runtime().block_on(ops::control("terminate", &name, &admin))
         }
         Command::Events { admin } => runtime().block_on(ops::events(&admin)),
-        Command::Transcript { name, admin } => {
-            runtime().block_on(ops::transcript(&name, &admin))
-        }
+        Command::Transcript { name, admin } => runtime().block_on(ops::transcript(&name, &admin)),
         Command::Demo { once, ike } => {
             init_logging();
             runtime().block_on(demo::run(once, ike))

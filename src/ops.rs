@@ -202,7 +202,9 @@ pub fn sa_text(ts: &[Tunnel]) -> String {
                     .as_deref()
                     .map(|i| format!(" ({i})"))
                     .unwrap_or_default(),
-                p.age_secs.map(|a| format!(", {a}s old")).unwrap_or_default(),
+                p.age_secs
+                    .map(|a| format!(", {a}s old"))
+                    .unwrap_or_default(),
                 p.expires_in_secs
                     .map(|e| format!(", expires in {e}s"))
                     .unwrap_or_default(),
@@ -231,7 +233,9 @@ pub fn sa_text(ts: &[Tunnel]) -> String {
                 c.inbound.bytes,
                 c.outbound.packets,
                 c.outbound.bytes,
-                c.age_secs.map(|a| format!(", {a}s old")).unwrap_or_default(),
+                c.age_secs
+                    .map(|a| format!(", {a}s old"))
+                    .unwrap_or_default(),
                 c.expires_in_secs
                     .map(|e| format!(", expires in {e}s"))
                     .unwrap_or_default(),
@@ -385,9 +389,8 @@ pub async fn events(args: &AdminArgs) -> ExitCode {
         async {
             let c = Client::new(&args.resolve()?)?;
             let mut event = String::new();
-            let r = c
-                .ep
-                .follow_lines("/api/v1/events", Some(&c.token), |line| {
+            let r =
+                c.ep.follow_lines("/api/v1/events", Some(&c.token), |line| {
                     if let Some(e) = line.strip_prefix("event:") {
                         event = e.trim().to_string();
                     } else if let Some(d) = line.strip_prefix("data:") {

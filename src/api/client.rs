@@ -104,12 +104,10 @@ impl Endpoint {
         token: Option<&str>,
         mut line: impl FnMut(&str) -> bool,
     ) -> Result<(), String> {
-        let open = tokio::time::timeout(
-            Duration::from_secs(20),
-            self.open("GET", path, token, None),
-        )
-        .await
-        .map_err(|_| format!("no answer from {} within 20 s", self.addr))??;
+        let open =
+            tokio::time::timeout(Duration::from_secs(20), self.open("GET", path, token, None))
+                .await
+                .map_err(|_| format!("no answer from {} within 20 s", self.addr))??;
         let Open {
             response,
             status_ok,

@@ -27,7 +27,10 @@ pub(super) fn message(datagram: &[u8], dir: Direction) -> Option<Decoded> {
             exchange: r.exchange.0,
             requested_by_us: (dir == Direction::Out) != response,
         },
-        exchange_name: r.exchange.to_string(),
+        exchange_name: r
+            .exchange
+            .name()
+            .map_or_else(|| format!("exchange {}", r.exchange.0), String::from),
         response: Some(response),
         encrypted: false,
         payloads: Vec::new(),
@@ -222,10 +225,14 @@ fn ip(b: &[u8]) -> Option<IpAddr> {
 }
 
 fn notify(n: &NotifyRepr<'_>) -> Node {
+    let kind = n
+        .kind
+        .name()
+        .map_or_else(|| n.kind.0.to_string(), String::from);
     let mut text = if n.kind.is_error() {
-        format!("error {}", n.kind)
+        format!("error {kind}")
     } else {
-        format!("status {}", n.kind)
+        format!("status {kind}")
     };
     if !n.spi.is_empty() {
         text.push_str(&format!(", {} SPI {}", n.protocol, hex(n.spi)));
@@ -246,7 +253,7 @@ fn notify(n: &NotifyRepr<'_>) -> Node {
     if let Some(d) = data {
         text.push_str(&format!(", data {d}"));
     }
-    Node::leaf(format!("N({})", n.kind), text)
+    Node::leaf(format!("N({kind})"), text)
 }
 
 fn ts_node(name: String, ts: &TsRepr) -> Node {

@@ -27,12 +27,14 @@ pub fn transcript(data: &[u8]) {
             t.fail("diagnostic");
         }
         1 => {
-            for n in super::decode_v1::chain(rest.first().copied().unwrap_or(1), rest) {
+            let (first, chain) = rest.split_first().unwrap_or((&1, &[]));
+            for n in super::decode_v1::chain(*first, chain) {
                 check(&n, 0);
             }
         }
         _ => {
-            for n in super::decode_v2::chain(rest.first().copied().unwrap_or(33), rest) {
+            let (first, chain) = rest.split_first().unwrap_or((&33, &[]));
+            for n in super::decode_v2::chain(*first, chain) {
                 check(&n, 0);
             }
         }

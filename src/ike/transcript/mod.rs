@@ -314,7 +314,7 @@ impl Transcript {
         d: Decoded,
     ) -> Option<(u64, usize)> {
         let fingerprint = fnv1a(datagram);
-        let key = d.key;
+        let key = self.v1_refused_exchange(&d).unwrap_or(d.key);
         if let Some(e) = self.exchanges.iter_mut().rev().find(|e| e.key == key) {
             let same = e.messages.iter().position(|m| {
                 m.direction == dir
@@ -354,6 +354,27 @@ impl Transcript {
             key,
         });
         Some((id, 0))
+    }
+}
+
+impl Transcript {
+    /// An IKEv1 Informational belongs to the unfinished exchange of the same ISAKMP SA it
+    /// answers (a NO-PROPOSAL-CHOSEN or INVALID-ID-INFORMATION refusal): its key, if any.
+    fn v1_refused_exchange(&self, d: &Decoded) -> Option<ExchangeKey> {
+        const INFORMATIONAL: u8 = 5;
+        if d.key.version != 1 || d.key.exchange != INFORMATIONAL {
+            return None;
+        }
+        let unfinished = |e: &Exchange| match e.key.exchange {
+            2 => e.messages.len() < 6,
+            4 | 32 => e.messages.len() < 3,
+            _ => false,
+        };
+        self.exchanges
+            .iter()
+            .rev()
+            .find(|e| e.key.version == 1 && e.key.ispi == d.key.ispi && unfinished(e))
+            .map(|e| e.key)
     }
 }
 
