@@ -100,6 +100,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(index))
         .route("/index.html", get(index))
         .route("/app.js", get(app_js))
+        .route(
+            "/events.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", EVENTS_JS) }),
+        )
+        .route(
+            "/transcript.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", TRANSCRIPT_JS) }),
+        )
         .route("/style.css", get(style_css))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
@@ -582,6 +590,8 @@ async fn healthz() -> Json<model::Health> {
 
 const INDEX: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
+const EVENTS_JS: &str = include_str!("../../web/events.js");
+const TRANSCRIPT_JS: &str = include_str!("../../web/transcript.js");
 const STYLE: &str = include_str!("../../web/style.css");
 
 fn static_file(ct: &'static str, body: &'static str) -> Response {

@@ -185,6 +185,8 @@ pub struct Transcript {
     staged: VecDeque<Staged>,
     /// Where the datagram being handled was filed (exchange id, message index).
     current: Option<(u64, usize)>,
+    /// The exchange a message was last filed into.
+    last: Option<u64>,
 }
 
 impl std::fmt::Debug for Transcript {
@@ -231,7 +233,7 @@ impl Transcript {
     /// The datagram given to [`Transcript::inbound_begin`] was handled: fills in its decrypted
     /// payloads if the engine staged them.
     pub fn inbound_end(&mut self, datagram: &[u8]) {
-        let Some((id, idx)) = self.current else {
+        let Some((id, idx)) = self.current.take() else {
             return;
         };
         let Some(plain) = self.take_staged(datagram) else {
@@ -270,12 +272,11 @@ impl Transcript {
         self.file(now, datagram, Direction::Out, d);
     }
 
-    /// Attaches a failure's diagnostic to the exchange in progress (the last one touched).
+    /// Attaches a failure's diagnostic to the exchange in progress: the one of the datagram
+    /// being handled, else the one last touched (a timeout).
     pub fn fail(&mut self, diagnostic: &str) {
-        let target = match self.current {
-            Some((id, _)) => self.exchanges.iter_mut().find(|e| e.id == id),
-            None => self.exchanges.back_mut(),
-        };
+        let id = self.current.map(|(id, _)| id).or(self.last);
+        let target = self.exchanges.iter_mut().find(|e| Some(e.id) == id);
         if let Some(e) = target {
             e.diagnostic = Some(truncate(diagnostic, 4 * MAX_TEXT));
         }
@@ -321,6 +322,7 @@ impl Transcript {
                     && (m.fingerprint == fingerprint
                         || (d.fragment > 1 && m.response == d.response))
             });
+            self.last = Some(e.id);
             if let Some(i) = same {
                 e.messages[i].datagrams = e.messages[i].datagrams.saturating_add(1);
                 return Some((e.id, i));
@@ -337,6 +339,7 @@ impl Transcript {
         }
         let id = self.next_id;
         self.next_id += 1;
+        self.last = Some(id);
         self.exchanges.push_back(Exchange {
             id,
             version: key.version,
