@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{driver_dir, target_dir, CHROMIUM};
-use common::ikegate::AdminPair;
+use common::ikegate::{bin, AdminPair};
 use common::netns::require_root;
 use common::poll_opt;
 
@@ -34,6 +34,7 @@ fn events_reach_the_panel_within_a_second_and_the_ladder_is_drawn() {
     });
     assert!(up.is_some(), "no SA after 15 s:\n{}", l.log_text());
     let token = pair.token();
+    sa_list_shows_both_sas(left, &pair.token_file);
     let artifacts = target_dir().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     for f in ["transcript.png", "timeline.png"] {
@@ -89,4 +90,35 @@ fn events_reach_the_panel_within_a_second_and_the_ladder_is_drawn() {
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{f}");
         eprintln!("screenshot: {}", artifacts.join(f).display());
     }
+}
+
+/// `ikegate sa list` (words and `--json`) through the API of the live pair.
+fn sa_list_shows_both_sas(ns: &common::netns::Netns, token_file: &std::path::Path) {
+    let tf = token_file.to_str().unwrap();
+    let args = ["sa", "list", "--address", ADMIN, "--token-file", tf];
+    let out = ns.exec(&[&[bin()][..], &args[..]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("ipsec0: UP, IKEv1, 10.0.0.1 ⇄ 10.0.0.2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  IKE SA established (initiator), SPIs "),
+        "{text}"
+    );
+    assert!(text.contains("  CHILD SA (current) in 0x"), "{text}");
+    assert!(text.contains("192.168.1.0/24 === 192.168.2.0/24"), "{text}");
+    let out = ns.exec(&[&[bin()][..], &args[..], &["--json"][..]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sa list --json");
+    assert_eq!(v[0]["tunnel"], "ipsec0");
+    assert_eq!(v[0]["ike_sas"][0]["state"], "established");
+    assert!(
+        v[0]["child_sas"][0]["inbound_spi"].as_str().is_some(),
+        "{v}"
+    );
 }

@@ -12,6 +12,13 @@ const IkegateTranscript = (() => {
     return e;
   }
 
+  // Local HH:MM:SS.mmm.
+  function clock(ms) {
+    const d = new Date(ms);
+    const p = (n, w) => String(n).padStart(w || 2, '0');
+    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3);
+  }
+
   function tree(nodes) {
     const ul = el('ul', null, 'tr-tree');
     for (const n of nodes) {
@@ -25,11 +32,11 @@ const IkegateTranscript = (() => {
 
   function messageRow(m) {
     const out = m.direction === 'out';
-    const row = el('details', null, 'tr-msg ' + (out ? 'tr-out' : 'tr-in'));
+    const row = el('details', null, 'tr-msg ' + (out ? 'tr-out' : 'tr-in') + (m.encrypted ? ' tr-enc' : ''));
     const sum = el('summary');
-    const time = el('time', new Date(m.time_unix_ms).toLocaleTimeString() + '.' + String(m.time_unix_ms % 1000).padStart(3, '0'), 'tr-time muted');
+    const time = el('time', clock(m.time_unix_ms), 'tr-time muted');
     const kind = m.response === true ? ' response' : m.response === false ? ' request' : '';
-    const label = m.exchange + kind + ' #' + m.message_id + (m.encrypted ? ' 🔒' : '') +
+    const label = m.exchange + kind + ' #' + m.message_id + (m.encrypted ? ' (encrypted)' : '') +
       (m.datagrams > 1 ? ' ×' + m.datagrams : '');
     const names = (m.payloads || []).map((p) => p.name).join(' ');
     const arrow = el('span', null, 'tr-arrow');

@@ -56,7 +56,7 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('#transcript .tr-exchange').length > n,
     result.exchanges_before, { timeout: 10000 });
   result.exchanges_after = await page.locator('#transcript .tr-exchange').count();
-  const enc = page.locator('#transcript details.tr-msg', { hasText: '🔒' }).first();
+  const enc = page.locator('#transcript details.tr-msg.tr-enc').first();
   await enc.locator('summary').click();
   result.unfolded_payloads = await enc.locator('.tr-tree li').count();
   result.outcomes = await page.evaluate(() => [...document.querySelectorAll('#transcript .tr-exchange')].map((x) => x.dataset.outcome));
