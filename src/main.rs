@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
+mod ops;
 mod status;
 
 /// Userspace IPsec gateway on route-based TUN interfaces.
@@ -46,19 +47,47 @@ enum Command {
     /// Print the tunnel table of a running gateway through its admin API (like
     /// `swanctl --list-sas`).
     Status {
-        /// Configuration file of the running gateway (its `admin:` block says where the API
-        /// listens and where the token is).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Admin API address (overrides the configuration; default 127.0.0.1:8080).
-        #[arg(long, value_name = "ADDR:PORT")]
-        address: Option<std::net::SocketAddr>,
-        /// Token file (overrides the configuration; default /etc/ikegate/admin.token).
-        #[arg(long, value_name = "FILE")]
-        token_file: Option<PathBuf>,
-        /// Print the JSON of GET /api/v1/tunnels instead of the table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        admin: ops::AdminArgs,
+    },
+    /// IKE and child SAs of a running gateway (`sa list`, like `swanctl --list-sas`).
+    Sa {
+        #[command(subcommand)]
+        command: SaCommand,
+    },
+    /// Bring a tunnel up now, through the admin API (like `swanctl --initiate`).
+    Initiate {
+        /// Tunnel (interface) name.
+        name: String,
+        #[command(flatten)]
+        admin: ops::AdminArgs,
+    },
+    /// Negotiate new SAs for a tunnel now, make-before-break, through the admin API.
+    Rekey {
+        /// Tunnel (interface) name.
+        name: String,
+        #[command(flatten)]
+        admin: ops::AdminArgs,
+    },
+    /// Delete a tunnel's SAs and stop initiating it until `initiate` (like `swanctl
+    /// --terminate`).
+    Terminate {
+        /// Tunnel (interface) name.
+        name: String,
+        #[command(flatten)]
+        admin: ops::AdminArgs,
+    },
+    /// Follow the live events of a running gateway (SA up/down, rekeys, DPD, failures).
+    Events {
+        #[command(flatten)]
+        admin: ops::AdminArgs,
+    },
+    /// Print a tunnel's decoded negotiation transcript (the last IKE exchanges, decrypted).
+    Transcript {
+        /// Tunnel (interface) name.
+        name: String,
+        #[command(flatten)]
+        admin: ops::AdminArgs,
     },
     /// Build two network namespaces, run two gateways, ping across the tunnel (needs root).
     Demo {
@@ -69,6 +98,15 @@ enum Command {
         /// Main Mode with SEIL's default proposal).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
         ike: u8,
+    },
+}
+
+#[derive(Subcommand)]
+enum SaCommand {
+    /// List the IKE and child SAs of every tunnel.
+    List {
+        #[command(flatten)]
+        admin: ops::AdminArgs,
     },
 }
 
@@ -139,42 +177,22 @@ fn main() -> ExitCode {
             let opts = ikegate::daemon::Options { wireshark_keylog };
             runtime().block_on(run(cfg, opts, config))
         }
-        Command::Status {
-            config,
-            address,
-            token_file,
-            json,
-        } => {
-            let mut admin = match &config {
-                Some(c) => match load(c) {
-                    Ok(cfg) => match cfg.admin {
-                        Some(a) => a,
-                        None => {
-                            eprintln!(
-                                "{}: no `admin:` block, so the gateway runs no admin API; add \
-                                 `admin: {{ listen: 127.0.0.1:8080 }}` and restart it",
-                                c.display()
-                            );
-                            return ExitCode::from(2);
-                        }
-                    },
-                    Err(code) => return code,
-                },
-                None => ikegate::config::AdminConfig {
-                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-                    token_file: ikegate::config::admin::DEFAULT_TOKEN_FILE.into(),
-                    tls: None,
-                    allow_key_export: false,
-                },
-            };
-            if let Some(a) = address {
-                admin.listen = a;
-            }
-            if let Some(t) = token_file {
-                admin.token_file = t;
-            }
-            runtime().block_on(status::run(&admin, json))
+        Command::Status { admin } => match admin.resolve() {
+            Ok(a) => runtime().block_on(status::run(&a, admin.json)),
+            Err(code) => code,
+        },
+        Command::Sa {
+            command: SaCommand::List { admin },
+        } => runtime().block_on(ops::sa_list(&admin)),
+        Command::Initiate { name, admin } => {
+            runtime().block_on(ops::control("initiate", &name, &admin))
         }
+        Command::Rekey { name, admin } => runtime().block_on(ops::control("rekey", &name, &admin)),
+        Command::Terminate { name, admin } => {
+            runtime().block_on(ops::control("terminate", &name, &admin))
+        }
+        Command::Events { admin } => runtime().block_on(ops::events(&admin)),
+        Command::Transcript { name, admin } => runtime().block_on(ops::transcript(&name, &admin)),
         Command::Demo { once, ike } => {
             init_logging();
             runtime().block_on(demo::run(once, ike))

@@ -3,43 +3,19 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use ikegate::api::client::Endpoint;
 use ikegate::api::model::Tunnel;
 use ikegate::config::AdminConfig;
 
 /// Fetches `GET /api/v1/tunnels` and prints it.
 pub async fn run(admin: &AdminConfig, json: bool) -> ExitCode {
-    let token = match std::fs::read_to_string(&admin.token_file) {
-        Ok(t) => t.trim().to_string(),
-        Err(e) => {
-            eprintln!(
-                "cannot read the admin token {}: {e} (run as root, or pass --token-file)",
-                admin.token_file.display()
-            );
-            return ExitCode::from(1);
-        }
+    let client = match crate::ops::Client::new(admin) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let ep = match Endpoint::from_config(admin) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
+    let body = match client.call("GET", "/api/v1/tunnels").await {
+        Ok(b) => b,
+        Err(code) => return code,
     };
-    let (code, body) = match ep
-        .request("GET", "/api/v1/tunnels", Some(&token), None)
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e} (is `ikegate run` running with an `admin:` block?)");
-            return ExitCode::from(1);
-        }
-    };
-    if code != 200 {
-        eprintln!("the admin API answered {code}: {body}");
-        return ExitCode::from(1);
-    }
     if json {
         println!("{body}");
         return ExitCode::SUCCESS;

@@ -249,6 +249,9 @@ async fn health_needs_no_token_and_everything_else_does() {
         ("POST", "/api/v1/tunnels/ipsec0/initiate"),
         ("POST", "/api/v1/tunnels/ipsec0/rekey"),
         ("POST", "/api/v1/tunnels/ipsec0/reset"),
+        ("POST", "/api/v1/tunnels/ipsec0/terminate"),
+        ("GET", "/api/v1/tunnels/ipsec0/transcript"),
+        ("GET", "/api/v1/events"),
         ("GET", "/api/v1/keys/wireshark"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/metrics"),
@@ -266,7 +269,7 @@ async fn health_needs_no_token_and_everything_else_does() {
     let (c, b) = s.ep.request("GET", "/", None, None).await.unwrap();
     assert_eq!(c, 200);
     assert!(b.contains("<title>ikegate</title>"));
-    for p in ["/app.js", "/style.css"] {
+    for p in ["/app.js", "/style.css", "/events.js", "/transcript.js"] {
         assert_eq!(s.ep.request("GET", p, None, None).await.unwrap().0, 200);
     }
 }
@@ -624,6 +627,9 @@ async fn openapi_document_describes_every_endpoint() {
         ("/api/v1/tunnels/{name}/initiate", &["post"]),
         ("/api/v1/tunnels/{name}/rekey", &["post"]),
         ("/api/v1/tunnels/{name}/reset", &["post"]),
+        ("/api/v1/tunnels/{name}/terminate", &["post"]),
+        ("/api/v1/tunnels/{name}/transcript", &["get"]),
+        ("/api/v1/events", &["get"]),
         ("/api/v1/keys/wireshark", &["get"]),
         ("/api/v1/openapi.json", &["get"]),
         ("/metrics", &["get"]),
@@ -644,6 +650,11 @@ async fn openapi_document_describes_every_endpoint() {
         "ErrorBody",
         "Dpd",
         "PeerCertificate",
+        "Transcript",
+        "Exchange",
+        "Message",
+        "Node",
+        "GatewayEvent",
     ] {
         assert!(schemas.contains_key(name), "{name}");
     }

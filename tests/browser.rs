@@ -8,61 +8,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use common::browser::{driver_dir, target_dir, CHROMIUM};
 use common::ikegate::{bin, AdminPair};
 use common::netns::require_root;
 use common::poll_opt;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const ADMIN: &str = "127.0.0.1:18080";
-
-/// `target/` (from `CARGO_TARGET_TMPDIR`, which is `target/tmp`).
-fn target_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().map(Path::to_path_buf).unwrap_or(tmp)
-}
-
-/// Installs playwright-core (pinned by the lockfile) into `target/test-deps/browser` once;
-/// returns that directory with the driver script copied in.
-fn driver_dir() -> Result<PathBuf, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let dir = target_dir().join("test-deps/browser");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    for f in ["package.json", "package-lock.json", "panel.mjs"] {
-        std::fs::copy(src.join(f), dir.join(f)).map_err(|e| format!("{f}: {e}"))?;
-    }
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&dir)
-            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-            .output()
-            .map_err(|e| format!("cannot run npm: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm ci failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-    }
-    Ok(dir)
-}
 
 #[test]
 fn panel_shows_the_tunnel_up_and_rekeys_it() {
     if !require_root() {
         return;
     }
-    if !Path::new(CHROMIUM).exists() || !common::have_program("node") {
-        eprintln!(
-            "SKIP: the browser test needs {CHROMIUM} and node (scripts/setup-debian.sh installs them)"
-        );
+    if !common::browser::available() {
         return;
     }
     let driver = match driver_dir() {

@@ -1,11 +1,16 @@
 // ikegate admin panel: plain JS, no build step. Asks for the token once (kept in
-// sessionStorage), polls the API every 2 s, and drives proposals, proxy-ids and controls.
+// sessionStorage), follows the live event stream (web/events.js) and refreshes the view when an
+// event arrives (polling every 2 s only while the stream is down; counters every 10 s), shows
+// the transcript ladder (web/transcript.js), and drives proposals, proxy-ids and controls.
 'use strict';
 
 const KEY = 'ikegate-token';
 const $ = (id) => document.getElementById(id);
 let timer = null;
 let editorsLoadedFor = null;
+let currentTick = null;
+let lastRefresh = 0;
+let pendingRefresh = null;
 
 function token() { return sessionStorage.getItem(KEY); }
 
@@ -68,6 +73,8 @@ function dpdText(d) {
 
 function showLogin(msg) {
   stop();
+  IkegateEvents.stop();
+  $('events').classList.add('hidden');
   $('login').classList.remove('hidden');
   $('list').classList.add('hidden');
   $('detail').classList.add('hidden');
@@ -76,7 +83,7 @@ function showLogin(msg) {
   $('token').focus();
 }
 
-function stop() { if (timer) { clearInterval(timer); timer = null; } }
+function stop() { if (timer) { clearInterval(timer); timer = null; } currentTick = null; }
 
 function route() {
   stop();
@@ -86,8 +93,22 @@ function route() {
   const m = location.hash.match(/^#\/tunnel\/(.+)$/);
   const tick = m ? () => detail(decodeURIComponent(m[1])) : list;
   if (!m) editorsLoadedFor = null;
-  tick();
-  timer = setInterval(tick, 2000);
+  currentTick = () => { lastRefresh = Date.now(); return tick(); };
+  currentTick();
+  $('events').classList.remove('hidden');
+  IkegateEvents.start(token(), onEvent);
+  IkegateEvents.render(currentName());
+  // With the event stream up, only the counters need a slow poll.
+  timer = setInterval(() => {
+    if (!IkegateEvents.isConnected() || Date.now() - lastRefresh >= 10000) currentTick();
+  }, 2000);
+}
+
+// A live event: redraw the timeline, and refresh the view at once (coalescing bursts).
+function onEvent(e) {
+  IkegateEvents.render(currentName());
+  if (e.local || !currentTick || pendingRefresh) return;
+  pendingRefresh = setTimeout(() => { pendingRefresh = null; if (currentTick) currentTick(); }, 30);
 }
 
 async function list() {
@@ -188,7 +209,13 @@ async function detail(name) {
   $('d-error').className = t.last_error ? 'error' : 'muted';
   const ike = t.keying === 'ike';
   for (const id of ['btn-initiate', 'btn-rekey', 'btn-reset', 'save-proposals', 'save-proxy-ids']) $(id).disabled = !ike;
-  if (ike) await loadEditors(name, false);
+  if (ike) await Promise.all([loadEditors(name, false), loadTranscript(name)]);
+}
+
+async function loadTranscript(name) {
+  try {
+    IkegateTranscript.render($('transcript'), await api('GET', '/api/v1/tunnels/' + encodeURIComponent(name) + '/transcript'));
+  } catch (e) { $('transcript').textContent = e.message; }
 }
 
 async function loadEditors(name, force) {

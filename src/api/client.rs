@@ -82,6 +82,70 @@ impl Endpoint {
         token: Option<&str>,
         body: Option<&str>,
     ) -> Result<(u16, String), String> {
+        let Open { response, conn, .. } = self.open(method, path, token, body).await?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        drop(conn);
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// Sends a GET and hands each line of the response body to `line` as it arrives (a
+    /// Server-Sent Events stream), until `line` returns false or the server ends the body.
+    /// Connecting and the response headers must come within 20 s; the body may last forever.
+    /// A status other than 200 is an error carrying the body.
+    pub async fn follow_lines(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        mut line: impl FnMut(&str) -> bool,
+    ) -> Result<(), String> {
+        let open =
+            tokio::time::timeout(Duration::from_secs(20), self.open("GET", path, token, None))
+                .await
+                .map_err(|_| format!("no answer from {} within 20 s", self.addr))??;
+        let Open {
+            response,
+            status_ok,
+            conn: _conn,
+        } = open;
+        let mut body = response.into_body();
+        if !status_ok {
+            let b = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+            return Err(String::from_utf8_lossy(&b).into_owned());
+        }
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            buf.extend_from_slice(data);
+            while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+                let l: Vec<u8> = buf.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&l);
+                if !line(text.trim_end_matches(['\r', '\n'])) {
+                    return Ok(());
+                }
+            }
+            if buf.len() > 1 << 20 {
+                return Err("a line of the stream is longer than 1 MiB".into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn open(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Open, String> {
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
             .map_err(|e| format!("cannot connect to the admin API at {}: {e}", self.addr))?;
@@ -111,22 +175,37 @@ impl Endpoint {
     }
 }
 
-async fn send<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<(u16, String), String>
+/// A response whose body is still to be read, and its connection (closed when dropped).
+struct Open {
+    response: hyper::Response<hyper::body::Incoming>,
+    status_ok: bool,
+    conn: Conn,
+}
+
+/// The task driving a client connection, stopped when dropped.
+struct Conn(tokio::task::JoinHandle<()>);
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn send<I>(io: I, req: hyper::Request<Full<Bytes>>) -> Result<Open, String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut tx, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| e.to_string())?;
-    let conn = tokio::spawn(conn);
-    let resp = tx.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    conn.abort();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    let conn = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let response = tx.send_request(req).await.map_err(|e| e.to_string())?;
+    let status_ok = response.status() == hyper::StatusCode::OK;
+    Ok(Open {
+        response,
+        status_ok,
+        conn: Conn(conn),
+    })
 }

@@ -85,6 +85,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/tunnels/{name}/initiate", post(initiate))
         .route("/api/v1/tunnels/{name}/rekey", post(rekey))
         .route("/api/v1/tunnels/{name}/reset", post(reset))
+        .route("/api/v1/tunnels/{name}/terminate", post(terminate))
+        .route(
+            "/api/v1/tunnels/{name}/transcript",
+            get(super::ops::get_transcript),
+        )
         .route("/api/v1/keys/wireshark", get(wireshark_keys))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -95,13 +100,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(index))
         .route("/index.html", get(index))
         .route("/app.js", get(app_js))
+        .route(
+            "/events.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", EVENTS_JS) }),
+        )
+        .route(
+            "/transcript.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", TRANSCRIPT_JS) }),
+        )
         .route("/style.css", get(style_css))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .with_state(app)
 }
 
-async fn auth(State(app): S, req: Request, next: Next) -> Response {
+pub(super) async fn auth(State(app): S, req: Request, next: Next) -> Response {
     match app.authorized(req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -123,11 +136,15 @@ async fn not_found() -> ApiError {
         controls and key export of an ikegate IPsec gateway. Every endpoint except /healthz \
         needs `Authorization: Bearer <token>`."),
     paths(list_tunnels, get_tunnel, get_proposals, put_proposals, get_proxy_ids, put_proxy_ids,
-        get_dpd, initiate, rekey, reset, wireshark_keys, openapi, metrics, healthz),
+        get_dpd, initiate, rekey, reset, terminate, wireshark_keys, openapi, metrics, healthz,
+        super::ops::get_transcript, super::ops::events),
     components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
         model::IkeCounters, model::Proposals, model::ProposalBlock, model::Phase1Block,
-        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health)),
+        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health,
+        super::ops::Transcript, crate::ike::transcript::Exchange, crate::ike::transcript::Message,
+        crate::ike::transcript::Node, crate::ike::transcript::Direction,
+        crate::daemon::events::GatewayEvent)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -462,6 +479,18 @@ async fn reset(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>
     control(&app, &name, Control::Reset).await
 }
 
+/// Deletes every SA of the tunnel (telling the peer) and stops initiating until `initiate`
+/// (a peer that initiates is still answered).
+#[utoipa::path(post, path = "/api/v1/tunnels/{name}/terminate", tag = "controls",
+    params(("name" = String, Path, description = "interface name")),
+    responses((status = 200, body = model::Accepted),
+              (status = 404, body = model::ErrorBody),
+              (status = 409, body = model::ErrorBody),
+              (status = 503, body = model::ErrorBody)))]
+async fn terminate(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>, ApiError> {
+    control(&app, &name, Control::Terminate).await
+}
+
 /// Keys for Wireshark, only with `admin.allow-key-export: true` (403 otherwise). Each use is
 /// logged. `esp_sa`: lines for Wireshark's ESP SA table (both directions of every installed SA);
 /// `ikev1_decryption_table`: IKEv1 phase-1 keys; `ikev2_decryption_table`: IKEv2 SA keys.
@@ -561,6 +590,8 @@ async fn healthz() -> Json<model::Health> {
 
 const INDEX: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
+const EVENTS_JS: &str = include_str!("../../web/events.js");
+const TRANSCRIPT_JS: &str = include_str!("../../web/transcript.js");
 const STYLE: &str = include_str!("../../web/style.css");
 
 fn static_file(ct: &'static str, body: &'static str) -> Response {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod server;
 pub mod state;
 
@@ -32,13 +33,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The full application: routes plus body limit and request timeout.
 pub fn app(state: Arc<dyn AdminState>, token: &str, allow_key_export: bool) -> Router {
     let app = Arc::new(handlers::App::new(state, token, allow_key_export));
-    handlers::router(app)
+    handlers::router(app.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // The event stream lives longer than any request timeout.
+        .merge(ops::streaming_router(app))
 }
 
 /// A running admin API.

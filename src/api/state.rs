@@ -29,6 +29,8 @@ pub enum Control {
     Rekey,
     /// Delete every SA of the tunnel and start over.
     Reset,
+    /// Delete every SA of the tunnel and stop initiating (until [`Control::Initiate`]).
+    Terminate,
 }
 
 /// A change to a tunnel's policy: gets the current one, returns the new one or the validation
@@ -67,6 +69,25 @@ pub trait AdminState: Send + Sync + 'static {
 
     /// Wireshark `esp_sa` lines of every installed SA (both directions).
     fn esp_keys(&self) -> Vec<String>;
+
+    /// The tunnel's negotiation transcript (asked from its IKE task, which records it).
+    fn transcript<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::ike::transcript::Exchange>, ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::not_implemented(format!(
+                "{name}: this gateway keeps no transcript"
+            )))
+        })
+    }
+
+    /// A subscription to the live events, if this gateway publishes them.
+    fn events(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::daemon::events::GatewayEvent>> {
+        None
+    }
 
     /// Wireshark `ikev1_decryption_table` lines of every established ISAKMP SA (asked from the
     /// IKE tasks, which own the keys).
@@ -297,6 +318,28 @@ impl AdminState for GatewayState {
         out
     }
 
+    fn transcript<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::ike::transcript::Exchange>, ApiError>> {
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.send(name, Command::Transcript(tx)).await?;
+            match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
+                Ok(Ok(t)) => Ok(t),
+                _ => Err(ApiError::unavailable(format!(
+                    "{name}: the IKE task did not answer"
+                ))),
+            }
+        })
+    }
+
+    fn events(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::daemon::events::GatewayEvent>> {
+        Some(self.dp.events.subscribe())
+    }
+
     fn ikev1_keys(&self) -> BoxFuture<'_, Result<Vec<String>, ApiError>> {
         Box::pin(async move {
             let mut out = Vec::new();
@@ -344,6 +387,11 @@ impl GatewayState {
             Control::Reset => (
                 Command::Reset,
                 "reset queued: every SA is deleted (the peer is told) and negotiation starts over",
+            ),
+            Control::Terminate => (
+                Command::Terminate,
+                "terminate queued: every SA is deleted (the peer is told); no new negotiation \
+                 starts from this side until `initiate`",
             ),
         };
         self.send(name, cmd).await?;

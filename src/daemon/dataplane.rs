@@ -104,6 +104,8 @@ pub struct DataPlane {
     pub sas: SaTable,
     /// Global counters.
     pub stats: GlobalStats,
+    /// Live events for the admin API (`GET /api/v1/events`).
+    pub events: super::events::EventBus,
 }
 
 /// Log at most once per second per call site kind, so a flood cannot flood the log.

@@ -35,12 +35,16 @@ pub enum Command {
     Rekey,
     /// Delete every SA and start over ([`Engine::reset`]).
     Reset,
+    /// Delete every SA and stop initiating, keeping the task ([`Engine::shutdown`]).
+    Terminate,
     /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
     SetPolicy(Box<crate::ike::IkePolicy>),
     /// Reply with Wireshark key lines of the established IKE SAs: `ikev1_decryption_table` for
     /// an IKEv1 tunnel, `ikev2_decryption_table` for an IKEv2 one (explicit key export; the admin
     /// API asks only with `allow-key-export`).
     ExportPhase1Keys(oneshot::Sender<Vec<String>>),
+    /// Reply with the negotiation transcript (the last exchanges, decoded).
+    Transcript(oneshot::Sender<Vec<crate::ike::transcript::Exchange>>),
 }
 
 /// Where the control task appends Wireshark `esp_sa` lines (opt-in: `run --wireshark-keylog`).
@@ -155,9 +159,16 @@ pub async fn run(
                 Some(Command::Initiate) => engine.initiate(now()),
                 Some(Command::Rekey) => engine.rekey(now()),
                 Some(Command::Reset) => engine.reset(now()),
+                Some(Command::Terminate) => engine.shutdown(now()),
                 Some(Command::SetPolicy(p)) => engine.set_policy(*p, now()),
                 Some(Command::ExportPhase1Keys(reply)) => {
                     let _ = reply.send(engine.export_ike_keys());
+                }
+                Some(Command::Transcript(reply)) => {
+                    let unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let _ = reply.send(engine.transcript(now(), unix));
                 }
                 c => {
                     let done = match c {
@@ -179,11 +190,13 @@ pub async fn run(
 
 /// Every outbound SA negotiated and not yet removed, by SPI, in use or not: [`Event::UseOutbound`]
 /// puts one in the tunnel's selector table, replacing the SA of the same selector set.
-/// The second field remembers the IKEv2 key-log lines already written.
+/// The second field remembers the IKEv2 key-log lines already written, the third the DPD state
+/// last announced as an event.
 #[derive(Default)]
 struct Outbounds(
     std::collections::HashMap<u32, Arc<OutboundSa>>,
     std::collections::HashSet<String>,
+    &'static str,
 );
 
 /// Tells the engine the data plane's byte counters of every pair (DPD idleness, proof that the
@@ -255,6 +268,17 @@ async fn flush(
         k.append_ikev2(&new);
     }
     let status = engine.status();
+    if status.dpd.state != out.2 {
+        if !out.2.is_empty() {
+            dp.events.publish(
+                &t.cfg.name,
+                "dpd",
+                format!("DPD {} (was {})", status.dpd.state, out.2),
+                None,
+            );
+        }
+        out.2 = status.dpd.state;
+    }
     gate.settle(now(), &status);
     t.ike_status.store(Some(Arc::new(status)));
 }
@@ -285,6 +309,12 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 hex(&rcookie),
                 nat_words(&nat)
             );
+            let words = format!("{what} with {peer} ({peer_identity}): {proposal}");
+            if t.cfg.dynamic_peer {
+                dp.events
+                    .publish(name, "client-connect", words.clone(), None);
+            }
+            dp.events.publish(name, "ike-up", words, None);
             if nat.local_behind_nat && t.cfg.mode == crate::ike::EspMode::Transport {
                 tracing::warn!(
                     tunnel = %name,
@@ -303,6 +333,16 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             reason,
         } => {
             tracing::info!(tunnel = %name, "phase 1 {}:{} down ({reason:?})", hex(&icookie), hex(&rcookie));
+            dp.events.publish(
+                name,
+                "ike-down",
+                format!(
+                    "IKE SA {}:{} down ({reason:?})",
+                    hex(&icookie),
+                    hex(&rcookie)
+                ),
+                None,
+            );
         }
         Event::ChildSaUp {
             inbound,
@@ -351,6 +391,22 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                     if selectors.is_empty() {
                         tracing::warn!(tunnel = %name, "ESP SAs 0x{:08x}/0x{:08x} have no traffic selectors: they will carry nothing", inbound.spi, outbound.spi);
                     }
+                    let rekey = outs
+                        .0
+                        .values()
+                        .any(|o| o.selectors() == selectors.as_slice());
+                    dp.events.publish(
+                        name,
+                        if rekey { "rekey" } else { "child-up" },
+                        format!(
+                            "ESP SAs in 0x{:08x} out 0x{:08x}, {}, {selectors:?}{}",
+                            inbound.spi,
+                            outbound.spi,
+                            crate::crypto::suite_name(outbound.enc, outbound.integ),
+                            if rekey { " (rekeyed)" } else { "" }
+                        ),
+                        None,
+                    );
                     let inb = inb.with_selectors(selectors.clone());
                     let out = out.with_selectors(selectors.clone());
                     dp.sas.insert(Arc::new(inb));
@@ -383,6 +439,14 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             // Only if it is still the one in use for its selector set (after a rekey the new
             // pair replaced it already).
             let was_in_use = t.outbound.remove(outbound_spi);
+            dp.events.publish(
+                name,
+                "child-down",
+                format!(
+                    "ESP SAs in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} removed ({reason:?})"
+                ),
+                None,
+            );
             tracing::info!(
                 tunnel = %name,
                 "ESP SAs removed: in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} ({reason:?}){}",
@@ -409,12 +473,26 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 moved += usize::from(o.set_udp_remote(remote));
             }
             tracing::info!(tunnel = %name, "peer now at {remote} (authenticated IKE); ESP-in-UDP of {moved} SA(s) follows");
+            dp.events
+                .publish(name, "peer-moved", format!("peer now at {remote}"), None);
         }
         Event::PeerDead { remote } => {
             tracing::warn!(tunnel = %name, "peer {remote} declared dead by DPD; its SAs are cleared");
+            dp.events.publish(
+                name,
+                "dpd",
+                format!("peer {remote} declared dead by DPD; its SAs are cleared"),
+                None,
+            );
         }
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");
+            dp.events.publish(
+                name,
+                "failure",
+                "negotiation failed".into(),
+                Some(cause.to_string()),
+            );
         }
         Event::FetchCrl { url, crls } => {
             tracing::info!(tunnel = %name, "fetching the CRL {url}");

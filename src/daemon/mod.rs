@@ -3,6 +3,7 @@
 
 mod crl_fetch;
 pub mod dataplane;
+pub mod events;
 pub mod ike;
 pub mod pacing;
 mod transport_routes;
@@ -262,6 +263,7 @@ impl Gateway {
             tunnels: tunnels.iter().map(|(t, _)| t.clone()).collect(),
             sas,
             stats: GlobalStats::default(),
+            events: events::EventBus::default(),
         });
         let mut tasks = Vec::new();
         for t in &dp.tunnels {

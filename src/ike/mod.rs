@@ -43,6 +43,7 @@ pub mod policy;
 pub mod proposal;
 pub mod random;
 pub mod status;
+pub mod transcript;
 mod tunnel;
 pub(crate) mod v1;
 /// Fuzz harness for IKEv1 fragmentation (`fuzz/`); not an API.

@@ -149,6 +149,16 @@ impl TunnelEngine {
         both!(self, e => e.unknown_spi(now, spi))
     }
 
+    /// The negotiation transcript: its last exchanges, times on the Unix clock (`now` ≙
+    /// `unix_now`).
+    pub fn transcript(
+        &self,
+        now: Instant,
+        unix_now: std::time::Duration,
+    ) -> Vec<super::transcript::Exchange> {
+        both!(self, e => e.transcript().snapshot(now, unix_now))
+    }
+
     /// A snapshot for the admin API.
     pub fn status(&self) -> EngineStatus {
         both!(self, e => e.status())

@@ -10,6 +10,7 @@
 //! everything is torn down by `Drop`, also when a test panics.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod charon;
 pub mod ikegate;
 pub mod nat;

@@ -22,6 +22,9 @@ pub(crate) struct Outputs {
     pub events: VecDeque<Event>,
     pub stats: EngineStats,
     pub last_error: Option<String>,
+    /// The negotiation transcript (what was sent and received, decoded; see
+    /// [`crate::ike::transcript`]).
+    pub transcript: crate::ike::transcript::Transcript,
 }
 
 impl Outputs {
@@ -35,11 +38,22 @@ impl Outputs {
         });
     }
 
+    /// The next datagram to send, recorded in the transcript (at `now`, the engine's last
+    /// time; the caller has staged the plaintexts of what it encrypted).
+    pub fn next_transmit(&mut self, now: Option<Instant>) -> Option<Transmit> {
+        let t = self.transmits.pop_front()?;
+        if let Some(now) = now {
+            self.transcript.outbound(now, &t.data);
+        }
+        Some(t)
+    }
+
     /// Reports a failed negotiation: counted, logged, kept as `last_error`, and an event.
     pub fn fail(&mut self, cause: Diagnostic) {
         warn!(%cause, "IKE negotiation failed");
         self.stats.failures += 1;
         self.last_error = Some(cause.to_string());
+        self.transcript.fail(&cause.to_string());
         self.events.push_back(Event::Failed { cause });
     }
 }

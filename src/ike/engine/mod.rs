@@ -135,6 +135,17 @@ impl P1State {
             _ => None,
         }
     }
+
+    /// The keys once derived (what encrypts and decrypts this exchange's messages).
+    fn keys(&self) -> Option<&super::v1::keys::Phase1Keys> {
+        match self {
+            P1State::ISentAuth(s) => Some(s.keys()),
+            P1State::RSentKe(s) => Some(s.keys()),
+            P1State::AmRSent(s) => Some(s.keys()),
+            P1State::Established(sa) => Some(&sa.keys),
+            _ => None,
+        }
+    }
 }
 
 /// One phase-1 exchange or ISAKMP SA, with its Quick Modes.
@@ -358,6 +369,27 @@ impl Engine {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        self.io.transcript.inbound_begin(now, data);
+        self.on_datagram(now, local, remote, data);
+        self.stage_plaintexts();
+        self.io.transcript.inbound_end(data);
+    }
+
+    /// Hands the plaintexts the ISAKMP SAs' keys encrypted or decrypted to the transcript.
+    fn stage_plaintexts(&mut self) {
+        for e in &self.p1 {
+            for (tail, plain) in e
+                .state
+                .keys()
+                .map(|k| k.take_plaintexts())
+                .unwrap_or_default()
+            {
+                self.io.transcript.stage_tail(tail, &plain);
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         self.last_now = Some(now);
         self.io.stats.received += 1;
         let h = match Header::new_checked(data) {
@@ -469,7 +501,8 @@ impl Engine {
         if let Some(t) = self.fragments_out.pop_front() {
             return Some(t);
         }
-        let t = self.io.transmits.pop_front()?;
+        self.stage_plaintexts();
+        let t = self.io.next_transmit(self.last_now)?;
         let Some(mut frags) = self.cut_into_fragments(&t) else {
             return Some(t);
         };
@@ -479,6 +512,11 @@ impl Engine {
         let first = frags.pop_front();
         self.fragments_out = frags;
         first.or(Some(t))
+    }
+
+    /// The negotiation transcript (see [`crate::ike::transcript`]).
+    pub fn transcript(&self) -> &crate::ike::transcript::Transcript {
+        &self.io.transcript
     }
 
     /// The next event.

@@ -9,9 +9,11 @@ use super::diagnostic::Diagnostic;
 mod phase1;
 mod phase2;
 
+pub(crate) use phase1::describe_phase1_transform;
 pub use phase1::{
     check_phase1_answer, phase1_offer, phase1_sa, select_phase1, Phase1Auth, Phase1Proposal,
 };
+pub(crate) use phase2::describe_phase2_transform;
 pub use phase2::{check_phase2_answer, phase2_offer, phase2_sa, select_phase2, Phase2Proposal};
 
 /// Phase-1 attribute types (RFC 2409 appendix A).

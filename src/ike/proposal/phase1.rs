@@ -137,6 +137,20 @@ pub fn phase1_sa(offer: &[Phase1Proposal]) -> SaRepr {
     }
 }
 
+/// A received phase-1 transform in words (`aes256-sha256-modp2048`, with the lifetime), for the
+/// negotiation transcript; `None` when its attributes do not parse.
+pub(crate) fn describe_phase1_transform(t: &Transform<'_>) -> Option<String> {
+    let r = P1Received::parse(t).ok()?;
+    let mut s = r.text();
+    if let Some(l) = r.lifetime_secs {
+        s.push_str(&format!(", lifetime {l}s"));
+    }
+    for u in &r.unsupported {
+        s.push_str(&format!(", unsupported {u}"));
+    }
+    Some(s)
+}
+
 /// A received phase-1 transform, decoded as far as possible.
 #[derive(Debug, Clone)]
 struct P1Received {

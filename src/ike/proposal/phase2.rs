@@ -184,6 +184,30 @@ struct P2Received {
     unsupported: Vec<String>,
 }
 
+/// A received phase-2 transform in words (`aes256-sha256-modp2048`, mode, lifetimes), for the
+/// negotiation transcript; `None` when its attributes do not parse.
+pub(crate) fn describe_phase2_transform(t: &Transform<'_>) -> Option<String> {
+    let r = P2Received::parse(t).ok()?;
+    let encap = match r.encap {
+        ENCAP_TUNNEL => "tunnel".to_string(),
+        ENCAP_TRANSPORT => "transport".to_string(),
+        ENCAP_UDP_TUNNEL | ENCAP_UDP_TUNNEL_DRAFT => "UDP-encapsulated tunnel".to_string(),
+        ENCAP_UDP_TRANSPORT | ENCAP_UDP_TRANSPORT_DRAFT => "UDP-encapsulated transport".to_string(),
+        e => format!("encapsulation {e}"),
+    };
+    let mut s = format!("{}, {encap}", r.text());
+    if let Some(l) = r.lifetime_secs {
+        s.push_str(&format!(", lifetime {l}s"));
+    }
+    if let Some(l) = r.lifetime_kb {
+        s.push_str(&format!(", lifetime {l} KB"));
+    }
+    for u in &r.unsupported {
+        s.push_str(&format!(", unsupported {u}"));
+    }
+    Some(s)
+}
+
 impl P2Received {
     fn parse(t: &Transform<'_>) -> Result<P2Received, WireError> {
         let (mut keylen, mut auth, mut group, mut encap) = (None, None, None, None);

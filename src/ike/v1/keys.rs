@@ -15,7 +15,16 @@ pub(crate) struct Phase1Keys {
     pub cipher: IkeCipher,
     skeyid: SkeyId,
     enc_key: Zeroizing<Vec<u8>>,
+    /// Plaintexts of the last messages encrypted or decrypted, by their last cipher block, for
+    /// the negotiation transcript (the engine drains it; see [`Phase1Keys::take_plaintexts`]).
+    tap: std::sync::Mutex<Vec<Plaintext>>,
 }
+
+/// A message's plaintext and its last cipher block (the end of its datagram).
+pub(crate) type Plaintext = (Vec<u8>, Zeroizing<Vec<u8>>);
+
+/// Plaintexts kept until the engine takes them.
+const MAX_TAPPED: usize = 8;
 
 impl std::fmt::Debug for Phase1Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,6 +72,25 @@ impl Phase1Keys {
             cipher: p.cipher,
             skeyid,
             enc_key,
+            tap: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The plaintexts of the messages encrypted or decrypted since the last call, with their
+    /// last cipher blocks (for the negotiation transcript).
+    pub fn take_plaintexts(&self) -> Vec<Plaintext> {
+        self.tap
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default()
+    }
+
+    fn tap(&self, last_block: &[u8], plain: &[u8]) {
+        if let Ok(mut t) = self.tap.lock() {
+            if t.len() == MAX_TAPPED {
+                t.remove(0);
+            }
+            t.push((last_block.to_vec(), Zeroizing::new(plain.to_vec())));
         }
     }
 
@@ -119,6 +147,7 @@ impl Phase1Keys {
             buf.clear();
         }
         let next_iv = last_block(&buf, bl);
+        self.tap(&next_iv, chain);
         (buf, next_iv)
     }
 
@@ -132,6 +161,7 @@ impl Phase1Keys {
         let next_iv = last_block(body, bl);
         let mut buf = body.to_vec();
         self.cipher.decrypt(&self.enc_key, iv, &mut buf).ok()?;
+        self.tap(&next_iv, &buf);
         Some((buf, next_iv))
     }
 }

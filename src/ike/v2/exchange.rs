@@ -172,7 +172,10 @@ impl Engine {
         match prot {
             Protected::Sk { first, aad, body } => {
                 match message::decrypt(keys, from_initiator, aad, body) {
-                    Some(plain) => Some(Inner { first, plain }),
+                    Some(plain) => {
+                        self.io.transcript.stage(msg, &plain);
+                        Some(Inner { first, plain })
+                    }
                     None => {
                         self.io.stats.dropped_bad_hash += 1;
                         None
@@ -193,6 +196,7 @@ impl Engine {
                 let (first, plain) =
                     sa.reassembly
                         .add(h.message_id, number, total, first, plain)?;
+                self.io.transcript.stage(msg, &plain);
                 Some(Inner { first, plain })
             }
         }
@@ -305,7 +309,12 @@ impl Engine {
             fragment_chunk: frag,
         };
         match message::encrypted(header, payloads, &mut s) {
-            Ok(d) => Some(d),
+            Ok(d) => {
+                if let (Some(first), Ok((_, plain))) = (d.first(), message::inner_chain(payloads)) {
+                    self.io.transcript.stage(first, &Zeroizing::new(plain));
+                }
+                Some(d)
+            }
             Err(e) => {
                 debug!(error = %e, "cannot build an IKEv2 message");
                 None

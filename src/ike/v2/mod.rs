@@ -43,6 +43,8 @@ mod timers;
 mod ts;
 
 pub use diag::V2Diagnostic;
+/// Proposals in strongSwan's syntax (for the negotiation transcript).
+pub(crate) use proposal::describe as describe_proposals;
 use proposal::IkeChoice;
 
 /// Nonce length we send (RFC 7296 §2.10: at least half the PRF key size; 32 covers SHA-512).
@@ -344,6 +346,12 @@ impl Engine {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        self.io.transcript.inbound_begin(now, data);
+        self.on_datagram(now, local, remote, data);
+        self.io.transcript.inbound_end(data);
+    }
+
+    fn on_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         self.last_now = Some(now);
         self.io.stats.received += 1;
         let h = match Header::new_checked(data) {
@@ -374,7 +382,12 @@ impl Engine {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.io.transmits.pop_front()
+        self.io.next_transmit(self.last_now)
+    }
+
+    /// The negotiation transcript (see [`crate::ike::transcript`]).
+    pub fn transcript(&self) -> &crate::ike::transcript::Transcript {
+        &self.io.transcript
     }
 
     /// The next event.

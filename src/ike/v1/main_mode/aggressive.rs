@@ -200,6 +200,11 @@ impl AmInitiatorSent {
 }
 
 impl AmResponderSent {
+    /// The keys of the exchange (for the transcript's plaintexts).
+    pub(crate) fn keys(&self) -> &Phase1Keys {
+        &self.common.keys
+    }
+
     /// Handles message 1: selects a transform, checks the initiator's identity, builds
     /// message 2 (with HASH_R).
     pub fn on_msg1(

@@ -96,6 +96,20 @@ pub(crate) struct MmResponderSentKe {
     common: Authenticating,
 }
 
+impl MmInitiatorSentAuth {
+    /// The keys of the exchange (for the transcript's plaintexts).
+    pub(crate) fn keys(&self) -> &Phase1Keys {
+        &self.common.keys
+    }
+}
+
+impl MmResponderSentKe {
+    /// The keys of the exchange (for the transcript's plaintexts).
+    pub(crate) fn keys(&self) -> &Phase1Keys {
+        &self.common.keys
+    }
+}
+
 /// What both roles hold between the key exchange and authentication.
 struct Authenticating {
     icookie: [u8; 8],
