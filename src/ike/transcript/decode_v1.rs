@@ -3,9 +3,10 @@
 
 use crate::ike::proposal::{describe_phase1_transform, describe_phase2_transform};
 use crate::ike::v1::message::{identity_from, selector_from};
+use crate::wire::isakmp::cfg::{AttributePayload, CfgAttr};
 use crate::wire::isakmp::{
-    CertPayload, DeletePayload, ExchangeType, FragmentPayload, Header, IdPayload, IdType,
-    NotifyPayload, PayloadType, Payloads, ProtocolId, RawPayload, SaPayload,
+    AttrValue, CertPayload, DeletePayload, ExchangeType, FragmentPayload, Header, IdPayload,
+    IdType, NotifyPayload, PayloadType, Payloads, ProtocolId, RawPayload, SaPayload,
 };
 
 use super::{hex, text_or_hex, vendor, Decoded, Direction, ExchangeKey, Node};
@@ -78,6 +79,7 @@ fn payload(raw: &RawPayload<'_>) -> Node {
         PayloadType::NONCE => Node::leaf("NONCE", format!("{} bytes", b.len())),
         PayloadType::NOTIFY => notify(b),
         PayloadType::DELETE => delete(b),
+        PayloadType::ATTRIBUTE => attributes(b),
         PayloadType::VENDOR_ID => Node::leaf("VID", vendor::name(b)),
         PayloadType::NAT_D | PayloadType::NAT_D_DRAFT => {
             Node::leaf("NAT-D", format!("hash, {} bytes", b.len()))
@@ -211,6 +213,74 @@ fn notify(b: &[u8]) -> Node {
     Node::leaf(format!("N({})", n.kind), text)
 }
 
+/// A mode-config / XAUTH Attribute payload: each attribute by name; passwords and passcodes are
+/// never kept, only their length.
+fn attributes(b: &[u8]) -> Node {
+    let p = match AttributePayload::parse(b) {
+        Ok(p) => p,
+        Err(e) => return Node::leaf("ATTR", format!("malformed: {e}")),
+    };
+    let mut children = Vec::new();
+    for a in p.attributes() {
+        match a {
+            Ok(a) => children.push(attribute(CfgAttr(a.kind), a.value)),
+            Err(e) => {
+                children.push(Node::leaf("malformed", format!("attributes: {e}")));
+                break;
+            }
+        }
+    }
+    Node::with(
+        "ATTR",
+        format!("CFG_{} id {}", p.kind, p.identifier),
+        children,
+    )
+}
+
+fn attribute(kind: CfgAttr, value: AttrValue<'_>) -> Node {
+    let name = kind
+        .name()
+        .map_or_else(|| kind.0.to_string(), str::to_string);
+    let v = match value {
+        AttrValue::Basic(n) => return Node::leaf(name, n.to_string()),
+        AttrValue::Variable(v) => v,
+    };
+    let text = match kind {
+        _ if v.is_empty() => "(asked for)".to_string(),
+        CfgAttr::XAUTH_USER_PASSWORD
+        | CfgAttr::XAUTH_PASSCODE
+        | CfgAttr::XAUTH_ANSWER
+        | CfgAttr::XAUTH_NEXT_PIN => format!("{} bytes (not kept)", v.len()),
+        CfgAttr::INTERNAL_IP4_ADDRESS
+        | CfgAttr::INTERNAL_IP4_NETMASK
+        | CfgAttr::INTERNAL_IP4_DNS
+        | CfgAttr::INTERNAL_IP4_NBNS
+        | CfgAttr::INTERNAL_IP4_DHCP
+            if v.len() == 4 =>
+        {
+            std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]).to_string()
+        }
+        CfgAttr::INTERNAL_IP4_SUBNET if v.len() == 8 => format!(
+            "{}/{}",
+            std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]),
+            std::net::Ipv4Addr::new(v[4], v[5], v[6], v[7])
+        ),
+        CfgAttr::UNITY_SPLIT_INCLUDE | CfgAttr::UNITY_LOCAL_LAN if v.len() % 14 == 0 => v
+            .chunks_exact(14)
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    std::net::Ipv4Addr::new(e[0], e[1], e[2], e[3]),
+                    std::net::Ipv4Addr::new(e[4], e[5], e[6], e[7])
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => text_or_hex(v),
+    };
+    Node::leaf(name, text)
+}
+
 fn delete(b: &[u8]) -> Node {
     match DeletePayload::parse(b) {
         Ok(d) => Node::leaf(
@@ -222,5 +292,37 @@ fn delete(b: &[u8]) -> Node {
             ),
         ),
         Err(e) => Node::leaf("D", format!("malformed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_payloads_show_names_and_never_the_password() {
+        // XAUTH REPLY: user name "alice", password "s3cret-pass"; then a mode-config REPLY.
+        let mut body = vec![2, 0, 0, 7];
+        body.extend_from_slice(&[0x40, 0x89, 0, 5]);
+        body.extend_from_slice(b"alice");
+        body.extend_from_slice(&[0x40, 0x8a, 0, 11]);
+        body.extend_from_slice(b"s3cret-pass");
+        body.extend_from_slice(&[0, 1, 0, 4, 10, 8, 0, 7, 0, 3, 0, 0]);
+        let mut payload = vec![0, 0];
+        payload.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        payload.extend_from_slice(&body);
+        let nodes = chain(PayloadType::ATTRIBUTE.0, &payload);
+        let json = serde_json::to_string(&nodes).unwrap();
+        assert!(json.contains("CFG_REPLY id 7"), "{json}");
+        assert!(
+            json.contains("XAUTH_USER_NAME") && json.contains("alice"),
+            "{json}"
+        );
+        assert!(json.contains("11 bytes (not kept)"), "{json}");
+        assert!(
+            json.contains("10.8.0.7") && json.contains("(asked for)"),
+            "{json}"
+        );
+        assert!(!json.contains("s3cret"), "{json}");
     }
 }
