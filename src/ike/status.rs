@@ -19,6 +19,18 @@ pub struct NatStatus {
     pub floated: bool,
 }
 
+impl EngineStats {
+    /// Datagrams dropped as belonging to no exchange of ours: unknown cookies or SPIs, other
+    /// versions or exchange types, replays, over the half-open limit. The transcript leaves
+    /// them out.
+    pub fn dropped_as_junk(&self) -> u64 {
+        self.dropped_unknown_cookie
+            + self.dropped_unsupported
+            + self.dropped_replay
+            + self.dropped_half_open_limit
+    }
+}
+
 /// Counters since the engine was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EngineStats {

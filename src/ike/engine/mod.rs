@@ -369,10 +369,12 @@ impl Engine {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        let junk = self.io.stats.dropped_as_junk();
         self.io.transcript.inbound_begin(now, data);
         self.on_datagram(now, local, remote, data);
         self.stage_plaintexts();
-        self.io.transcript.inbound_end(data);
+        let junk = self.io.stats.dropped_as_junk() > junk;
+        self.io.transcript.inbound_end(data, junk);
     }
 
     /// Hands the plaintexts the ISAKMP SAs' keys encrypted or decrypted to the transcript.

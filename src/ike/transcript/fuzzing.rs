@@ -22,7 +22,9 @@ pub fn transcript(data: &[u8]) {
     match mode % 3 {
         0 => {
             t.inbound_begin(now, rest);
-            t.inbound_end(rest);
+            t.inbound_end(rest, mode % 2 == 0);
+            t.inbound_begin(now, rest);
+            t.inbound_end(rest, false);
             t.outbound(now, rest);
             t.fail("diagnostic");
         }

@@ -183,8 +183,10 @@ pub struct Transcript {
     exchanges: VecDeque<Exchange>,
     next_id: u64,
     staged: VecDeque<Staged>,
-    /// Where the datagram being handled was filed (exchange id, message index).
-    current: Option<(u64, usize)>,
+    /// The datagram being handled, decoded, until the engine says whether it kept it.
+    pending: Option<(Instant, Decoded)>,
+    /// A failure diagnosed while handling it.
+    pending_diagnostic: Option<String>,
     /// The exchange a message was last filed into.
     last: Option<u64>,
 }
@@ -220,31 +222,38 @@ impl Transcript {
         });
     }
 
-    /// A datagram from the peer is about to be handled: files it (unencrypted payloads decoded
-    /// now) as the exchange in progress.
+    /// A datagram from the peer is about to be handled: decoded now (unencrypted payloads),
+    /// filed by [`Transcript::inbound_end`] once the engine has looked at it.
     pub fn inbound_begin(&mut self, now: Instant, datagram: &[u8]) {
-        self.current = None;
-        let Some(d) = decode(datagram, Direction::In) else {
-            return;
-        };
-        self.current = self.file(now, datagram, Direction::In, d);
+        self.pending = decode(datagram, Direction::In).map(|d| (now, d));
+        self.pending_diagnostic = None;
     }
 
-    /// The datagram given to [`Transcript::inbound_begin`] was handled: fills in its decrypted
-    /// payloads if the engine staged them.
-    pub fn inbound_end(&mut self, datagram: &[u8]) {
-        let Some((id, idx)) = self.current.take() else {
+    /// The datagram given to [`Transcript::inbound_begin`] was handled. `junk`: the engine
+    /// dropped it as not belonging to any exchange (unknown cookies or SPIs, unsupported,
+    /// replayed, over the half-open limit), so it is not filed: a flood of such datagrams
+    /// cannot push the real exchanges out of the ring. Otherwise it is filed with the
+    /// payloads the engine decrypted, and any failure diagnosed meanwhile.
+    pub fn inbound_end(&mut self, datagram: &[u8], junk: bool) {
+        let diagnostic = self.pending_diagnostic.take();
+        let Some((now, d)) = self.pending.take() else {
             return;
         };
-        let Some(plain) = self.take_staged(datagram) else {
+        if junk {
+            let _ = self.take_staged(datagram);
+            return;
+        }
+        let Some((id, idx)) = self.file(now, datagram, Direction::In, d) else {
             return;
         };
-        let Some(m) = self
-            .exchanges
-            .iter_mut()
-            .find(|e| e.id == id)
-            .and_then(|e| e.messages.get_mut(idx))
-        else {
+        let plain = self.take_staged(datagram);
+        let Some(e) = self.exchanges.iter_mut().find(|e| e.id == id) else {
+            return;
+        };
+        if let Some(diag) = diagnostic {
+            e.diagnostic = Some(truncate(&diag, 4 * MAX_TEXT));
+        }
+        let (Some(plain), Some(m)) = (plain, e.messages.get_mut(idx)) else {
             return;
         };
         if m.encrypted && m.payloads.is_empty() {
@@ -273,9 +282,13 @@ impl Transcript {
     }
 
     /// Attaches a failure's diagnostic to the exchange in progress: the one of the datagram
-    /// being handled, else the one last touched (a timeout).
+    /// being handled (once it is filed), else the one last touched (a timeout).
     pub fn fail(&mut self, diagnostic: &str) {
-        let id = self.current.map(|(id, _)| id).or(self.last);
+        if self.pending.is_some() {
+            self.pending_diagnostic = Some(diagnostic.to_string());
+            return;
+        }
+        let id = self.last;
         let target = self.exchanges.iter_mut().find(|e| Some(e.id) == id);
         if let Some(e) = target {
             e.diagnostic = Some(truncate(diagnostic, 4 * MAX_TEXT));

@@ -263,3 +263,31 @@ fn the_ring_is_bounded_and_fuzz_seeds_replay() {
         fuzzing::transcript(&b);
     }
 }
+
+/// Datagrams with unknown SPIs (a flood, or noise from the peer's address) are dropped by the
+/// engine and left out of the transcript: they cannot push the real exchanges out of the ring.
+#[test]
+fn junk_does_not_displace_real_exchanges() {
+    for version in [IkeVersion::V1, IkeVersion::V2] {
+        let (_, mut b, wire) = negotiate(policy(version, A, B), policy(version, B, A));
+        let before = transcript(&b);
+        assert!(!before.is_empty(), "{version:?}");
+        let (a_addr, b_addr) = (SocketAddr::new(ip(A), 500), SocketAddr::new(ip(B), 500));
+        let now = Instant::now() + Duration::from_secs(1);
+        for i in 0..200u32 {
+            // The first message with fresh initiator SPIs/cookies and a response flag: it
+            // belongs to no exchange of b's.
+            let mut d = wire[0].clone();
+            d[..4].copy_from_slice(&i.to_be_bytes());
+            d[8..16].copy_from_slice(&[0xee; 8]);
+            b.handle_datagram(now, b_addr, a_addr, &d);
+            while b.poll_transmit().is_some() {}
+        }
+        let after = transcript(&b);
+        assert_eq!(
+            after.iter().map(|e| e.messages.len()).sum::<usize>(),
+            before.iter().map(|e| e.messages.len()).sum::<usize>(),
+            "{version:?}: junk was filed"
+        );
+    }
+}

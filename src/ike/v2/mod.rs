@@ -346,9 +346,11 @@ impl Engine {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        let junk = self.io.stats.dropped_as_junk();
         self.io.transcript.inbound_begin(now, data);
         self.on_datagram(now, local, remote, data);
-        self.io.transcript.inbound_end(data);
+        let junk = self.io.stats.dropped_as_junk() > junk;
+        self.io.transcript.inbound_end(data, junk);
     }
 
     fn on_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
