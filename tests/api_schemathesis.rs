@@ -76,9 +76,10 @@ fn state(ns: &Netns, token: &str) -> String {
                     m.retain(|k, _| k.contains("spi") || k.contains("cookie") || k == "proposal")
                 };
                 match o.get_mut(k) {
-                    Some(serde_json::Value::Array(sas)) => {
-                        sas.iter_mut().filter_map(|x| x.as_object_mut()).for_each(keep)
-                    }
+                    Some(serde_json::Value::Array(sas)) => sas
+                        .iter_mut()
+                        .filter_map(|x| x.as_object_mut())
+                        .for_each(keep),
                     Some(serde_json::Value::Object(m)) => keep(m),
                     _ => {}
                 }
@@ -90,7 +91,13 @@ fn state(ns: &Netns, token: &str) -> String {
 }
 
 /// Runs schemathesis on `schema` inside `ns`; returns (success, output).
-fn schemathesis(ns: &Netns, bin: &Path, schema: &Path, dir: &Path, extra: &[&str]) -> (bool, String) {
+fn schemathesis(
+    ns: &Netns,
+    bin: &Path,
+    schema: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> (bool, String) {
     let st = bin.join("schemathesis");
     let url = format!("http://{ADMIN}");
     let mut args = vec![

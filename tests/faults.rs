@@ -22,7 +22,16 @@ use std::time::{Duration, Instant};
 
 fn ping_from(ns: &Netns, src: &str, dst: &str, count: u32) -> bool {
     ns.exec(&[
-        "ping", "-c", &count.to_string(), "-i", "0.3", "-W", "1", "-I", src, dst,
+        "ping",
+        "-c",
+        &count.to_string(),
+        "-i",
+        "0.3",
+        "-W",
+        "1",
+        "-I",
+        src,
+        dst,
     ])
     .status
     .success()
@@ -91,14 +100,22 @@ fn deleted_tun_device_is_logged_once_and_the_gateway_exits_for_a_restart() {
     let t0 = Instant::now();
     let code = pair.left_gw.wait_exit(15);
     let log = pair.left_gw.log_text();
-    assert_eq!(code, Some(1), "did not exit after losing its TUN device:\n{log}");
+    assert_eq!(
+        code,
+        Some(1),
+        "did not exit after losing its TUN device:\n{log}"
+    );
     println!("exited {:?} after the device was deleted", t0.elapsed());
     assert_eq!(
-        log.matches("the TUN device ipsec0 was deleted under us").count(),
+        log.matches("the TUN device ipsec0 was deleted under us")
+            .count(),
         1,
         "{log}"
     );
-    assert!(log.contains("deleted under us; stopping (exit status 1)"), "{log}");
+    assert!(
+        log.contains("deleted under us; stopping (exit status 1)"),
+        "{log}"
+    );
     assert!(!log.contains("reading the TUN device failed"), "{log}");
     // What systemd's Restart= does: the same command again, with a new device.
     let yaml = std::fs::read_to_string(&pair.left_gw.config).unwrap();
@@ -121,14 +138,18 @@ fn outer_address_removed_and_back_is_logged_once_each_way() {
     if !require_root() || !common::require_programs(&["ping"]) {
         return;
     }
-    let pair = AdminPair::start("faddr", "127.0.0.1:18098", "", "");
+    let pair = AdminPair::start("fadr", "127.0.0.1:18098", "", "");
     assert!(wait_ping(&pair.left, "192.168.1.1", "192.168.2.1", 15));
     let dev = dev_of(&pair.left, "10.0.0.1");
     pair.left
         .run(&["ip", "addr", "del", "10.0.0.1/24", "dev", &dev]);
     assert!(!ping_from(&pair.left, "192.168.1.1", "192.168.2.1", 8));
     let failed = "sending ESP from 10.0.0.1 failed";
-    assert!(pair.left_gw.wait_log(failed, 5), "{}", pair.left_gw.log_text());
+    assert!(
+        pair.left_gw.wait_log(failed, 5),
+        "{}",
+        pair.left_gw.log_text()
+    );
     pair.left
         .run(&["ip", "addr", "add", "10.0.0.1/24", "dev", &dev]);
     assert!(
@@ -164,7 +185,7 @@ fn unwritable_admin_token_file_is_explained_at_start() {
     std::fs::write(
         &config,
         format!(
-            "admin:\n  listen: 127.0.0.1:8080\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: 10.0.0.1, destination: 10.0.0.2 }}\n    preshared-key: Oozi2shahgh7eequ\n",
+            "admin:\n  listen: 127.0.0.1:8080\n  token-file: {}\ninterfaces:\n  ipsec0:\n    ipv4: {{ source: 10.0.0.1, destination: 10.0.0.2 }}\n    preshared-key: Oozi2shahgh7eequ\n    ike:\n      version: 2\n",
             token.display()
         ),
     )
@@ -203,6 +224,9 @@ fn unwritable_admin_token_file_is_explained_at_start() {
     assert_eq!(err.matches(&what).count(), 1, "{err}");
     assert!(err.contains("Permission denied"), "{err}");
     assert!(err.contains("writable by uid 10001"), "{err}");
-    assert!(err.contains("point admin.token-file at a writable place"), "{err}");
+    assert!(
+        err.contains("point admin.token-file at a writable place"),
+        "{err}"
+    );
     assert!(!token.exists());
 }

@@ -90,7 +90,10 @@ fn runtime_stage() -> RuntimeStage {
 /// 127.0.0.1:8080 with `token_file` when given.
 fn ours_yaml(psk_file: &Path, token_file: Option<&Path>) -> String {
     let admin = token_file.map_or(String::new(), |t| {
-        format!("admin:\n  listen: 127.0.0.1:8080\n  token-file: {}\n", t.display())
+        format!(
+            "admin:\n  listen: 127.0.0.1:8080\n  token-file: {}\n",
+            t.display()
+        )
     });
     format!(
         "{admin}interfaces:\n  ipsec0:\n    ipv4: {{ source: 10.0.0.1, destination: 10.0.0.2 }}\n    nat-traversal: enable\n    preshared-key-file: {}\n    ike:\n      version: 1\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ local: 192.168.1.0/24, remote: 192.168.2.0/24 }}\n\
@@ -175,13 +178,7 @@ fn setpriv_ambient_capabilities_bring_a_tunnel_up_against_strongswan() {
     owned_file(&psk, PSK, uid, gid, 0o600);
     let config = lab.dir.join("ours.yaml");
     let token = state.join("admin.token");
-    owned_file(
-        &config,
-        &ours_yaml(&psk, Some(&token)),
-        0,
-        0,
-        0o644,
-    );
+    owned_file(&config, &ours_yaml(&psk, Some(&token)), 0, 0, 0o644);
     let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={gid}"));
     let caps = format!("-all,{CAPS}");
     let (inh, amb, bnd) = (
@@ -411,7 +408,11 @@ fn dockerfile_runtime_stage_replayed_brings_a_tunnel_up_against_strongswan() {
         &[],
         Some("ipsec0"),
     );
-    assert!(gw.log_text().contains("config OK: 1 interface(s)"), "{}", gw.log_text());
+    assert!(
+        gw.log_text().contains("config OK: 1 interface(s)"),
+        "{}",
+        gw.log_text()
+    );
     assert_tunnel(&lab, &charon, &mut gw, uid);
     // The HEALTHCHECK command, run the way Docker runs it (inside the container: same
     // network namespace, same user).
@@ -427,7 +428,10 @@ fn dockerfile_runtime_stage_replayed_brings_a_tunnel_up_against_strongswan() {
         "HEALTHCHECK failed: {out:?}\n{}",
         gw.log_text()
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\""), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"status\""),
+        "{out:?}"
+    );
     assert!(var.join("admin.token").exists());
     let (code, log) = gw.stop();
     assert_eq!(code, Some(0), "{log}");

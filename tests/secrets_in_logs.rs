@@ -237,7 +237,10 @@ fn run(version: u8) {
     }
     let (code, log) = gw.stop();
     assert_eq!(code, Some(0), "{}", common::tail(&log, 40));
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "not at trace level?");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "not at trace level?"
+    );
     assert_clean("the gateway's log (RUST_LOG=trace)", &log, &keys);
 }
 

@@ -158,7 +158,8 @@ impl utoipa::Modify for BearerAuth {
             {
                 let open = op.security.as_ref().is_some_and(|s| {
                     s.iter().any(|r| {
-                        serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
+                        serde_json::to_value(r)
+                            .is_ok_and(|v| v.as_object().is_some_and(|m| m.is_empty()))
                     })
                 });
                 if !open && !op.responses.responses.contains_key("401") {

@@ -400,7 +400,10 @@ mod tests {
         set_mode(&p, 0o644);
         let e = read_secret_file(&p).unwrap_err();
         assert!(e.contains("other users can read it (mode 644)"), "{e}");
-        assert!(e.ends_with(&format!("run: chmod 600 {}", p.display())), "{e}");
+        assert!(
+            e.ends_with(&format!("run: chmod 600 {}", p.display())),
+            "{e}"
+        );
         set_mode(&p, 0o604);
         assert!(read_secret_file(&p).is_err());
         // Group-readable passes only when the group is our own (fsGroup, systemd credentials):

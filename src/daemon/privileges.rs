@@ -119,7 +119,9 @@ pub fn tun_device_access(dev: &Path) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             use std::os::unix::fs::MetadataExt;
-            let mode = std::fs::metadata(dev).map(|m| m.mode() & 0o777).unwrap_or(0);
+            let mode = std::fs::metadata(dev)
+                .map(|m| m.mode() & 0o777)
+                .unwrap_or(0);
             Err(format!(
                 "cannot open {} ({e}; mode {mode:o}) as uid {}: every TUN device is created \
                  through it. Make it usable by this user: `chmod 0666 {0}` (udev's default, \
@@ -168,8 +170,15 @@ mod tests {
              nat-traversal: {nat}\n    preshared-key: abcdefgh12345678\n    ike:\n      \
              version: 2\n"
         );
-        crate::config::parse(&y, std::path::Path::new("/"))
-            .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+        crate::config::parse(&y, std::path::Path::new("/")).unwrap_or_else(|e| {
+            panic!(
+                "{}",
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })
     }
 
     #[test]

@@ -311,7 +311,10 @@ pub fn with_tun_node(dir: &TempDir, mode: u32, argv: &[&str]) -> Vec<String> {
         "private",
         "sh",
         "-c",
-        &format!("mount --bind '{}' /dev/net/tun && exec \"$@\"", node.display()),
+        &format!(
+            "mount --bind '{}' /dev/net/tun && exec \"$@\"",
+            node.display()
+        ),
         "sh",
     ]
     .iter()
