@@ -168,14 +168,25 @@ fn schemathesis_finds_nothing_with_or_without_a_token() {
     );
     assert_eq!(installed(&pair), sas_before, "a negotiation was started");
 
-    // With the token: everything schemathesis checks.
+    // With the token: everything schemathesis checks but `positive_data_acceptance`: the
+    // document gives the shapes of the proposal and proxy-id bodies, not the rules between
+    // their fields (algorithm names from the registries, lifetimes in range, at least one of
+    // ipv4/ipv6), so a schema-valid body may still be refused: with a 400 whose JSON body names
+    // the key and the fix, which the other checks hold to the document.
     let auth = format!("Authorization: Bearer {token}");
     let (ok, out) = schemathesis(
         &pair.left,
         &bin,
         &schema,
         pair.dir.path(),
-        &["--checks", "all", "--header", &auth],
+        &[
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--header",
+            &auth,
+        ],
     );
     assert!(
         ok,

@@ -147,7 +147,7 @@ fn assert_tunnel(lab: &SwanLab, charon: &Charon, gw: &mut Gateway, uid: u32) {
     charon.wait_child_installed("net", Duration::from_secs(10));
     let ctx = || format!("--- ikegate ---\n{}", gw.log_text());
     lab.ours.ping_ok("192.168.2.1", 3, ctx);
-    lab.swan.ping_ok("192.168.1.1", 3, || String::new());
+    lab.swan.ping_ok("192.168.1.1", 3, String::new);
 }
 
 fn charon(lab: &SwanLab) -> Charon {

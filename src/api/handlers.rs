@@ -68,6 +68,28 @@ impl App {
 
 type S = State<Arc<App>>;
 
+/// axum's `Query`, rejecting a malformed query string with the API's JSON error body (axum's
+/// own rejection is text/plain, which the document does not promise; found by schemathesis).
+struct ApiQuery<T>(T);
+
+impl<T, St> axum::extract::FromRequestParts<St> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &St,
+    ) -> Result<Self, ApiError> {
+        <Query<T> as axum::extract::FromRequestParts<St>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+    }
+}
+
 /// The whole router: API (authenticated), metrics (authenticated), health and the panel (open).
 pub fn router(app: Arc<App>) -> Router {
     let api = Router::new()
@@ -345,7 +367,7 @@ fn rekey_now(q: &RekeyQuery) -> Result<bool, ApiError> {
 async fn put_proposals(
     State(app): S,
     Path(name): Path<String>,
-    Query(q): Query<RekeyQuery>,
+    ApiQuery(q): ApiQuery<RekeyQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<model::Proposals>, ApiError> {
@@ -419,7 +441,7 @@ async fn get_proxy_ids(
 async fn put_proxy_ids(
     State(app): S,
     Path(name): Path<String>,
-    Query(q): Query<RekeyQuery>,
+    ApiQuery(q): ApiQuery<RekeyQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<model::ProxyIds>, ApiError> {
@@ -511,7 +533,7 @@ async fn reset(State(app): S, Path(name): Path<String>) -> Result<Json<Accepted>
               (status = 501, body = model::ErrorBody)))]
 async fn wireshark_keys(
     State(app): S,
-    Query(q): Query<KeyFormatQuery>,
+    ApiQuery(q): ApiQuery<KeyFormatQuery>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
 ) -> Result<Response, ApiError> {
     let who = peer
