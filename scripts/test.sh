@@ -11,3 +11,8 @@ export PATH="$HOME/.cargo/bin:/root/.cargo/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked --all-targets
+# Packaging: hadolint, kubernetes-validate, `ikegate check` of the manifests' configurations,
+# systemd-analyze verify (root only: it bind-mounts in a private mount namespace).
+if [ "$(id -u)" = 0 ]; then
+    ./scripts/check-packaging.sh
+fi

@@ -170,6 +170,10 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let Err(e) = ikegate::daemon::privileges::check(&cfg) {
+                eprintln!("ikegate: {e}");
+                return ExitCode::from(1);
+            }
             init_logging();
             for w in ikegate::config::weak_settings(&cfg) {
                 tracing::warn!("{w}");
@@ -253,8 +257,19 @@ async fn run(
         eprintln!("ikegate: cannot install signal handlers");
         return ExitCode::from(1);
     };
+    let device_lost = gw.device_lost_signal();
+    let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
+            _ = device_lost.notified() => {
+                eprintln!(
+                    "ikegate: TUN device(s) {} deleted under us; stopping (exit status 1) so \
+                     that the service manager starts ikegate again with new devices",
+                    gw.lost_devices().join(", ")
+                );
+                code = ExitCode::from(1);
+                break;
+            }
             _ = int.recv() => break,
             _ = term.recv() => break,
             _ = hup.recv() => match ikegate::config::load(&path) {
@@ -286,5 +301,5 @@ async fn run(
     let status = gw.status_text();
     gw.shutdown().await;
     eprint!("ikegate stopped; final counters:\n{status}");
-    ExitCode::SUCCESS
+    code
 }

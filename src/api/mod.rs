@@ -70,6 +70,8 @@ impl AdminServer {
 /// address is not loopback (or files are given), binds, and serves in a background task.
 pub async fn start(cfg: &AdminConfig, state: Arc<dyn AdminState>) -> Result<AdminServer, String> {
     let (token, generated) = server::load_or_create_token(&cfg.token_file)?;
+    // Only its hash is kept (App); the text is wiped when start returns.
+    let token = zeroize::Zeroizing::new(token);
     if generated {
         tracing::info!(
             "admin API token generated in {} (mode 0600)",

@@ -380,7 +380,8 @@ pub struct ErrorBody {
 #[into_params(parameter_in = Query)]
 pub struct RekeyQuery {
     /// `now`: renegotiate at once with the new settings (otherwise they apply at the next
-    /// negotiation).
+    /// negotiation). The only value (schemathesis found the document allowing any string).
+    #[param(pattern = "^now$")]
     pub rekey: Option<String>,
 }
 
@@ -389,6 +390,7 @@ pub struct RekeyQuery {
 #[into_params(parameter_in = Query)]
 pub struct KeyFormatQuery {
     /// `esp_sa` (Wireshark's ESP SA table), `ikev1_decryption_table` or `ikev2_decryption_table`.
+    #[param(pattern = "^(esp_sa|ikev1_decryption_table|ikev2_decryption_table)$")]
     pub format: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +37,8 @@ pub fn load_or_create_token(path: &Path) -> Result<(String, bool), String> {
                     path.display()
                 ));
             }
-            if let Ok(m) = std::fs::metadata(path) {
-                if m.permissions().mode() & 0o077 != 0 {
-                    tracing::warn!(
-                        "the admin token file {} is readable by others (chmod 600 it)",
-                        path.display()
-                    );
-                }
-            }
+            crate::config::node::check_secret_mode(path)
+                .map_err(|e| format!("admin token file: {e}"))?;
             Ok((t, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -52,17 +46,14 @@ pub fn load_or_create_token(path: &Path) -> Result<(String, bool), String> {
             getrandom::fill(&mut b).map_err(|e| format!("no OS randomness: {e}"))?;
             let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| unwritable_token(path, dir, &e))?;
             }
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| {
-                    format!("cannot create the admin token file {}: {e}", path.display())
-                })?;
+                .map_err(|e| unwritable_token(path, path.parent().unwrap_or(path), &e))?;
             f.write_all(token.as_bytes())
                 .and_then(|()| f.write_all(b"\n"))
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -73,6 +64,19 @@ pub fn load_or_create_token(path: &Path) -> Result<(String, bool), String> {
             path.display()
         )),
     }
+}
+
+/// Why a missing token file could not be generated, and the two ways out.
+fn unwritable_token(path: &Path, dir: &Path, e: &std::io::Error) -> String {
+    let uid = nix::unistd::geteuid();
+    format!(
+        "the admin token file {} does not exist and cannot be created ({e}): make {} \
+         writable by uid {uid} (e.g. systemd StateDirectory=, a writable volume), write a \
+         token there yourself (`head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {0}; \
+         chmod 600 {0}`), or point admin.token-file at a writable place",
+        path.display(),
+        dir.display()
+    )
 }
 
 /// SHA-256 fingerprint of a DER certificate, as colon-separated upper-case hex.

@@ -313,6 +313,7 @@ pub fn parse_hex_key(s: &str) -> Result<Zeroizing<Vec<u8>>, String> {
 /// Reads a secret from a file, refusing a trailing newline (the racoon trap: the key then
 /// silently differs from the peer's).
 pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    check_secret_mode(path)?;
     let data = Zeroizing::new(
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
     );
@@ -327,6 +328,25 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
         ));
     }
     Ok(data)
+}
+
+/// Refuses a secret file (pre-shared key, private key, users file) that users other than its
+/// owner can read: any bit for others, or a group bit unless the file's group is our own
+/// effective group (a Kubernetes Secret mounted with `fsGroup`, a systemd credential), so the
+/// group holds only us. The error says the command that fixes it.
+pub fn check_secret_mode(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mode = meta.mode() & 0o777;
+    let group_is_ours = meta.gid() == nix::unistd::getegid().as_raw();
+    if mode & 0o007 != 0 || (mode & 0o070 != 0 && !group_is_ours) {
+        return Err(format!(
+            "{} holds a secret but other users can read it (mode {mode:o}); run: chmod 600 {0}",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -360,10 +380,38 @@ mod tests {
     fn secret_file_with_newline_is_refused() {
         let dir = std::env::temp_dir().join(format!("ikegate-secret-{}", std::process::id()));
         std::fs::write(&dir, b"xeeB5gohvaYi\n").unwrap();
+        set_mode(&dir, 0o600);
         let e = read_secret_file(&dir).unwrap_err();
         assert!(e.contains("ends in a newline"), "{e}");
         std::fs::write(&dir, b"xeeB5gohvaYi").unwrap();
         assert_eq!(&*read_secret_file(&dir).unwrap(), b"xeeB5gohvaYi");
         std::fs::remove_file(&dir).unwrap();
+    }
+
+    fn set_mode(p: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn secret_file_readable_by_others_is_refused_with_the_fix() {
+        let p = std::env::temp_dir().join(format!("ikegate-secret-mode-{}", std::process::id()));
+        std::fs::write(&p, b"xeeB5gohvaYi").unwrap();
+        set_mode(&p, 0o644);
+        let e = read_secret_file(&p).unwrap_err();
+        assert!(e.contains("other users can read it (mode 644)"), "{e}");
+        assert!(
+            e.ends_with(&format!("run: chmod 600 {}", p.display())),
+            "{e}"
+        );
+        set_mode(&p, 0o604);
+        assert!(read_secret_file(&p).is_err());
+        // Group-readable passes only when the group is our own (fsGroup, systemd credentials):
+        // the test runs with the file in its creator's group, which is ours.
+        set_mode(&p, 0o640);
+        assert!(check_secret_mode(&p).is_ok());
+        set_mode(&p, 0o400);
+        assert_eq!(&*read_secret_file(&p).unwrap(), b"xeeB5gohvaYi");
+        std::fs::remove_file(&p).unwrap();
     }
 }

@@ -134,11 +134,10 @@ fn cbc_needs_authentication_and_gcm_refuses_it() {
 fn key_file_with_trailing_newline_is_an_error() {
     let dir = std::env::temp_dir().join(format!("ikegate-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("out.key"),
+    write_secret(
+        &dir.join("out.key"),
         "0x000102030405060708090a0b0c0d0e0f10111213\n",
-    )
-    .unwrap();
+    );
     let yaml = GOOD.replace(
         r#"key: "0x000102030405060708090a0b0c0d0e0f10111213" }"#,
         "key-file: out.key }",
@@ -150,11 +149,10 @@ fn key_file_with_trailing_newline_is_an_error() {
             && all[0].contains("ends in a newline"),
         "{all:?}"
     );
-    std::fs::write(
-        dir.join("out.key"),
+    write_secret(
+        &dir.join("out.key"),
         "0x000102030405060708090a0b0c0d0e0f10111213",
-    )
-    .unwrap();
+    );
     assert!(parse(&yaml, &dir).is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -311,7 +309,7 @@ fn ike_errors_name_the_key() {
 fn psk_file_with_trailing_newline_is_an_error() {
     let dir = std::env::temp_dir().join(format!("ikegate-psk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("psk"), "xeeB5gohvaYi\n").unwrap();
+    write_secret(&dir.join("psk"), "xeeB5gohvaYi\n");
     let yaml = IKE.replace("preshared-key: xeeB5gohvaYi", "preshared-key-file: psk");
     let all: Vec<String> = parse(&yaml, &dir)
         .unwrap_err()
@@ -323,7 +321,7 @@ fn psk_file_with_trailing_newline_is_an_error() {
         "{all:?}"
     );
     assert!(all[0].contains("ends in a newline"), "{all:?}");
-    std::fs::write(dir.join("psk"), "xeeB5gohvaYi").unwrap();
+    write_secret(&dir.join("psk"), "xeeB5gohvaYi");
     let cfg = parse(&yaml, &dir).unwrap();
     let Keying::Ike(p) = &cfg.interfaces[0].keying else {
         panic!()
@@ -1144,4 +1142,11 @@ fn initiation_pacing_key() {
                 && l.contains("max-half-open-per-source")),
         "{e:?}"
     );
+}
+
+/// Writes a secret file with mode 0600 (ikegate refuses key files others can read).
+fn write_secret(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }

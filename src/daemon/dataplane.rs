@@ -56,6 +56,12 @@ pub struct TunnelStats {
     pub io_errors: AtomicU64,
     /// Times ESP-in-UDP followed the peer to a new NAT mapping seen on authenticated ESP.
     pub peer_moves: AtomicU64,
+    /// Sends failing since the last one that worked (the outer address gone, no route): the
+    /// first failure of such a run is logged, the rest counted, and the first success again
+    /// says how many were lost.
+    pub tx_failing: AtomicU64,
+    /// The TUN device was deleted under us (reads or writes answer EBADFD/ENODEV).
+    pub device_gone: std::sync::atomic::AtomicBool,
 }
 
 /// One tunnel interface as the data plane sees it.
@@ -79,6 +85,17 @@ pub struct Tunnel {
     pub stats: TunnelStats,
     /// IKE state for status displays (None for manual keys).
     pub ike_status: ArcSwapOption<crate::ike::EngineStatus>,
+    /// Woken (shared by every tunnel of the gateway) when a TUN device disappears.
+    pub device_lost: Arc<tokio::sync::Notify>,
+}
+
+/// Whether an OS error from a TUN read or write means the device itself is gone (deleted with
+/// `ip link del`, or its netns torn down): EBADFD, ENODEV or EBADF.
+pub fn tun_gone(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBADFD | libc::ENODEV | libc::EBADF)
+    )
 }
 
 /// Counters not attributable to one tunnel.
@@ -138,7 +155,6 @@ impl Default for RateLimit {
     }
 }
 
-static LOG_TX_ERR: RateLimit = RateLimit::new();
 static LOG_TUN_ERR: RateLimit = RateLimit::new();
 static LOG_PEER_MOVE: RateLimit = RateLimit::new();
 
@@ -279,6 +295,47 @@ impl Tunnel {
         }
     }
 
+    /// Records that the TUN device is gone: logged once, and the gateway is told (it stops, so
+    /// that its service manager starts it again with a fresh device).
+    pub fn mark_device_gone(&self, e: &io::Error) {
+        if !self.stats.device_gone.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                tunnel = %self.cfg.name,
+                "the TUN device {} was deleted under us ({e}): no packet can enter or leave \
+                 this tunnel any more; ikegate stops so that it is started again with a new \
+                 device (systemd Restart=, a container restart policy)",
+                self.cfg.name
+            );
+            self.device_lost.notify_one();
+        }
+    }
+
+    /// A send failed: the first failure of a run is logged with the likely causes, the rest
+    /// only counted.
+    fn send_failed(&self, e: &io::Error) {
+        self.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+        if self.stats.tx_failing.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                tunnel = %self.cfg.name,
+                "sending ESP from {} failed: {e} (is that address still on this host, with a \
+                 route to the peer?); packets are dropped and counted until sending works again",
+                self.transport.local
+            );
+        }
+    }
+
+    /// A send worked: ends a run of failures, saying how long it was.
+    fn send_worked(&self) {
+        let failed = self.stats.tx_failing.swap(0, Ordering::Relaxed);
+        if failed > 0 {
+            tracing::info!(
+                tunnel = %self.cfg.name,
+                "sending ESP from {} works again ({failed} packet(s) dropped meanwhile)",
+                self.transport.local
+            );
+        }
+    }
+
     /// Sends the sealed packets `bufs[i][range]` of one batch, counting each sent packet's inner
     /// length from `lens`. UDP runs of equal-size packets go out as UDP GSO messages while
     /// `gso` holds; a refusal (EIO: the device cannot checksum-offload) turns it off for good,
@@ -309,6 +366,7 @@ impl Tunnel {
                         self.stats.tx.add(len);
                     }
                     done += k;
+                    self.send_worked();
                 }
                 Err(e)
                     if gso_now
@@ -324,11 +382,8 @@ impl Tunnel {
                     }
                 }
                 r => {
-                    self.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    if LOG_TX_ERR.allow() {
-                        let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
-                        tracing::warn!(tunnel = %self.cfg.name, "sending ESP failed: {e}");
-                    }
+                    let e = r.err().unwrap_or_else(|| io::Error::other("nothing sent"));
+                    self.send_failed(&e);
                     if matches!(encap, Encap::Raw(_)) && self.transport.raw.is_none() {
                         return;
                     }
@@ -428,7 +483,8 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
     let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
     let mut gso = true;
     loop {
-        if t.tun.readable().await.is_err() {
+        if let Err(e) = t.tun.readable().await {
+            t.mark_device_gone(&e);
             return;
         }
         let mut b = OUT_POOL.take(|b| b.seg() >= seg, || OutBufs::new(seg));
@@ -465,11 +521,12 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => {
                 t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+                if tun_gone(&e) {
+                    t.mark_device_gone(&e);
+                    return true;
+                }
                 if LOG_TUN_ERR.allow() {
                     tracing::warn!(tunnel = %t.cfg.name, "reading the TUN device failed: {e}");
-                }
-                if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENODEV)) {
-                    return true;
                 }
                 break;
             }
@@ -643,7 +700,9 @@ impl TunWriters {
                     .await
                 {
                     t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    if LOG_TUN_ERR.allow() {
+                    if tun_gone(&e) {
+                        t.mark_device_gone(&e);
+                    } else if LOG_TUN_ERR.allow() {
                         tracing::warn!(tunnel = %t.cfg.name, "writing to the TUN device failed: {e}");
                     }
                 }

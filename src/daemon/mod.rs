@@ -6,6 +6,7 @@ pub mod dataplane;
 pub mod events;
 pub mod ike;
 pub mod pacing;
+pub mod privileges;
 mod transport_routes;
 
 use std::collections::HashMap;
@@ -200,6 +201,7 @@ impl Gateway {
             );
         }
         let sas = SaTable::new();
+        let device_lost = Arc::new(tokio::sync::Notify::new());
         let mut tunnels = Vec::new();
         for (index, i) in cfg.interfaces.iter().enumerate() {
             let mtu = interface_mtu(i);
@@ -228,6 +230,7 @@ impl Gateway {
                 transport: transports[&i.source].clone(),
                 stats: TunnelStats::default(),
                 ike_status: ArcSwapOption::empty(),
+                device_lost: device_lost.clone(),
             };
             if let Keying::Manual { outbound, inbound } = &i.keying {
                 let keys_err = |msg| StartError::Keys {
@@ -428,6 +431,29 @@ impl Gateway {
         }
         // Dropping the last reference to each device closes it; the kernel then deletes it.
         drop(self.dp);
+    }
+
+    /// Woken when a TUN device of this gateway disappears (see [`Gateway::lost_devices`]).
+    pub fn device_lost_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.dp
+            .tunnels
+            .first()
+            .map(|t| t.device_lost.clone())
+            .unwrap_or_default()
+    }
+
+    /// The tunnels whose TUN device was deleted under us.
+    pub fn lost_devices(&self) -> Vec<String> {
+        self.dp
+            .tunnels
+            .iter()
+            .filter(|t| {
+                t.stats
+                    .device_gone
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .map(|t| t.cfg.name.clone())
+            .collect()
     }
 
     /// The IKE policy each IKE tunnel runs with now (after reloads), by name.

@@ -45,10 +45,29 @@ impl Gateway {
     ) -> Gateway {
         let config = dir.join(&format!("{label}.yaml"));
         std::fs::write(&config, yaml).unwrap();
+        let mut argv = vec![bin(), "run", "--config", config.to_str().unwrap()];
+        argv.extend_from_slice(extra);
+        Gateway::spawn(ns, dir, label, config.clone(), &argv, &[], wait_dev)
+    }
+
+    /// Starts `argv` in `ns` as the gateway (the binary itself, or a wrapper that ends by
+    /// exec'ing `ikegate run`: `setpriv …`, `unshare …`), with `RUST_LOG=info` unless `env`
+    /// sets it, its output in `dir/<label>.log`; waits for a route via `wait_dev` like
+    /// [`Gateway::start`]. `config` is the file it runs with.
+    pub fn spawn(
+        ns: &Netns,
+        dir: &TempDir,
+        label: &str,
+        config: PathBuf,
+        argv: &[&str],
+        env: &[(&str, &str)],
+        wait_dev: Option<&str>,
+    ) -> Gateway {
         let log = dir.join(&format!("{label}.log"));
-        let mut cmd = ns.command(bin());
-        cmd.arg("run").arg("--config").arg(&config).args(extra);
+        let mut cmd = ns.command(argv[0]);
+        cmd.args(&argv[1..]);
         cmd.env("RUST_LOG", "info");
+        cmd.envs(env.iter().copied());
         let f = std::fs::File::create(&log).unwrap();
         cmd.stdout(f.try_clone().unwrap()).stderr(f);
         let proc_ = BgProcess::spawn(cmd, &format!("ikegate {label} in {}", ns.name()));
@@ -59,25 +78,44 @@ impl Gateway {
             label: label.to_string(),
         };
         if let Some(dev) = wait_dev {
-            let up = poll_opt(Duration::from_secs(15), || {
-                if let Some(st) = gw.proc_.as_mut().and_then(|p| p.try_wait()) {
-                    panic!("ikegate {label} exited early ({st}):\n{}", gw.log_text());
-                }
-                let out = ns.exec(&["ip", "route", "show", "dev", dev]);
-                let v6 = ns.exec(&["ip", "-6", "route", "show", "dev", dev]);
-                (out.status.success()
-                    && (!out.stdout.is_empty()
-                        || !String::from_utf8_lossy(&v6.stdout).trim().is_empty()))
-                .then_some(())
-            });
-            if up.is_none() {
-                panic!(
-                    "ikegate {label}: no route via {dev} after 15 s:\n{}",
-                    gw.log_text()
-                );
-            }
+            gw.wait_route(ns, dev);
         }
         gw
+    }
+
+    /// Waits (≤ 15 s) for a route via `dev`; panics with the log if the gateway exits first.
+    fn wait_route(&mut self, ns: &Netns, dev: &str) {
+        let label = self.label.clone();
+        let up = poll_opt(Duration::from_secs(15), || {
+            if let Some(st) = self.proc_.as_mut().and_then(|p| p.try_wait()) {
+                panic!("ikegate {label} exited early ({st}):\n{}", self.log_text());
+            }
+            let out = ns.exec(&["ip", "route", "show", "dev", dev]);
+            let v6 = ns.exec(&["ip", "-6", "route", "show", "dev", dev]);
+            (out.status.success()
+                && (!out.stdout.is_empty()
+                    || !String::from_utf8_lossy(&v6.stdout).trim().is_empty()))
+            .then_some(())
+        });
+        if up.is_none() {
+            panic!(
+                "ikegate {label}: no route via {dev} after 15 s:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
+    /// The process id (that of `ikegate` itself when the wrappers exec it).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc_.as_ref().map(|p| p.pid())
+    }
+
+    /// Waits (≤ `secs`) for the process to exit by itself and returns its exit code.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<i32> {
+        self.proc_
+            .as_mut()
+            .and_then(|p| p.wait_timeout(Duration::from_secs(secs)))
+            .and_then(|st| st.code())
     }
 
     /// The log so far.
@@ -249,4 +287,39 @@ fn pair_yaml(
 route:\n  ipv4:\n    - {{ destination: {remote}, gateway: ipsec0 }}\n",
         if responder { "enable" } else { "disable" }
     )
+}
+
+/// `argv` wrapped to run in a private mount namespace where `/dev/net/tun` is a fresh clone
+/// device node of `mode` (made in `dir`), for runs as an unprivileged uid: some hosts (this
+/// lab's VM) leave the node 0600 root where udev would make it 0666. The host's node is not
+/// touched.
+pub fn with_tun_node(dir: &TempDir, mode: u32, argv: &[&str]) -> Vec<String> {
+    let node = dir.join(&format!("tun-{mode:o}"));
+    if !node.exists() {
+        let out = std::process::Command::new("mknod")
+            .args(["-m", &format!("{mode:o}")])
+            .arg(&node)
+            .args(["c", "10", "200"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mknod: {out:?}");
+    }
+    let mut v: Vec<String> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &format!(
+            "mount --bind '{}' /dev/net/tun && exec \"$@\"",
+            node.display()
+        ),
+        "sh",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(argv.iter().map(|s| s.to_string()));
+    v
 }

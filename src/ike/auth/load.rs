@@ -157,7 +157,7 @@ fn read_key(p: &Path) -> Result<PrivateKey, LoadError> {
         reason: e.to_string(),
     })?;
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if crate::config::node::check_secret_mode(p).is_err() {
         return Err(LoadError::KeyPermissions {
             path: p.display().to_string(),
             mode,

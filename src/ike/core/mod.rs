@@ -6,8 +6,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tracing::warn;
-
 pub(crate) mod child;
 
 use super::diagnostic::Diagnostic;
@@ -48,9 +46,10 @@ impl Outputs {
         Some(t)
     }
 
-    /// Reports a failed negotiation: counted, logged, kept as `last_error`, and an event.
+    /// Reports a failed negotiation: counted, kept as `last_error`, and an event (which the
+    /// daemon logs once, with the tunnel's name; here only at debug level).
     pub fn fail(&mut self, cause: Diagnostic) {
-        warn!(%cause, "IKE negotiation failed");
+        tracing::debug!(%cause, "IKE negotiation failed");
         self.stats.failures += 1;
         self.last_error = Some(cause.to_string());
         self.transcript.fail(&cause.to_string());
