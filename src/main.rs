@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
 mod status;
+mod users;
 
 /// Userspace IPsec gateway on route-based TUN interfaces.
 #[derive(Parser)]
@@ -69,6 +70,11 @@ enum Command {
         /// Main Mode with SEIL's default proposal).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
         ike: u8,
+    },
+    /// Manage a remote-access users file (`remote-access.users-file`).
+    Users {
+        #[command(subcommand)]
+        action: users::UsersAction,
     },
 }
 
@@ -175,6 +181,7 @@ fn main() -> ExitCode {
             }
             runtime().block_on(status::run(&admin, json))
         }
+        Command::Users { action } => users::run(action),
         Command::Demo { once, ike } => {
             init_logging();
             runtime().block_on(demo::run(once, ike))
