@@ -6,7 +6,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
-      strongswan-charon strongswan-swanctl libcharon-extra-plugins
+      strongswan-charon strongswan-swanctl libcharon-extra-plugins libcharon-extauth-plugins
       libstrongswan-standard-plugins mmdebstrap)
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).

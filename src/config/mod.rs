@@ -469,7 +469,10 @@ fn check_remote_access(
     }
     let Some(keying) = keying else { return };
     let Keying::Ike(p) = keying else {
-        r.error(errs, "remote access needs IKE keying (`ike:`), not `manual-sa`");
+        r.error(
+            errs,
+            "remote access needs IKE keying (`ike:`), not `manual-sa`",
+        );
         return;
     };
     let eap = matches!(ra.auth, RaAuth::EapMschapv2 | RaAuth::EapMd5);

@@ -115,7 +115,12 @@ pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Remo
         }
     };
     let dns = child(m, n, "dns")
-        .map(|d| d.list(errs).iter().filter_map(|a| a.ip(errs, "10.8.0.53")).collect())
+        .map(|d| {
+            d.list(errs)
+                .iter()
+                .filter_map(|a| a.ip(errs, "10.8.0.53"))
+                .collect()
+        })
         .unwrap_or_default();
     let split_include = child(m, n, "split-include")
         .map(|d| {
@@ -166,7 +171,10 @@ pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Remo
 }
 
 /// What this build does not serve yet, refused rather than ignored: `(key, message)` pairs.
-pub(super) fn unserved(ra: &RemoteAccessConfig, version: crate::ike::IkeVersion) -> Vec<(&'static str, String)> {
+pub(super) fn unserved(
+    ra: &RemoteAccessConfig,
+    version: crate::ike::IkeVersion,
+) -> Vec<(&'static str, String)> {
     use crate::ike::IkeVersion;
     let mut out = Vec::new();
     if version == IkeVersion::V1 {
@@ -218,7 +226,10 @@ fn pool(p: &Node<'_>, errs: &mut Errors) -> Option<(Option<Subnet>, Option<Subne
         );
     }
     if !pm.contains_key("ipv4") && !pm.contains_key("ipv6") {
-        p.error(errs, "give `ipv4:`, `ipv6:` or both, e.g. `pool: { ipv4: 10.8.0.0/24 }`");
+        p.error(
+            errs,
+            "give `ipv4:`, `ipv6:` or both, e.g. `pool: { ipv4: 10.8.0.0/24 }`",
+        );
     }
     Some((v4, v6))
 }
@@ -229,7 +240,10 @@ fn prefix(v: &Node<'_>, v6: Option<bool>, example: &str, errs: &mut Errors) -> O
     match parse_prefix(s) {
         Ok(p) if v6.is_none_or(|w| p.addr().is_ipv6() == w) => Some(p),
         Ok(_) => {
-            v.error(errs, format!("{s} is of the other address family; e.g. `{example}`"));
+            v.error(
+                errs,
+                format!("{s} is of the other address family; e.g. `{example}`"),
+            );
             None
         }
         Err(e) => {
@@ -293,7 +307,10 @@ fn radius_block(r: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<UserSour
                 .rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
             if !port_ok {
-                s.error(errs, format!("\"{text}\" is not HOST:PORT; write e.g. `server: 192.0.2.10:1812`"));
+                s.error(
+                    errs,
+                    format!("\"{text}\" is not HOST:PORT; write e.g. `server: 192.0.2.10:1812`"),
+                );
             }
             Some(text.to_string())
         }
@@ -343,7 +360,10 @@ mod tests {
         assert_eq!(ra.pool_ipv6, Some("fd00:8::/112".parse().unwrap()));
         assert_eq!(ra.dns.len(), 2);
         assert_eq!(ra.split_include.len(), 2);
-        assert_eq!((ra.auth, ra.users.clone(), ra.mode_cfg), (RaAuth::Psk, None, Some(ModeCfg::Push)));
+        assert_eq!(
+            (ra.auth, ra.users.clone(), ra.mode_cfg),
+            (RaAuth::Psk, None, Some(ModeCfg::Push))
+        );
         let refused = unserved(&ra, IkeVersion::V2);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, "mode-cfg");
@@ -359,7 +379,10 @@ mod tests {
                 secret_file: "/etc/r.key".into()
             })
         );
-        let keys: Vec<_> = unserved(&ra, IkeVersion::V2).into_iter().map(|r| r.0).collect();
+        let keys: Vec<_> = unserved(&ra, IkeVersion::V2)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(keys, ["auth", "radius"]);
         assert!(unserved(&ra, IkeVersion::V1)[0].1.contains("IKEv1"));
     }
@@ -369,22 +392,58 @@ mod tests {
         for (yaml, want) in [
             ("{ auth: psk }", "missing `pool`"),
             ("{ pool: {}, auth: psk }", "give `ipv4:`, `ipv6:` or both"),
-            ("{ pool: { ipv4: 10.8.0.1/24 }, auth: psk }", "pool.ipv4: 10.8.0.1/24 has host bits set"),
-            ("{ pool: { ipv4: 'fd00::/64' }, auth: psk }", "pool.ipv4: fd00::/64 is of the other address family"),
-            ("{ pool: { ipv4: 10.8.0.0/31 }, auth: psk }", "pool.ipv4: an IPv4 pool needs at least two"),
+            (
+                "{ pool: { ipv4: 10.8.0.1/24 }, auth: psk }",
+                "pool.ipv4: 10.8.0.1/24 has host bits set",
+            ),
+            (
+                "{ pool: { ipv4: 'fd00::/64' }, auth: psk }",
+                "pool.ipv4: fd00::/64 is of the other address family",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/31 }, auth: psk }",
+                "pool.ipv4: an IPv4 pool needs at least two",
+            ),
             ("{ pool: { ipv4: 10.8.0.0/24 } }", "missing `auth`"),
             ("{ pool: { ipv4: 10.8.0.0/24 }, auth: chap }", "auth"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-mschapv2 }", "needs users: add `users-file"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-md5, users-file: /nonexistent/users }", "users-file: cannot read users file /nonexistent/users"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: radius.example } }", "radius.server: \"radius.example\" is not HOST:PORT"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'a:1' } }", "missing `secret-file`"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, mode-cfg: both }", "mode-cfg"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, dns: [nope] }", "dns[0]"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, split-include: [10.0.0.0/33] }", "split-include[0]"),
-            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, pools: {} }", "pools"),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-mschapv2 }",
+                "needs users: add `users-file",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-md5, users-file: /nonexistent/users }",
+                "users-file: cannot read users file /nonexistent/users",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: radius.example } }",
+                "radius.server: \"radius.example\" is not HOST:PORT",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'a:1' } }",
+                "missing `secret-file`",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, mode-cfg: both }",
+                "mode-cfg",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, dns: [nope] }",
+                "dns[0]",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, split-include: [10.0.0.0/33] }",
+                "split-include[0]",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, pools: {} }",
+                "pools",
+            ),
         ] {
             let (_, errs) = block(yaml);
-            assert!(errs.iter().any(|e| e.contains(want)), "{yaml}: want {want:?} in {errs:?}");
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{yaml}: want {want:?} in {errs:?}"
+            );
         }
     }
 

@@ -128,7 +128,10 @@ impl fmt::Display for LoginFailure {
                 write!(f, "client broke the EAP exchange: {detail}")
             }
             LoginFailure::Protocol { user, detail } => {
-                write!(f, "client of user \"{user}\" broke the EAP exchange: {detail}")
+                write!(
+                    f,
+                    "client of user \"{user}\" broke the EAP exchange: {detail}"
+                )
             }
             LoginFailure::Unavailable { detail } => {
                 write!(f, "the user directory could not answer: {detail}")

@@ -107,9 +107,9 @@ impl AddressPool {
             self.slots[off as usize] = Slot::Active;
             return Ok((self.lease(off), was_active));
         }
-        let off = self.take_free().ok_or(PoolExhausted {
-            size: self.size(),
-        })?;
+        let off = self
+            .take_free()
+            .ok_or(PoolExhausted { size: self.size() })?;
         self.slots[off as usize] = Slot::Active;
         self.by_user.insert(user.to_string(), off);
         Ok((self.lease(off), false))
@@ -309,7 +309,13 @@ mod tests {
         assert_eq!(p.offset_of("10.8.0.254".parse().unwrap()), Some(253));
         assert_eq!(p.offset_of("fd00:8::ff".parse().unwrap()), None);
         assert_eq!(p.offset_of("fd00:8::fe".parse().unwrap()), Some(253));
-        for ip in ["10.8.0.0", "10.8.0.255", "10.9.0.1", "192.168.0.1", "fd00:9::1"] {
+        for ip in [
+            "10.8.0.0",
+            "10.8.0.255",
+            "10.9.0.1",
+            "192.168.0.1",
+            "fd00:9::1",
+        ] {
             assert_eq!(p.offset_of(ip.parse().unwrap()), None, "{ip}");
         }
         // A v6-only /64 is capped.

@@ -104,8 +104,14 @@ mod tests {
         );
         t.insert(0, Arc::new("alice"));
         t.insert(1, Arc::new("bob"));
-        assert_eq!(t.lookup("10.8.0.1".parse().unwrap()).as_deref(), Some(&"alice"));
-        assert_eq!(t.lookup("fd00:8::2".parse().unwrap()).as_deref(), Some(&"bob"));
+        assert_eq!(
+            t.lookup("10.8.0.1".parse().unwrap()).as_deref(),
+            Some(&"alice")
+        );
+        assert_eq!(
+            t.lookup("fd00:8::2".parse().unwrap()).as_deref(),
+            Some(&"bob")
+        );
         assert_eq!(t.lookup("10.8.0.3".parse().unwrap()), None);
         assert_eq!(t.lookup("192.0.2.1".parse().unwrap()), None);
         assert_eq!(t.no_client(), 2);

@@ -187,9 +187,11 @@ impl UsersFile {
     }
 
     fn entry(&self, user: &str) -> Result<&Entry, LoginFailure> {
-        self.users.get(user).ok_or_else(|| LoginFailure::UnknownUser {
-            user: user.to_string(),
-        })
+        self.users
+            .get(user)
+            .ok_or_else(|| LoginFailure::UnknownUser {
+                user: user.to_string(),
+            })
     }
 
     fn missing(&self, user: &str, credential: Credential) -> LoginFailure {
@@ -217,7 +219,8 @@ impl Directory for UsersFile {
             .argon2id
             .as_deref()
             .ok_or_else(|| self.missing(user, Credential::PasswordHash))?;
-        let parsed = PasswordHash::new(phc).map_err(|_| self.missing(user, Credential::PasswordHash))?;
+        let parsed =
+            PasswordHash::new(phc).map_err(|_| self.missing(user, Credential::PasswordHash))?;
         Argon2::default()
             .verify_password(password, &parsed)
             .map_err(|_| LoginFailure::WrongPassword {
@@ -228,12 +231,15 @@ impl Directory for UsersFile {
 
     fn nt_hash(&self, user: &str) -> Result<NtHash, LoginFailure> {
         let e = self.entry(user)?;
-        e.nt.clone().ok_or_else(|| self.missing(user, Credential::NtHash))
+        e.nt.clone()
+            .ok_or_else(|| self.missing(user, Credential::NtHash))
     }
 
     fn md5_secret(&self, user: &str) -> Result<Zeroizing<Vec<u8>>, LoginFailure> {
         let e = self.entry(user)?;
-        e.md5.clone().ok_or_else(|| self.missing(user, Credential::Md5Secret))
+        e.md5
+            .clone()
+            .ok_or_else(|| self.missing(user, Credential::Md5Secret))
     }
 }
 
@@ -363,7 +369,10 @@ mod tests {
         for (text, want) in [
             ("alice nt=00", "line 1: nt= must be 32 hex digits"),
             ("\n\nalice pw=x", "line 3: unknown field \"pw\""),
-            ("alice argon2id=nope", "line 1: argon2id= is not a PHC string"),
+            (
+                "alice argon2id=nope",
+                "line 1: argon2id= is not a PHC string",
+            ),
             ("a\na", "line 2: user \"a\" appears twice"),
             ("a nt", "line 1: \"nt\" is not FIELD=VALUE"),
         ] {
@@ -382,7 +391,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("users");
         let mut f = UsersFile::load_or_empty(&path).unwrap();
-        f.add("alice", "pw", &[3; 16], AddOptions::default()).unwrap();
+        f.add("alice", "pw", &[3; 16], AddOptions::default())
+            .unwrap();
         f.save(&path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         let mut g = UsersFile::load(&path).unwrap();

@@ -1,16 +1,17 @@
-//! Fuzz harness for the EAP parsers and the EAP server fed hostile client messages: EAP-MD5 and
-//! EAP-MSCHAPv2 type-data, and whole conversations whose responses come from the fuzzer.
+//! Fuzz harness for the remote-access parsers fed hostile client messages: EAP-MD5 and
+//! EAP-MSCHAPv2 type-data, whole EAP conversations whose responses come from the fuzzer, and
+//! the IKEv2 CP payload a client sends (CFG_REQUEST → CFG_REPLY and narrowed selectors).
 //! Shared by the cargo-fuzz target `eap` and the `cargo test` replay.
 //!
 //! Not an API: `#[doc(hidden)] pub` only so that the fuzz crate can call in.
 
+use super::mschapv2::{nt_password_hash, NtHash};
 use super::wire::{parse_request, Md5Value, MschapPeerPacket};
 use super::{EapMethod, EapServer, EapStep};
 use crate::ike::random::SeededRandom;
-use super::mschapv2::{nt_password_hash, NtHash};
 use crate::ra::directory::{Directory, LoginFailure};
-use zeroize::Zeroizing;
 use crate::wire::ikev2::EapRepr;
+use zeroize::Zeroizing;
 
 /// Feeds `data` to the parsers, then to a server as a sequence of client messages (each
 /// prefixed by one length octet); must never panic.
@@ -18,6 +19,9 @@ pub fn eap(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
+    if which & 2 != 0 {
+        return config_payload(rest);
+    }
     let _ = Md5Value::parse(rest);
     let _ = MschapPeerPacket::parse(rest);
     let _ = parse_request(rest);
@@ -30,6 +34,39 @@ pub fn eap(data: &[u8]) {
         EapMethod::MsChapV2
     };
     conversation(method, rest);
+}
+
+fn config_payload(data: &[u8]) {
+    use crate::ike::v2::config_payload::{address_request, narrowed_selectors, CfgReply};
+    use crate::wire::ikev2::{CpRepr, PayloadRepr};
+    let Ok(cp) = CpRepr::parse(data) else { return };
+    let ra = crate::config::RemoteAccessConfig {
+        pool_ipv4: "10.8.0.0/24".parse().ok(),
+        pool_ipv6: "fd00:8::/112".parse().ok(),
+        dns: vec![std::net::IpAddr::from([10, 8, 0, 53])],
+        split_include: "192.168.1.0/24".parse().into_iter().collect(),
+        auth: crate::config::RaAuth::Psk,
+        users: None,
+        mode_cfg: None,
+    };
+    let mut pool =
+        crate::ra::AddressPool::new(ra.pool_ipv4, ra.pool_ipv6, std::time::Duration::ZERO);
+    let Ok(req) = address_request(Some(&cp), &ra) else {
+        return;
+    };
+    let Ok((lease, _)) = pool.acquire("alice", std::time::Instant::now()) else {
+        return;
+    };
+    let reply = CfgReply::new(req, &lease, &ra);
+    let r = reply.repr();
+    let mut out = vec![0u8; r.buffer_len()];
+    assert!(r.emit(&mut out).is_ok());
+    assert_eq!(
+        CpRepr::parse(&out).map(|c| c.attributes.len()),
+        Ok(r.attributes.len())
+    );
+    let (client, _) = narrowed_selectors(&lease, req, &ra);
+    assert!(!client.is_empty());
 }
 
 fn conversation(method: EapMethod, mut data: &[u8]) {

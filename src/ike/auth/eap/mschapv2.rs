@@ -169,7 +169,10 @@ mod tests {
             Md4::digest(*h)[..],
             hex::decode("41C00C584BD2D91C4017A2A12FA59F3F").unwrap()[..]
         );
-        assert_eq!(challenge_hash(&p, &a, b"User"), unhex::<8>("D02E4386BCE91226"));
+        assert_eq!(
+            challenge_hash(&p, &a, b"User"),
+            unhex::<8>("D02E4386BCE91226")
+        );
         let r = nt_response(&a, &p, b"User", &h);
         assert_eq!(
             r,

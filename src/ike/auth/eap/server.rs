@@ -345,11 +345,7 @@ fn verify_mschap(
     directory: &dyn Directory,
 ) -> Result<(String, String, Zeroizing<Vec<u8>>), LoginFailure> {
     // The name hashed into the challenge is the user part, without a `DOMAIN\` prefix.
-    let name = r
-        .name
-        .rsplit(|b| *b == b'\\')
-        .next()
-        .unwrap_or(r.name);
+    let name = r.name.rsplit(|b| *b == b'\\').next().unwrap_or(r.name);
     let user = match std::str::from_utf8(name) {
         Ok(u) if !u.is_empty() => u.to_string(),
         _ => identity.to_string(),

@@ -55,8 +55,13 @@ fn mschap_login(user: &str, password: &str) -> (EapStep, Option<String>) {
     let (op, _, _, text) = wire::parse_request(&data).unwrap();
     let text = String::from_utf8(text.to_vec()).unwrap();
     let ack = if op == opcode::SUCCESS {
-        let expected =
-            mschapv2::authenticator_response(&hash, &r.nt_response, &peer, &challenge, user.as_bytes());
+        let expected = mschapv2::authenticator_response(
+            &hash,
+            &r.nt_response,
+            &peer,
+            &challenge,
+            user.as_bytes(),
+        );
         assert!(text.starts_with(&expected), "{text}");
         opcode::SUCCESS
     } else {
@@ -106,7 +111,11 @@ fn md5_login_right_and_wrong() {
     for (password, ok) in [(&b"clientPass"[..], true), (&b"nope"[..], false)] {
         let mut rng = SeededRandom::new(2);
         let (mut s, first) = EapServer::start(EapMethod::Md5, "gw", &mut rng);
-        let step = s.handle(&response(first[1], method::IDENTITY, b"alice"), &Alice, &mut rng);
+        let step = s.handle(
+            &response(first[1], method::IDENTITY, b"alice"),
+            &Alice,
+            &mut rng,
+        );
         let (id, data) = request(&step);
         let challenge = Md5Value::parse(&data).unwrap().value.to_vec();
         use md5::Digest;
@@ -137,14 +146,22 @@ fn md5_login_right_and_wrong() {
 fn nak_and_wrong_identifier_fail_with_a_reason() {
     let mut rng = SeededRandom::new(3);
     let (mut s, first) = EapServer::start(EapMethod::MsChapV2, "gw", &mut rng);
-    let step = s.handle(&response(first[1].wrapping_add(1), method::IDENTITY, b"a"), &Alice, &mut rng);
+    let step = s.handle(
+        &response(first[1].wrapping_add(1), method::IDENTITY, b"a"),
+        &Alice,
+        &mut rng,
+    );
     let EapStep::Failure { failure, .. } = step else {
         panic!("{step:?}")
     };
     assert!(failure.to_string().contains("identifier"), "{failure}");
 
     let (mut s, first) = EapServer::start(EapMethod::MsChapV2, "gw", &mut rng);
-    let step = s.handle(&response(first[1], method::IDENTITY, b"alice"), &Alice, &mut rng);
+    let step = s.handle(
+        &response(first[1], method::IDENTITY, b"alice"),
+        &Alice,
+        &mut rng,
+    );
     let (id, _) = request(&step);
     let step = s.handle(&response(id, method::NAK, &[method::MD5]), &Alice, &mut rng);
     let EapStep::Failure { failure, .. } = step else {

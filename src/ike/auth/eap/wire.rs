@@ -230,16 +230,28 @@ mod tests {
         );
         let mut short = b.clone();
         short.pop();
-        assert_eq!(MschapPeerPacket::parse(&short), Err(EapDataError::BadLength));
+        assert_eq!(
+            MschapPeerPacket::parse(&short),
+            Err(EapDataError::BadLength)
+        );
         let mut bad_size = b.clone();
         bad_size[4] = 48;
-        assert_eq!(MschapPeerPacket::parse(&bad_size), Err(EapDataError::BadValue));
+        assert_eq!(
+            MschapPeerPacket::parse(&bad_size),
+            Err(EapDataError::BadValue)
+        );
         assert_eq!(
             MschapPeerPacket::parse(&[3]),
             Ok(MschapPeerPacket::SuccessAck)
         );
-        assert_eq!(MschapPeerPacket::parse(&[7, 1]), Err(EapDataError::BadValue));
-        assert_eq!(MschapPeerPacket::parse(&[2, 1, 0]), Err(EapDataError::Truncated));
+        assert_eq!(
+            MschapPeerPacket::parse(&[7, 1]),
+            Err(EapDataError::BadValue)
+        );
+        assert_eq!(
+            MschapPeerPacket::parse(&[2, 1, 0]),
+            Err(EapDataError::Truncated)
+        );
     }
 
     #[test]
