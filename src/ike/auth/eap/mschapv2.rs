@@ -85,7 +85,7 @@ pub fn authenticator_response(
 ) -> String {
     let hash_hash = Zeroizing::new(Md4::digest(nt_hash));
     let digest = Sha1::new()
-        .chain_update(&*hash_hash)
+        .chain_update(hash_hash.as_slice())
         .chain_update(nt_response)
         .chain_update(MAGIC_SERVER_1)
         .finalize();
@@ -106,7 +106,7 @@ pub fn authenticator_response(
 pub fn master_key(nt_hash: &[u8; 16], nt_response: &[u8; NT_RESPONSE_LEN]) -> Zeroizing<[u8; 16]> {
     let hash_hash = Zeroizing::new(Md4::digest(nt_hash));
     let d = Sha1::new()
-        .chain_update(&*hash_hash)
+        .chain_update(hash_hash.as_slice())
         .chain_update(nt_response)
         .chain_update(MAGIC_MASTER)
         .finalize();

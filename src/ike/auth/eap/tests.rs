@@ -35,9 +35,9 @@ fn mschap_login(user: &str, password: &str) -> (EapStep, Option<String>) {
         &mut rng,
     );
     let (id, data) = request(&step);
-    let (op, ms_id, challenge, name) = wire::parse_request(&data).unwrap();
-    assert_eq!((op, name), (opcode::CHALLENGE, &b"gw.example"[..]));
-    let challenge: [u8; 16] = challenge.try_into().unwrap();
+    let req = wire::parse_request(&data).unwrap();
+    assert_eq!((req.op, req.text), (opcode::CHALLENGE, &b"gw.example"[..]));
+    let (ms_id, challenge): (u8, [u8; 16]) = (req.id, req.value.try_into().unwrap());
     let peer = [0x21; 16];
     let hash = nt_password_hash(password);
     let r = MschapResponse {
@@ -52,8 +52,9 @@ fn mschap_login(user: &str, password: &str) -> (EapStep, Option<String>) {
         &mut rng,
     );
     let (id, data) = request(&step);
-    let (op, _, _, text) = wire::parse_request(&data).unwrap();
-    let text = String::from_utf8(text.to_vec()).unwrap();
+    let req = wire::parse_request(&data).unwrap();
+    let op = req.op;
+    let text = String::from_utf8(req.text.to_vec()).unwrap();
     let ack = if op == opcode::SUCCESS {
         let expected = mschapv2::authenticator_response(
             &hash,

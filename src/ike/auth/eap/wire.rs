@@ -168,20 +168,43 @@ pub fn mschap_message(op: u8, id: u8, message: &str) -> Vec<u8> {
     v
 }
 
-/// Parses the type-data of a request we sent (used by tests and the fuzz harness to play the
-/// peer): `(op-code, MS-CHAPv2-ID, value, rest)`.
-pub fn parse_request(data: &[u8]) -> Result<(u8, u8, &[u8], &[u8]), EapDataError> {
+/// An EAP-MSCHAPv2 request as a client reads it (tests and the fuzz harness play the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MschapRequest<'a> {
+    /// Op-code.
+    pub op: u8,
+    /// MS-CHAPv2-ID.
+    pub id: u8,
+    /// The challenge (Challenge only; empty otherwise).
+    pub value: &'a [u8],
+    /// Our name (Challenge) or the message text (Success, Failure).
+    pub text: &'a [u8],
+}
+
+/// Parses the type-data of a request we sent.
+pub fn parse_request(data: &[u8]) -> Result<MschapRequest<'_>, EapDataError> {
     let header = data.get(..4).ok_or(EapDataError::Truncated)?;
     let ms_length = usize::from(u16::from_be_bytes([header[2], header[3]]));
     if ms_length != data.len() {
         return Err(EapDataError::BadLength);
     }
-    if header[0] != opcode::CHALLENGE {
-        return Ok((header[0], header[1], &[], &data[4..]));
+    let (op, id) = (header[0], header[1]);
+    if op != opcode::CHALLENGE {
+        return Ok(MschapRequest {
+            op,
+            id,
+            value: &[],
+            text: &data[4..],
+        });
     }
     let size = usize::from(*data.get(4).ok_or(EapDataError::Truncated)?);
     let value = data.get(5..5 + size).ok_or(EapDataError::BadLength)?;
-    Ok((header[0], header[1], value, &data[5 + size..]))
+    Ok(MschapRequest {
+        op,
+        id,
+        value,
+        text: &data[5 + size..],
+    })
 }
 
 /// Type-data of a peer's Response (for tests and the fuzz harness, which play the client).
@@ -258,10 +281,13 @@ mod tests {
     fn challenge_request_by_hand() {
         let c = mschap_challenge(4, &[0xaa; 16], b"gw");
         assert_eq!(&c[..5], &[1, 4, 0, 23, 16]);
-        let (op, id, value, name) = parse_request(&c).unwrap();
-        assert_eq!((op, id, value, name), (1, 4, &[0xaa; 16][..], &b"gw"[..]));
+        let r = parse_request(&c).unwrap();
+        assert_eq!(
+            (r.op, r.id, r.value, r.text),
+            (1, 4, &[0xaa; 16][..], &b"gw"[..])
+        );
         let m = mschap_message(opcode::FAILURE, 4, "E=691 R=0");
         assert_eq!(&m[..4], &[4, 4, 0, 13]);
-        assert_eq!(parse_request(&m).unwrap().3, b"E=691 R=0");
+        assert_eq!(parse_request(&m).unwrap().text, b"E=691 R=0");
     }
 }
