@@ -2,6 +2,7 @@
 //! interface's pool, authenticated against a user directory.
 //!
 //! - [`pool`]: the address pool and its leases (sans-IO);
+//! - [`registry`]: the connected clients, lease release on Delete/DPD, login failures;
 //! - [`routes`]: the data plane's per-client table, indexed by pool offset;
 //! - [`directory`]: the [`directory::Directory`] trait user lookups go through, and
 //!   [`directory::LoginFailure`], why a login failed in words;
@@ -9,9 +10,11 @@
 
 pub mod directory;
 pub mod pool;
+pub mod registry;
 pub mod routes;
 pub mod users_file;
 
 pub use directory::{Directory, LoginFailure};
 pub use pool::{AddressPool, Lease, PoolUsage};
+pub use registry::{ClientInfo, ClientRegistry, Departure};
 pub use users_file::UsersFile;
