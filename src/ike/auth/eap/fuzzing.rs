@@ -127,29 +127,5 @@ impl Directory for Alice {
 
 #[cfg(test)]
 pub(super) fn replay_corpus() {
-    use crate::ike::random::{random_bytes, RandomSource};
-    let dir = format!("{}/fuzz/seeds/eap", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    assert!(!files.is_empty(), "no seeds in {dir}");
-    for f in files {
-        let data = std::fs::read(&f).expect("seed");
-        eap(&data);
-        for cut in 0..data.len() {
-            eap(&data[..cut]);
-        }
-        for i in 1..data.len() {
-            let mut d = data.clone();
-            d[i] ^= 0x41;
-            eap(&d);
-        }
-    }
-    let mut rng = SeededRandom::new(13);
-    for _ in 0..3000 {
-        let mut l = [0u8; 1];
-        rng.fill(&mut l);
-        eap(&random_bytes(&mut rng, usize::from(l[0])));
-    }
+    crate::ike::auth::fuzzing::replay_seeds("eap", 1, 1, 13, eap);
 }
