@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod demo;
 mod ops;
 mod status;
+mod users;
 
 /// Userspace IPsec gateway on route-based TUN interfaces.
 #[derive(Parser)]
@@ -98,6 +99,11 @@ enum Command {
         /// Main Mode with SEIL's default proposal).
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
         ike: u8,
+    },
+    /// Manage a remote-access users file (`remote-access.users-file`).
+    Users {
+        #[command(subcommand)]
+        action: users::UsersAction,
     },
 }
 
@@ -197,6 +203,7 @@ fn main() -> ExitCode {
         }
         Command::Events { admin } => runtime().block_on(ops::events(&admin)),
         Command::Transcript { name, admin } => runtime().block_on(ops::transcript(&name, &admin)),
+        Command::Users { action } => users::run(action),
         Command::Demo { once, ike } => {
             init_logging();
             runtime().block_on(demo::run(once, ike))

@@ -8,6 +8,7 @@ mod mode;
 pub mod node;
 mod phase1;
 pub mod pq;
+pub mod remote_access;
 #[cfg(test)]
 mod tests;
 mod warnings;
@@ -25,6 +26,7 @@ pub use admin::{AdminConfig, TlsFiles};
 pub use ike::{parse_proposals, parse_proxy_ids};
 pub use node::ConfigError;
 use node::{child, entries, parse_hex_key, read_secret_file, Errors, Node};
+pub use remote_access::{ModeCfg, RaAuth, RemoteAccessConfig, UserSource};
 pub use warnings::weak_settings;
 
 /// The whole validated configuration.
@@ -145,6 +147,8 @@ pub struct InterfaceConfig {
     /// Tunnel or transport mode (`mode:`); transport mode routes the peer's address into the
     /// TUN (see `daemon::transport_routes`).
     pub mode: crate::ike::EspMode,
+    /// `remote-access:`: many clients with virtual addresses on this interface.
+    pub remote_access: Option<RemoteAccessConfig>,
 }
 
 /// A route through a tunnel (`route.ipv4[]` / `route.ipv6[]`).
@@ -283,6 +287,7 @@ const INTERFACE_KEYS: &[&str] = &[
     "tcp-mss",
     "manual-sa",
     "mode",
+    "remote-access",
 ];
 
 fn parse_interface(
@@ -421,7 +426,12 @@ fn parse_interface(
             None
         }
     };
-    if dynamic_peer {
+    let remote_access = child(m, n, "remote-access").and_then(|r| {
+        let ra = remote_access::parse(&r, base, errs)?;
+        check_remote_access(&r, &ra, dynamic_peer, keying.as_ref(), errs);
+        Some(ra)
+    });
+    if dynamic_peer && !m.contains_key("remote-access") {
         check_dynamic_peer(n, &destination_path, keying.as_ref(), errs);
     }
     let mut keying = keying;
@@ -438,7 +448,58 @@ fn parse_interface(
         tcp_mss,
         keying: keying?,
         mode: esp_mode,
+        remote_access,
     })
+}
+
+/// What a `remote-access:` block needs from its interface, and what is not served yet.
+fn check_remote_access(
+    r: &Node<'_>,
+    ra: &RemoteAccessConfig,
+    dynamic_peer: bool,
+    keying: Option<&Keying>,
+    errs: &mut Errors,
+) {
+    if !dynamic_peer {
+        r.error(
+            errs,
+            "a remote-access interface serves many clients from anywhere: write \
+             `destination: dynamic` under the interface's `ipv4:`/`ipv6:`",
+        );
+    }
+    let Some(keying) = keying else { return };
+    let Keying::Ike(p) = keying else {
+        r.error(
+            errs,
+            "remote access needs IKE keying (`ike:`), not `manual-sa`",
+        );
+        return;
+    };
+    let eap = matches!(ra.auth, RaAuth::EapMschapv2 | RaAuth::EapMd5);
+    if eap && p.auth.certificate().is_none() {
+        errs.push(
+            &r.child_path("auth"),
+            format!(
+                "with `auth: {}` the gateway proves itself with a certificate (clients check \
+                 it before sending a password): add `ike.certificate: {{ … }}`",
+                ra.auth.name()
+            ),
+        );
+    }
+    for (key, msg) in remote_access::unserved(ra, p.version) {
+        let path = if key.is_empty() {
+            r.path().to_string()
+        } else {
+            r.child_path(key)
+        };
+        errs.push(&path, msg);
+    }
+    r.error(
+        errs,
+        "remote access is validated but not served by the daemon yet (the address pool, users \
+         file and EAP are in place; the daemon side is the next step): remove `remote-access` \
+         to run this file",
+    );
 }
 
 /// A tunnel with `destination: dynamic` learns the peer's address from IKE: only a responder

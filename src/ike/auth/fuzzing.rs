@@ -102,8 +102,21 @@ fn chain(mut data: &[u8]) {
 /// The CI form: the committed seeds and random inputs, plus every test certificate kind.
 #[cfg(test)]
 pub(super) fn replay_corpus() {
+    replay_seeds("certificates", 7, 5, 21, certificates);
+}
+
+/// Runs `harness` on the seeds of fuzz target `target`, on truncations (every `cut_step`
+/// octets) and bit flips (every `flip_step`) of each, and on 3,000 random inputs.
+#[cfg(test)]
+pub(crate) fn replay_seeds(
+    target: &str,
+    cut_step: usize,
+    flip_step: usize,
+    rng_seed: u64,
+    harness: fn(&[u8]),
+) {
     use crate::ike::random::{random_bytes, RandomSource, SeededRandom};
-    let dir = format!("{}/fuzz/seeds/certificates", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/fuzz/seeds/{target}", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -111,21 +124,21 @@ pub(super) fn replay_corpus() {
     assert!(!files.is_empty(), "no seeds in {dir}");
     for f in files {
         let data = std::fs::read(&f).expect("seed");
-        certificates(&data);
+        harness(&data);
         // Truncations and bit flips of each seed.
-        for cut in (0..data.len()).step_by(7) {
-            certificates(&data[..cut]);
+        for cut in (0..data.len()).step_by(cut_step) {
+            harness(&data[..cut]);
         }
-        for i in (1..data.len()).step_by(5) {
+        for i in (1..data.len()).step_by(flip_step) {
             let mut d = data.clone();
             d[i] ^= 0x41;
-            certificates(&d);
+            harness(&d);
         }
     }
-    let mut rng = SeededRandom::new(21);
+    let mut rng = SeededRandom::new(rng_seed);
     for _ in 0..3000 {
         let mut l = [0u8; 1];
         rng.fill(&mut l);
-        certificates(&random_bytes(&mut rng, usize::from(l[0])));
+        harness(&random_bytes(&mut rng, usize::from(l[0])));
     }
 }

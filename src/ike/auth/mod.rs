@@ -6,6 +6,7 @@ pub mod cert;
 pub mod crl;
 pub mod diag;
 pub mod dn;
+pub mod eap;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identity;

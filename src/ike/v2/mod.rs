@@ -26,6 +26,7 @@ use super::SpiTaken;
 mod auth;
 mod auth_sig;
 mod child_sa;
+pub mod config_payload;
 mod diag;
 mod exchange;
 mod followup;

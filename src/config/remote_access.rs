@@ -1,0 +1,475 @@
+//! `remote-access:` on an interface: many clients on one tunnel interface, each with a virtual
+//! address from `pool`, authenticated by `auth` against `users-file` or `radius`.
+//!
+//! ```yaml
+//! remote-access:
+//!   pool: { ipv4: 10.8.0.0/24, ipv6: fd00:8::/112 }
+//!   dns: [10.8.0.53]
+//!   split-include: [192.168.1.0/24]
+//!   auth: eap-mschapv2          # xauth | eap-mschapv2 | eap-md5 | psk
+//!   users-file: users.txt       # or radius: { server: 192.0.2.10:1812, secret-file: radius.key }
+//!   mode-cfg: auto              # IKEv1 only: auto | push | pull
+//! ```
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::node::{child, Errors, Node};
+use super::{parse_prefix, resolve, Subnet};
+
+/// How remote-access clients log in (`auth:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaAuth {
+    /// IKEv1 XAUTH (generic user name and password) after a group PSK or certificate.
+    Xauth,
+    /// EAP-MSCHAPv2 in IKEv2, the gateway proving itself with its certificate.
+    EapMschapv2,
+    /// EAP-MD5 in IKEv2 (tests and old clients; the users file needs `--eap-md5`).
+    EapMd5,
+    /// The interface's pre-shared key alone (road warriors without user names).
+    Psk,
+}
+
+impl RaAuth {
+    /// The configuration name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RaAuth::Xauth => "xauth",
+            RaAuth::EapMschapv2 => "eap-mschapv2",
+            RaAuth::EapMd5 => "eap-md5",
+            RaAuth::Psk => "psk",
+        }
+    }
+
+    fn needs_users(self) -> bool {
+        !matches!(self, RaAuth::Psk)
+    }
+}
+
+/// IKEv1 mode-cfg style (`mode-cfg:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeCfg {
+    /// Whatever the client starts (a REQUEST: pull; nothing: push).
+    Auto,
+    /// Gateway sends SET, client ACKs (YAMAHA RTX style).
+    Push,
+    /// Client sends REQUEST, gateway REPLYs (vpnc, racoon).
+    Pull,
+}
+
+/// Where the users come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSource {
+    /// `users-file:` (see `ikegate users add`).
+    File(PathBuf),
+    /// `radius:`.
+    Radius {
+        /// `server:` as HOST:PORT.
+        server: String,
+        /// `secret-file:`.
+        secret_file: PathBuf,
+    },
+}
+
+/// A validated `remote-access:` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAccessConfig {
+    /// `pool.ipv4`.
+    pub pool_ipv4: Option<Subnet>,
+    /// `pool.ipv6`.
+    pub pool_ipv6: Option<Subnet>,
+    /// `dns:` servers handed to clients.
+    pub dns: Vec<IpAddr>,
+    /// `split-include:` networks the clients route into the tunnel (empty: everything).
+    pub split_include: Vec<Subnet>,
+    /// `auth:`.
+    pub auth: RaAuth,
+    /// `users-file:` or `radius:` (`None` with `auth: psk`).
+    pub users: Option<UserSource>,
+    /// `mode-cfg:` (`None` when not given).
+    pub mode_cfg: Option<ModeCfg>,
+}
+
+const KEYS: &[&str] = &[
+    "pool",
+    "dns",
+    "split-include",
+    "auth",
+    "users-file",
+    "radius",
+    "mode-cfg",
+];
+
+/// Parses `remote-access:`; every error names its key and the fix.
+pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<RemoteAccessConfig> {
+    let m = n.block(errs, KEYS)?;
+    let (pool_ipv4, pool_ipv6) = match child(m, n, "pool") {
+        Some(p) => pool(&p, errs)?,
+        None => {
+            n.error(
+                errs,
+                "missing `pool`: the clients' virtual addresses, e.g. \
+                 `pool: { ipv4: 10.8.0.0/24 }`",
+            );
+            return None;
+        }
+    };
+    let dns = child(m, n, "dns")
+        .map(|d| {
+            d.list(errs)
+                .iter()
+                .filter_map(|a| a.ip(errs, "10.8.0.53"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let split_include = child(m, n, "split-include")
+        .map(|d| {
+            d.list(errs)
+                .iter()
+                .filter_map(|s| prefix(s, None, "192.168.1.0/24", errs))
+                .collect()
+        })
+        .unwrap_or_default();
+    let auth = match child(m, n, "auth") {
+        Some(a) => a.choice(
+            errs,
+            &[
+                ("xauth", RaAuth::Xauth),
+                ("eap-mschapv2", RaAuth::EapMschapv2),
+                ("eap-md5", RaAuth::EapMd5),
+                ("psk", RaAuth::Psk),
+            ],
+        )?,
+        None => {
+            n.error(
+                errs,
+                "missing `auth`: how clients log in, one of xauth, eap-mschapv2, eap-md5, psk",
+            );
+            return None;
+        }
+    };
+    let users = users(m, n, auth, base, errs);
+    let mode_cfg = child(m, n, "mode-cfg").and_then(|v| {
+        v.choice(
+            errs,
+            &[
+                ("auto", ModeCfg::Auto),
+                ("push", ModeCfg::Push),
+                ("pull", ModeCfg::Pull),
+            ],
+        )
+    });
+    Some(RemoteAccessConfig {
+        pool_ipv4,
+        pool_ipv6,
+        dns,
+        split_include,
+        auth,
+        users,
+        mode_cfg,
+    })
+}
+
+/// What this build does not serve yet, refused rather than ignored: `(key, message)` pairs.
+pub(super) fn unserved(
+    ra: &RemoteAccessConfig,
+    version: crate::ike::IkeVersion,
+) -> Vec<(&'static str, String)> {
+    use crate::ike::IkeVersion;
+    let mut out = Vec::new();
+    if version == IkeVersion::V1 {
+        out.push((
+            "",
+            "remote access over IKEv1 (XAUTH, mode-cfg) is not served yet: use `ike.version: 2` \
+             with `auth: eap-mschapv2`, `eap-md5` or `psk`"
+                .to_string(),
+        ));
+    }
+    if ra.auth == RaAuth::Xauth && version == IkeVersion::V2 {
+        out.push((
+            "auth",
+            "XAUTH is IKEv1's; IKEv2 clients log in with EAP: write `auth: eap-mschapv2`".into(),
+        ));
+    }
+    if let Some(UserSource::Radius { .. }) = ra.users {
+        out.push((
+            "radius",
+            "RADIUS is not served yet: list the users in a `users-file:` (ikegate users add)"
+                .into(),
+        ));
+    }
+    if ra.mode_cfg.is_some() && version == IkeVersion::V2 {
+        out.push((
+            "mode-cfg",
+            "mode-cfg is IKEv1's; IKEv2 clients get their address from the configuration \
+             payload: remove `mode-cfg`"
+                .into(),
+        ));
+    }
+    out
+}
+
+fn pool(p: &Node<'_>, errs: &mut Errors) -> Option<(Option<Subnet>, Option<Subnet>)> {
+    let pm = p.block(errs, &["ipv4", "ipv6"])?;
+    let v4 = child(pm, p, "ipv4").and_then(|v| prefix(&v, Some(false), "10.8.0.0/24", errs));
+    let v6 = child(pm, p, "ipv6").and_then(|v| prefix(&v, Some(true), "fd00:8::/112", errs));
+    if v4.is_some_and(|s| s.prefix() > 30) {
+        errs.push(
+            &p.child_path("ipv4"),
+            "an IPv4 pool needs at least two addresses: use a prefix of /30 or shorter, e.g. /24",
+        );
+    }
+    if v6.is_some_and(|s| s.prefix() > 126) {
+        errs.push(
+            &p.child_path("ipv6"),
+            "an IPv6 pool needs at least two addresses: use a prefix of /126 or shorter",
+        );
+    }
+    if !pm.contains_key("ipv4") && !pm.contains_key("ipv6") {
+        p.error(
+            errs,
+            "give `ipv4:`, `ipv6:` or both, e.g. `pool: { ipv4: 10.8.0.0/24 }`",
+        );
+    }
+    Some((v4, v6))
+}
+
+/// A prefix; `v6` says which family it must be (`None`: either).
+fn prefix(v: &Node<'_>, v6: Option<bool>, example: &str, errs: &mut Errors) -> Option<Subnet> {
+    let s = v.str(errs, example)?;
+    match parse_prefix(s) {
+        Ok(p) if v6.is_none_or(|w| p.addr().is_ipv6() == w) => Some(p),
+        Ok(_) => {
+            v.error(
+                errs,
+                format!("{s} is of the other address family; e.g. `{example}`"),
+            );
+            None
+        }
+        Err(e) => {
+            v.error(errs, format!("{e}; write e.g. `{example}`"));
+            None
+        }
+    }
+}
+
+fn users(
+    m: &yaml_serde::Mapping,
+    n: &Node<'_>,
+    auth: RaAuth,
+    base: &Path,
+    errs: &mut Errors,
+) -> Option<UserSource> {
+    let file = child(m, n, "users-file");
+    let radius = child(m, n, "radius");
+    let src = match (file, radius) {
+        (Some(_), Some(r)) => {
+            r.error(errs, "give `users-file` or `radius`, not both");
+            return None;
+        }
+        (Some(f), None) => {
+            let path = resolve(base, f.str(errs, "/etc/ikegate/users")?);
+            if let Err(e) = crate::ra::users_file::UsersFile::load(&path) {
+                f.error(errs, e);
+            }
+            UserSource::File(path)
+        }
+        (None, Some(r)) => radius_block(&r, base, errs)?,
+        (None, None) if auth.needs_users() => {
+            n.error(
+                errs,
+                format!(
+                    "`auth: {}` needs users: add `users-file: /etc/ikegate/users` (create it \
+                     with `ikegate users add`) or `radius: {{ server: HOST:1812, secret-file: … }}`",
+                    auth.name()
+                ),
+            );
+            return None;
+        }
+        (None, None) => return None,
+    };
+    if !auth.needs_users() {
+        n.error(
+            errs,
+            "`auth: psk` logs clients in by the pre-shared key alone: remove `users-file` / \
+             `radius`, or choose `auth: eap-mschapv2`",
+        );
+    }
+    Some(src)
+}
+
+fn radius_block(r: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<UserSource> {
+    let rm = r.block(errs, &["server", "secret-file"])?;
+    let server = match child(rm, r, "server") {
+        Some(s) => {
+            let text = s.str(errs, "192.0.2.10:1812")?;
+            let port_ok = text
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !port_ok {
+                s.error(
+                    errs,
+                    format!("\"{text}\" is not HOST:PORT; write e.g. `server: 192.0.2.10:1812`"),
+                );
+            }
+            Some(text.to_string())
+        }
+        None => {
+            r.error(errs, "missing `server`, e.g. `server: 192.0.2.10:1812`");
+            None
+        }
+    };
+    let secret_file = match child(rm, r, "secret-file") {
+        Some(f) => Some(resolve(base, f.str(errs, "/etc/ikegate/radius.secret")?)),
+        None => {
+            r.error(
+                errs,
+                "missing `secret-file`: the file holding the RADIUS shared secret",
+            );
+            None
+        }
+    };
+    Some(UserSource::Radius {
+        server: server?,
+        secret_file: secret_file?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::IkeVersion;
+
+    fn block(yaml: &str) -> (Option<RemoteAccessConfig>, Vec<String>) {
+        let v: yaml_serde::Value = yaml_serde::from_str(yaml).unwrap();
+        let mut errs = Errors::default();
+        let root = Node::root(&v);
+        let ra = parse(&root, Path::new("."), &mut errs);
+        (ra, errs.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let (ra, errs) = block(
+            "{ pool: { ipv4: 10.8.0.0/24, ipv6: 'fd00:8::/112' }, dns: [10.8.0.53, '2001:db8::53'], \
+             split-include: [192.168.1.0/24, '2001:db8:1::/48'], auth: psk, mode-cfg: push }",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let ra = ra.unwrap();
+        assert_eq!(ra.pool_ipv4, Some("10.8.0.0/24".parse().unwrap()));
+        assert_eq!(ra.pool_ipv6, Some("fd00:8::/112".parse().unwrap()));
+        assert_eq!(ra.dns.len(), 2);
+        assert_eq!(ra.split_include.len(), 2);
+        assert_eq!(
+            (ra.auth, ra.users.clone(), ra.mode_cfg),
+            (RaAuth::Psk, None, Some(ModeCfg::Push))
+        );
+        let refused = unserved(&ra, IkeVersion::V2);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "mode-cfg");
+        let (ra, errs) = block(
+            "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'radius.example:1812', secret-file: /etc/r.key } }",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let ra = ra.unwrap();
+        assert_eq!(
+            ra.users,
+            Some(UserSource::Radius {
+                server: "radius.example:1812".into(),
+                secret_file: "/etc/r.key".into()
+            })
+        );
+        let keys: Vec<_> = unserved(&ra, IkeVersion::V2)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(keys, ["auth", "radius"]);
+        assert!(unserved(&ra, IkeVersion::V1)[0].1.contains("IKEv1"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        for (yaml, want) in [
+            ("{ auth: psk }", "missing `pool`"),
+            ("{ pool: {}, auth: psk }", "give `ipv4:`, `ipv6:` or both"),
+            (
+                "{ pool: { ipv4: 10.8.0.1/24 }, auth: psk }",
+                "pool.ipv4: 10.8.0.1/24 has host bits set",
+            ),
+            (
+                "{ pool: { ipv4: 'fd00::/64' }, auth: psk }",
+                "pool.ipv4: fd00::/64 is of the other address family",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/31 }, auth: psk }",
+                "pool.ipv4: an IPv4 pool needs at least two",
+            ),
+            ("{ pool: { ipv4: 10.8.0.0/24 } }", "missing `auth`"),
+            ("{ pool: { ipv4: 10.8.0.0/24 }, auth: chap }", "auth"),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-mschapv2 }",
+                "needs users: add `users-file",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: eap-md5, users-file: /nonexistent/users }",
+                "users-file: cannot read users file /nonexistent/users",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: radius.example } }",
+                "radius.server: \"radius.example\" is not HOST:PORT",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'a:1' } }",
+                "missing `secret-file`",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, mode-cfg: both }",
+                "mode-cfg",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, dns: [nope] }",
+                "dns[0]",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, split-include: [10.0.0.0/33] }",
+                "split-include[0]",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: psk, pools: {} }",
+                "pools",
+            ),
+        ] {
+            let (_, errs) = block(yaml);
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{yaml}: want {want:?} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn interface_level_checks() {
+        let errs = match crate::config::parse(
+            r#"
+interfaces:
+  ipsec-ra0:
+    ipv4: { source: 10.0.0.1, destination: 10.0.0.2 }
+    preshared-key: "group secret"
+    ike: { version: 2 }
+    remote-access: { pool: { ipv4: 10.8.0.0/24 }, auth: eap-md5, users-file: /nonexistent }
+"#,
+            Path::new("."),
+        ) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        };
+        let want = [
+            "write `destination: dynamic`",
+            "remote-access.auth: with `auth: eap-md5` the gateway proves itself with a certificate",
+            "not served by the daemon yet",
+        ];
+        for w in want {
+            assert!(errs.iter().any(|e| e.contains(w)), "want {w:?} in {errs:?}");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! EAP for remote-access logins: the server side of EAP-MD5 and EAP-MSCHAPv2 ([`server`]), the
+//! MS-CHAPv2 and MPPE key maths ([`mschapv2`]) and the methods' type-data ([`wire`]). Shared by
+//! IKEv2 (EAP in IKE_AUTH) and, later, EAP relayed to RADIUS.
+
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod mschapv2;
+pub mod server;
+#[cfg(test)]
+mod tests;
+pub mod wire;
+
+pub use server::{EapMethod, EapServer, EapStep};

@@ -1,0 +1,20 @@
+//! Remote access: many clients on one tunnel interface, each with a virtual address from the
+//! interface's pool, authenticated against a user directory.
+//!
+//! - [`pool`]: the address pool and its leases (sans-IO);
+//! - [`registry`]: the connected clients, lease release on Delete/DPD, login failures;
+//! - [`routes`]: the data plane's per-client table, indexed by pool offset;
+//! - [`directory`]: the [`directory::Directory`] trait user lookups go through, and
+//!   [`directory::LoginFailure`], why a login failed in words;
+//! - [`users_file`]: the users file (`ikegate users add/remove`), one directory.
+
+pub mod directory;
+pub mod pool;
+pub mod registry;
+pub mod routes;
+pub mod users_file;
+
+pub use directory::{Directory, LoginFailure};
+pub use pool::{AddressPool, Lease, PoolUsage};
+pub use registry::{ClientInfo, ClientRegistry, Departure};
+pub use users_file::UsersFile;
