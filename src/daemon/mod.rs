@@ -587,10 +587,14 @@ pub fn status_text(dp: &DataPlane) -> String {
     }
     let _ = writeln!(
         s,
-        "global: unknown-spi {}, runt {}, keepalives {}",
+        "global: unknown-spi {}, runt {}, keepalives {}, ike {}, ike-queue-full {}, \
+         ike-unknown-peer {}",
         dp.stats.no_sa.load(Relaxed),
         dp.stats.malformed.load(Relaxed),
-        dp.stats.keepalives.load(Relaxed)
+        dp.stats.keepalives.load(Relaxed),
+        dp.stats.ike_messages.load(Relaxed),
+        dp.stats.ike_queue_full.load(Relaxed),
+        dp.stats.ike_unknown_peer.load(Relaxed)
     );
     s
 }

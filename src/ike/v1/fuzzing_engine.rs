@@ -158,7 +158,7 @@ pub fn responder(data: &[u8]) {
             3 => {
                 let port = if c.u8() & 1 == 0 { 500 } else { 4500 };
                 let raw = c.chunk().to_vec();
-                d.to_target(port, &raw);
+                d.send_to_target(port, &raw);
             }
             4 => d.clear(&mut c),
             5 => d.sealed(&mut c),
@@ -242,11 +242,11 @@ impl Duel {
         self.collect();
         if let Some(mut t) = self.from_peer.pop_front() {
             f(&mut t.data);
-            self.to_target(t.local_port, &t.data);
+            self.send_to_target(t.local_port, &t.data);
         }
     }
 
-    fn to_target(&mut self, port: u16, msg: &[u8]) {
+    fn send_to_target(&mut self, port: u16, msg: &[u8]) {
         let local = SocketAddr::new(self.addrs[TARGET], port);
         let remote = SocketAddr::new(self.addrs[INITIATOR], port);
         self.engines[TARGET].handle_datagram(self.now, local, remote, msg);
@@ -312,7 +312,7 @@ impl Duel {
             ..hdr
         }
         .emit_with_body(&bytes);
-        self.to_target(500, &msg);
+        self.send_to_target(500, &msg);
     }
 
     /// An input payload chain sealed with the target's established ISAKMP SA: a Quick Mode,
@@ -351,7 +351,7 @@ impl Duel {
             }
             .emit_with_body(&ct)
         };
-        self.to_target(500, &msg);
+        self.send_to_target(500, &msg);
     }
 
     /// Runs every deadline at or before `now` on both engines; a deadline `handle_timeout`
