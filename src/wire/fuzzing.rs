@@ -182,11 +182,11 @@ mod tests {
     /// starts on the clamping path.
     #[test]
     fn inner_packet_seed_reaches_clamping() {
-        let s = seeds("inner_packet");
-        let syn = s
-            .iter()
-            .find(|s| s.len() == 4 + 44)
-            .expect("the tcp-syn-mss seed");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/seeds/inner_packet/tcp-syn-mss"
+        );
+        let syn = std::fs::read(path).expect("the tcp-syn-mss seed");
         let mut buf = syn[4..].to_vec();
         assert!(tcp_mss::clamp(&mut buf, 1360, 1340));
     }
