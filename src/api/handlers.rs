@@ -341,7 +341,7 @@ async fn get_proposals(
 
 /// Parses a request body (JSON, or YAML with a YAML content type) into a YAML value for the
 /// configuration parser.
-fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<yaml_serde::Value, ApiError> {
+pub(crate) fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<yaml_serde::Value, ApiError> {
     let yaml = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -358,7 +358,7 @@ fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<yaml_serde::Value, Ap
         .map_err(|e| ApiError::bad_request(format!("the body cannot be read: {e}")))
 }
 
-fn rekey_now(q: &RekeyQuery) -> Result<bool, ApiError> {
+pub(crate) fn rekey_now(q: &RekeyQuery) -> Result<bool, ApiError> {
     match q.rekey.as_deref() {
         None => Ok(false),
         Some("now") => Ok(true),

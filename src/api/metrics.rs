@@ -250,6 +250,16 @@ pub fn render(tunnels: &[Tunnel], global: &Global) -> String {
             "IKE datagrams received on all sockets.",
             global.ike_messages,
         ),
+        (
+            "ikegate_ike_queue_full_total",
+            "IKE datagrams dropped because their tunnel's IKE task queue was full.",
+            global.ike_queue_full,
+        ),
+        (
+            "ikegate_ike_unknown_peer_total",
+            "IKE datagrams from addresses no tunnel has as its peer.",
+            global.ike_unknown_peer,
+        ),
     ] {
         f.head(name, "counter", help);
         f.sample(name, &[], v);

@@ -6,6 +6,8 @@
 
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handlers;
 pub mod metrics;
 pub mod model;

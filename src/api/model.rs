@@ -278,6 +278,12 @@ pub struct Global {
     pub keepalives: u64,
     /// IKE messages received.
     pub ike_messages: u64,
+    /// IKE messages dropped because their tunnel's IKE task was behind (bounded queue).
+    #[serde(default)]
+    pub ike_queue_full: u64,
+    /// IKE messages from addresses no tunnel has as its peer.
+    #[serde(default)]
+    pub ike_unknown_peer: u64,
 }
 
 /// Configured (and negotiated) proposals of a tunnel.

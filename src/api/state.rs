@@ -269,6 +269,8 @@ impl AdminState for GatewayState {
             malformed: s.malformed.load(Relaxed),
             keepalives: s.keepalives.load(Relaxed),
             ike_messages: s.ike_messages.load(Relaxed),
+            ike_queue_full: s.ike_queue_full.load(Relaxed),
+            ike_unknown_peer: s.ike_unknown_peer.load(Relaxed),
         }
     }
 
@@ -573,6 +575,7 @@ fn snapshot(dp: &DataPlane, t: &Tunnel, p1_lifetime: Option<u32>) -> model::Tunn
                         + e.dropped_bad_hash
                         + e.dropped_unexpected
                         + e.dropped_half_open_limit
+                        + e.dropped_rate_limit
                         + e.dropped_replay
                         + e.dropped_forged_informational,
                 });

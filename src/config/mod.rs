@@ -3,6 +3,8 @@
 
 pub mod admin;
 mod certificate;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ike;
 mod mode;
 pub mod node;

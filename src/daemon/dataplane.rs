@@ -111,6 +111,10 @@ pub struct GlobalStats {
     pub keepalives: AtomicU64,
     /// IKE messages received (handed to the IKE engine when one runs).
     pub ike_messages: AtomicU64,
+    /// IKE messages dropped because their tunnel's IKE task queue was full (a flood).
+    pub ike_queue_full: AtomicU64,
+    /// IKE messages from addresses no tunnel has as its peer.
+    pub ike_unknown_peer: AtomicU64,
 }
 
 /// Everything the packet path needs, shared by all tasks.

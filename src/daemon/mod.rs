@@ -312,8 +312,9 @@ impl Gateway {
         for tr in transports.values() {
             let peers = ike_routes.clone();
             let local = tr.local;
+            let dp4500 = dp.clone();
             let sink: dataplane::IkeSink = Box::new(move |from, msg| {
-                dispatch_ike(&peers, local, 4500, from, msg);
+                dispatch_ike(&peers, &dp4500.stats, local, 4500, from, msg);
             });
             tasks.push(tokio::spawn(dataplane::udp_inbound_loop(
                 dp.clone(),
@@ -497,9 +498,11 @@ fn add_route(
 }
 
 /// Hands an IKE message to the tunnel whose peer sent it (dropped, with a rate-limited log line,
-/// when no tunnel has that peer).
+/// when no tunnel has that peer). The tunnel's queue is bounded: when its IKE task is behind
+/// (a flood), the message is dropped and counted (`ike_queue_full`), never buffered.
 fn dispatch_ike(
     peers: &IkeRoutes,
+    stats: &dataplane::GlobalStats,
     local: IpAddr,
     local_port: u16,
     from: std::net::SocketAddr,
@@ -508,13 +511,21 @@ fn dispatch_ike(
     static UNKNOWN: dataplane::RateLimit = dataplane::RateLimit::new();
     match peers.route(local, from.ip(), msg) {
         Some(tx) => {
-            let _ = tx.try_send(ike::IkeDatagram {
+            let sent = tx.try_send(ike::IkeDatagram {
                 local_port,
                 from,
                 data: msg.to_vec(),
             });
+            if sent.is_err() {
+                stats
+                    .ike_queue_full
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         None => {
+            stats
+                .ike_unknown_peer
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if !UNKNOWN.allow() {
                 return;
             }
@@ -546,7 +557,7 @@ async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, peers: Arc<Ike
                 dp.stats
                     .ike_messages
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                dispatch_ike(&peers, tr.local, 500, from, &buf[..n]);
+                dispatch_ike(&peers, &dp.stats, tr.local, 500, from, &buf[..n]);
             }
             Err(e) => {
                 tracing::warn!("UDP 500 on {}: {e}", tr.local);
@@ -604,10 +615,14 @@ pub fn status_text(dp: &DataPlane) -> String {
     }
     let _ = writeln!(
         s,
-        "global: unknown-spi {}, runt {}, keepalives {}",
+        "global: unknown-spi {}, runt {}, keepalives {}, ike {}, ike-queue-full {}, \
+         ike-unknown-peer {}",
         dp.stats.no_sa.load(Relaxed),
         dp.stats.malformed.load(Relaxed),
-        dp.stats.keepalives.load(Relaxed)
+        dp.stats.keepalives.load(Relaxed),
+        dp.stats.ike_messages.load(Relaxed),
+        dp.stats.ike_queue_full.load(Relaxed),
+        dp.stats.ike_unknown_peer.load(Relaxed)
     );
     s
 }

@@ -9,8 +9,10 @@
 use crate::crypto::{EncAlg, EspKeys, IntegAlg};
 use crate::wire::ip::IpPacket;
 
+use super::sa::{Encap, InboundSa, OutboundSa};
 use super::transform::EspTransform;
 use super::transport::{outbound_payload, rebuild_header};
+use crate::ike::v2::fuzzing::Cursor;
 
 /// Room before and after the packet for the ESP header and trailer.
 const ROOM: usize = 64;
@@ -60,9 +62,103 @@ pub fn transport(data: &[u8]) {
     assert_eq!(again.protocol(), nh);
 }
 
+/// Most packets one `open` input delivers.
+const MAX_PACKETS: usize = 32;
+
+/// The suites `open` picks from (first input byte): the AEADs, CBC with each HMAC, NULL.
+const SUITES: [(EncAlg, IntegAlg); 6] = [
+    (EncAlg::Aes128Gcm16, IntegAlg::None),
+    (EncAlg::ChaCha20Poly1305, IntegAlg::None),
+    (EncAlg::Aes256Cbc, IntegAlg::HmacSha256_128),
+    (EncAlg::Aes128Cbc, IntegAlg::HmacSha1_96),
+    (EncAlg::TripleDesCbc, IntegAlg::HmacSha384_192),
+    (EncAlg::Null, IntegAlg::HmacSha256_128),
+];
+
+/// ESP inbound processing with a fixed SA (target `esp_open`): the first byte picks the suite,
+/// then each step is a raw ESP packet from the input, or an inner packet from the input sealed
+/// by the matching outbound SA, with one byte flipped or not. `InboundSa::open` (replay
+/// window, ICV, decryption, padding) must refuse every changed packet and give back every
+/// unchanged one byte for byte; what opens goes through the inner-packet checks the data plane
+/// runs (IP header, selectors).
+pub fn open(data: &[u8]) {
+    let mut c = Cursor(data);
+    let (enc, integ) = SUITES[usize::from(c.u8()) % SUITES.len()];
+    let keys = EspKeys {
+        spi: 0x100,
+        enc,
+        enc_key: zeroize::Zeroizing::new(vec![3; enc.keymat_len()]),
+        integ,
+        integ_key: zeroize::Zeroizing::new(vec![4; integ.key_len()]),
+    };
+    let peer = std::net::IpAddr::from([10, 88, 0, 1]);
+    let (Ok(inbound), Ok(outbound)) = (
+        InboundSa::new(&keys, 0),
+        OutboundSa::new(&keys, Encap::Raw(peer), [5; 16]),
+    ) else {
+        panic!("a fixed SA with keys of the right length is refused");
+    };
+    for _ in 0..MAX_PACKETS {
+        if c.is_empty() {
+            break;
+        }
+        if c.u8() % 3 == 0 {
+            let mut esp = c.chunk().to_vec();
+            if let Ok(o) = inbound.open(&mut esp) {
+                inner_checks(&inbound, &esp[o.payload]);
+            }
+            continue;
+        }
+        let (next_header, flip) = (c.u8(), c.u16());
+        let inner = c.chunk();
+        let mut buf = vec![0u8; ROOM + inner.len() + ROOM];
+        buf[ROOM..ROOM + inner.len()].copy_from_slice(inner);
+        let Some(Ok(r)) = outbound.seal(&mut buf, ROOM..ROOM + inner.len(), next_header) else {
+            panic!("sealing {} bytes failed", inner.len());
+        };
+        let mut esp = buf[r].to_vec();
+        let changed = flip >> 8 != 0;
+        if changed {
+            let at = usize::from(flip) % esp.len();
+            esp[at] ^= (flip >> 8) as u8;
+        }
+        match inbound.open(&mut esp) {
+            Ok(o) => {
+                assert!(!changed, "a changed ESP packet opened ({enc:?}/{integ:?})");
+                assert_eq!(
+                    (&esp[o.payload.clone()], o.next_header),
+                    (inner, next_header)
+                );
+                inner_checks(&inbound, &esp[o.payload]);
+            }
+            Err(e) => assert!(changed, "our own fresh ESP packet refused: {e:?}"),
+        }
+    }
+}
+
+/// What the data plane asks of an opened inner packet.
+fn inner_checks(sa: &InboundSa, inner: &[u8]) {
+    if let Ok(ip) = IpPacket::new_checked(inner) {
+        let _ = sa.admits(ip.src(), ip.dst());
+        let _ = (ip.protocol(), ip.is_fragment(), ip.payload().len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The seeds in `fuzz/seeds/esp_open` and random scripts, replayed without nightly.
+    #[test]
+    fn open_survives_seeds_and_random_scripts() {
+        use crate::ike::v2::fuzzing::tests::{random_inputs, seeds};
+        for s in seeds("esp_open") {
+            open(&s);
+        }
+        for s in random_inputs(31, 1500, 700) {
+            open(&s);
+        }
+    }
 
     /// The seeds in `fuzz/seeds/esp_transport` plus random packets with sane IPv4 and IPv6
     /// headers (so most reach the round trip), replayed without nightly.

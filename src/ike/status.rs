@@ -50,6 +50,8 @@ pub struct EngineStats {
     pub dropped_unexpected: u64,
     /// New Main Modes refused because too many were half-open.
     pub dropped_half_open_limit: u64,
+    /// New negotiations refused by the per-source rate limit ([`crate::ike::limits`]).
+    pub dropped_rate_limit: u64,
     /// Informational or Quick Mode messages with an already used message ID.
     pub dropped_replay: u64,
     /// Duplicates of the peer's previous message answered by resending our reply.

@@ -37,6 +37,8 @@ macro_rules! open_enum {
     };
 }
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ikev2;
 pub mod ip;
 pub mod isakmp;

@@ -179,7 +179,7 @@ impl Engine {
             }
             return;
         }
-        let Some(msg) = self.p1_message1(hdr, body, whole) else {
+        let Some(msg) = self.p1_message1(now, hdr, body, whole) else {
             return;
         };
         warn_once();

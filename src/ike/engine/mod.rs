@@ -65,6 +65,8 @@ pub struct Engine {
     spi_taken: Option<SpiTaken>,
     /// The peer's fragmented messages being put back together.
     reassembly: Reassembly,
+    /// New ISAKMP SAs from the peer, paced ([`crate::ike::limits`]).
+    new_sa_rate: crate::ike::limits::NegotiationRate,
     /// Fragments of a message cut by `poll_transmit`, still to be handed out.
     fragments_out: VecDeque<Transmit>,
     /// The wall-clock time certificates are judged by (set by the daemon).
@@ -303,6 +305,7 @@ impl Engine {
             unknown_spi_at: None,
             spi_taken: None,
             reassembly: Reassembly::default(),
+            new_sa_rate: Default::default(),
             fragments_out: VecDeque::new(),
             wall_clock: None,
         }
@@ -574,6 +577,12 @@ impl Engine {
                 ))
             })
             .collect()
+    }
+
+    /// The newest established ISAKMP SA: the fuzz harness (`ike::v1_fuzzing::responder`)
+    /// seals its messages with the SA's real keys.
+    pub(crate) fn newest_isakmp_sa(&self) -> Option<&crate::ike::v1::isakmp_sa::IsakmpSa> {
+        self.p1.iter().rev().find_map(|e| e.state.sa())
     }
 
     /// A snapshot for the admin API.

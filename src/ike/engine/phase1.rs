@@ -151,10 +151,12 @@ impl Engine {
     }
 
     /// Screens a phase-1 message 1 (responder cookie zero): answers a duplicate, drops what
-    /// cannot start an exchange (encrypted, half-open limit, unparsable). `Some` is the parsed
+    /// cannot start an exchange (encrypted, half-open limit, unparsable, over the per-source
+    /// rate of [`crate::ike::limits`]). `Some` is the parsed
     /// message of a new exchange.
     pub(super) fn p1_message1<'b>(
         &mut self,
+        now: Instant,
         hdr: &HeaderRepr,
         body: &'b [u8],
         whole: &[u8],
@@ -187,6 +189,11 @@ impl Engine {
             self.io.stats.dropped_malformed += 1;
             return None;
         };
+        if !self.new_sa_rate.allow(now) {
+            debug!(icookie = %hex8(&hdr.icookie), "new negotiations over the rate limit, dropping phase-1 message 1");
+            self.io.stats.dropped_rate_limit += 1;
+            return None;
+        }
         Some(msg)
     }
 
@@ -426,7 +433,7 @@ impl Engine {
         body: &[u8],
         whole: &[u8],
     ) {
-        let Some(msg) = self.p1_message1(hdr, body, whole) else {
+        let Some(msg) = self.p1_message1(now, hdr, body, whole) else {
             return;
         };
         let mut ctx = Ctx {

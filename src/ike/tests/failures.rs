@@ -327,12 +327,13 @@ fn half_open_cap_and_expiry() {
     a.initiate(now);
     let m1 = a.poll_transmit().unwrap().data;
     let mut b = Engine::new(policy_b(), Box::new(SeededRandom::new(2)));
+    // 10 a second: within the per-source rate limit (crate::ike::limits).
     for i in 0..100u8 {
         let mut m = m1.clone();
         m[0] = i;
         m[1] = 0xee;
         b.handle_datagram(
-            now,
+            now + Duration::from_millis(100 * u64::from(i)),
             "10.77.0.2:500".parse().unwrap(),
             "10.77.0.1:500".parse().unwrap(),
             &m,
@@ -341,9 +342,10 @@ fn half_open_cap_and_expiry() {
     let s = b.status();
     assert_eq!(s.phase1.len(), 64);
     assert_eq!(s.stats.dropped_half_open_limit, 36);
+    assert_eq!(s.stats.dropped_rate_limit, 0);
     let t = b.poll_timeout().unwrap();
     assert_eq!(t, now + Duration::from_secs(60));
-    b.handle_timeout(t);
+    b.handle_timeout(now + Duration::from_secs(70));
     assert!(b.status().phase1.is_empty());
     assert_eq!(b.status().stats.half_open_expired, 64);
     assert!(
@@ -509,4 +511,38 @@ fn hostile_ikev2_answers_never_panic() {
     let mut long = good.clone();
     long.extend_from_slice(&[0xff; 64]);
     a.handle_datagram(now, local, peer, &long);
+}
+
+#[test]
+fn new_negotiations_from_one_source_are_rate_limited() {
+    // 100 message 1s at once: the burst is answered, the rest dropped and counted; a second
+    // later the rate's worth more gets through.
+    let mut a = Engine::new(policy_a(), Box::new(SeededRandom::new(1)));
+    let now = Instant::now();
+    a.initiate(now);
+    let m1 = a.poll_transmit().unwrap().data;
+    let mut b = Engine::new(policy_b(), Box::new(SeededRandom::new(2)));
+    let send = |b: &mut Engine, at: Instant, i: u8| {
+        let mut m = m1.clone();
+        m[0] = i;
+        m[1] = 0xee;
+        b.handle_datagram(
+            at,
+            "10.77.0.2:500".parse().unwrap(),
+            "10.77.0.1:500".parse().unwrap(),
+            &m,
+        );
+    };
+    for i in 0..100u8 {
+        send(&mut b, now, i);
+    }
+    use crate::ike::limits::{NEW_SA_BURST, NEW_SA_PER_SEC};
+    let s = b.status();
+    assert_eq!(s.phase1.len(), NEW_SA_BURST as usize);
+    assert_eq!(s.stats.dropped_rate_limit, 100 - u64::from(NEW_SA_BURST));
+    for i in 100..150u8 {
+        send(&mut b, now + Duration::from_secs(1), i);
+    }
+    let s = b.status();
+    assert_eq!(s.phase1.len(), (NEW_SA_BURST + NEW_SA_PER_SEC) as usize);
 }

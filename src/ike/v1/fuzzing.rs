@@ -24,6 +24,8 @@ use crate::wire::isakmp::{
 
 use crate::ike::v2::fuzzing::Cursor;
 
+pub use super::fuzzing_engine::{message, responder};
+
 use super::fragment::{Reassembled, Reassembly, MAX_FRAGMENTS, MAX_MESSAGE, MAX_PENDING};
 
 /// Most script steps one input runs.

@@ -14,6 +14,8 @@ pub(crate) mod auth;
 pub(crate) mod fragment;
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod fuzzing_engine;
 pub(crate) mod informational;
 pub(crate) mod isakmp_sa;
 pub(crate) mod keys;

@@ -653,7 +653,7 @@ fn iv_bytes(counter: u64, len: usize) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The CI form of the fuzz targets: the committed seeds and a few thousand random inputs
     //! through the same harnesses (no nightly, no libFuzzer).
 
@@ -662,7 +662,7 @@ mod tests {
 
     /// The committed seeds of `target`, and the local libFuzzer corpus when there is one (not
     /// committed: replaying it here adds the overflow checks the `-O` fuzz build lacks).
-    fn seeds(target: &str) -> Vec<Vec<u8>> {
+    pub(crate) fn seeds(target: &str) -> Vec<Vec<u8>> {
         let mut files = Vec::new();
         for kind in ["seeds", "corpus"] {
             let dir = format!("{}/fuzz/{kind}/{target}", env!("CARGO_MANIFEST_DIR"));
@@ -674,7 +674,7 @@ mod tests {
         files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
     }
 
-    fn random_inputs(seed: u64, n: usize, max_len: usize) -> Vec<Vec<u8>> {
+    pub(crate) fn random_inputs(seed: u64, n: usize, max_len: usize) -> Vec<Vec<u8>> {
         let mut rng = SeededRandom::new(seed);
         (0..n)
             .map(|_| {

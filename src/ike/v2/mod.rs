@@ -84,7 +84,9 @@ pub struct Engine {
     /// Counter for AEAD IVs of SK payloads (never repeats under one key).
     iv_counter: u64,
     /// Secret of the COOKIE we hand out under load (§2.6).
-    cookie_secret: [u8; 16],
+    cookies: crate::ike::limits::CookieSecrets,
+    /// New IKE SAs from the peer, paced ([`crate::ike::limits`]).
+    new_sa_rate: crate::ike::limits::NegotiationRate,
     /// One "speaks IKEv1" report per engine, not per message.
     reported_v1: bool,
     /// `ChildSaDown` of replaced pairs we deleted, held back until the time beside each.
@@ -280,8 +282,7 @@ impl Engine {
     /// A new engine for one tunnel; it does nothing until [`Engine::initiate`] or a datagram.
     pub fn new(policy: IkePolicy, mut rng: Box<dyn RandomSource + Send>) -> Engine {
         let peer = SocketAddr::new(policy.remote, policy.remote_port);
-        let mut cookie_secret = [0u8; 16];
-        rng.fill(&mut cookie_secret);
+        let cookies = crate::ike::limits::CookieSecrets::new(&mut *rng);
         Engine {
             policy,
             rng,
@@ -298,7 +299,8 @@ impl Engine {
             nat_keepalive_last: None,
             unknown_spi_at: None,
             iv_counter: 0,
-            cookie_secret,
+            cookies,
+            new_sa_rate: Default::default(),
             reported_v1: false,
             lingering: Vec::new(),
             wall_clock: None,
@@ -719,3 +721,5 @@ impl IkeSa {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;

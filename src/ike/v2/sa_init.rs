@@ -11,7 +11,6 @@ use zeroize::Zeroizing;
 use crate::crypto::dh::{DhGroup, DhPrivate};
 use crate::crypto::ikev2::keys::skeyseed;
 use crate::crypto::ikev2::IkeSaKeys;
-use crate::crypto::prf::HashAlg;
 use crate::ike::policy::NatTraversal;
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
@@ -89,17 +88,30 @@ impl Engine {
         spi: Option<[u8; 8]>,
         cookie: Option<Vec<u8>>,
     ) {
+        // A COOKIE retry sends the same request again, the COOKIE first (RFC 7296 §2.6): the
+        // responder's COOKIE may cover our nonce, so the nonce and KE stay.
+        let mut kept = None;
         if let Some(s) = spi {
-            self.sas
-                .retain(|x| !(x.spi_i == s && x.original_initiator && !x.established()));
+            let mine = |x: &IkeSa| x.spi_i == s && x.original_initiator && !x.established();
+            if let Some(old) = self.sas.iter().position(mine).map(|i| self.sas.remove(i)) {
+                if let (SaState::InitSent(st), true) = (old.state, cookie.is_some()) {
+                    kept = (st.dh.group() == group).then_some((st.dh, st.ni));
+                }
+            }
+            self.sas.retain(|x| !mine(x));
         }
         if self.sas.len() >= MAX_IKE_SAS {
             debug!("too many IKE SAs; not starting another");
             return;
         }
         let spi_i = spi.unwrap_or_else(|| self.new_ike_spi());
-        let ni = self.nonce();
-        let dh = self.dh(group);
+        let (dh, ni) = match kept {
+            Some(k) => k,
+            None => {
+                let ni = self.nonce();
+                (self.dh(group), ni)
+            }
+        };
         let local = SocketAddr::new(self.policy.local, 500);
         let offer = ike_offer(&self.policy.phase1, &[]);
         let nat = self.nat_payload_data(&spi_i, &[0; 8], local, self.peer);
@@ -419,9 +431,12 @@ impl Engine {
             .filter(|s| matches!(s.state, SaState::InitAnswered(_)))
             .count();
         if half_open >= COOKIE_THRESHOLD || self.sas.len() >= super::MAX_IKE_SAS {
-            let want = self.cookie_for(ni, remote, &h.ispi);
-            if n.cookie != Some(want.as_slice()) {
+            self.cookies.rotate(now, &mut *self.rng);
+            let ip = remote.ip().to_string();
+            let parts: [&[u8]; 3] = [ni, ip.as_bytes(), &h.ispi];
+            if !n.cookie.is_some_and(|c| self.cookies.verify(c, &parts)) {
                 self.io.stats.dropped_half_open_limit += 1;
+                let want = self.cookies.cookie(&parts);
                 return self.answer_plain(
                     h,
                     remote,
@@ -429,6 +444,10 @@ impl Engine {
                     &[&notify(NotifyType::COOKIE, &want)],
                 );
             }
+        }
+        if !self.new_sa_rate.allow(now) {
+            self.io.stats.dropped_rate_limit += 1;
+            return;
         }
         let Some((answer, choice)) = choose_ike(sa_p, &self.policy.phase1, Some(ke.group)) else {
             return self.refuse_sa_init(h, remote, local.port(), sa_p);
@@ -589,15 +608,6 @@ impl Engine {
         if let Ok(m) = plain(&header, payloads) {
             self.io.send(port, remote, m);
         }
-    }
-
-    /// The COOKIE we expect from this initiator (§2.6): a hash over a secret, its nonce,
-    /// address and SPI; stateless.
-    fn cookie_for(&self, ni: &[u8], remote: SocketAddr, spi_i: &[u8; 8]) -> Vec<u8> {
-        let ip = remote.ip().to_string();
-        HashAlg::Sha256
-            .prf(&self.cookie_secret, &[ni, ip.as_bytes(), spi_i])
-            .to_vec()
     }
 }
 
