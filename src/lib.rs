@@ -20,4 +20,5 @@ pub mod esp;
 pub mod ike;
 pub mod io;
 pub mod keys;
+pub mod ra;
 pub mod wire;
