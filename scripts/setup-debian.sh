@@ -7,7 +7,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
-      libstrongswan-standard-plugins mmdebstrap)
+      libstrongswan-standard-plugins mmdebstrap freeradius)
+# freeradius: the RADIUS server tests/e2e_radius.rs runs in a namespace (its own config dir;
+# the packaged service is not used).
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
 # The browser test drives Debian's chromium with playwright-core from the npm registry; any

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod charon;
+pub mod freeradius;
 pub mod ikegate;
 pub mod nat;
 pub mod netns;
