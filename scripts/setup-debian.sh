@@ -27,6 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The tests start their own FreeRADIUS; the packaged service need not listen on the host.
+if command -v systemctl >/dev/null && systemctl is-enabled freeradius >/dev/null 2>&1; then
+    systemctl disable --now freeradius >/dev/null 2>&1 || true
+fi
 # strongSwan 6.1 (IKEv2 only, raw ESP in kernel-libipsec) from Debian sid, in a chroot the
 # harness runs as its second strongSwan (tests/common/charon: Strongswan::Sid61).
 "$(dirname "$0")/strongswan-sid.sh"

@@ -471,10 +471,11 @@ impl Client {
             .attributes()
             .filter(|a| a.kind == AttributeType::VENDOR_SPECIFIC)
         {
-            let Some((VENDOR_MICROSOFT, subs)) = vendor_attributes(a.value) else {
+            let Some(vsa) = vendor_attributes(a.value).filter(|v| v.vendor == VENDOR_MICROSOFT)
+            else {
                 continue;
             };
-            for (t, v) in subs {
+            for (t, v) in vsa.attributes {
                 let key = || decrypt_mppe_key(v, request_authenticator, &self.config.secret);
                 match MsAttributeType(t) {
                     MsAttributeType::MS_MPPE_SEND_KEY => send = key(),

@@ -192,9 +192,17 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
-/// The sub-attributes of a Vendor-Specific value (RFC 2865 §5.26 recommended format):
-/// `(vendor id, [(vendor type, value)])`, or `None` when the value does not follow it.
-pub fn vendor_attributes(value: &[u8]) -> Option<(u32, Vec<(u8, &[u8])>)> {
+/// A Vendor-Specific value in the format RFC 2865 §5.26 recommends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorAttributes<'a> {
+    pub vendor: u32,
+    /// `(vendor type, value)` in order.
+    pub attributes: Vec<(u8, &'a [u8])>,
+}
+
+/// The sub-attributes of a Vendor-Specific value, or `None` when it does not follow the
+/// recommended format.
+pub fn vendor_attributes(value: &[u8]) -> Option<VendorAttributes<'_>> {
     let id = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
     let mut rest = value.get(4..)?;
     let mut out = Vec::new();
@@ -206,7 +214,10 @@ pub fn vendor_attributes(value: &[u8]) -> Option<(u32, Vec<(u8, &[u8])>)> {
         out.push((t, rest.get(2..len)?));
         rest = rest.get(len..)?;
     }
-    Some((id, out))
+    Some(VendorAttributes {
+        vendor: id,
+        attributes: out,
+    })
 }
 
 /// A packet being built: header fields and encoded attributes.
@@ -292,9 +303,9 @@ mod tests {
         assert_eq!(p.authenticator(), [0xaa; 16]);
         assert_eq!(p.first(AttributeType::USER_NAME), Some(&b"alice"[..]));
         let vsa = p.first(AttributeType::VENDOR_SPECIFIC).unwrap();
-        let (id, subs) = vendor_attributes(vsa).unwrap();
-        assert_eq!(id, VENDOR_MICROSOFT);
-        assert_eq!(subs, vec![(16u8, &[1u8, 2, 3][..])]);
+        let v = vendor_attributes(vsa).unwrap();
+        assert_eq!(v.vendor, VENDOR_MICROSOFT);
+        assert_eq!(v.attributes, vec![(16u8, &[1u8, 2, 3][..])]);
     }
 
     #[test]
