@@ -159,20 +159,19 @@ fn challenge(r: EapRound) -> (Vec<u8>, Option<State>) {
     }
 }
 
+/// The EAP-Response/Identity round; the server (default_eap_type = md5) asks for EAP-MD5.
+async fn identity(c: &RadiusClient, fr: &FreeRadius, user: &str) -> (Vec<u8>, Option<State>) {
+    let id = eap_response(0, TYPE_IDENTITY, user.as_bytes());
+    let (req, state) = challenge(round(c, fr, user, None, &id).await);
+    let (_, kind, _) = eap_request(&req);
+    assert_eq!(kind, TYPE_MD5, "the server's default method is MD5");
+    (req, state)
+}
+
 /// EAP-MD5 (RFC 3748 §5.4): the answer is MD5(identifier | password | challenge).
 async fn eap_md5(c: &RadiusClient, fr: &FreeRadius, user: &str, password: &str) -> EapRound {
-    let (req, state) = challenge(
-        round(
-            c,
-            fr,
-            user,
-            None,
-            &eap_response(0, TYPE_IDENTITY, user.as_bytes()),
-        )
-        .await,
-    );
-    let (id, kind, data) = eap_request(&req);
-    assert_eq!(kind, TYPE_MD5, "the server's default method is MD5");
+    let (req, state) = identity(c, fr, user).await;
+    let (id, _, data) = eap_request(&req);
     let size = usize::from(data[0]);
     let chal = &data[1..1 + size];
     let digest = Md5::new()
@@ -228,18 +227,8 @@ async fn eap_mschapv2(
     user: &str,
     password: &str,
 ) -> (EapRound, Vec<u8>) {
-    let (req, state) = challenge(
-        round(
-            c,
-            fr,
-            user,
-            None,
-            &eap_response(0, TYPE_IDENTITY, user.as_bytes()),
-        )
-        .await,
-    );
-    let (id, kind, _) = eap_request(&req);
-    assert_eq!(kind, TYPE_MD5);
+    let (req, state) = identity(c, fr, user).await;
+    let (id, _, _) = eap_request(&req);
     let (req, state) = challenge(
         round(
             c,

@@ -75,12 +75,12 @@ pub fn fix_up(data: &[u8], request: &[u8], secret: &SecretBytes) -> Option<Vec<u
     Some(out)
 }
 
-/// One server answer against a client with a PAP and an EAP request outstanding.
-pub fn radius_response(data: &[u8]) {
+/// A client with a PAP and an EAP request outstanding (deterministic: `SeededRandom(7)`), and
+/// the EAP request's datagram.
+fn outstanding(now: Instant) -> (Client, Vec<u8>) {
     let secret = SecretBytes::from(SECRET);
-    let mut client = Client::new(ClientConfig::new("192.0.2.1:1812", secret.clone()));
+    let mut client = Client::new(ClientConfig::new("192.0.2.1:1812", secret));
     let mut rng = SeededRandom::new(7);
-    let now = Instant::now();
     let pap = AccessRequest {
         user: "alice".into(),
         credential: Credential::Password(SecretBytes::from("pw")),
@@ -100,6 +100,14 @@ pub fn radius_response(data: &[u8]) {
     let Ok((_, eap_request)) = client.start(now, &eap, &mut rng) else {
         panic!("an EAP request encodes");
     };
+    (client, eap_request)
+}
+
+/// One server answer against a client with a PAP and an EAP request outstanding.
+pub fn radius_response(data: &[u8]) {
+    let secret = SecretBytes::from(SECRET);
+    let now = Instant::now();
+    let (mut client, eap_request) = outstanding(now);
     let _ = client.handle_datagram(data);
     if let Some(fixed) = fix_up(data, &eap_request, &secret) {
         if let Ok((_, Ok(reply))) = client.handle_datagram(&fixed) {
@@ -144,6 +152,60 @@ mod tests {
         }
         files.sort();
         files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    }
+
+    fn decode_seed(name: &str) -> Reply {
+        let path = format!(
+            "{}/fuzz/seeds/radius_response/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let seed = std::fs::read(path).expect("seed");
+        let (mut client, req) = outstanding(Instant::now());
+        let fixed = fix_up(&seed, &req, &SecretBytes::from(SECRET)).expect("fix-up");
+        match client.handle_datagram(&fixed) {
+            Ok((_, Ok(reply))) => reply,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    /// The committed seeds reach the decoding behind the authenticator checks: MPPE keys
+    /// encrypted for the harness's (deterministic) EAP request, fragmented EAP, State.
+    #[test]
+    fn seeds_reach_the_attribute_decoding() {
+        let Reply::Accept(a) = decode_seed("accept-mppe-keys") else {
+            panic!("not an Accept");
+        };
+        let msk = a.msk.expect("the seed's MPPE keys decrypt");
+        assert_eq!(msk.expose(), &[[0x22u8; 16], [0x11; 16]].concat()[..]);
+        let Reply::Challenge(c) = decode_seed("challenge-eap-fragments") else {
+            panic!("not a Challenge");
+        };
+        assert_eq!(c.eap.map(|e| e.len()), Some(300));
+        assert!(c.state.is_some());
+        let Reply::Reject(r) = decode_seed("reject-reply-message") else {
+            panic!("not a Reject");
+        };
+        assert_eq!(r.reply_message.as_deref(), Some("Bad password"));
+    }
+
+    /// Prints the accept seed (run by hand when the harness's requests change).
+    #[test]
+    #[ignore]
+    fn print_accept_seed() {
+        use super::super::crypto::encrypt_mppe_key;
+        use super::super::eap::push_eap_message;
+        use super::super::wire::VENDOR_MICROSOFT;
+        let secret = SecretBytes::from(SECRET);
+        let (_, req) = outstanding(Instant::now());
+        let a = answer(&req, Code::ACCESS_ACCEPT, true, &secret, |b, ra| {
+            push_eap_message(b, &[3, 1, 0, 4]).unwrap();
+            let send = encrypt_mppe_key(&[0x11; 16], [0x80, 1], ra, &secret);
+            let recv = encrypt_mppe_key(&[0x22; 16], [0x80, 2], ra, &secret);
+            b.push_vendor(VENDOR_MICROSOFT, 16, &send).unwrap();
+            b.push_vendor(VENDOR_MICROSOFT, 17, &recv).unwrap();
+            b.push(AttributeType::REPLY_MESSAGE, b"Welcome").unwrap();
+        });
+        println!("{}", hex::encode(a));
     }
 
     #[test]
