@@ -113,7 +113,8 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RadiusError {
     #[error(
-        "RADIUS server {server} did not answer {attempts} Access-Requests over {waited:?}{hint}"
+        "RADIUS server {server} did not answer {attempts} Access-Requests over {secs:.1} s{hint}",
+        secs = .waited.as_secs_f64()
     )]
     Timeout {
         server: String,

@@ -145,7 +145,7 @@ fn forged_answers_are_dropped_and_named_at_timeout() {
     let e = r.unwrap_err().to_string();
     assert!(e.contains("radius.example:1812"), "{e}");
     assert!(
-        e.contains("did not answer 4 Access-Requests over 9s"),
+        e.contains("did not answer 4 Access-Requests over 9.0 s"),
         "{e}"
     );
     assert!(

@@ -242,3 +242,45 @@ fn finish(
         let _ = w.send(result);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ra::radius::fuzzing::answer;
+    use crate::ra::radius::wire::{AttributeType, Code};
+    use std::time::Duration;
+
+    /// Over loopback: the server ignores the first transmission, the retransmission (the same
+    /// datagram) is answered, and the answer reaches the caller.
+    #[tokio::test]
+    async fn pap_over_loopback_after_a_retransmission() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let secret = SecretBytes::from("loopback-secret");
+        let mut config = ClientConfig::new(addr.to_string(), secret.clone());
+        config.initial_timeout = Duration::from_millis(50);
+        let client = RadiusClient::connect(config, addr).await.unwrap();
+        let srv = tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            let (n, _) = server.recv_from(&mut buf).await.unwrap();
+            let first = buf[..n].to_vec();
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &first[..], "the retransmission differs");
+            let a = answer(&first, Code::ACCESS_ACCEPT, true, &secret, |b, _| {
+                b.push(AttributeType::REPLY_MESSAGE, b"hi").unwrap();
+            });
+            server.send_to(&a, from).await.unwrap();
+        });
+        let r = client
+            .authenticate_pap("alice", &SecretBytes::from("pw"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            PapOutcome::Accept {
+                reply_message: Some("hi".into())
+            }
+        );
+        srv.await.unwrap();
+    }
+}
