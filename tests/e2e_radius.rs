@@ -248,7 +248,7 @@ async fn eap_mschapv2(
     let peer_challenge = [0x5au8; 16];
     let nt_hash = mschapv2::nt_password_hash(password);
     let nt_response =
-        mschapv2::generate_nt_response(&auth_challenge, &peer_challenge, user.as_bytes(), &nt_hash);
+        mschapv2::nt_response(&auth_challenge, &peer_challenge, user.as_bytes(), &nt_hash);
     let ms_len = (4 + 1 + 49 + user.len()) as u16;
     let mut resp = vec![2, ms_id];
     resp.extend_from_slice(&ms_len.to_be_bytes());
@@ -278,7 +278,7 @@ async fn eap_mschapv2(
         "MS-CHAPv2 Success request"
     );
     let message = String::from_utf8_lossy(&data[4..]).into_owned();
-    let expected = mschapv2::generate_authenticator_response(
+    let expected = mschapv2::authenticator_response(
         &nt_hash,
         &nt_response,
         &peer_challenge,

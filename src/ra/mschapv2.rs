@@ -71,7 +71,7 @@ pub fn challenge_response(challenge: &[u8; 8], nt_hash: &[u8; 16]) -> [u8; 24] {
 }
 
 /// The peer's NT-Response (`GenerateNTResponse`, RFC 2759 §8.1), from the NT hash.
-pub fn generate_nt_response(
+pub fn nt_response(
     authenticator_challenge: &[u8; 16],
     peer_challenge: &[u8; 16],
     user: &[u8],
@@ -86,7 +86,7 @@ const MAGIC2: &[u8] = b"Pad to make it do more than one iteration";
 
 /// The authenticator's proof, `S=` and 40 upper-case hex digits
 /// (`GenerateAuthenticatorResponse`, RFC 2759 §8.7).
-pub fn generate_authenticator_response(
+pub fn authenticator_response(
     nt_hash: &[u8; 16],
     nt_response: &[u8; 24],
     peer_challenge: &[u8; 16],
@@ -182,13 +182,13 @@ mod tests {
             challenge_hash(&peer_challenge, &auth_challenge, b"User"),
             h::<8>("D02E4386BCE91226")
         );
-        let nt_response = generate_nt_response(&auth_challenge, &peer_challenge, b"User", &nt_hash);
+        let nt_response = nt_response(&auth_challenge, &peer_challenge, b"User", &nt_hash);
         assert_eq!(
             nt_response,
             h::<24>("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF")
         );
         assert_eq!(
-            generate_authenticator_response(
+            authenticator_response(
                 &nt_hash,
                 &nt_response,
                 &peer_challenge,
