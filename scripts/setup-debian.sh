@@ -8,9 +8,11 @@ fi
 pkgs=(iproute2 iputils-ping iperf3 tcpdump tshark nftables python3 openssl chromium fonts-dejavu-core
       strongswan-charon strongswan-swanctl libcharon-extra-plugins
       libstrongswan-standard-plugins libcharon-extauth-plugins vpnc mmdebstrap
-      curl libcap2-bin python3-venv systemd util-linux)
+      curl libcap2-bin python3-venv systemd util-linux freeradius)
 # curl, libcap2-bin (setcap), util-linux (setpriv, unshare), python3-venv and systemd
 # (systemd-analyze): the least-privilege, packaging and API-fuzzing checks.
+# freeradius: the RADIUS server tests/e2e_radius.rs runs in a namespace (its own config dir;
+# the packaged service is not used).
 # libstrongswan-standard-plugins brings charon's openssl and gcm plugins: without them
 # kernel-libipsec cannot create 3DES or AES-GCM SAs (it is only a Recommends of libstrongswan).
 # libcharon-extauth-plugins: xauth-generic, eap-md5 and eap-mschapv2 for the remote-access tests;
@@ -29,6 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The tests start their own FreeRADIUS; the packaged service need not listen on the host.
+if command -v systemctl >/dev/null && systemctl is-enabled freeradius >/dev/null 2>&1; then
+    systemctl disable --now freeradius >/dev/null 2>&1 || true
 fi
 # strongSwan 6.1 (IKEv2 only, raw ESP in kernel-libipsec) from Debian sid, in a chroot the
 # harness runs as its second strongSwan (tests/common/charon: Strongswan::Sid61).

@@ -6,12 +6,16 @@
 //! - [`routes`]: the data plane's per-client table, indexed by pool offset;
 //! - [`directory`]: the [`directory::Directory`] trait user lookups go through, and
 //!   [`directory::LoginFailure`], why a login failed in words;
-//! - [`users_file`]: the users file (`ikegate users add/remove`), one directory.
+//! - [`users_file`]: the users file (`ikegate users add/remove`), one directory;
+//! - [`radius`]: RADIUS (RFC 2865/3579/2548) as the directory behind XAUTH and EAP;
+//! - [`throttle`]: the slowing-down of repeated login failures per user and per source.
 
 pub mod directory;
 pub mod pool;
+pub mod radius;
 pub mod registry;
 pub mod routes;
+pub mod throttle;
 pub mod users_file;
 
 pub use directory::{Directory, LoginFailure};

@@ -36,6 +36,8 @@ macro_rules! open_enum {
         }
     };
 }
+/// Also for the registries outside `wire` (RADIUS in `ra::radius`).
+pub(crate) use open_enum;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -12,6 +12,7 @@
 
 pub mod browser;
 pub mod charon;
+pub mod freeradius;
 pub mod ikegate;
 pub mod nat;
 pub mod netns;
