@@ -10,7 +10,7 @@ mod common;
 
 use common::freeradius::{self, FreeRadius, User};
 use common::netns::require_root;
-use ikegate::ra::mschapv2;
+use ikegate::ike::auth::eap::mschapv2;
 use ikegate::ra::radius::client::{AccessRequest, Client, Credential, DropReason};
 use ikegate::ra::radius::{ClientConfig, EapRound, PapOutcome, RadiusClient, SecretBytes, State};
 use ikegate::ra::throttle::{FailureReason, Throttle};
