@@ -153,11 +153,6 @@ impl Gateway {
         self.proc_.as_mut().is_some_and(|p| p.try_wait().is_none())
     }
 
-    /// The gateway's process ID (`ip netns exec` execs it in place).
-    pub fn pid(&self) -> Option<u32> {
-        self.proc_.as_ref().map(|p| p.pid())
-    }
-
     /// Label given at start.
     pub fn label(&self) -> &str {
         &self.label
