@@ -71,7 +71,7 @@ mod tests {
         match b[0] % 5 {
             0 => {
                 if let Some(x) = out.get_mut(i) {
-                    *x = b"{}=:#\"\\\n.-,[]/ 0"[usize::from(b[2]) % 17];
+                    *x = b"{}=:#\"\\\n.-,[]/ 0"[usize::from(b[2]) % 16];
                 }
             }
             1 => out.truncate(i),

@@ -17,6 +17,8 @@ pub mod seil;
 mod seil_policy;
 pub mod swanctl;
 mod swanctl_conn;
+#[cfg(test)]
+mod tests;
 
 pub use draft::{Dest, Dpd, Draft, Identity, Note, Phase1, Phase2, Route, Tunnel};
 pub use emit::emit;
