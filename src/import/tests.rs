@@ -9,7 +9,7 @@ use crate::config::{parse, Config, Keying};
 use crate::crypto::dh::DhGroup;
 use crate::crypto::{EncAlg, IntegAlg};
 use crate::ike::policy::IkeVersion;
-use crate::ike::{IkePolicy, Identity};
+use crate::ike::{Identity, IkePolicy};
 
 fn data(name: &str) -> String {
     let p = format!("{}/tests/data/import/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -57,8 +57,14 @@ fn seed003_seil_minimal() {
     // SEIL's defaults stay ours: six phase-1 transforms, modp1536.
     assert_eq!(p.phase1.dh_group, DhGroup::Modp1536);
     assert_eq!(p.phase1.encryption.len() * p.phase1.hash.len(), 6);
-    assert!(yaml.contains("line 5: interface.ge0.ipv4.address: not carried"), "{yaml}");
-    assert!(yaml.contains("line 6: interface.ge1.ipv4.address: not carried"), "{yaml}");
+    assert!(
+        yaml.contains("line 5: interface.ge0.ipv4.address: not carried"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("line 6: interface.ge1.ipv4.address: not carried"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -93,14 +99,24 @@ fn seed003_seil_phase2_hmac_md5_and_lifetimes() {
     let p = ike(&c, "ipsec0");
     assert_eq!(p.exchange_mode, crate::ike::ExchangeMode::Aggressive);
     assert_eq!(p.peer_id, Some(Identity::Fqdn("peer.example".into())));
-    assert_eq!(p.phase2.encryption, [EncAlg::Aes256Cbc, EncAlg::Aes128Cbc], "index order");
+    assert_eq!(
+        p.phase2.encryption,
+        [EncAlg::Aes256Cbc, EncAlg::Aes128Cbc],
+        "index order"
+    );
     assert_eq!(p.phase2.authentication, [IntegAlg::HmacMd5_96]);
     assert_eq!(p.phase2.lifetime_secs, 60);
     assert_eq!(p.phase2.lifetime_bytes, 1 << 20);
     assert_eq!(p.phase1.lifetime_secs, 60);
     assert_eq!(p.phase1.encryption.len(), 1, "des is not carried, 3des is");
-    assert!(yaml.contains("line 12: phase1 encryption algorithm des: not carried"), "{yaml}");
-    assert!(yaml.contains("line 15: interface.ipsec0.unknown-thing: not carried"), "{yaml}");
+    assert!(
+        yaml.contains("line 12: phase1 encryption algorithm des: not carried"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("line 15: interface.ipsec0.unknown-thing: not carried"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -115,7 +131,10 @@ fn seil_policy_based_tables() {
     assert_eq!(p.phase2.pfs_group, Some(DhGroup::Modp1024));
     assert_eq!(p.phase2.lifetime_secs, 3600);
     assert_eq!(proxy(p), ["192.168.10.0/24 192.168.20.0/24"]);
-    assert!(yaml.contains("ipsec.security-policy.sp2: not carried"), "{yaml}");
+    assert!(
+        yaml.contains("ipsec.security-policy.sp2: not carried"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -139,18 +158,29 @@ fn seed003_strongswan_side() {
 #[test]
 fn swanctl_branch_offices() {
     let (yaml, c) = round_trip(Format::Swanctl, &data("branch-offices.swanctl.conf"));
-    assert_eq!(c.interfaces.len(), 2, "nagoya (certificates, DNS name) is left out");
+    assert_eq!(
+        c.interfaces.len(),
+        2,
+        "nagoya (certificates, DNS name) is left out"
+    );
     let osaka = ike(&c, "ipsec0");
     assert_eq!(osaka.version, IkeVersion::V2);
     assert_eq!(osaka.my_id, Some(Identity::Fqdn("hub.example.net".into())));
     assert_eq!(osaka.psk.as_slice(), b"correct horse battery staple");
     assert_eq!(osaka.phase1.lifetime_secs, 4 * 3600);
     assert_eq!(osaka.phase1.dh_groups, [DhGroup::Ecp384, DhGroup::Modp2048]);
-    assert_eq!(osaka.phase2.encryption, [EncAlg::Aes256Gcm16, EncAlg::Aes128Gcm16]);
+    assert_eq!(
+        osaka.phase2.encryption,
+        [EncAlg::Aes256Gcm16, EncAlg::Aes128Gcm16]
+    );
     assert_eq!(osaka.phase2.lifetime_secs, 66 * 60);
     assert_eq!(osaka.dpd.map(|d| d.interval.as_secs()), Some(30));
     let legacy = ike(&c, "ipsec2");
-    assert_eq!(legacy.psk.as_slice(), b"legacy-key", "0x… hex secret decoded");
+    assert_eq!(
+        legacy.psk.as_slice(),
+        b"legacy-key",
+        "0x… hex secret decoded"
+    );
     assert_eq!(legacy.dpd.map(|d| d.retries), Some(6));
     assert_eq!(legacy.phase2.pfs_group, Some(DhGroup::Modp1024));
     for needle in [
@@ -164,13 +194,20 @@ fn swanctl_branch_offices() {
     ] {
         assert!(yaml.contains(needle), "{needle}\n{yaml}");
     }
-    assert!(!yaml.contains("Ar3etTnp"), "an EAP secret never reaches the output");
+    assert!(
+        !yaml.contains("Ar3etTnp"),
+        "an EAP secret never reaches the output"
+    );
 }
 
 #[test]
 fn errors_carry_line_numbers() {
-    let e = import(Format::Seil, "# c\ninterface.ipsec0.ipv4.source: 10.0.0.1\nno colon here\n", "t")
-        .unwrap_err();
+    let e = import(
+        Format::Seil,
+        "# c\ninterface.ipsec0.ipv4.source: 10.0.0.1\nno colon here\n",
+        "t",
+    )
+    .unwrap_err();
     assert_eq!(e.line, 3, "{e}");
     let e = import(
         Format::Seil,
@@ -180,8 +217,17 @@ fn errors_carry_line_numbers() {
     .unwrap_err();
     assert_eq!(e.line, 2);
     assert!(e.message.contains("first on line 1"), "{e}");
-    let e = import(Format::Seil, "interface.ipsec0.ipv4.source: gw.example\n", "t").unwrap_err();
-    assert!(e.to_string().starts_with("line 1: interface.ipsec0.ipv4.source"), "{e}");
+    let e = import(
+        Format::Seil,
+        "interface.ipsec0.ipv4.source: gw.example\n",
+        "t",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("line 1: interface.ipsec0.ipv4.source"),
+        "{e}"
+    );
     let e = import(
         Format::Swanctl,
         "connections {\n gw {\n  version = 3\n }\n}\n",
@@ -216,7 +262,11 @@ fn values_cannot_inject_keys_or_leave_comments() {
     let (yaml, c) = round_trip(Format::Swanctl, swan);
     assert!(c.admin.is_none(), "{yaml}");
     assert_eq!(ike(&c, "ipsec0").psk.as_slice(), b"s3cr\"et");
-    assert_eq!(yaml.matches("s3cr").count(), 1, "the key is written once, not in a comment");
+    assert_eq!(
+        yaml.matches("s3cr").count(),
+        1,
+        "the key is written once, not in a comment"
+    );
 }
 
 #[test]
