@@ -96,6 +96,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/index.html", get(index))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
+        .route("/graph.js", get(|| async { static_file(JS, GRAPH_JS) }))
+        .route(
+            "/proposal-form.js",
+            get(|| async { static_file(JS, PROPOSAL_FORM_JS) }),
+        )
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .with_state(app)
@@ -611,6 +616,10 @@ async fn healthz() -> Json<model::Health> {
 const INDEX: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 const STYLE: &str = include_str!("../../web/style.css");
+/// The panel's throughput graph and proposal form editor (`web/`, loaded by index.html).
+const GRAPH_JS: &str = include_str!("../../web/graph.js");
+const PROPOSAL_FORM_JS: &str = include_str!("../../web/proposal-form.js");
+const JS: &str = "text/javascript; charset=utf-8";
 
 fn static_file(ct: &'static str, body: &'static str) -> Response {
     (
