@@ -270,9 +270,7 @@ fn statement<'a>(s: &'a str, no: usize, stack: &mut Vec<Section>) -> Result<&'a 
         }
         return Ok(rest);
     }
-    let end = s
-        .find(|c: char| c == '=' || c == '{' || c == '}' || c == '#')
-        .unwrap_or(s.len());
+    let end = s.find(['=', '{', '}', '#']).unwrap_or(s.len());
     let name = s[..end].trim();
     let after = &s[end..];
     if name.starts_with("include ") || name == "include" {

@@ -162,11 +162,7 @@ fn conn_value(t: &mut Tunnel, key: &str, v: &str, line: usize) -> Result<(), Imp
                 "carried as dpd retries (the timeout divided by the DPD interval)",
             ));
         }
-        "encap" => {
-            if yes(v) {
-                t.nat_traversal = Some("force");
-            }
-        }
+        "encap" if yes(v) => t.nat_traversal = Some("force"),
         "fragmentation" => {
             t.fragmentation = Some(v != "no");
             if v == "force" || v == "accept" {
@@ -177,11 +173,7 @@ fn conn_value(t: &mut Tunnel, key: &str, v: &str, line: usize) -> Result<(), Imp
                 ));
             }
         }
-        "aggressive" => {
-            if yes(v) {
-                t.exchange_mode = Some("aggressive");
-            }
-        }
+        "aggressive" if yes(v) => t.exchange_mode = Some("aggressive"),
         _ => {}
     }
     Ok(())
@@ -295,10 +287,10 @@ fn identity(v: &str) -> Option<Identity> {
             })
             .collect();
         let text = bytes.and_then(|b| String::from_utf8(b).ok())?;
-        return (!text.chars().any(char::is_control)).then(|| Identity {
-            kind: "key-id",
-            value: text,
-        });
+        if text.chars().any(char::is_control) {
+            return None;
+        }
+        return id("key-id", &text);
     }
     if let Some(f) = v.strip_prefix("@@") {
         return id("user-fqdn", f);
