@@ -283,7 +283,16 @@ fn statement<'a>(s: &'a str, no: usize, stack: &mut Vec<Section>) -> Result<&'a 
         }
         return Ok(after);
     }
-    let name = name.split(':').next().unwrap_or(name).trim();
+    if name.contains(':') {
+        return Err(ImportError::at(
+            no,
+            format!(
+                "\"{}\": sections that inherit another (`name : template`) are not read; write \
+                 the template's settings into the section",
+                shown(name)
+            ),
+        ));
+    }
     if name.is_empty()
         || !name
             .chars()
@@ -384,6 +393,8 @@ mod tests {
         let e = parse("a {\n  b = \"open\n}\n").unwrap_err();
         assert_eq!(e.line, 2);
         let e = parse("a {\n  what is this\n}\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse("connections {\n  gw : base {\n  }\n}\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         let deep = "a {\n".repeat(40);
         assert!(parse(&deep).is_err());
