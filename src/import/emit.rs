@@ -65,8 +65,21 @@ fn comment_text(s: &str) -> String {
 }
 
 /// A YAML scalar for a string from the source file.
+/// Every control character (DEL too, which JSON leaves raw and YAML refuses) is escaped.
 fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || c == '\u{feff}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn list(v: &[&str]) -> String {
