@@ -8,6 +8,7 @@
 //! - [`config`]: YAML configuration into validated types, with errors naming the key.
 //! - [`io`]: the thin OS layer: TUN devices, UDP/raw sockets, netlink routes, namespaces.
 //! - [`daemon`]: per-tunnel tasks tying the engine, the data plane and the OS together.
+//! - [`import`]: SEIL and swanctl.conf configurations into ours (`ikegate import`).
 //!
 //! Everything except [`io`] is free of `unsafe`.
 #![deny(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod esp;
 pub mod ike;
+pub mod import;
 pub mod io;
 pub mod keys;
 pub mod ra;

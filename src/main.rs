@@ -90,6 +90,18 @@ enum Command {
         #[command(flatten)]
         admin: ops::AdminArgs,
     },
+    /// Convert a SEIL or strongSwan (swanctl.conf) configuration into ikegate's YAML, with a
+    /// comment for every setting that cannot be carried.
+    Import {
+        /// What FILE holds.
+        #[arg(value_enum)]
+        format: ImportFormat,
+        /// The configuration to read.
+        file: PathBuf,
+        /// Write the YAML to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Build two network namespaces, run two gateways, ping across the tunnel (needs root).
     Demo {
         /// Exit after the pings instead of waiting for Ctrl-C.
@@ -120,6 +132,86 @@ enum SaCommand {
 enum KeyFormat {
     /// Wireshark's `esp_sa` table lines.
     WiresharkEsp,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImportFormat {
+    /// SEIL `key: value` lines (`interface.ipsecN.*`, `route.ipv4.N.*`, `ike.peer.*` …).
+    Seil,
+    /// strongSwan swanctl.conf (`connections` and `secrets`).
+    Swanctl,
+}
+
+/// `ikegate import`: reads, converts, checks the result like `ikegate check`, writes it.
+fn import(
+    format: ImportFormat,
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    use ikegate::import::Format;
+    let format = match format {
+        ImportFormat::Seil => Format::Seil,
+        ImportFormat::Swanctl => Format::Swanctl,
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let yaml = match ikegate::import::import(format, &text, &file.display().to_string()) {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let base = output
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    if let Err(errs) = ikegate::config::parse(&yaml, &base) {
+        eprintln!(
+            "{}: the imported configuration does not pass `ikegate check` ({} error(s)); please \
+             report this with the file:",
+            file.display(),
+            errs.len()
+        );
+        for e in &errs {
+            eprintln!("  {e}");
+        }
+        return ExitCode::from(1);
+    }
+    match output {
+        Some(o) => match write_private(o, &yaml) {
+            Ok(()) => {
+                eprintln!("wrote {}", o.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", o.display());
+                ExitCode::from(1)
+            }
+        },
+        None => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Writes a file that holds pre-shared keys: mode 0600 from the start.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 fn load(config: &std::path::Path) -> Result<ikegate::config::Config, ExitCode> {
@@ -204,6 +296,11 @@ fn main() -> ExitCode {
         Command::Events { admin } => runtime().block_on(ops::events(&admin)),
         Command::Transcript { name, admin } => runtime().block_on(ops::transcript(&name, &admin)),
         Command::Users { action } => users::run(action),
+        Command::Import {
+            format,
+            file,
+            output,
+        } => import(format, &file, output.as_deref()),
         Command::Demo { once, ike } => {
             init_logging();
             runtime().block_on(demo::run(once, ike))

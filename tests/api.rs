@@ -961,3 +961,61 @@ async fn non_loopback_listen_gets_tls_next_to_the_token() {
     srv.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The panel's form editor: GET lists the names each proposal key accepts, and a refused PUT
+/// names each error's key in `fields` (so the message goes next to that field).
+#[tokio::test]
+async fn proposal_choices_and_field_errors() {
+    let s = server(false).await;
+    let (c, v) = s
+        .json("GET", "/api/v1/tunnels/ipsec0/proposals", None)
+        .await;
+    assert_eq!(c, 200);
+    let ch = &v["choices"];
+    assert_eq!(
+        ch["phase1-encryption"],
+        serde_json::json!(["aes128", "aes192", "aes256", "3des"]),
+        "{ch}"
+    );
+    assert!(ch["dh-group"]
+        .as_array()
+        .unwrap()
+        .contains(&"modp1536".into()));
+    assert_eq!(
+        ch["phase1-prf"],
+        serde_json::json!([]),
+        "IKEv1: the PRF is the hash"
+    );
+    assert_eq!(ch["pfs-group"][0], "none");
+    assert!(ch["phase2-authentication"]
+        .as_array()
+        .unwrap()
+        .contains(&"hmac-sha256".into()));
+    let (c, v) = s
+        .json(
+            "PUT",
+            "/api/v1/tunnels/ipsec0/proposals",
+            Some(r#"{"phase1": {"encryption": ["aes256", "aes999"], "lifetime": 5}}"#),
+        )
+        .await;
+    assert_error(c, &v, 400, "invalid");
+    let keys: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["phase1.lifetime", "phase1.encryption[1]"], "{v}");
+    assert!(
+        v["fields"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("aes999"),
+        "{v}"
+    );
+    let (_, v) = s.json("GET", "/api/v1/tunnels/nope", None).await;
+    assert!(
+        v.get("fields").is_none(),
+        "only validation errors carry fields: {v}"
+    );
+}

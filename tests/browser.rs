@@ -131,3 +131,131 @@ fn panel_shows_the_tunnel_up_and_rekeys_it() {
         .contains("Rekey requested through the admin API"));
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// The throughput graph and the proposal form editor (web/graph.js, web/proposal-form.js) in
+/// headless Chromium against a live IKEv1 pair with traffic flowing: the graph gets samples
+/// (screenshot `target/test-artifacts/panel-graph.png`), an invalid form edit (two DH groups on
+/// IKEv1) shows the API's error next to that field (screenshot `panel-form.png`), and a valid
+/// one (reordered encryption, new phase-2 lifetime) is what the API then holds.
+#[test]
+fn panel_graph_and_proposal_form() {
+    if !require_root() {
+        return;
+    }
+    if !Path::new(CHROMIUM).exists() || !common::have_program("node") {
+        eprintln!(
+            "SKIP: the browser test needs {CHROMIUM} and node (scripts/setup-debian.sh installs them)"
+        );
+        return;
+    }
+    let driver = match driver_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIP: cannot install playwright-core from the npm registry: {e}");
+            return;
+        }
+    };
+    let pair = AdminPair::start("bg", ADMIN, "", "");
+    let (left, l, dir) = (&pair.left, &pair.left_gw, &pair.dir);
+    let up = poll_opt(Duration::from_secs(15), || {
+        l.log_text().contains("ESP SAs installed").then_some(())
+    });
+    assert!(up.is_some(), "no SA after 15 s:\n{}", l.log_text());
+    left.ping_ok("192.168.2.1", 1, || l.log_text());
+    // Traffic for the graph: 1 kB echo requests (and their replies) five times a second.
+    let _traffic = left.spawn(
+        &["ping", "-q", "-i", "0.2", "-s", "1000", "192.168.2.1"],
+        None,
+    );
+    let artifacts = target_dir().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let (graph, form) = (
+        artifacts.join("panel-graph.png"),
+        artifacts.join("panel-form.png"),
+    );
+    for f in [&graph, &form] {
+        let _ = std::fs::remove_file(f);
+    }
+    let out = left
+        .command("node")
+        .arg(driver.join("form.mjs"))
+        .current_dir(&driver)
+        .env("PANEL_URL", format!("http://{ADMIN}/"))
+        .env("PANEL_TOKEN", pair.token())
+        .env("GRAPH_SHOT", &graph)
+        .env("FORM_SHOT", &form)
+        .env("CHROMIUM", CHROMIUM)
+        .env("PROFILE_DIR", dir.join("chromium-profile"))
+        .env("HOME", dir.path())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout.lines().last().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("driver output is not JSON ({e}):\n{stdout}\n{stderr}"));
+    assert!(
+        out.status.success() && v["ok"] == true,
+        "browser: {v}\n{stderr}\ngateway log:\n{}",
+        l.log_text()
+    );
+    // The graph: rates from the counters, traffic both ways (≥ 8 kbit/s each at 5 × 1 kB/s).
+    assert!(v["graph_points"].as_u64().unwrap() >= 3, "{v}");
+    let rates = v["graph_rates"].as_array().unwrap();
+    let last = rates.last().unwrap();
+    for k in ["inBps", "outBps"] {
+        assert!(last[k].as_f64().unwrap() > 8000.0, "{k}: {v}");
+    }
+    assert!(
+        v["graph_legend"].as_str().unwrap().starts_with("in "),
+        "{v}"
+    );
+    // The form's menus come from the API, and the error sits next to its field.
+    assert_eq!(
+        v["encryption_before"],
+        serde_json::json!(["aes256", "aes128", "3des"])
+    );
+    assert_eq!(v["dh_before"], serde_json::json!(["modp1536"]));
+    assert!(
+        v["dh_menu"]
+            .as_array()
+            .unwrap()
+            .contains(&"curve25519".into()),
+        "{v}"
+    );
+    assert!(
+        v["dh_error"]
+            .as_str()
+            .unwrap()
+            .contains("IKEv1 proposes one Diffie-Hellman group"),
+        "{v}"
+    );
+    assert_eq!(v["dh_field_marked"], true);
+    assert_eq!(v["other_errors"], serde_json::json!([]), "{v}");
+    // The valid edit is what the API holds now.
+    assert_eq!(v["errors_after_fix"], "");
+    let saved = &v["saved"];
+    assert_eq!(
+        saved["phase1"]["encryption"],
+        serde_json::json!(["aes128", "aes256", "3des"]),
+        "{v}"
+    );
+    assert_eq!(saved["phase1"]["dh-group"], "modp1536");
+    assert_eq!(saved["phase2"]["lifetime-of-time"], 3600);
+    assert_eq!(
+        saved["phase2"]["encryption"],
+        serde_json::json!(["aes128-gcm", "aes256"])
+    );
+    assert_eq!(v["encryption_form_after"], saved["phase1"]["encryption"]);
+    assert_eq!(v["console_errors"], serde_json::json!([]), "{v}");
+    assert_eq!(v["refused_puts_logged"], 1, "{v}");
+    for f in [&graph, &form] {
+        let png = std::fs::read(f).expect("screenshot written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 5_000,
+            "{}",
+            f.display()
+        );
+        eprintln!("screenshot: {}", f.display());
+    }
+}

@@ -137,3 +137,38 @@ fn check_warns_about_seed_002_weak_phase2() {
         "{err}"
     );
 }
+
+/// `ikegate import`: seed 003's SEIL configuration to stdout (with the comments), to a private
+/// file with `-o` that `ikegate check` accepts, and a broken file refused with its line.
+#[test]
+fn import_writes_checked_yaml_and_refuses_with_the_line() {
+    let data = |f: &str| format!("{}/tests/data/import/{f}", env!("CARGO_MANIFEST_DIR"));
+    let (code, out, err) = cli(&["import", "seil", &data("seed003-minimal.seil")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("preshared-key: \"xeeB5gohvaYi\""), "{out}");
+    assert!(out.contains("# Not carried"), "{out}");
+    let dir = TempDir::new("cli-import");
+    let yaml = dir.join("imported.yaml");
+    let (code, _, err) = cli(&[
+        "import",
+        "swanctl",
+        &data("seed003-strongswan.swanctl.conf"),
+        "-o",
+        yaml.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&yaml).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the file holds the pre-shared key");
+    let (code, out, err) = cli(&["check", "--config", yaml.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let bad = dir.join("bad.conf");
+    std::fs::write(&bad, "connections {\n  gw {\n    version = 1\n").unwrap();
+    let (code, out, err) = cli(&["import", "swanctl", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("line 2: this section is never closed"),
+        "{err}"
+    );
+    assert!(out.is_empty());
+}

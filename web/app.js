@@ -31,7 +31,9 @@ async function api(method, path, body) {
   }
   if (!r.ok) {
     const msg = data && data.detail ? data.detail : (text || ('HTTP ' + r.status));
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.fields = data && data.fields; // validation errors by key (the form shows them in place)
+    throw err;
   }
   return data;
 }
@@ -120,6 +122,7 @@ async function list() {
   const tb = document.querySelector('#tunnels tbody');
   tb.replaceChildren();
   for (const t of ts) {
+    window.ThroughputGraph.sample(t.name, t.counters);
     const tr = el('tr');
     tr.dataset.tunnel = t.name;
     tr.addEventListener('click', () => { location.hash = '#/tunnel/' + encodeURIComponent(t.name); });
@@ -170,6 +173,8 @@ async function detail(name) {
   const nat = t.nat ? ((t.nat.detected ? 'NAT detected' : 'no NAT') + ', NAT-T ' + t.nat.nat_t + (t.nat.floated ? ', UDP 4500' : '') + ', peer seen at ' + t.nat.mapped) : '–';
   dl('d-info', [['keying', t.ike_version ? 'IKEv' + t.ike_version : t.keying], ['outer', t.local + ' ⇄ ' + t.remote], ['nat-traversal', t.nat_traversal], ['NAT', nat], ['MTU', t.mtu]]);
   const c = t.counters;
+  window.ThroughputGraph.sample(t.name, c);
+  window.ThroughputGraph.draw($('d-graph'), t.name, $('d-graph-legend'));
   const drops = Object.entries(c.rx_drops).filter(([, v]) => v > 0).map(([k, v]) => k + ' ' + v).join(', ') || 'none';
   const ctr = [['out', c.tx.packets + ' pkts, ' + bytes(c.tx.bytes)], ['in', c.rx.packets + ' pkts, ' + bytes(c.rx.bytes)],
     ['inbound drops', drops], ['out: no SA / policy', c.tx_no_sa + ' / ' + c.tx_policy], ['I/O errors', c.io_errors]];
@@ -225,7 +230,7 @@ async function loadEditors(name, force) {
   $('neg-proposals').textContent = [p.negotiated_phase1, p.negotiated_phase2].filter(Boolean).join('; ') || '–';
   $('neg-proxy').textContent = [...new Set(x.negotiated.map((n) => n.local + ' ⇄ ' + n.remote))].join(', ') || '–';
   if (force || editorsLoadedFor !== name) {
-    $('proposals').value = JSON.stringify(p.configured, null, 2);
+    window.ProposalForm.render($('proposal-form'), p.configured, p.choices);
     $('proxy-ids').value = JSON.stringify(x.configured, null, 2);
     editorsLoadedFor = name;
   }
@@ -246,15 +251,22 @@ async function action(verb) {
   } catch (e) { out.textContent = e.message; out.className = 'error'; }
 }
 
-async function save(kind, textarea, nowBox, result) {
+async function save(kind, body, nowBox, result) {
   const name = currentName();
   const out = $(result);
   const q = $(nowBox).checked ? '?rekey=now' : '';
+  const form = kind === 'proposals' ? window.ProposalForm : null;
+  if (form) form.clearErrors();
   try {
-    await api('PUT', '/api/v1/tunnels/' + encodeURIComponent(name) + '/' + kind + q, $(textarea).value);
+    await api('PUT', '/api/v1/tunnels/' + encodeURIComponent(name) + '/' + kind + q, body());
     out.textContent = 'saved'; out.className = 'ok';
     await loadEditors(name, true);
-  } catch (e) { out.textContent = e.message; out.className = 'error'; }
+  } catch (e) {
+    if (form && e.fields && e.fields.length) {
+      form.showErrors(e.fields);
+      out.textContent = 'not saved: see the fields marked in red'; out.className = 'error';
+    } else { out.textContent = e.message; out.className = 'error'; }
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -271,8 +283,9 @@ document.addEventListener('DOMContentLoaded', () => {
   $('btn-initiate').addEventListener('click', () => action('initiate'));
   $('btn-rekey').addEventListener('click', () => action('rekey'));
   $('btn-reset').addEventListener('click', () => { if (confirm('Delete every SA of this tunnel and start over?')) action('reset'); });
-  $('save-proposals').addEventListener('click', () => save('proposals', 'proposals', 'proposals-now', 'proposals-result'));
-  $('save-proxy-ids').addEventListener('click', () => save('proxy-ids', 'proxy-ids', 'proxy-now', 'proxy-result'));
+  $('save-proposals').addEventListener('click', () => save('proposals', () => JSON.stringify(window.ProposalForm.value()), 'proposals-now', 'proposals-result'));
+  $('proposal-form').addEventListener('submit', (ev) => ev.preventDefault());
+  $('save-proxy-ids').addEventListener('click', () => save('proxy-ids', () => $('proxy-ids').value, 'proxy-now', 'proxy-result'));
   window.addEventListener('hashchange', route);
   route();
 });

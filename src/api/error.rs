@@ -15,6 +15,9 @@ pub struct ApiError {
     pub error: &'static str,
     /// Plain-words detail.
     pub detail: String,
+    /// For validation errors: each error with the key it belongs to (the panel shows it next to
+    /// that field).
+    pub fields: Vec<super::model::FieldError>,
 }
 
 impl ApiError {
@@ -24,6 +27,7 @@ impl ApiError {
             status,
             error,
             detail: detail.into(),
+            fields: Vec::new(),
         }
     }
 
@@ -43,7 +47,15 @@ impl ApiError {
     /// 400 with every validation error, one `key.path: message` per line.
     pub fn invalid(errs: Vec<ConfigError>) -> ApiError {
         let detail: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid", detail.join("\n"))
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid", detail.join("\n"));
+        e.fields = errs
+            .into_iter()
+            .map(|c| super::model::FieldError {
+                key: c.path,
+                message: c.message,
+            })
+            .collect();
+        e
     }
 
     /// 400 for an unusable request (bad JSON, bad query).
@@ -85,6 +97,7 @@ impl IntoResponse for ApiError {
             axum::Json(ErrorBody {
                 error: self.error.to_string(),
                 detail: self.detail,
+                fields: self.fields,
             }),
         )
             .into_response();

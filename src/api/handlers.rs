@@ -131,6 +131,11 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| async { static_file("text/javascript; charset=utf-8", TRANSCRIPT_JS) }),
         )
         .route("/style.css", get(style_css))
+        .route("/graph.js", get(|| async { static_file(JS, GRAPH_JS) }))
+        .route(
+            "/proposal-form.js",
+            get(|| async { static_file(JS, PROPOSAL_FORM_JS) }),
+        )
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .with_state(app)
@@ -163,7 +168,7 @@ async fn not_found() -> ApiError {
     components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
         model::IkeCounters, model::Proposals, model::ProposalBlock, model::Phase1Block,
-        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::Health,
+        model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::FieldError, model::ProposalChoices, model::Health,
         super::ops::Transcript, crate::ike::transcript::Exchange, crate::ike::transcript::Message,
         crate::ike::transcript::Node, crate::ike::transcript::Direction,
         crate::daemon::events::GatewayEvent)),
@@ -282,8 +287,57 @@ fn phase1_block(p: &IkePolicy) -> model::Phase1Block {
     }
 }
 
+/// The names each proposal list accepts for the tunnel's IKE version (the configuration
+/// parser's vocabularies; IKEv2 offers no 3des/md5 for the IKE SA, IKEv1 no AEAD nor PRF list).
+fn choices_of(p: &IkePolicy) -> model::ProposalChoices {
+    use crate::crypto::dh::DhGroup;
+    use crate::crypto::prf::HashAlg;
+    use crate::crypto::{EncAlg, IntegAlg};
+    let names = |v: &mut dyn Iterator<Item = &'static str>| v.map(String::from).collect();
+    let v2 = p.version == IkeVersion::V2;
+    let hashes = || {
+        HashAlg::ALL
+            .iter()
+            .filter(move |h| !v2 || **h != HashAlg::Md5)
+            .map(|h| h.name())
+    };
+    let groups: Vec<String> = names(&mut DhGroup::ALL.iter().map(|g| g.name()));
+    model::ProposalChoices {
+        phase1_encryption: if v2 {
+            names(
+                &mut crate::crypto::ikev2::transform::Ikev2Cipher::ALL
+                    .iter()
+                    .map(|c| c.name()),
+            )
+        } else {
+            names(
+                &mut crate::crypto::ike_cipher::IkeCipher::ALL
+                    .iter()
+                    .map(|c| c.name()),
+            )
+        },
+        phase1_hash: names(&mut hashes()),
+        phase1_prf: if v2 { names(&mut hashes()) } else { Vec::new() },
+        dh_group: groups.clone(),
+        additional_key_exchanges: if v2 {
+            names(&mut crate::crypto::mlkem::KemAlg::ALL.iter().map(|k| k.name()))
+        } else {
+            Vec::new()
+        },
+        phase2_encryption: names(&mut EncAlg::ALL.iter().map(|e| e.config_name())),
+        phase2_authentication: names(
+            &mut IntegAlg::ALL
+                .iter()
+                .filter(|a| **a != IntegAlg::None)
+                .map(|a| a.config_name()),
+        ),
+        pfs_group: std::iter::once("none".to_string()).chain(groups).collect(),
+    }
+}
+
 fn proposals_of(p: &IkePolicy, t: &model::Tunnel) -> model::Proposals {
     model::Proposals {
+        choices: choices_of(p),
         configured: model::ProposalBlock {
             phase1: phase1_block(p),
             phase2: model::Phase2Block {
@@ -653,6 +707,10 @@ const APP_JS: &str = include_str!("../../web/app.js");
 const EVENTS_JS: &str = include_str!("../../web/events.js");
 const TRANSCRIPT_JS: &str = include_str!("../../web/transcript.js");
 const STYLE: &str = include_str!("../../web/style.css");
+/// The panel's throughput graph and proposal form editor (`web/`, loaded by index.html).
+const GRAPH_JS: &str = include_str!("../../web/graph.js");
+const PROPOSAL_FORM_JS: &str = include_str!("../../web/proposal-form.js");
+const JS: &str = "text/javascript; charset=utf-8";
 
 fn static_file(ct: &'static str, body: &'static str) -> Response {
     (

@@ -296,6 +296,31 @@ pub struct Proposals {
     pub negotiated_phase1: Option<String>,
     /// The phase-2 proposal of the current ESP SA pair.
     pub negotiated_phase2: Option<String>,
+    /// The names each list of `configured` accepts on this tunnel (its IKE version), in our
+    /// order of preference: what the panel's form offers.
+    pub choices: ProposalChoices,
+}
+
+/// Algorithm names a tunnel's `proposal:` block accepts, by key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProposalChoices {
+    /// `phase1.encryption`.
+    pub phase1_encryption: Vec<String>,
+    /// `phase1.hash`.
+    pub phase1_hash: Vec<String>,
+    /// `phase1.prf` (empty on IKEv1: the PRF comes from the hash).
+    pub phase1_prf: Vec<String>,
+    /// `phase1.dh-group`.
+    pub dh_group: Vec<String>,
+    /// Entries of `additional-key-exchanges` (empty on IKEv1).
+    pub additional_key_exchanges: Vec<String>,
+    /// `phase2.encryption`.
+    pub phase2_encryption: Vec<String>,
+    /// `phase2.authentication`.
+    pub phase2_authentication: Vec<String>,
+    /// `phase2.pfs-group` (with `none`).
+    pub pfs_group: Vec<String>,
 }
 
 /// The `proposal:` block of an interface's `ike:` section.
@@ -379,6 +404,19 @@ pub struct ErrorBody {
     pub error: String,
     /// What is wrong and what to do; for validation errors, `key.path: message` lines.
     pub detail: String,
+    /// Validation errors one by one, with the key path each belongs to (e.g.
+    /// `phase1.encryption[1]`); absent for other errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// One validation error of a request body, by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    /// Key path relative to the body, e.g. `phase1.dh-group` or `phase2.encryption[0]`.
+    pub key: String,
+    /// What is wrong and what to write instead.
+    pub message: String,
 }
 
 /// `?rekey=now` on PUTs.
