@@ -142,10 +142,7 @@ fn panel_graph_and_proposal_form() {
     if !require_root() {
         return;
     }
-    if !Path::new(CHROMIUM).exists() || !common::have_program("node") {
-        eprintln!(
-            "SKIP: the browser test needs {CHROMIUM} and node (scripts/setup-debian.sh installs them)"
-        );
+    if !common::browser::available() {
         return;
     }
     let driver = match driver_dir() {

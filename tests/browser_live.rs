@@ -33,39 +33,13 @@ fn events_reach_the_panel_within_a_second_and_the_ladder_is_drawn() {
         l.log_text().contains("ESP SAs installed").then_some(())
     });
     assert!(up.is_some(), "no SA after 15 s:\n{}", l.log_text());
-    let token = pair.token();
     sa_list_shows_both_sas(left, &pair.token_file);
     let artifacts = target_dir().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     for f in ["transcript.png", "timeline.png"] {
         let _ = std::fs::remove_file(artifacts.join(f));
     }
-    let out = left
-        .command("node")
-        .arg(driver.join("transcript.mjs"))
-        .current_dir(&driver)
-        .env("PANEL_URL", format!("http://{ADMIN}/"))
-        .env("PANEL_TOKEN", &token)
-        .env("ARTIFACTS", &artifacts)
-        .env("CHROMIUM", CHROMIUM)
-        .env("PROFILE_DIR", pair.dir.join("chromium-profile"))
-        .env("HOME", pair.dir.path())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout.lines().last().unwrap_or("");
-    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "driver output is not JSON ({e}):\n{stdout}\n{stderr}\n{}",
-            l.log_text()
-        )
-    });
-    assert!(
-        out.status.success() && v["ok"] == true,
-        "browser: {v}\n{stderr}\ngateway log:\n{}",
-        l.log_text()
-    );
+    let v = run_driver(&pair, &driver, "transcript.mjs", ADMIN, &artifacts);
     println!("panel: {v}");
     let latency = v["event_latency_ms"].as_i64().expect("latency");
     assert!(
@@ -90,6 +64,100 @@ fn events_reach_the_panel_within_a_second_and_the_ladder_is_drawn() {
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{f}");
         eprintln!("screenshot: {}", artifacts.join(f).display());
     }
+}
+
+/// Runs a driver script of `tests/browser/` in headless Chromium against the left gateway's
+/// panel on `admin`; its JSON line, after checking it succeeded.
+fn run_driver(
+    pair: &AdminPair,
+    driver: &std::path::Path,
+    script: &str,
+    admin: &str,
+    artifacts: &std::path::Path,
+) -> serde_json::Value {
+    let l = &pair.left_gw;
+    let out = pair
+        .left
+        .command("node")
+        .arg(driver.join(script))
+        .current_dir(driver)
+        .env("PANEL_URL", format!("http://{admin}/"))
+        .env("PANEL_TOKEN", pair.token())
+        .env("ARTIFACTS", artifacts)
+        .env("CHROMIUM", CHROMIUM)
+        .env("PROFILE_DIR", pair.dir.join("chromium-profile"))
+        .env("HOME", pair.dir.path())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout.lines().last().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "driver output is not JSON ({e}):\n{stdout}\n{stderr}\n{}",
+            l.log_text()
+        )
+    });
+    assert!(
+        out.status.success() && v["ok"] == true,
+        "browser: {v}\n{stderr}\ngateway log:\n{}",
+        l.log_text()
+    );
+    v
+}
+
+/// A negotiation that fails (the left gateway is switched to a phase-2 proposal the right one
+/// does not accept, 3DES with HMAC-MD5, and rekeys at once) shows its cause in the panel: the ladder's exchange carries the
+/// diagnostic, in words. Screenshot `target/test-artifacts/transcript-failure.png`.
+#[test]
+fn a_failed_negotiation_shows_its_cause_in_the_panel() {
+    if !require_root() || !common::browser::available() {
+        return;
+    }
+    let Ok(driver) = driver_dir() else {
+        eprintln!("SKIP: cannot install playwright-core from the npm registry");
+        return;
+    };
+    const FAIL_ADMIN: &str = "127.0.0.1:18082";
+    let pair = AdminPair::start("bf", FAIL_ADMIN, "", "");
+    let l = &pair.left_gw;
+    let up = poll_opt(Duration::from_secs(15), || {
+        l.log_text().contains("ESP SAs installed").then_some(())
+    });
+    assert!(up.is_some(), "no SA after 15 s:\n{}", l.log_text());
+    let body = r#"{"phase2": {"encryption": ["3des"], "authentication": ["hmac-md5"]}}"#;
+    let url = format!("http://{FAIL_ADMIN}/api/v1/tunnels/ipsec0/proposals?rekey=now");
+    let auth = format!("Authorization: Bearer {}", pair.token());
+    let out = pair.left.exec(&[
+        "curl",
+        "-sS",
+        "-X",
+        "PUT",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        body,
+        &url,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let failed = poll_opt(Duration::from_secs(20), || {
+        l.log_text().contains("NO-PROPOSAL-CHOSEN").then_some(())
+    });
+    assert!(failed.is_some(), "no refusal logged:\n{}", l.log_text());
+    let artifacts = target_dir().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let v = run_driver(&pair, &driver, "failure.mjs", FAIL_ADMIN, &artifacts);
+    println!("panel: {v}");
+    let diag = v["diagnostic"].as_str().unwrap_or("");
+    assert!(
+        diag.contains("modp2048") || diag.contains("proposal"),
+        "{v}"
+    );
+    assert_eq!(v["console_errors"], serde_json::json!([]), "{v}");
+    let png = std::fs::read(artifacts.join("transcript-failure.png")).expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000);
 }
 
 /// `ikegate sa list` (words and `--json`) through the API of the live pair.
