@@ -74,13 +74,43 @@ impl Drop for Slot {
     }
 }
 
+/// What one `data:` line of the event stream holds (for the OpenAPI document: the stream's
+/// `ready` and `lagged` events are not gateway events).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum EventStreamData {
+    /// `event: ready`: the streams open, this one included.
+    Ready(StreamsOpen),
+    /// `event: lagged`: how many events this client lost by reading too slowly.
+    Lagged(EventsMissed),
+    /// A gateway event.
+    Event(crate::daemon::events::GatewayEvent),
+}
+
+/// The `ready` event's data.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct StreamsOpen {
+    /// Event streams open, this one included.
+    pub streams: u64,
+}
+
+/// The `lagged` event's data.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct EventsMissed {
+    /// Events this client lost.
+    pub missed: u64,
+}
+
 /// Live events as Server-Sent Events: first `event: ready`, then one `data:` line of JSON per
 /// event (`GatewayEvent`: seq, time, tunnel, kind, message, diagnostic), and `event: lagged`
 /// with `{"missed": n}` when this client fell behind and lost `n` events.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
     responses((status = 200, content_type = "text/event-stream",
-                description = "Server-Sent Events, each `data:` a GatewayEvent",
-                body = crate::daemon::events::GatewayEvent),
+                description = "Server-Sent Events: `ready` with the number of streams open, \
+                               then each `data:` a GatewayEvent, or `lagged` with the number of \
+                               events this client lost",
+                body = EventStreamData),
               (status = 401, body = super::model::ErrorBody),
               (status = 503, body = super::model::ErrorBody, description = "too many streams")))]
 pub(super) async fn events(State(s): State<Streams>) -> axum::response::Response {

@@ -6,49 +6,11 @@ use super::{be16, put, Error, PayloadType};
 /// Most attributes we read from one CP payload.
 pub const MAX_CP_ATTRIBUTES: usize = 64;
 
-open_enum! {
-    /// CFG type (RFC 7296 §3.15).
-    CfgType(u8) {
-        /// CFG_REQUEST.
-        REQUEST = 1,
-        /// CFG_REPLY.
-        REPLY = 2,
-        /// CFG_SET.
-        SET = 3,
-        /// CFG_ACK.
-        ACK = 4,
-    }
-}
-
-open_enum! {
-    /// Configuration attribute type (RFC 7296 §3.15.1; 15 bits).
-    CpAttributeType(u16) {
-        /// INTERNAL_IP4_ADDRESS.
-        INTERNAL_IP4_ADDRESS = 1,
-        /// INTERNAL_IP4_NETMASK.
-        INTERNAL_IP4_NETMASK = 2,
-        /// INTERNAL_IP4_DNS.
-        INTERNAL_IP4_DNS = 3,
-        /// INTERNAL_IP4_NBNS.
-        INTERNAL_IP4_NBNS = 4,
-        /// INTERNAL_IP4_DHCP.
-        INTERNAL_IP4_DHCP = 6,
-        /// APPLICATION_VERSION.
-        APPLICATION_VERSION = 7,
-        /// INTERNAL_IP6_ADDRESS.
-        INTERNAL_IP6_ADDRESS = 8,
-        /// INTERNAL_IP6_DNS.
-        INTERNAL_IP6_DNS = 10,
-        /// INTERNAL_IP6_DHCP.
-        INTERNAL_IP6_DHCP = 12,
-        /// INTERNAL_IP4_SUBNET.
-        INTERNAL_IP4_SUBNET = 13,
-        /// SUPPORTED_ATTRIBUTES.
-        SUPPORTED_ATTRIBUTES = 14,
-        /// INTERNAL_IP6_SUBNET.
-        INTERNAL_IP6_SUBNET = 15,
-    }
-}
+/// Configuration attribute types (RFC 7296 §3.15.1): IKEv1 mode-config's registry, which IKEv2
+/// shares (1–15; the XAUTH and Cisco Unity types are IKEv1's only).
+pub use crate::wire::isakmp::cfg::CfgAttr as CpAttributeType;
+/// CFG types (RFC 7296 §3.15): the registry IKEv1 mode-config defined, shared.
+pub use crate::wire::isakmp::cfg::CfgType;
 
 /// One configuration attribute (an empty value asks for one in a CFG_REQUEST).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
