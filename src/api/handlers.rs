@@ -171,8 +171,7 @@ async fn not_found() -> ApiError {
         model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::FieldError, model::ProposalChoices, model::Health,
         super::ops::Transcript, crate::ike::transcript::Exchange, crate::ike::transcript::Message,
         crate::ike::transcript::Node, crate::ike::transcript::Direction,
-        crate::daemon::events::GatewayEvent, super::ops::EventStreamData,
-        super::ops::StreamsOpen, super::ops::EventsMissed)),
+        crate::daemon::events::GatewayEvent, super::ops::SseEvent)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -74,32 +74,19 @@ impl Drop for Slot {
     }
 }
 
-/// What one `data:` line of the event stream holds (for the OpenAPI document: the stream's
-/// `ready` and `lagged` events are not gateway events).
+/// One Server-Sent Event of the stream, as the OpenAPI document describes it (the fields of the
+/// SSE wire format; `data` is JSON text).
 #[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
 #[allow(dead_code)]
-pub(crate) enum EventStreamData {
-    /// `event: ready`: the streams open, this one included.
-    Ready(StreamsOpen),
-    /// `event: lagged`: how many events this client lost by reading too slowly.
-    Lagged(EventsMissed),
-    /// A gateway event.
-    Event(crate::daemon::events::GatewayEvent),
-}
-
-/// The `ready` event's data.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct StreamsOpen {
-    /// Event streams open, this one included.
-    pub streams: u64,
-}
-
-/// The `lagged` event's data.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct EventsMissed {
-    /// Events this client lost.
-    pub missed: u64,
+pub(crate) struct SseEvent {
+    /// `ready` (the first event), `lagged` (this client lost events), or absent: a gateway
+    /// event.
+    pub event: Option<String>,
+    /// JSON: `{"streams": n}` for `ready`, `{"missed": n}` for `lagged`, otherwise a
+    /// `GatewayEvent`.
+    pub data: String,
+    /// A gateway event's sequence number.
+    pub id: Option<String>,
 }
 
 /// Live events as Server-Sent Events: first `event: ready`, then one `data:` line of JSON per
@@ -110,7 +97,7 @@ pub(crate) struct EventsMissed {
                 description = "Server-Sent Events: `ready` with the number of streams open, \
                                then each `data:` a GatewayEvent, or `lagged` with the number of \
                                events this client lost",
-                body = EventStreamData),
+                body = SseEvent),
               (status = 401, body = super::model::ErrorBody),
               (status = 503, body = super::model::ErrorBody, description = "too many streams")))]
 pub(super) async fn events(State(s): State<Streams>) -> axum::response::Response {
