@@ -43,18 +43,7 @@ mod tests {
 
     use super::*;
     use crate::ike::random::{RandomSource, SeededRandom};
-
-    fn seeds(target: &str) -> Vec<Vec<u8>> {
-        let mut files = Vec::new();
-        for kind in ["seeds", "corpus"] {
-            let dir = format!("{}/fuzz/{kind}/{target}", env!("CARGO_MANIFEST_DIR"));
-            if let Ok(rd) = std::fs::read_dir(&dir) {
-                files.extend(rd.flatten().map(|e| e.path()));
-            }
-        }
-        files.sort();
-        files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
-    }
+    use crate::ike::v2::fuzzing::tests::seeds;
 
     fn mutate(rng: &mut SeededRandom, seed: &[u8]) -> Vec<u8> {
         let mut b = [0u8; 4];

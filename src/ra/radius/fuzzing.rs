@@ -143,15 +143,7 @@ mod tests {
     use crate::ike::random::{random_bytes, RandomSource};
 
     fn seeds() -> Vec<Vec<u8>> {
-        let mut files = Vec::new();
-        for kind in ["seeds", "corpus"] {
-            let dir = format!("{}/fuzz/{kind}/radius_response", env!("CARGO_MANIFEST_DIR"));
-            if let Ok(rd) = std::fs::read_dir(&dir) {
-                files.extend(rd.flatten().map(|e| e.path()));
-            }
-        }
-        files.sort();
-        files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+        crate::ike::v2::fuzzing::tests::seeds("radius_response")
     }
 
     fn decode_seed(name: &str) -> Reply {
