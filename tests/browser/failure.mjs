@@ -3,18 +3,11 @@
 // diagnostic's text as one JSON line; screenshot `transcript-failure.png`.
 //
 // Environment: PANEL_URL, PANEL_TOKEN, ARTIFACTS (directory), CHROMIUM, PROFILE_DIR, TUNNEL.
-import { chromium } from 'playwright-core';
+import { launch } from './lib.mjs';
 
 const url = process.env.PANEL_URL;
 const tunnel = process.env.TUNNEL || 'ipsec0';
-const ctx = await chromium.launchPersistentContext(process.env.PROFILE_DIR, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage'],
-  viewport: { width: 1400, height: 1000 },
-});
+const ctx = await launch();
 const result = { ok: false };
 try {
   const page = ctx.pages()[0] || await ctx.newPage();

@@ -6,20 +6,13 @@
 // Prints one JSON line with what it saw.
 //
 // Environment: PANEL_URL, PANEL_TOKEN, GRAPH_SHOT, FORM_SHOT (paths), CHROMIUM, PROFILE_DIR.
-import { chromium } from 'playwright-core';
+import { launch } from './lib.mjs';
 
 const url = process.env.PANEL_URL;
 const token = process.env.PANEL_TOKEN;
 const tunnel = 'ipsec0';
 
-const ctx = await chromium.launchPersistentContext(process.env.PROFILE_DIR, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage'],
-  viewport: { width: 1400, height: 1000 },
-});
+const ctx = await launch();
 const result = { ok: false };
 const field = (key) => `#proposal-form .field[data-key="${key}"]`;
 try {
