@@ -6,11 +6,12 @@
 //! of IKEv1 or IKEv2 starting with a payload type from the second byte, staged for an encrypted
 //! datagram built around it. It asserts that every text stays within its bounds and that the
 //! ring never holds more than [`super::MAX_EXCHANGES`] exchanges of [`super::MAX_MESSAGES`]
-//! messages.
+//! messages, nor more than [`super::MAX_BYTES`] (unless one exchange alone is larger), and that
+//! every decoded tree comes back unchanged from the ring's packed form.
 
 use std::time::{Duration, Instant};
 
-use super::{Node, Transcript, MAX_EXCHANGES, MAX_MESSAGES, MAX_TEXT};
+use super::{packed, Node, Transcript, MAX_BYTES, MAX_EXCHANGES, MAX_MESSAGES, MAX_TEXT};
 
 /// Runs one input (see the module comment).
 pub fn transcript(data: &[u8]) {
@@ -30,15 +31,15 @@ pub fn transcript(data: &[u8]) {
         }
         1 => {
             let (first, chain) = rest.split_first().unwrap_or((&1, &[]));
-            for n in super::decode_v1::chain(*first, chain) {
-                check(&n, 0);
-            }
+            let nodes = super::decode_v1::chain(*first, chain);
+            nodes.iter().for_each(|n| check(n, 0));
+            assert_eq!(packed::unpack(&packed::pack(nodes.clone())), nodes);
         }
         _ => {
             let (first, chain) = rest.split_first().unwrap_or((&33, &[]));
-            for n in super::decode_v2::chain(*first, chain) {
-                check(&n, 0);
-            }
+            let nodes = super::decode_v2::chain(*first, chain);
+            nodes.iter().for_each(|n| check(n, 0));
+            assert_eq!(packed::unpack(&packed::pack(nodes.clone())), nodes);
         }
     }
     // The same bytes many times: the ring stays bounded.
@@ -49,6 +50,11 @@ pub fn transcript(data: &[u8]) {
         }
         t.outbound(now, &d);
     }
+    let held: usize = t.exchanges.iter().map(super::heap_bytes).sum();
+    assert!(
+        held <= MAX_BYTES || t.exchanges.len() == 1,
+        "{held} bytes held"
+    );
     let snap = t.snapshot(now, Duration::from_secs(1_700_000_000));
     assert!(snap.len() <= MAX_EXCHANGES);
     for e in &snap {

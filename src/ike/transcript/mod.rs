@@ -3,6 +3,10 @@
 //! *after decryption*, and the exchange's outcome and diagnostic. An operator reads why a
 //! negotiation failed without capturing packets or exporting keys.
 //!
+//! The ring is bounded in exchanges ([`MAX_EXCHANGES`]) and in bytes ([`MAX_BYTES`]), and keeps
+//! each message's payload tree packed into one byte string (`packed.rs`), unpacked when read: a
+//! gateway with thousands of tunnels keeps thousands of transcripts.
+//!
 //! What is never kept: key material, nonce values, KE values, AUTH/HASH/signature contents
 //! (only their lengths and methods). Plaintext handed over by the engines is decoded at once and
 //! dropped (zeroized).
@@ -26,12 +30,16 @@ mod decode_v2;
 /// Fuzz harness (not an API; public only for the `fuzz/` crate).
 #[doc(hidden)]
 pub mod fuzzing;
+mod packed;
 #[cfg(test)]
 mod tests;
 mod vendor;
 
 /// Exchanges kept per tunnel (oldest dropped first).
 pub const MAX_EXCHANGES: usize = 32;
+/// Heap bytes a tunnel's transcript keeps at most (oldest exchanges dropped first; the newest
+/// is always kept): a few complete negotiations. Thousands of tunnels each keep one.
+pub const MAX_BYTES: usize = 6 * 1024;
 /// Messages kept per exchange (a long Informational run keeps its first ones).
 pub const MAX_MESSAGES: usize = 12;
 /// Plaintexts waiting to be matched with their datagram.
@@ -115,6 +123,10 @@ pub struct Message {
     #[serde(skip)]
     #[schema(ignore)]
     fingerprint: u64,
+    /// The payloads as kept in the ring (`payloads` is filled from it when read).
+    #[serde(skip)]
+    #[schema(ignore)]
+    packed: packed::Packed,
 }
 
 /// One exchange (IKEv1 Main/Aggressive/Quick Mode or Informational; an IKEv2 request and its
@@ -256,12 +268,13 @@ impl Transcript {
         let (Some(plain), Some(m)) = (plain, e.messages.get_mut(idx)) else {
             return;
         };
-        if m.encrypted && m.payloads.is_empty() {
+        if m.encrypted && m.packed.is_empty() {
             if let Some((first, version)) = inner_of(datagram) {
-                m.payloads = decode_plain(version, first, &plain);
+                m.packed = packed::pack(decode_plain(version, first, &plain));
                 m.note = None;
             }
         }
+        self.trim_to_budget();
     }
 
     /// A datagram of ours leaves (called from `poll_transmit`).
@@ -299,6 +312,9 @@ impl Transcript {
     pub fn snapshot(&self, now: Instant, unix_now: Duration) -> Vec<Exchange> {
         let mut out: Vec<Exchange> = self.exchanges.iter().cloned().collect();
         for e in &mut out {
+            for m in &mut e.messages {
+                m.payloads = packed::unpack(&std::mem::take(&mut m.packed));
+            }
             e.outcome = outcome(e);
             for m in &mut e.messages {
                 let ago =
@@ -343,9 +359,13 @@ impl Transcript {
             if e.messages.len() >= MAX_MESSAGES {
                 return None;
             }
+            // Grown one at a time: a finished exchange keeps no spare room.
+            e.messages.reserve_exact(1);
             e.messages
                 .push(message(now, datagram.len(), dir, fingerprint, d));
-            return Some((e.id, e.messages.len() - 1));
+            let at = (e.id, e.messages.len() - 1);
+            self.trim_to_budget();
+            return Some(at);
         }
         if self.exchanges.len() == MAX_EXCHANGES {
             self.exchanges.pop_front();
@@ -369,8 +389,40 @@ impl Transcript {
             messages: vec![message(now, datagram.len(), dir, fingerprint, d)],
             key,
         });
+        self.trim_to_budget();
         Some((id, 0))
     }
+
+    /// Drops the oldest exchanges while the ring holds more than [`MAX_BYTES`] (the newest
+    /// stays, whatever its size); its spare room is given back.
+    fn trim_to_budget(&mut self) {
+        let mut total: usize = self.exchanges.iter().map(heap_bytes).sum();
+        while total > MAX_BYTES && self.exchanges.len() > 1 {
+            total -= self.exchanges.pop_front().as_ref().map_or(0, heap_bytes);
+        }
+        if self.exchanges.capacity() > self.exchanges.len() + 4 {
+            self.exchanges.shrink_to_fit();
+        }
+    }
+}
+
+/// About what an exchange holds on the heap: its messages and their payloads, notes and names.
+fn heap_bytes(e: &Exchange) -> usize {
+    let strings = |s: &String| s.capacity();
+    std::mem::size_of::<Exchange>()
+        + strings(&e.exchange)
+        + strings(&e.initiator_spi)
+        + strings(&e.initiated_by)
+        + e.diagnostic.as_ref().map_or(0, strings)
+        + e.messages
+            .iter()
+            .map(|m| {
+                std::mem::size_of::<Message>()
+                    + m.packed.heap_bytes()
+                    + strings(&m.exchange)
+                    + m.note.as_ref().map_or(0, strings)
+            })
+            .sum::<usize>()
 }
 
 impl Transcript {
@@ -404,10 +456,11 @@ fn message(now: Instant, length: usize, dir: Direction, fingerprint: u64, d: Dec
         encrypted: d.encrypted,
         length,
         datagrams: 1,
-        payloads: d.payloads,
+        payloads: Vec::new(),
         note: d.note,
         at: Some(now),
         fingerprint,
+        packed: packed::pack(d.payloads),
     }
 }
 
