@@ -136,6 +136,8 @@ impl ChildTable {
                 c.rekey_at = None;
             }
         }
+        // One at a time: most tunnels hold one or two children for good.
+        self.list.reserve_exact(1);
         self.list.push(child);
         let idx = self.list.len() - 1;
         if new_loses {

@@ -26,6 +26,16 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
+    /// The next event, if any; an emptied queue gives its memory back (thousands of tunnels
+    /// wait most of their time).
+    pub fn next_event(&mut self) -> Option<Event> {
+        let e = self.events.pop_front();
+        if e.is_none() {
+            self.events = VecDeque::new();
+        }
+        e
+    }
+
     /// Queues one datagram from our port `local_port` to `remote`.
     pub fn send(&mut self, local_port: u16, remote: SocketAddr, data: Vec<u8>) {
         self.stats.sent += 1;
@@ -39,7 +49,11 @@ impl Outputs {
     /// The next datagram to send, recorded in the transcript (at `now`, the engine's last
     /// time; the caller has staged the plaintexts of what it encrypted).
     pub fn next_transmit(&mut self, now: Option<Instant>) -> Option<Transmit> {
-        let t = self.transmits.pop_front()?;
+        let Some(t) = self.transmits.pop_front() else {
+            // Idle tunnels hold no queue (thousands of tunnels wait most of their time).
+            self.transmits = VecDeque::new();
+            return None;
+        };
         if let Some(now) = now {
             self.transcript.outbound(now, &t.data);
         }

@@ -78,6 +78,7 @@ impl Engine {
             1,
         ));
         self.io.send(500, remote, msg);
+        self.p1.reserve_exact(1);
         self.p1.push(e);
     }
 
@@ -256,6 +257,7 @@ impl Engine {
                 return;
             }
         }
+        self.p1.reserve_exact(1);
         self.p1.push(e);
     }
 
@@ -557,6 +559,7 @@ impl Engine {
         }
         let mut isakmp = Vec::new();
         let old = std::mem::take(&mut self.p1);
+        self.p1.reserve_exact(old.len());
         for e in old {
             let older = e.established_at.is_some_and(|t| t < since);
             if (e.icookie, e.rcookie) == cookies || e.state.sa().is_none() || !older {

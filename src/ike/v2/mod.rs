@@ -397,7 +397,7 @@ impl Engine {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.io.events.pop_front()
+        self.io.next_event()
     }
 
     /// When [`Engine::handle_timeout`] must be called next.
