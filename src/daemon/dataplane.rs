@@ -11,6 +11,7 @@ use arc_swap::ArcSwapOption;
 use tokio::io::Interest;
 use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
+use super::pool::Pool;
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
 use crate::esp::transport::{outbound_payload, rebuild_header};
@@ -68,8 +69,8 @@ pub struct TunnelStats {
 pub struct Tunnel {
     /// Position in [`DataPlane::tunnels`] (the `tunnel` field of its inbound SAs).
     pub index: usize,
-    /// Validated configuration.
-    pub cfg: InterfaceConfig,
+    /// Validated configuration (shared with the gateway's list of running tunnels).
+    pub cfg: Arc<InterfaceConfig>,
     /// The TUN device.
     pub tun: Arc<AsyncDevice>,
     /// Interface MTU.
@@ -421,34 +422,6 @@ async fn send_udp(
 const READ_BATCH: usize = IDEAL_BATCH_SIZE;
 /// TUN reads gathered into one send batch when packets are already waiting.
 const MAX_READS: usize = 16;
-
-/// Buffers shared by every task of the packet path. A task takes a set when it has packets to
-/// handle and gives it back after the batch, so the memory in use follows the number of batches
-/// in flight (about one per core), not the number of tunnels or addresses. Taking and giving
-/// back lock once per batch, never per packet.
-struct Pool<T>(std::sync::Mutex<Vec<Box<T>>>);
-
-impl<T> Pool<T> {
-    const fn new() -> Pool<T> {
-        Pool(std::sync::Mutex::new(Vec::new()))
-    }
-
-    /// A set that `fits`, or a new one from `make`.
-    fn take(&self, fits: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> Box<T> {
-        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match v.iter().rposition(|b| fits(b)) {
-            Some(i) => v.swap_remove(i),
-            None => {
-                drop(v);
-                Box::new(make())
-            }
-        }
-    }
-
-    fn give(&self, b: Box<T>) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(b);
-    }
-}
 
 /// What the outbound path of one batch works in.
 struct OutBufs {

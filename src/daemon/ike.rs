@@ -103,7 +103,7 @@ pub async fn run(
     dp: Arc<DataPlane>,
     tunnel: Arc<Tunnel>,
     mut engine: Engine,
-    mut rx: mpsc::Receiver<IkeDatagram>,
+    mut rx: mpsc::Receiver<Box<IkeDatagram>>,
     mut cmd: mpsc::Receiver<Command>,
     keylog: Option<KeyLog>,
     mut gate: Gate,
@@ -117,14 +117,15 @@ pub async fn run(
     engine.set_wall_clock(wall_clock());
     engine.initiate(now());
     loop {
-        flush(
+        // Boxed: its state lives only while it runs, not in every idle tunnel's task.
+        Box::pin(flush(
             &dp,
             &tunnel,
             &mut engine,
             &mut out,
             keylog.as_ref(),
             &mut gate,
-        )
+        ))
         .await;
         let deadline = engine.poll_timeout();
         let sleep = async {
@@ -176,7 +177,7 @@ pub async fn run(
                         _ => None,
                     };
                     engine.shutdown(now());
-                    flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate).await;
+                    Box::pin(flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate)).await;
                     tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
                     if let Some(d) = done {
                         let _ = d.send(());

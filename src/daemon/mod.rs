@@ -6,6 +6,7 @@ pub mod dataplane;
 pub mod events;
 pub mod ike;
 pub mod pacing;
+mod pool;
 pub mod privileges;
 mod transport_routes;
 
@@ -86,7 +87,7 @@ pub struct Gateway {
     ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
     controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
     /// Configuration of each tunnel as running, with its IKE control channel (if IKE).
-    running: Vec<(InterfaceConfig, Option<mpsc::Sender<ike::Command>>)>,
+    running: Vec<(Arc<InterfaceConfig>, Option<mpsc::Sender<ike::Command>>)>,
 }
 
 /// Options of a running gateway that are not part of the configuration file.
@@ -222,7 +223,7 @@ impl Gateway {
             );
             let tunnel = Tunnel {
                 index,
-                cfg: i.clone(),
+                cfg: Arc::new(i.clone()),
                 tun: t.dev,
                 mtu,
                 mss,
@@ -261,7 +262,7 @@ impl Gateway {
             routes.push((r.destination, *idx));
         }
         let transport_routes =
-            transport_routes::install(&netlink, tunnels.iter().map(|(t, i)| (&t.cfg, *i))).await?;
+            transport_routes::install(&netlink, tunnels.iter().map(|(t, i)| (&*t.cfg, *i))).await?;
         let dp = Arc::new(DataPlane {
             tunnels: tunnels.iter().map(|(t, _)| t.clone()).collect(),
             sas,
@@ -308,6 +309,7 @@ impl Gateway {
             running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));
         }
+        tasks.push(tokio::spawn(trim_after_ike_bursts(dp.clone())));
         let ike_routes = Arc::new(ike_routes);
         for tr in transports.values() {
             let peers = ike_routes.clone();
@@ -374,7 +376,7 @@ impl Gateway {
                     Some(c) => {
                         let ok = c.send(ike::Command::SetPolicy(policy)).await.is_ok()
                             && c.send(ike::Command::Reset).await.is_ok();
-                        *old = new.clone();
+                        *old = Arc::new(new.clone());
                         report.push(if ok {
                             format!("{}: IKE settings changed, renegotiating", old.name)
                         } else {
@@ -481,7 +483,7 @@ impl Gateway {
 }
 
 /// Which tunnel's IKE task a message goes to (see [`crate::ike::Endpoint`]).
-type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<ike::IkeDatagram>>;
+type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<Box<ike::IkeDatagram>>>;
 
 /// Registers a tunnel's IKE task: by its (local, peer) address pair, or by its
 /// `peers-identifier` when its destination is `dynamic`.
@@ -489,7 +491,7 @@ fn add_route(
     r: &mut IkeRoutes,
     cfg: &InterfaceConfig,
     policy: &crate::ike::IkePolicy,
-    tx: mpsc::Sender<ike::IkeDatagram>,
+    tx: mpsc::Sender<Box<ike::IkeDatagram>>,
 ) {
     match (&policy.peer_id, cfg.dynamic_peer) {
         (Some(id), true) => r.add_dynamic(&cfg.name, cfg.source, id.clone(), tx),
@@ -511,11 +513,12 @@ fn dispatch_ike(
     static UNKNOWN: dataplane::RateLimit = dataplane::RateLimit::new();
     match peers.route(local, from.ip(), msg) {
         Some(tx) => {
-            let sent = tx.try_send(ike::IkeDatagram {
+            // Boxed: a queue slot is then a pointer, and an idle tunnel's queue small.
+            let sent = tx.try_send(Box::new(ike::IkeDatagram {
                 local_port,
                 from,
                 data: msg.to_vec(),
-            });
+            }));
             if sent.is_err() {
                 stats
                     .ike_queue_full
@@ -547,23 +550,69 @@ fn dispatch_ike(
     }
 }
 
+/// Receive buffers of the UDP 500 tasks: one task per local address, but a buffer is taken only
+/// while a task drains its socket, so many addresses share a few (an IKE message may be up to
+/// 64 KiB).
+static IKE_RECV_POOL: pool::Pool<Vec<u8>> = pool::Pool::new();
+/// Messages one UDP 500 task handles before it lets other tasks run.
+const IKE_RECV_BURST: usize = 64;
+
 /// Receives IKE on UDP 500 forever.
 async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, peers: Arc<IkeRoutes>) {
     let Some(sock) = &tr.udp500 else { return };
-    let mut buf = vec![0u8; 65536];
     loop {
-        match sock.recv_from(&mut buf).await {
-            Ok((n, from)) => {
-                dp.stats
-                    .ike_messages
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                dispatch_ike(&peers, &dp.stats, tr.local, 500, from, &buf[..n]);
-            }
-            Err(e) => {
-                tracing::warn!("UDP 500 on {}: {e}", tr.local);
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Err(e) = sock.readable().await {
+            tracing::warn!("UDP 500 on {}: {e}", tr.local);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        }
+        let mut buf = IKE_RECV_POOL.take(|_| true, || vec![0u8; 65536]);
+        let mut failed = None;
+        let mut handled = 0;
+        while handled < IKE_RECV_BURST {
+            match sock.try_recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    handled += 1;
+                    dp.stats
+                        .ike_messages
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    dispatch_ike(&peers, &dp.stats, tr.local, 500, from, &buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
         }
+        IKE_RECV_POOL.give(buf);
+        if let Some(e) = failed {
+            tracing::warn!("UDP 500 on {}: {e}", tr.local);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        } else if handled == IKE_RECV_BURST {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Gives the heap's free pages back to the OS once IKE has been quiet for a moment after some
+/// activity (startup, a burst of tunnels coming up, a wave of rekeys): see [`crate::io::heap`].
+async fn trim_after_ike_bursts(dp: Arc<DataPlane>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = 0;
+    let mut trimmed_at = None;
+    loop {
+        tick.tick().await;
+        let now = dp
+            .stats
+            .ike_messages
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now == seen && trimmed_at != Some(now) {
+            crate::io::heap::release_free_memory();
+            trimmed_at = Some(now);
+        }
+        seen = now;
     }
 }
 
@@ -700,7 +749,7 @@ mod tests {
         m
     }
 
-    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<ike::IkeDatagram>>) {
+    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<Box<ike::IkeDatagram>>>) {
         let yaml = |name: &str, dst: &str, extra: &str| {
             format!(
                 "  {name}:\n    ipv4: {{ source: 10.9.0.1, destination: {dst} }}\n    preshared-key: k\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n{extra}"
@@ -735,7 +784,7 @@ mod tests {
     /// Which configured interface (by index) a sender belongs to.
     fn which(
         r: &IkeRoutes,
-        txs: &[mpsc::Sender<ike::IkeDatagram>],
+        txs: &[mpsc::Sender<Box<ike::IkeDatagram>>],
         from: &str,
         msg: &[u8],
     ) -> Option<usize> {

@@ -4,6 +4,7 @@
 #![allow(unsafe_code)] // the only module that may hold `unsafe`, each use with a SAFETY note
 
 pub mod batch;
+pub mod heap;
 pub mod route;
 pub mod socket;
 pub mod tun;
