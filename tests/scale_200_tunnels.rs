@@ -1,14 +1,20 @@
-//! IKE at scale, as root: 200 `ipsecN` interfaces on each side, ours ⇄ ours, each with its own
-//! proxy-ids (172.16.i.0/24 ⇄ 172.17.i.0/24), once over IKEv1 and once over IKEv2 (default
-//! proposals: IKEv1 modp1536, IKEv2 modp2048 first). The initiator must bring every tunnel up
-//! within 10 s (IKEv1) or 2 s (IKEv2) of starting, every tunnel must then carry a ping, and the
-//! resident memory of both gateways is printed (total and per tunnel) and held to 20 MB + 25 kB
-//! per tunnel. The two tests share addresses, so they take turns.
+//! IKE at scale, as root: N `ipsecN` interfaces on each side (200, or
+//! `IKEGATE_SCALE_TUNNELS`, e.g. 2000), ours ⇄ ours, each with its own proxy-ids (tunnel i:
+//! 172.(16+i/256).(i%256).0/24 ⇄ 172.(24+i/256).(i%256).0/24), once over IKEv1 and once over
+//! IKEv2 (default proposals: IKEv1 modp1536, IKEv2 modp2048 first). The initiator must bring
+//! 200 tunnels up within 10 s (IKEv1) or 2 s (IKEv2) of starting (more: 10 minutes), every
+//! tunnel must then carry a ping, and the resident memory of both gateways is printed (total and per
+//! added tunnel, against the same gateway with one tunnel) and held to [`BASE_BUDGET_KB`] +
+//! [`TUNNEL_BUDGET_KB`] per tunnel. The two tests share addresses, so they take turns.
 //!
 //! IKE datagrams are demultiplexed by (local, peer) address pair, so every tunnel needs its own
-//! address pair: the left gateway uses one outer address (10.10.0.1) and the right one has 200
-//! (10.10.1.1 – 10.10.1.200 on its veth), one per tunnel. So the left side exercises one
-//! transport with 200 peers and the right side 200 transports.
+//! address pair: the left gateway uses one outer address (10.10.0.1) and the right one has N
+//! (10.10.(1+i/250).(1+i%250) on its veth), one per tunnel. So the left side exercises one
+//! transport with N peers and the right side N transports.
+//!
+//! `IKEGATE_SCALE_WRAP` (e.g. `heaptrack -o /tmp/right`) runs the right gateway under that
+//! command prefix, for a heap profile of what each tunnel holds; its RSS is then not checked.
+//! The RSS is the process's; the kernel's memory for the TUN devices and sockets is not in it.
 
 mod common;
 
@@ -19,46 +25,74 @@ use std::collections::HashSet;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
-const N: usize = 200;
 const PSK: &str = "scale-test-psk-0123";
+/// Resident memory allowed for a gateway with one tunnel (kB).
+const BASE_BUDGET_KB: u64 = 16 * 1024;
+/// Resident memory allowed per tunnel beyond that (kB). Measured 2026-12-03: 26 – 36 kB (README,
+/// "200 tunnels"); issue 17's goal is 10.
+const TUNNEL_BUDGET_KB: u64 = 35;
+/// How long a gateway runs before its RSS is read: its heap's free pages (the negotiations'
+/// garbage) go back to the OS 2 – 4 s after IKE falls quiet.
+const SETTLE: Duration = Duration::from_secs(5);
 /// The two tests use the same addresses: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Tunnels per gateway: 200, or `IKEGATE_SCALE_TUNNELS` (1 – 2000).
+fn tunnels() -> usize {
+    std::env::var("IKEGATE_SCALE_TUNNELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=2000).contains(n))
+        .unwrap_or(200)
+}
+
+/// The right gateway's outer address of tunnel `i`.
+fn right_outer(i: usize) -> String {
+    format!("10.10.{}.{}", 1 + i / 250, 1 + i % 250)
+}
+
+/// The inner subnet (/24) of tunnel `i` on the left (`side` 16) or right (`side` 24).
+fn inner(side: usize, i: usize) -> String {
+    format!("172.{}.{}", side + i / 256, i % 256)
+}
 
 fn left_yaml(n: usize, version: u8) -> String {
     let mut s = String::from("interfaces:\n");
     let mut routes = String::from("route:\n  ipv4:\n");
     for i in 0..n {
+        let (l, r) = (inner(16, i), inner(24, i));
         let _ = write!(
             s,
-            "  ipsec{i}:\n    ipv4: {{ source: 10.10.0.1, destination: 10.10.1.{} }}\n    \
+            "  ipsec{i}:\n    ipv4: {{ source: 10.10.0.1, destination: {} }}\n    \
              nat-traversal: disable\n    preshared-key: {PSK}\n    ike:\n      version: {version}\n      proposal:\n        \
-             phase2:\n          proxy-id:\n            ipv4: {{ local: 172.16.{i}.0/24, remote: \
-             172.17.{i}.0/24 }}\n",
-            i + 1
+             phase2:\n          proxy-id:\n            ipv4: {{ local: {l}.0/24, remote: \
+             {r}.0/24 }}\n",
+            right_outer(i)
         );
         let _ = writeln!(
             routes,
-            "    - {{ destination: 172.17.{i}.0/24, gateway: ipsec{i}, source: 172.16.{i}.1 }}"
+            "    - {{ destination: {r}.0/24, gateway: ipsec{i}, source: {l}.1 }}"
         );
     }
     s + &routes
 }
 
-fn right_yaml(version: u8) -> String {
+fn right_yaml(n: usize, version: u8) -> String {
     let mut s = String::from("interfaces:\n");
     let mut routes = String::from("route:\n  ipv4:\n");
-    for i in 0..N {
+    for i in 0..n {
+        let (l, r) = (inner(16, i), inner(24, i));
         let _ = write!(
             s,
-            "  ipsec{i}:\n    ipv4: {{ source: 10.10.1.{}, destination: 10.10.0.1 }}\n    \
+            "  ipsec{i}:\n    ipv4: {{ source: {}, destination: 10.10.0.1 }}\n    \
              nat-traversal: disable\n    preshared-key: {PSK}\n    responder-only: enable\n    \
              ike:\n      version: {version}\n      proposal:\n        phase2:\n          proxy-id:\n            ipv4: {{ \
-             local: 172.17.{i}.0/24, remote: 172.16.{i}.0/24 }}\n",
-            i + 1
+             local: {r}.0/24, remote: {l}.0/24 }}\n",
+            right_outer(i)
         );
         let _ = writeln!(
             routes,
-            "    - {{ destination: 172.16.{i}.0/24, gateway: ipsec{i}, source: 172.17.{i}.1 }}"
+            "    - {{ destination: {l}.0/24, gateway: ipsec{i}, source: {r}.1 }}"
         );
     }
     s + &routes
@@ -71,21 +105,68 @@ fn add_addrs(ns: &Netns, lines: impl Iterator<Item = String>) {
     assert!(out.status.success(), "ip -batch: {out:?}");
 }
 
-/// Resident memory of the only process in `ns`, in kB.
-fn rss_kb(ns: &Netns) -> u64 {
-    let pids = ns.pids();
+/// The one `ikegate` process in `ns` (under a wrapper or not).
+fn ikegate_pid(ns: &Netns) -> i32 {
+    let pids: Vec<i32> = ns
+        .pids()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "ikegate")
+        })
+        .collect();
     assert_eq!(
         pids.len(),
         1,
-        "expected one gateway process in {}",
+        "expected one ikegate process in {}",
         ns.name()
     );
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pids[0])).unwrap();
+    pids[0]
+}
+
+/// Resident memory of the `ikegate` process in `ns`, in kB.
+fn rss_kb(ns: &Netns) -> u64 {
+    let pid = ikegate_pid(ns);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// Starts a gateway and waits (up to `limit`) until the route through `dev` is in, i.e. every
+/// TUN device and route exists (2,000 of them take longer than `Gateway::start` waits).
+fn start_gateway(
+    ns: &Netns,
+    dir: &TempDir,
+    label: &str,
+    yaml: &str,
+    wrap: &[&str],
+    dev: &str,
+    limit: Duration,
+) -> Gateway {
+    let config = dir.join(&format!("{label}.yaml"));
+    std::fs::write(&config, yaml).unwrap();
+    let mut argv = wrap.to_vec();
+    argv.extend([
+        common::ikegate::bin(),
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let mut gw = Gateway::spawn(ns, dir, label, config.clone(), &argv, &[], None);
+    let up = poll_opt(limit, || {
+        let out = ns.exec(&["ip", "route", "show", "dev", dev]);
+        (out.status.success() && !out.stdout.is_empty()).then_some(())
+    });
+    if up.is_none() {
+        let (_, log) = gw.stop();
+        panic!(
+            "{label}: no route via {dev} after {limit:?}:\n{}",
+            common::tail(&log, 40)
+        );
+    }
+    gw
 }
 
 /// Tunnels named in "ESP SAs installed" log lines.
@@ -108,30 +189,40 @@ fn two_hundred_ikev2_tunnels_up_within_2s() {
     two_hundred_tunnels(2, Duration::from_secs(2));
 }
 
+/// `limit` is for up to 200 tunnels. Beyond, bring-up grows faster than the number of tunnels
+/// (2,000: 1 – 4 minutes, see the README), which this test only prints: it checks memory.
 fn two_hundred_tunnels(version: u8, limit: Duration) {
     if !require_root() {
         return;
     }
+    let n = tunnels();
+    let limit = if n <= 200 {
+        limit
+    } else {
+        Duration::from_secs(600)
+    };
+    let wrap_var = std::env::var("IKEGATE_SCALE_WRAP").unwrap_or_default();
+    let wrap: Vec<&str> = wrap_var.split_whitespace().collect();
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let left = Netns::new(&format!("sl{version}"));
-    let right = Netns::new(&format!("sr{version}"));
+    let left = Netns::new(&format!("pmsl{version}"));
+    let right = Netns::new(&format!("pmsr{version}"));
     let link = veth(&left, &["10.10.0.1/16"], &right, &["10.10.1.1/16"]);
     add_addrs(
         &right,
-        (2..=N).map(|i| format!("addr add 10.10.1.{i}/16 dev {}", link.b)),
+        (1..n).map(|i| format!("addr add {}/16 dev {}", right_outer(i), link.b)),
     );
     add_addrs(
         &left,
-        (0..N).map(|i| format!("addr add 172.16.{i}.1/32 dev lo")),
+        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(16, i))),
     );
     add_addrs(
         &right,
-        (0..N).map(|i| format!("addr add 172.17.{i}.1/32 dev lo")),
+        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(24, i))),
     );
     let dir = TempDir::new("scale");
     // Baseline: the same gateway with one tunnel (whose peer never answers).
-    let base_ns = Netns::new(&format!("sb{version}"));
-    let _base_link = veth(&base_ns, &["10.10.0.1/16"], &right, &["10.10.2.1/16"]);
+    let base_ns = Netns::new(&format!("pmsb{version}"));
+    let _base_link = veth(&base_ns, &["10.10.0.1/16"], &right, &["10.10.255.254/16"]);
     base_ns.add_lo_addr("172.16.0.1/32");
     let mut base = Gateway::start(
         &base_ns,
@@ -140,61 +231,85 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
         &left_yaml(1, version),
         Some("ipsec0"),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(SETTLE);
     let rss_base = rss_kb(&base_ns);
     base.stop();
-    let last = format!("ipsec{}", N - 1);
-    let mut r = Gateway::start(&right, &dir, "right", &right_yaml(version), Some(&last));
+    let last = format!("ipsec{}", n - 1);
+    let setup = Duration::from_secs(15 * n.div_ceil(200) as u64);
+    let right_yaml = right_yaml(n, version);
+    let mut r = start_gateway(&right, &dir, "right", &right_yaml, &wrap, &last, setup);
     let t0 = Instant::now();
-    let mut l = Gateway::start(&left, &dir, "left", &left_yaml(N, version), Some(&last));
+    let mut l = start_gateway(
+        &left,
+        &dir,
+        "left",
+        &left_yaml(n, version),
+        &[],
+        &last,
+        setup,
+    );
     let started = t0.elapsed();
-    let all_up = poll_opt(Duration::from_secs(30), || {
-        (tunnels_up(&l.log_text()).len() == N).then(|| t0.elapsed())
+    let all_up = poll_opt((limit * 3).min(limit + Duration::from_secs(60)), || {
+        (tunnels_up(&l.log_text()).len() == n).then(|| t0.elapsed())
     });
     let up_count = tunnels_up(&l.log_text()).len();
+    let busy = (rss_kb(&left), rss_kb(&right));
+    std::thread::sleep(SETTLE);
     let rss_l = rss_kb(&left);
     let rss_r = rss_kb(&right);
     println!(
-        "{N} IKEv{version} tunnels: interfaces and routes in {:.2} s, {up_count} up after {:.2} s",
+        "{n} IKEv{version} tunnels: interfaces and routes in {:.2} s, {up_count} up after {:.2} s",
         started.as_secs_f64(),
         all_up.unwrap_or(t0.elapsed()).as_secs_f64()
     );
-    println!("RSS with one tunnel: {rss_base} kB");
-    for (side, kb) in [
-        ("left (1 outer address)", rss_l),
-        ("right (200 addresses)", rss_r),
-    ] {
+    println!(
+        "RSS with one tunnel: {rss_base} kB (the kernel's TUN and socket memory is not in RSS)"
+    );
+    let sides = [
+        ("left (1 outer address)".to_string(), rss_l, busy.0),
+        (format!("right ({n} addresses)"), rss_r, busy.1),
+    ];
+    let per_tunnel = |kb: u64| kb.saturating_sub(rss_base) as f64 / (n.max(2) - 1) as f64;
+    for (side, kb, at_up) in &sides {
         println!(
-            "RSS {side}: {kb} kB total, {:.1} kB per added tunnel",
-            kb.saturating_sub(rss_base) as f64 / (N - 1) as f64
+            "RSS {side}: {kb} kB total, {:.1} kB per added tunnel ({at_up} kB, {:.1} kB per \
+             tunnel, as the last tunnel came up)",
+            per_tunnel(*kb),
+            per_tunnel(*at_up)
         );
+    }
+    if !wrap.is_empty() {
+        // The profiler reports what is still allocated when ikegate ends: end it now, with
+        // every tunnel up, so that the report is what the tunnels hold.
+        let pid = ikegate_pid(&right).to_string();
+        right.exec(&["kill", "-KILL", &pid]);
+        std::thread::sleep(Duration::from_secs(10));
+        return;
     }
     let Some(took) = all_up else {
         panic!(
-            "only {up_count} of {N} tunnels up after 30 s\n--- left ---\n{}\n--- right ---\n{}",
+            "only {up_count} of {n} tunnels up\n--- left ---\n{}\n--- right ---\n{}",
             common::tail(&l.log_text(), 40),
             common::tail(&r.log_text(), 40)
         );
     };
     assert!(
         took < limit,
-        "all {N} IKEv{version} tunnels up only after {took:?} (limit {limit:?})"
+        "all {n} IKEv{version} tunnels up only after {took:?} (limit {limit:?})"
     );
-    // Every tunnel carries traffic (all pings in parallel, one each, 3 s at most).
+    // Every tunnel carries traffic (all pings in parallel, one each, a few seconds at most).
     let out = left.sh(&format!(
-        "for i in $(seq 0 {}); do (ping -c1 -W3 -I 172.16.$i.1 172.17.$i.1 >/dev/null 2>&1 \
-         || echo \"ipsec$i down\") & done; wait",
-        N - 1
+        "for i in $(seq 0 {}); do (ping -c1 -W5 -I 172.$((16 + i / 256)).$((i % 256)).1 \
+         172.$((24 + i / 256)).$((i % 256)).1 >/dev/null 2>&1 || echo \"ipsec$i down\") & done; wait",
+        n - 1
     ));
     let down = String::from_utf8_lossy(&out.stdout);
     assert!(down.trim().is_empty(), "tunnels without traffic:\n{down}");
-    // 25 kB a tunnel: each tunnel now also keeps its negotiation transcript and event
-    // subscriptions (issue 16); bringing the marginal cost down to 10 kB is issue 17 item 4.
-    let budget_kb = 20 * 1024 + 25 * N as u64;
-    for (side, kb) in [("left", rss_l), ("right", rss_r)] {
+    let budget_kb = BASE_BUDGET_KB + TUNNEL_BUDGET_KB * n as u64;
+    for (side, kb, _) in sides {
         assert!(
             kb < budget_kb,
-            "{side} gateway RSS {kb} kB exceeds 20 MB + 25 kB × {N} = {budget_kb} kB"
+            "{side} gateway RSS {kb} kB exceeds {BASE_BUDGET_KB} kB + {TUNNEL_BUDGET_KB} kB × {n} = {budget_kb} kB"
         );
     }
     for gw in [&mut l, &mut r] {
