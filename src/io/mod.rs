@@ -4,6 +4,9 @@
 #![allow(unsafe_code)] // the only module that may hold `unsafe`, each use with a SAFETY note
 
 pub mod batch;
+pub mod next_hop;
+pub mod packet_path;
+pub mod packet_tx;
 pub mod route;
 pub mod socket;
 pub mod tun;
