@@ -335,9 +335,13 @@ fn tunnel_case_env(nat: &str, suite: Suite, v6_outer: bool, left_env: &[(&str, &
     assert_eq!(sas.len(), 2, "{keys}");
     let frames = tshark::decode_esp(&pcap, &sas);
     tshark::assert_all_decrypted(&frames, &["icmp", "icmpv6"]);
-    // 3 echo requests + 3 replies, each way, for IPv4 and IPv6.
+    // 3 echo requests + 3 replies, each way, for IPv4 and IPv6. A packet socket with
+    // PACKET_QDISC_BYPASS skips the taps, so the capture on the left end misses what the left
+    // gateway sent that way: only the right gateway's 12 are sure to be there.
+    let left_packet = nat != "force" && !left_env.contains(&("IKEGATE_RAW_ESP_TX", "socket"));
+    let expected = if left_packet { 12 } else { 24 };
     assert!(
-        frames.len() >= 24,
+        frames.len() >= expected,
         "only {} ESP frames:\n{}",
         frames.len(),
         tshark::frames_table(&frames)
