@@ -439,6 +439,14 @@ row() { # $1 = name, $2 = setup function and args
     ROWS+=("$name|$tcp1|$tcp4|$udp|$cl|$cr")
     echo "  done: $name" >&2
     teardown
+    # Which raw ESP send path ikegate took (packet socket or raw IP socket, and why), and its
+    # drop counters (icv, replay, malformed …) when it stopped.
+    for f in "$WORK"/*.log; do
+        [ -f "$f" ] || continue
+        grep -h "raw ESP .* → " "$f" | cut -c29- | sed 's/^/    /' >&2
+        sed -n '/final counters/,$p' "$f" | grep -E "icv|replay|malformed|error" | sed 's/^/    /' >&2
+    done
+    rm -f "$WORK"/*.log
 }
 
 echo "ikegate throughput bench: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), T=${T}s" >&2

@@ -5,6 +5,9 @@
 
 pub mod batch;
 pub mod heap;
+pub mod next_hop;
+pub mod packet_path;
+pub mod packet_tx;
 pub mod route;
 pub mod socket;
 pub mod tun;

@@ -11,6 +11,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
 
 use super::batch::{self, RecvMeta, Slot};
+use super::packet_path::PacketPath;
 use crate::wire::ip::PROTO_ESP;
 
 /// Marks a socket's packets with `SO_MARK` (the transport-mode routing rule lets marked packets
@@ -45,10 +46,19 @@ pub fn udp(addr: IpAddr, port: u16, mark: Option<u32>) -> io::Result<UdpSocket> 
     UdpSocket::from_std(s.into())
 }
 
+/// The environment variable that chooses how raw ESP is sent: unset or `socket`, the raw IP
+/// socket; `packet`, an `AF_PACKET` socket with `PACKET_QDISC_BYPASS` and `sendmmsg`; `ring`,
+/// the same with a `PACKET_TX_RING`. Peers without an Ethernet next hop in the neighbour table
+/// (loopback, TUN, not resolved yet) take the raw IP socket either way. See the README's
+/// performance section for what each measured.
+pub const RAW_ESP_TX_ENV: &str = "IKEGATE_RAW_ESP_TX";
+
 /// A raw IP socket for ESP (protocol 50) bound to one local address.
 pub struct RawEsp {
     fd: AsyncFd<Socket>,
     v4: bool,
+    /// Sends through a packet socket where the peer's next hop is known (opt-in).
+    fast: Option<PacketPath>,
 }
 
 impl RawEsp {
@@ -70,9 +80,24 @@ impl RawEsp {
         // AsyncFd owns the Socket.
         #[allow(unsafe_code)]
         let fd = unsafe { AsyncFd::register(s) }.map_err(|e| io::Error::other(e.to_string()))?;
+        let fast = match std::env::var(RAW_ESP_TX_ENV).as_deref() {
+            Ok("packet") => Some(PacketPath::new(addr, mark, false)?),
+            Ok("ring") => Some(PacketPath::new(addr, mark, true)?),
+            Ok(other) if other != "socket" => {
+                tracing::warn!(
+                    "{RAW_ESP_TX_ENV}={other:?} is not one of socket, packet, ring: raw ESP from {addr} uses the raw IP socket"
+                );
+                None
+            }
+            _ => None,
+        };
+        if fast.is_some() {
+            tracing::info!("raw ESP from {addr}: packet-socket send path on ({RAW_ESP_TX_ENV})");
+        }
         Ok(RawEsp {
             fd,
             v4: addr.is_ipv4(),
+            fast,
         })
     }
 
@@ -157,6 +182,9 @@ impl RawEsp {
         bufs: &[Vec<u8>],
         pkts: &[Slot],
     ) -> io::Result<usize> {
+        if let Some(n) = self.fast.as_ref().and_then(|f| f.send(to, bufs, pkts)) {
+            return Ok(n);
+        }
         let dest = batch::raw_dest(to);
         loop {
             let mut guard = self.fd.writable().await?;

@@ -44,5 +44,6 @@ pub mod fuzzing;
 pub mod ikev2;
 pub mod ip;
 pub mod isakmp;
+pub mod outer_frame;
 pub mod tcp_mss;
 pub mod udp_encap;
