@@ -157,3 +157,74 @@ fn connect(a: &mut RaAcceptor, from: SocketAddr, msg: &[u8]) -> ClientId {
     let inc = Dispatch::incoming_of(a.route(from, msg));
     a.accept(inc, Box::new(SeededRandom::new(1)))
 }
+
+fn v2_policy(me: &str, peer: &str) -> IkePolicy {
+    let mut p = IkePolicy::seil_defaults(me.parse().unwrap(), peer.parse().unwrap(), b"group key");
+    p.version = IkeVersion::V2;
+    p.phase1.dh_groups = vec![crate::crypto::dh::DhGroup::Modp2048];
+    p.phase1.dh_group = crate::crypto::dh::DhGroup::Modp2048;
+    p.reinitiate_after = None;
+    p.dpd = None;
+    p
+}
+
+/// Real IKEv2 engines as clients: each gets its own engine in the acceptor, found again by
+/// SPI for every later message, and both IKE SAs and child SAs come up side by side.
+#[test]
+fn two_ikev2_clients_negotiate_through_one_acceptor() {
+    let gw: SocketAddr = "10.0.0.1:500".parse().unwrap();
+    let mut a = acceptor(false);
+    a.v2 = Some(v2_policy("10.0.0.1", "0.0.0.0"));
+    let now = Instant::now();
+    let mut clients: Vec<(SocketAddr, crate::ike::TunnelEngine, usize)> = ["10.0.0.2", "10.0.0.3"]
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            let mut e = crate::ike::TunnelEngine::new(
+                v2_policy(ip, "10.0.0.1"),
+                Box::new(SeededRandom::new(10 + i as u64)),
+            );
+            e.initiate(now);
+            (SocketAddr::new(ip.parse().unwrap(), 500), e, 0)
+        })
+        .collect();
+    let mut gw_children = 0;
+    for _round in 0..20 {
+        let mut moved = false;
+        for (addr, client, _) in clients.iter_mut() {
+            while let Some(t) = client.poll_transmit() {
+                moved = true;
+                let id = match a.route(*addr, &t.data) {
+                    Dispatch::Client(id) => id,
+                    Dispatch::Incoming(inc) => a.accept(inc, Box::new(SeededRandom::new(99))),
+                    Dispatch::Drop(why) => panic!("dropped: {why}"),
+                };
+                let e = a.engine_mut(id).unwrap();
+                e.handle_datagram(now, gw, *addr, &t.data);
+                let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
+                for ev in events {
+                    match ev {
+                        crate::ike::Event::Phase1Up { icookie, .. } => a.learn(id, icookie),
+                        crate::ike::Event::ChildSaUp { .. } => gw_children += 1,
+                        _ => {}
+                    }
+                }
+                let e = a.engine_mut(id).unwrap();
+                while let Some(r) = e.poll_transmit() {
+                    client.handle_datagram(now, *addr, gw, &r.data);
+                }
+            }
+        }
+        for (_, client, up) in clients.iter_mut() {
+            while let Some(ev) = client.poll_event() {
+                *up += usize::from(matches!(ev, crate::ike::Event::ChildSaUp { .. }));
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert_eq!(a.clients().count(), 2);
+    assert_eq!(gw_children, 2);
+    assert!(clients.iter().all(|(_, _, up)| *up == 1));
+}
