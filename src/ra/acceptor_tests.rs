@@ -174,16 +174,31 @@ fn v2_policy(me: &str, peer: &str) -> IkePolicy {
 fn two_ikev2_clients_negotiate_through_one_acceptor() {
     let gw: SocketAddr = "10.0.0.1:500".parse().unwrap();
     let mut a = acceptor(false);
-    a.v2 = Some(v2_policy("10.0.0.1", "0.0.0.0"));
+    let mut template = v2_policy("10.0.0.1", "0.0.0.0");
+    let ra = crate::config::RemoteAccessConfig {
+        pool_ipv4: Some("10.8.0.0/24".parse().unwrap()),
+        pool_ipv6: None,
+        dns: vec![],
+        split_include: vec![],
+        auth: vec![crate::config::RaAuth::Psk],
+        users: None,
+        mode_cfg: None,
+    };
+    template.remote_access = Some(Arc::new(crate::ike::policy::RaPolicy {
+        config: ra,
+        eap: None,
+    }));
+    a.v2 = Some(template);
     let now = Instant::now();
     let mut clients: Vec<(SocketAddr, crate::ike::TunnelEngine, usize)> = ["10.0.0.2", "10.0.0.3"]
         .iter()
         .enumerate()
         .map(|(i, ip)| {
-            let mut e = crate::ike::TunnelEngine::new(
-                v2_policy(ip, "10.0.0.1"),
-                Box::new(SeededRandom::new(10 + i as u64)),
-            );
+            // Clients name themselves by FQDN, as road warriors do.
+            let mut p = v2_policy(ip, "10.0.0.1");
+            p.my_id = Some(crate::ike::Identity::Fqdn(format!("laptop{i}.example")));
+            let mut e =
+                crate::ike::TunnelEngine::new(p, Box::new(SeededRandom::new(10 + i as u64)));
             e.initiate(now);
             (SocketAddr::new(ip.parse().unwrap(), 500), e, 0)
         })
