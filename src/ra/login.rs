@@ -294,3 +294,76 @@ fn throttle_reason(f: &LoginFailure) -> FailureReason {
         _ => FailureReason::WrongPassword,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::auth::eap::wire::Md5Value;
+    use crate::ike::SeededRandom;
+    use crate::ra::users_file::{AddOptions, UsersFile};
+
+    fn response(id: u8, eap_type: u8, data: &[u8]) -> Vec<u8> {
+        let len = (5 + data.len()) as u16;
+        let mut m = vec![2, id, (len >> 8) as u8, len as u8, eap_type];
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn eap(check: Vec<u8>) -> LoginRequest {
+        LoginRequest {
+            ticket: LoginTicket(7),
+            user: String::new(),
+            identity: "fqdn:laptop".into(),
+            source: "198.51.100.7:4500".parse().unwrap(),
+            ike_version: 2,
+            check: LoginCheck::Eap(check),
+        }
+    }
+
+    /// The engine sends the EAP-Request/Identity itself (pass-through authenticator); the
+    /// users file answers the rest of EAP-MD5 through the seam, right and wrong password.
+    #[test]
+    fn eap_md5_through_the_seam_after_the_engines_identity_request() {
+        let mut users = UsersFile::default();
+        let opts = AddOptions { eap_md5: true };
+        users.add("alice", "clientPass", &[1; 16], opts).unwrap();
+        let users: Arc<dyn Directory> = Arc::new(users);
+        for (password, ok) in [(&b"clientPass"[..], true), (&b"nope"[..], false)] {
+            let mut rng = SeededRandom::new(4);
+            let mut b = LocalLogins::new(users.clone(), Some(EapMethod::Md5), "gw");
+            let first = EapServer::identity_request(0x42);
+            assert_eq!(&first[..2], [1, 0x42]);
+            let now = Instant::now();
+            let v = b.check(now, &eap(response(0x42, 1, b"alice")), &mut rng);
+            let Some(BackendVerdict::Continue(challenge)) = v else {
+                panic!("{v:?}")
+            };
+            let id = challenge[1];
+            let value = Md5Value::parse(&challenge[5..]).unwrap().value.to_vec();
+            use md5::Digest;
+            let digest = md5::Md5::new()
+                .chain_update([id])
+                .chain_update(password)
+                .chain_update(&value)
+                .finalize();
+            let answer = Md5Value {
+                value: &digest,
+                name: b"",
+            }
+            .to_vec();
+            let v = b.check(now, &eap(response(id, 4, &answer)), &mut rng);
+            match (v, ok) {
+                (Some(BackendVerdict::Accepted { user, eap, .. }), true) => {
+                    assert_eq!(user, "alice");
+                    assert_eq!(eap.map(|e| e[0]), Some(3), "EAP-Success");
+                }
+                (Some(BackendVerdict::Rejected { failure, eap }), false) => {
+                    assert_eq!(failure.reason(), "wrong_password");
+                    assert_eq!(eap.map(|e| e[0]), Some(4), "EAP-Failure");
+                }
+                (v, _) => panic!("{v:?}"),
+            }
+            assert!(b.conversations.is_empty());
+        }
+    }
+}
