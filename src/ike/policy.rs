@@ -432,6 +432,19 @@ pub struct IkePolicy {
     /// IKEv2: whether an IKE SA without ML-KEM is refused (`Required`) or accepted with a
     /// warning (`Preferred`).
     pub post_quantum: PostQuantum,
+    /// Remote access: this engine serves one client of a remote-access interface (any IDi,
+    /// login through [`crate::ra::login`], a virtual address from the pool); `None` for a
+    /// site-to-site tunnel.
+    pub remote_access: Option<std::sync::Arc<RaPolicy>>,
+}
+
+/// What a remote-access client's engine needs from the interface's `remote-access:` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaPolicy {
+    /// The block (pool, DNS, split-include, `auth`).
+    pub config: crate::config::RemoteAccessConfig,
+    /// The EAP method IKEv2 clients log in with (`None`: IKEv2 clients use the PSK alone).
+    pub eap: Option<crate::ike::auth::eap::EapMethod>,
 }
 
 /// The per-tunnel `post-quantum` switch.
@@ -480,6 +493,7 @@ impl fmt::Debug for IkePolicy {
             .field("fragmentation", &self.fragmentation)
             .field("fragment_size", &self.fragment_size)
             .field("post_quantum", &self.post_quantum)
+            .field("remote_access", &self.remote_access.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -539,6 +553,7 @@ impl IkePolicy {
             fragmentation: true,
             fragment_size: 1280,
             post_quantum: PostQuantum::Off,
+            remote_access: None,
         }
     }
 

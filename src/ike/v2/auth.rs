@@ -430,9 +430,14 @@ impl Engine {
     }
 
     /// Checks the peer's ID: the configured `peers-identifier`, or its address (any address
-    /// behind a NAT, where it sees its private one).
+    /// behind a NAT, where it sees its private one); any ID for a remote-access client.
     pub(super) fn check_peer_id(&self, id: &IdRepr<'_>, peer: IpAddr) -> Result<(), V2Diagnostic> {
         let got = identity_of(id);
+        // A remote-access client may name itself anything: it is chosen by its IDi and proves
+        // itself by the group key or EAP, and logs in under that name.
+        if self.policy.remote_access.is_some() && got.is_some() {
+            return Ok(());
+        }
         let ok = match (&self.policy.peer_id, &got) {
             (Some(want), Some(g)) => want == g,
             (None, Some(Identity::Address(a))) => {
