@@ -432,6 +432,9 @@ pub struct IkePolicy {
     /// IKEv2: whether an IKE SA without ML-KEM is refused (`Required`) or accepted with a
     /// warning (`Preferred`).
     pub post_quantum: PostQuantum,
+    /// IKEv1 remote access with XAUTH: phase 1 uses XAuthInitPreShared (65001), the answer to
+    /// message 1 announces XAUTH and Cisco Unity, and XAUTH follows phase 1.
+    pub xauth_server: bool,
 }
 
 /// The per-tunnel `post-quantum` switch.
@@ -539,6 +542,7 @@ impl IkePolicy {
             fragmentation: true,
             fragment_size: 1280,
             post_quantum: PostQuantum::Off,
+            xauth_server: false,
         }
     }
 

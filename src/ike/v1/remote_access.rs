@@ -38,6 +38,15 @@ use super::isakmp_sa::IsakmpSa;
 use super::transaction::{self, CfgDrop, CfgMessage};
 use super::DropReason;
 
+/// The XAUTH vendor ID (draft-ietf-ipsec-isakmp-xauth-06), announced by a gateway that asks
+/// for a user name after phase 1.
+pub(crate) const VID_XAUTH: [u8; 8] = [0x09, 0x00, 0x26, 0x89, 0xdf, 0xd6, 0xb7, 0x12];
+/// The Cisco Unity vendor ID (version 1.0), after which vpnc and strongSwan read the Unity
+/// attributes (split-include) in mode-config.
+pub(crate) const VID_CISCO_UNITY: [u8; 16] = [
+    0x12, 0xf5, 0xf2, 0x8c, 0x45, 0x71, 0x68, 0xa9, 0x70, 0x2d, 0x9f, 0xe2, 0x74, 0xcc, 0x01, 0x00,
+];
+
 /// How the gateway hands a client its address (`mode-cfg:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ModeCfgStyle {
