@@ -477,14 +477,14 @@ fn check_remote_access(
         );
         return;
     };
-    let eap = matches!(ra.auth, RaAuth::EapMschapv2 | RaAuth::EapMd5);
-    if eap && p.auth.certificate().is_none() {
+    let eap = ra.eap_method();
+    if let (Some(eap), None) = (eap, p.auth.certificate()) {
         errs.push(
             &r.child_path("auth"),
             format!(
                 "with `auth: {}` the gateway proves itself with a certificate (clients check \
                  it before sending a password): add `ike.certificate: {{ … }}`",
-                ra.auth.name()
+                eap.name()
             ),
         );
     }

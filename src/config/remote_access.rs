@@ -6,7 +6,8 @@
 //!   pool: { ipv4: 10.8.0.0/24, ipv6: fd00:8::/112 }
 //!   dns: [10.8.0.53]
 //!   split-include: [192.168.1.0/24]
-//!   auth: eap-mschapv2          # xauth | eap-mschapv2 | eap-md5 | psk
+//!   auth: eap-mschapv2          # xauth | eap-mschapv2 | eap-md5 | psk, or a list:
+//!                               # [xauth, eap-mschapv2] serves IKEv1 and IKEv2 clients at once
 //!   users-file: users.txt       # or radius: { server: 192.0.2.10:1812, secret-file: radius.key }
 //!   mode-cfg: auto              # IKEv1 only: auto | push | pull
 //! ```
@@ -44,6 +45,17 @@ impl RaAuth {
     fn needs_users(self) -> bool {
         !matches!(self, RaAuth::Psk)
     }
+
+    fn is_eap(self) -> bool {
+        matches!(self, RaAuth::EapMschapv2 | RaAuth::EapMd5)
+    }
+
+    const CHOICES: [(&'static str, RaAuth); 4] = [
+        ("xauth", RaAuth::Xauth),
+        ("eap-mschapv2", RaAuth::EapMschapv2),
+        ("eap-md5", RaAuth::EapMd5),
+        ("psk", RaAuth::Psk),
+    ];
 }
 
 /// IKEv1 mode-cfg style (`mode-cfg:`).
@@ -82,8 +94,9 @@ pub struct RemoteAccessConfig {
     pub dns: Vec<IpAddr>,
     /// `split-include:` networks the clients route into the tunnel (empty: everything).
     pub split_include: Vec<Subnet>,
-    /// `auth:`.
-    pub auth: RaAuth,
+    /// `auth:`, one method or a list (at most one per IKE version; see
+    /// [`RemoteAccessConfig::auth_for`]).
+    pub auth: Vec<RaAuth>,
     /// `users-file:` or `radius:` (`None` with `auth: psk`).
     pub users: Option<UserSource>,
     /// `mode-cfg:` (`None` when not given).
@@ -131,15 +144,7 @@ pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Remo
         })
         .unwrap_or_default();
     let auth = match child(m, n, "auth") {
-        Some(a) => a.choice(
-            errs,
-            &[
-                ("xauth", RaAuth::Xauth),
-                ("eap-mschapv2", RaAuth::EapMschapv2),
-                ("eap-md5", RaAuth::EapMd5),
-                ("psk", RaAuth::Psk),
-            ],
-        )?,
+        Some(a) => auth_methods(&a, errs)?,
         None => {
             n.error(
                 errs,
@@ -148,7 +153,7 @@ pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Remo
             return None;
         }
     };
-    let users = users(m, n, auth, base, errs);
+    let users = users(m, n, &auth, base, errs);
     let mode_cfg = child(m, n, "mode-cfg").and_then(|v| {
         v.choice(
             errs,
@@ -170,6 +175,97 @@ pub(super) fn parse(n: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Remo
     })
 }
 
+/// `auth:` as one method or a list of them: IKEv1 clients use `xauth` or `psk`, IKEv2 clients
+/// an EAP method or `psk`, so a list holds at most one EAP method, and `psk` beside both an
+/// IKEv1 and an IKEv2 method would serve nobody.
+fn auth_methods(a: &Node<'_>, errs: &mut Errors) -> Option<Vec<RaAuth>> {
+    let items = match a.value {
+        yaml_serde::Value::Sequence(_) => a.list(errs),
+        _ => vec![a.clone()],
+    };
+    let before = errs.0.len();
+    let methods: Vec<RaAuth> = items
+        .iter()
+        .filter_map(|i| i.choice(errs, &RaAuth::CHOICES))
+        .collect();
+    if errs.0.len() > before {
+        return None;
+    }
+    let count = |f: fn(&RaAuth) -> bool| methods.iter().filter(|m| f(m)).count();
+    let problem = if methods.is_empty() {
+        Some("lists no method: write e.g. `auth: [xauth, eap-mschapv2]`".to_string())
+    } else if count(|m| m.is_eap()) > 1 {
+        Some(
+            "lists two EAP methods: IKEv2 clients are asked for one, keep `eap-mschapv2` \
+             (Windows, macOS, iOS, Android) or `eap-md5`"
+                .into(),
+        )
+    } else if methods
+        .iter()
+        .enumerate()
+        .any(|(i, m)| methods[..i].contains(m))
+    {
+        Some("lists a method twice".into())
+    } else if methods.contains(&RaAuth::Psk)
+        && count(|m| m.is_eap()) + count(|m| *m == RaAuth::Xauth) == 2
+    {
+        Some(
+            "`psk` beside `xauth` and an EAP method serves nobody: IKEv1 clients use xauth, \
+             IKEv2 clients EAP; remove `psk`"
+                .into(),
+        )
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        a.error(errs, format!("`auth` {p}"));
+        return None;
+    }
+    Some(methods)
+}
+
+impl RemoteAccessConfig {
+    /// How clients of IKE version `version` log in, or `None` when `auth` serves no client of
+    /// that version. `ike_version` is the `ike:` block's version, which a lone `auth: psk`
+    /// serves.
+    pub fn auth_for(
+        &self,
+        version: crate::ike::IkeVersion,
+        ike_version: crate::ike::IkeVersion,
+    ) -> Option<RaAuth> {
+        use crate::ike::IkeVersion;
+        let own = self.auth.iter().copied().find(|m| match version {
+            IkeVersion::V1 => *m == RaAuth::Xauth,
+            IkeVersion::V2 => m.is_eap(),
+        });
+        let psk = self.auth.contains(&RaAuth::Psk);
+        let other_served = self.auth.iter().any(|m| match version {
+            IkeVersion::V1 => m.is_eap(),
+            IkeVersion::V2 => *m == RaAuth::Xauth,
+        });
+        own.or_else(|| (psk && (other_served || version == ike_version)).then_some(RaAuth::Psk))
+    }
+
+    /// The EAP method IKEv2 clients are asked for, if any.
+    pub fn eap_method(&self) -> Option<crate::ike::auth::eap::EapMethod> {
+        use crate::ike::auth::eap::EapMethod;
+        self.auth.iter().find_map(|m| match m {
+            RaAuth::EapMschapv2 => Some(EapMethod::MsChapV2),
+            RaAuth::EapMd5 => Some(EapMethod::Md5),
+            _ => None,
+        })
+    }
+
+    /// The `auth` value as written (`xauth` or `[xauth, eap-mschapv2]`).
+    pub fn auth_names(&self) -> String {
+        let names: Vec<_> = self.auth.iter().map(|m| m.name()).collect();
+        match names.as_slice() {
+            [one] => one.to_string(),
+            _ => format!("[{}]", names.join(", ")),
+        }
+    }
+}
+
 /// What this build does not serve yet, refused rather than ignored: `(key, message)` pairs.
 pub(super) fn unserved(
     ra: &RemoteAccessConfig,
@@ -177,18 +273,33 @@ pub(super) fn unserved(
 ) -> Vec<(&'static str, String)> {
     use crate::ike::IkeVersion;
     let mut out = Vec::new();
-    if version == IkeVersion::V1 {
-        out.push((
-            "",
-            "remote access over IKEv1 (XAUTH, mode-cfg) is not served yet: use `ike.version: 2` \
-             with `auth: eap-mschapv2`, `eap-md5` or `psk`"
-                .to_string(),
-        ));
-    }
-    if ra.auth == RaAuth::Xauth && version == IkeVersion::V2 {
+    let v1 = ra.auth_for(IkeVersion::V1, version);
+    let v2 = ra.auth_for(IkeVersion::V2, version);
+    let ike_name = |v: IkeVersion| if v == IkeVersion::V1 { "1" } else { "2" };
+    if (version == IkeVersion::V1 && v1.is_none()) || (version == IkeVersion::V2 && v2.is_none()) {
+        let (other, hint) = if version == IkeVersion::V1 {
+            ("2", "`auth: [xauth, eap-mschapv2]` to serve both")
+        } else {
+            ("1", "`auth: [xauth, eap-mschapv2]` to serve both")
+        };
         out.push((
             "auth",
-            "XAUTH is IKEv1's; IKEv2 clients log in with EAP: write `auth: eap-mschapv2`".into(),
+            format!(
+                "`auth: {}` serves no IKEv{} client, but `ike.version` is {}: set `ike.version: \
+                 {other}`, or write {hint}",
+                ra.auth_names(),
+                ike_name(version),
+                ike_name(version),
+            ),
+        ));
+    }
+    if v1.is_some() {
+        out.push((
+            "auth",
+            "remote access over IKEv1 (XAUTH, mode-cfg, PSK road warriors with a virtual \
+             address) is not served yet: serve IKEv2 clients only, with `auth: eap-mschapv2`, \
+             `eap-md5` or `psk` and `ike.version: 2`"
+                .to_string(),
         ));
     }
     if let Some(UserSource::Radius { .. }) = ra.users {
@@ -198,7 +309,7 @@ pub(super) fn unserved(
                 .into(),
         ));
     }
-    if ra.mode_cfg.is_some() && version == IkeVersion::V2 {
+    if ra.mode_cfg.is_some() && v1.is_none() {
         out.push((
             "mode-cfg",
             "mode-cfg is IKEv1's; IKEv2 clients get their address from the configuration \
@@ -256,7 +367,7 @@ fn prefix(v: &Node<'_>, v6: Option<bool>, example: &str, errs: &mut Errors) -> O
 fn users(
     m: &yaml_serde::Mapping,
     n: &Node<'_>,
-    auth: RaAuth,
+    auth: &[RaAuth],
     base: &Path,
     errs: &mut Errors,
 ) -> Option<UserSource> {
@@ -275,20 +386,22 @@ fn users(
             UserSource::File(path)
         }
         (None, Some(r)) => radius_block(&r, base, errs)?,
-        (None, None) if auth.needs_users() => {
-            n.error(
-                errs,
-                format!(
-                    "`auth: {}` needs users: add `users-file: /etc/ikegate/users` (create it \
-                     with `ikegate users add`) or `radius: {{ server: HOST:1812, secret-file: … }}`",
-                    auth.name()
-                ),
-            );
+        (None, None) => {
+            if let Some(a) = auth.iter().find(|a| a.needs_users()) {
+                n.error(
+                    errs,
+                    format!(
+                        "`auth: {}` needs users: add `users-file: /etc/ikegate/users` (create \
+                         it with `ikegate users add`) or `radius: {{ server: HOST:1812, \
+                         secret-file: … }}`",
+                        a.name()
+                    ),
+                );
+            }
             return None;
         }
-        (None, None) => return None,
     };
-    if !auth.needs_users() {
+    if !auth.iter().any(|a| a.needs_users()) {
         n.error(
             errs,
             "`auth: psk` logs clients in by the pre-shared key alone: remove `users-file` / \
@@ -361,8 +474,8 @@ mod tests {
         assert_eq!(ra.dns.len(), 2);
         assert_eq!(ra.split_include.len(), 2);
         assert_eq!(
-            (ra.auth, ra.users.clone(), ra.mode_cfg),
-            (RaAuth::Psk, None, Some(ModeCfg::Push))
+            (ra.auth.clone(), ra.users.clone(), ra.mode_cfg),
+            (vec![RaAuth::Psk], None, Some(ModeCfg::Push))
         );
         let refused = unserved(&ra, IkeVersion::V2);
         assert_eq!(refused.len(), 1);
@@ -383,8 +496,56 @@ mod tests {
             .into_iter()
             .map(|r| r.0)
             .collect();
-        assert_eq!(keys, ["auth", "radius"]);
+        assert_eq!(keys, ["auth", "auth", "radius"]);
         assert!(unserved(&ra, IkeVersion::V1)[0].1.contains("IKEv1"));
+    }
+
+    #[test]
+    fn auth_lists_serve_both_ike_versions() {
+        use crate::ike::auth::eap::EapMethod;
+        let (v1, v2) = (IkeVersion::V1, IkeVersion::V2);
+        let ra = |auth: &str| {
+            let (ra, errs) = block(&format!(
+                "{{ pool: {{ ipv4: 10.8.0.0/24 }}, auth: {auth}, users-file: /dev/null }}"
+            ));
+            (ra, errs)
+        };
+        let both = ra("[xauth, eap-mschapv2]").0.unwrap();
+        assert_eq!(both.auth_names(), "[xauth, eap-mschapv2]");
+        assert_eq!(both.auth_for(v1, v2), Some(RaAuth::Xauth));
+        assert_eq!(both.auth_for(v2, v1), Some(RaAuth::EapMschapv2));
+        assert_eq!(both.eap_method(), Some(EapMethod::MsChapV2));
+        // psk beside one method serves the other version.
+        let mixed = ra("[eap-md5, psk]").0.unwrap();
+        assert_eq!(mixed.auth_for(v1, v2), Some(RaAuth::Psk));
+        assert_eq!(mixed.auth_for(v2, v2), Some(RaAuth::EapMd5));
+        // The single form keeps meaning what it meant.
+        let single = ra("eap-mschapv2").0.unwrap();
+        assert_eq!(single.auth, [RaAuth::EapMschapv2]);
+        assert_eq!(single.auth_for(v1, v2), None);
+        let (psk, _) = block("{ pool: { ipv4: 10.8.0.0/24 }, auth: [psk] }");
+        let psk = psk.unwrap();
+        assert_eq!(
+            (psk.auth_for(v1, v2), psk.auth_for(v2, v2)),
+            (None, Some(RaAuth::Psk))
+        );
+        assert!(unserved(&single, v2).is_empty());
+        assert!(unserved(&single, v1)[0]
+            .1
+            .contains("serves no IKEv1 client, but `ike.version` is 1"));
+        for (auth, want) in [
+            ("[]", "lists no method"),
+            ("[eap-md5, eap-mschapv2]", "lists two EAP methods"),
+            ("[xauth, xauth]", "lists a method twice"),
+            ("[xauth, psk, eap-md5]", "serves nobody"),
+            ("[xauth, chap]", "auth[1]"),
+        ] {
+            let (_, errs) = ra(auth);
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{auth}: want {want:?} in {errs:?}"
+            );
+        }
     }
 
     #[test]

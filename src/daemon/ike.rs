@@ -485,6 +485,10 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 None,
             );
         }
+        Event::Login(req) => {
+            // Only a remote-access client's engine asks; this tunnel has no directory.
+            tracing::warn!(tunnel = %name, "login request {:?} on a tunnel without remote access: ignored", req.ticket);
+        }
         Event::Failed { cause } => {
             tracing::warn!(tunnel = %name, "{cause}");
             dp.events.publish(

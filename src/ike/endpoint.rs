@@ -8,6 +8,8 @@
 //! initiator cookie is then remembered (the latest [`DYNAMIC_COOKIES`] per tunnel), so the rest
 //! of the exchange and everything under the ISAKMP SA finds the tunnel from whatever address
 //! (two road warriors behind one NAT, a NAT that rebinds). The engine authenticates everything.
+//! Whatever is left on a local address with a remote-access interface goes to that interface
+//! ([`Endpoint::add_remote_access`]), whose acceptor tells its clients apart by SPI.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +31,9 @@ pub struct Endpoint<T> {
     dynamic: Vec<DynamicPeer<T>>,
     /// Initiator cookie → index in `dynamic`, oldest first.
     learned: Mutex<Vec<([u8; 8], usize)>>,
+    /// Remote-access interfaces by local address: every message from an unknown peer on that
+    /// address, of either IKE version (their acceptor tells clients apart).
+    remote_access: HashMap<IpAddr, T>,
 }
 
 impl<T> Default for Endpoint<T> {
@@ -37,6 +42,7 @@ impl<T> Default for Endpoint<T> {
             fixed: HashMap::new(),
             dynamic: Vec::new(),
             learned: Mutex::new(Vec::new()),
+            remote_access: HashMap::new(),
         }
     }
 }
@@ -66,11 +72,22 @@ impl<T> Endpoint<T> {
         });
     }
 
+    /// A remote-access interface on `local` (see [`crate::ra::acceptor`]): it gets what no
+    /// fixed or identity-chosen tunnel takes (the first one added for an address wins).
+    pub fn add_remote_access(&mut self, local: IpAddr, handle: T) {
+        self.remote_access.entry(local).or_insert(handle);
+    }
+
     /// The tunnel for a message from `from` to our `local` address, if any.
     pub fn route(&self, local: IpAddr, from: IpAddr, msg: &[u8]) -> Option<&T> {
         if let Some(h) = self.fixed.get(&(local, from)) {
             return Some(h);
         }
+        self.route_dynamic(local, from, msg)
+            .or_else(|| self.remote_access.get(&local))
+    }
+
+    fn route_dynamic(&self, local: IpAddr, from: IpAddr, msg: &[u8]) -> Option<&T> {
         if self.dynamic.is_empty() || major_version(msg) != Some(1) {
             return None;
         }
@@ -117,5 +134,11 @@ mod tests {
         // An IKEv2 message from an unknown address never reaches a road-warrior tunnel.
         assert_eq!(e.route(l, "10.0.0.9".parse().unwrap(), &v2), None);
         assert_eq!(e.route(l, "10.0.0.9".parse().unwrap(), b"short"), None);
+        // A remote-access interface on that address takes every unknown peer, any version.
+        e.add_remote_access(l, 3);
+        assert_eq!(e.route(l, "10.0.0.9".parse().unwrap(), &v2), Some(&3));
+        assert_eq!(e.route(l, p, &v2), Some(&1));
+        let other: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(e.route(other, "10.0.0.9".parse().unwrap(), &v2), None);
     }
 }

@@ -144,6 +144,9 @@ pub enum Event {
         /// Where the CRL goes.
         crls: std::sync::Arc<crate::ike::auth::CrlStore>,
     },
+    /// A remote-access client's engine asks the user directory (see [`crate::ra::login`]):
+    /// answer through `TunnelEngine::login_answer` with the request's ticket.
+    Login(crate::ra::login::LoginRequest),
     /// A negotiation failed; the cause says why in plain words.
     Failed {
         /// The diagnosis.

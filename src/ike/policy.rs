@@ -432,9 +432,19 @@ pub struct IkePolicy {
     /// IKEv2: whether an IKE SA without ML-KEM is refused (`Required`) or accepted with a
     /// warning (`Preferred`).
     pub post_quantum: PostQuantum,
-    /// IKEv1 remote access with XAUTH: phase 1 uses XAuthInitPreShared (65001), the answer to
-    /// message 1 announces XAUTH and Cisco Unity, and XAUTH follows phase 1.
-    pub xauth_server: bool,
+    /// Remote access: this engine serves one client of a remote-access interface (any IDi,
+    /// login through [`crate::ra::login`], a virtual address from the pool); `None` for a
+    /// site-to-site tunnel.
+    pub remote_access: Option<std::sync::Arc<RaPolicy>>,
+}
+
+/// What a remote-access client's engine needs from the interface's `remote-access:` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaPolicy {
+    /// The block (pool, DNS, split-include, `auth`).
+    pub config: crate::config::RemoteAccessConfig,
+    /// The EAP method IKEv2 clients log in with (`None`: IKEv2 clients use the PSK alone).
+    pub eap: Option<crate::ike::auth::eap::EapMethod>,
 }
 
 /// The per-tunnel `post-quantum` switch.
@@ -483,11 +493,20 @@ impl fmt::Debug for IkePolicy {
             .field("fragmentation", &self.fragmentation)
             .field("fragment_size", &self.fragment_size)
             .field("post_quantum", &self.post_quantum)
+            .field("remote_access", &self.remote_access.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl IkePolicy {
+    /// IKEv1 remote access with XAUTH (`auth:` lists `xauth`): phase 1 uses XAuthInitPreShared
+    /// (65001), the answer to message 1 announces XAUTH and Cisco Unity, XAUTH follows phase 1.
+    pub fn serves_xauth(&self) -> bool {
+        self.remote_access
+            .as_ref()
+            .is_some_and(|ra| ra.config.auth.contains(&crate::config::RaAuth::Xauth))
+    }
+
     /// SEIL's defaults. Phase 1: encryption aes256, aes128, 3des × hash sha256, sha1 (six
     /// transforms in SEIL's order), modp1536, 86400 s, pre-shared key. Phase 2 (chosen to meet
     /// strongSwan's default ESP proposal): aes256, aes128 × hmac-sha256, hmac-sha1, no PFS,
@@ -542,7 +561,7 @@ impl IkePolicy {
             fragmentation: true,
             fragment_size: 1280,
             post_quantum: PostQuantum::Off,
-            xauth_server: false,
+            remote_access: None,
         }
     }
 

@@ -139,6 +139,22 @@ impl TunnelEngine {
         both!(self, e => e.io_mut().events.push_front(ev))
     }
 
+    /// The answer to an `Event::Login` this engine emitted (see [`crate::ra::login`]).
+    pub fn login_answer(
+        &mut self,
+        now: Instant,
+        ticket: crate::ra::login::LoginTicket,
+        answer: crate::ra::login::LoginAnswer,
+    ) {
+        match self {
+            TunnelEngine::V2(e) => e.login_answer(now, ticket, answer),
+            // The IKEv1 engine asks nothing yet (XAUTH comes with the ra-v1 work).
+            TunnelEngine::V1(_) => {
+                tracing::debug!("login answer {ticket:?} for an IKEv1 engine that asked nothing")
+            }
+        }
+    }
+
     /// See [`Engine::child_traffic`].
     pub fn child_traffic(&mut self, now: Instant, inbound_spi: u32, in_bytes: u64, out_bytes: u64) {
         both!(self, e => e.child_traffic(now, inbound_spi, in_bytes, out_bytes))

@@ -71,6 +71,14 @@ pub enum LoginFailure {
         /// What was wrong.
         detail: String,
     },
+    /// Refused without asking the directory: too many recent failures for this user or
+    /// address ([`super::throttle`]).
+    Throttled {
+        /// The user.
+        user: String,
+        /// Who is held back, and for how long.
+        detail: String,
+    },
     /// The directory could not answer (RADIUS server unreachable, file unreadable, …).
     Unavailable {
         /// What failed.
@@ -86,6 +94,7 @@ impl LoginFailure {
             LoginFailure::WrongPassword { .. } => "wrong_password",
             LoginFailure::MethodNotStored { .. } => "method_not_stored",
             LoginFailure::Protocol { .. } => "protocol",
+            LoginFailure::Throttled { .. } => "throttled",
             LoginFailure::Unavailable { .. } => "directory_unavailable",
         }
     }
@@ -96,7 +105,8 @@ impl LoginFailure {
             LoginFailure::UnknownUser { user }
             | LoginFailure::WrongPassword { user, .. }
             | LoginFailure::MethodNotStored { user, .. }
-            | LoginFailure::Protocol { user, .. } => Some(user),
+            | LoginFailure::Protocol { user, .. }
+            | LoginFailure::Throttled { user, .. } => Some(user),
             LoginFailure::Unavailable { .. } => None,
         }
     }
@@ -132,6 +142,9 @@ impl fmt::Display for LoginFailure {
                     f,
                     "client of user \"{user}\" broke the EAP exchange: {detail}"
                 )
+            }
+            LoginFailure::Throttled { user, detail } => {
+                write!(f, "login of user \"{user}\" throttled: {detail}")
             }
             LoginFailure::Unavailable { detail } => {
                 write!(f, "the user directory could not answer: {detail}")

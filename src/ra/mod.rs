@@ -1,6 +1,8 @@
 //! Remote access: many clients on one tunnel interface, each with a virtual address from the
 //! interface's pool, authenticated against a user directory.
 //!
+//! - [`acceptor`]: one engine per client, created on its first message, found by SPI;
+//! - [`login`]: the sans-IO seam through which engines ask the directory (sync or async);
 //! - [`pool`]: the address pool and its leases (sans-IO);
 //! - [`registry`]: the connected clients, lease release on Delete/DPD, login failures;
 //! - [`routes`]: the data plane's per-client table, indexed by pool offset;
@@ -10,7 +12,9 @@
 //! - [`radius`]: RADIUS (RFC 2865/3579/2548) as the directory behind XAUTH and EAP;
 //! - [`throttle`]: the slowing-down of repeated login failures per user and per source.
 
+pub mod acceptor;
 pub mod directory;
+pub mod login;
 pub mod pool;
 pub mod radius;
 pub mod registry;

@@ -187,9 +187,9 @@ fn xauth_gateway_negotiates_xauth_init_psk_and_announces_xauth_and_unity() {
     use crate::ike::v1::remote_access::{VID_CISCO_UNITY, VID_XAUTH};
     let has = |d: &[u8], needle: &[u8]| d.windows(needle.len()).any(|w| w == needle);
     let mut pa = am(policy_a(), "a.example", "b.example");
-    pa.xauth_server = true;
+    pa.remote_access = Some(xauth_gateway());
     let mut pb = am(policy_b(), "b.example", "a.example");
-    pb.xauth_server = true;
+    pb.remote_access = Some(xauth_gateway());
     let mut p = Pair::new(pa, pb, 60);
     p.connect();
     assert_eq!(assert_mirrored(&p), 1);
@@ -205,7 +205,7 @@ fn xauth_gateway_negotiates_xauth_init_psk_and_announces_xauth_and_unity() {
 
     let pa = am(policy_a(), "a.example", "b.example");
     let mut pb = am(policy_b(), "b.example", "a.example");
-    pb.xauth_server = true;
+    pb.remote_access = Some(xauth_gateway());
     let mut p = Pair::new(pa, pb, 61);
     p.connect();
     assert!(p.b.children_up().is_empty());
@@ -214,4 +214,18 @@ fn xauth_gateway_negotiates_xauth_init_psk_and_announces_xauth_and_unity() {
         why.contains("xauth-psk") && why.contains("pre-shared-key"),
         "{why}"
     );
+}
+
+/// A `remote-access:` block with `auth: xauth`.
+fn xauth_gateway() -> std::sync::Arc<crate::ike::policy::RaPolicy> {
+    let config = crate::config::RemoteAccessConfig {
+        pool_ipv4: Some("10.8.0.0/24".parse().unwrap()),
+        pool_ipv6: None,
+        dns: Vec::new(),
+        split_include: Vec::new(),
+        auth: vec![crate::config::RaAuth::Xauth],
+        users: None,
+        mode_cfg: None,
+    };
+    std::sync::Arc::new(crate::ike::policy::RaPolicy { config, eap: None })
 }

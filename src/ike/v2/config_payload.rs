@@ -177,7 +177,7 @@ mod tests {
             pool_ipv6: Some("fd00:8::/112".parse().unwrap()),
             dns: vec!["10.8.0.53".parse().unwrap(), "fd00:8::53".parse().unwrap()],
             split_include: vec!["192.168.1.0/24".parse().unwrap()],
-            auth: RaAuth::Psk,
+            auth: vec![RaAuth::Psk],
             users: None,
             mode_cfg: None,
         }

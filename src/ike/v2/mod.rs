@@ -39,6 +39,7 @@ mod intermediate;
 mod message;
 mod mode;
 mod proposal;
+mod remote_access;
 mod sa_init;
 mod timers;
 mod ts;

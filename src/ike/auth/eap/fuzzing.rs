@@ -45,7 +45,7 @@ fn config_payload(data: &[u8]) {
         pool_ipv6: "fd00:8::/112".parse().ok(),
         dns: vec![std::net::IpAddr::from([10, 8, 0, 53])],
         split_include: "192.168.1.0/24".parse().into_iter().collect(),
-        auth: crate::config::RaAuth::Psk,
+        auth: vec![crate::config::RaAuth::Psk],
         users: None,
         mode_cfg: None,
     };

@@ -117,6 +117,22 @@ impl EapServer {
         (s, first)
     }
 
+    /// A conversation whose EAP-Request/Identity (identifier `id`) someone else sent: the
+    /// IKEv2 engine does as a pass-through authenticator, whichever backend answers next.
+    pub fn after_identity_request(method: EapMethod, name: &str, id: u8) -> EapServer {
+        EapServer {
+            method,
+            state: State::Identity,
+            id,
+            name: name.as_bytes().to_vec(),
+        }
+    }
+
+    /// The EAP-Request/Identity with identifier `id` (RFC 3748 §5.1).
+    pub fn identity_request(id: u8) -> Vec<u8> {
+        packet(EapCode::REQUEST, id, Some(method::IDENTITY), &[])
+    }
+
     /// Handles one EAP message from the client.
     pub fn handle(
         &mut self,

@@ -392,7 +392,7 @@ fn push_vendor_ids(
     if policy.fragmentation && peer.is_none_or(|(v, _)| v.fragmentation) {
         chain.push(PayloadType::VENDOR_ID, &VID_FRAGMENTATION);
     }
-    if policy.xauth_server && peer.is_some() {
+    if policy.serves_xauth() && peer.is_some() {
         use super::remote_access::{VID_CISCO_UNITY, VID_XAUTH};
         chain
             .push(PayloadType::VENDOR_ID, &VID_XAUTH)

@@ -1,0 +1,159 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::ike::auth::eap::EapMethod;
+use crate::ike::{IkeVersion, SeededRandom};
+use crate::ra::login::{LocalLogins, LoginCheck};
+use crate::ra::pool::AddressPool;
+use crate::ra::throttle::ThrottleConfig;
+use crate::ra::users_file::{AddOptions, UsersFile};
+
+fn acceptor(v1: bool) -> RaAcceptor {
+    let mut users = UsersFile::default();
+    users
+        .add("alice", "clientPass", &[1; 16], AddOptions::default())
+        .unwrap();
+    let mut v2 = IkePolicy::seil_defaults(
+        "10.0.0.1".parse().unwrap(),
+        "0.0.0.0".parse().unwrap(),
+        b"k",
+    );
+    v2.version = IkeVersion::V2;
+    let v1 = v1.then(|| v2.clone()).map(|mut p| {
+        p.version = IkeVersion::V1;
+        p
+    });
+    RaAcceptor::new(
+        "ipsec-ra0",
+        v1,
+        Some(v2),
+        ClientRegistry::new(AddressPool::new(
+            Some("10.8.0.0/24".parse().unwrap()),
+            None,
+            Duration::from_secs(600),
+        )),
+        Box::new(LocalLogins::new(
+            Arc::new(users),
+            Some(EapMethod::MsChapV2),
+            "gw",
+        )),
+        Throttle::new(ThrottleConfig::default()),
+    )
+}
+
+fn ike_sa_init(spi: u8, version: u8) -> Vec<u8> {
+    let mut m = vec![0u8; 28];
+    m[..8].fill(spi);
+    m[17] = version << 4;
+    m[18] = 34;
+    m
+}
+
+fn admit(user: &str, id: ClientId, from: &str) -> LoginRequest {
+    LoginRequest {
+        ticket: LoginTicket(id.0),
+        user: user.into(),
+        identity: user.into(),
+        source: from.parse().unwrap(),
+        ike_version: 2,
+        check: LoginCheck::Admit,
+    }
+}
+
+#[test]
+fn new_clients_get_engines_and_are_found_again_by_spi() {
+    let mut a = acceptor(false);
+    let from: SocketAddr = "198.51.100.7:500".parse().unwrap();
+    let init = ike_sa_init(7, 2);
+    let Dispatch::Incoming(inc) = a.route(from, &init) else {
+        panic!("not incoming")
+    };
+    assert_eq!((inc.version, inc.spi_i, inc.remote), (2, [7; 8], from));
+    let id = a.accept(inc, Box::new(SeededRandom::new(1)));
+    assert_eq!(a.route(from, &init), Dispatch::Client(id));
+    let policy = a.engine_mut(id).unwrap().policy().clone();
+    assert_eq!((policy.remote, policy.responder_only), (from.ip(), true));
+    // Mid-exchange messages of an unknown IKE SA, and IKEv1 here, are dropped.
+    let mut auth = ike_sa_init(9, 2);
+    auth[8..16].fill(1);
+    auth[18] = 35;
+    assert_eq!(a.route(from, &auth), Dispatch::Drop("unknown IKE SA"));
+    assert!(
+        matches!(a.route(from, &ike_sa_init(3, 1)), Dispatch::Drop(w) if w.contains("not served"))
+    );
+    assert_eq!(a.route(from, b"runt"), Dispatch::Drop("runt"));
+    assert_eq!(a.dropped().values().sum::<u64>(), 3);
+    // A rekeyed IKE SA's SPI leads to the same client.
+    a.learn(id, [0xaa; 8]);
+    assert_eq!(a.route(from, &ike_sa_init(0xaa, 2)), Dispatch::Client(id));
+    // Both versions when both are served.
+    let mut both = acceptor(true);
+    assert!(
+        matches!(both.route(from, &ike_sa_init(3, 1)), Dispatch::Incoming(i) if i.version == 1)
+    );
+}
+
+#[test]
+fn a_reconnect_keeps_the_address_and_replaces_the_old_client() {
+    let mut a = acceptor(false);
+    let mut rng = SeededRandom::new(2);
+    let now = Instant::now();
+    let from: SocketAddr = "198.51.100.7:500".parse().unwrap();
+    let first = connect(&mut a, from, &ike_sa_init(1, 2));
+    let Some(LoginAnswer::Accepted(adm)) = a.login(
+        now,
+        first,
+        &admit("alice", first, "198.51.100.7:500"),
+        &mut rng,
+    ) else {
+        panic!("not admitted")
+    };
+    assert_eq!(adm.lease.ipv4, Some("10.8.0.1".parse().unwrap()));
+    let second = connect(&mut a, from, &ike_sa_init(2, 2));
+    let Some(LoginAnswer::Accepted(again)) = a.login(
+        now,
+        second,
+        &admit("alice", second, "198.51.100.7:4500"),
+        &mut rng,
+    ) else {
+        panic!("not admitted")
+    };
+    assert_eq!(again.lease, adm.lease);
+    assert!(a.engine_mut(first).is_none(), "the old client is replaced");
+    assert_eq!(a.registry().clients().len(), 1);
+    // DPD death releases the lease (reserved for alice).
+    assert!(a.remove(now, second, Departure::DpdDead).is_some());
+    assert_eq!(a.registry().clients().len(), 0);
+    assert_eq!(a.registry().usage().reserved, 1);
+}
+
+#[test]
+fn wrong_passwords_are_counted_and_throttled() {
+    let mut a = acceptor(false);
+    let mut rng = SeededRandom::new(3);
+    let now = Instant::now();
+    let from = "198.51.100.9:500";
+    let id = connect(&mut a, from.parse().unwrap(), &ike_sa_init(4, 2));
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let mut req = admit("alice", id, from);
+        req.check = LoginCheck::Password(zeroize::Zeroizing::new(b"guess".to_vec()));
+        let Some(LoginAnswer::Rejected { failure, .. }) = a.login(now, id, &req, &mut rng) else {
+            panic!("accepted a wrong password")
+        };
+        answers.push(failure.reason());
+    }
+    assert_eq!(&answers[..3], ["wrong_password"; 3]);
+    assert!(
+        answers[4..].iter().all(|r| *r == "throttled"),
+        "{answers:?}"
+    );
+    assert_eq!(a.registry().failures()["wrong_password"], 4);
+    assert_eq!(a.registry().failures()["throttled"], 1);
+}
+
+fn connect(a: &mut RaAcceptor, from: SocketAddr, msg: &[u8]) -> ClientId {
+    let inc = Dispatch::incoming_of(a.route(from, msg));
+    a.accept(inc, Box::new(SeededRandom::new(1)))
+}

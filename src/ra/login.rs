@@ -1,0 +1,296 @@
+//! The login seam between a client's IKE engine and the user directory (sans-IO, both IKE
+//! versions). The engine never looks a user up itself: it emits a [`LoginRequest`] (an
+//! `Event::Login`) naming a [`LoginTicket`], and is told the outcome later through
+//! `TunnelEngine::login_answer(now, ticket, LoginAnswer)`. The answer may come at once (the
+//! users file, [`LocalLogins`]) or after a network round trip (RADIUS), so both fit.
+//!
+//! IKEv2 EAP runs as a pass-through authenticator (RFC 3579's view of a NAS): the engine sends
+//! the EAP-Request/Identity itself, then hands every EAP-Response to the backend, which answers
+//! with the next EAP-Request ([`LoginAnswer::Continue`]), or with the final verdict. IKEv1
+//! XAUTH hands over a user name and password ([`LoginCheck::Password`]). A client already
+//! authenticated by IKE itself (PSK or certificate road warrior) only asks to be admitted
+//! ([`LoginCheck::Admit`]): the answer carries its lease all the same.
+//!
+//! Accepting a login is the remote-access interface's call ([`super::acceptor`]): it leases the
+//! address ([`super::ClientRegistry::connect`]) and passes the [`Admission`] to the engine.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use zeroize::Zeroizing;
+
+use super::directory::{Directory, LoginFailure};
+use super::pool::Lease;
+use super::throttle::{FailureReason, Throttle, Verdict};
+use crate::ike::auth::eap::{EapMethod, EapServer, EapStep};
+use crate::ike::random::RandomSource;
+
+/// Names one client's login conversation (unique within a remote-access interface).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LoginTicket(pub u64);
+
+/// What the engine asks the directory to check.
+pub enum LoginCheck {
+    /// An EAP-Response from the client (the first one is its EAP-Response/Identity).
+    Eap(Vec<u8>),
+    /// A user name and cleartext password (IKEv1 XAUTH, or RADIUS PAP).
+    Password(Zeroizing<Vec<u8>>),
+    /// The client authenticated in IKE itself (group PSK, certificate): admit it and lease it
+    /// an address under `user` (its IDi).
+    Admit,
+}
+
+impl std::fmt::Debug for LoginCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginCheck::Eap(m) => write!(f, "Eap({} bytes)", m.len()),
+            LoginCheck::Password(_) => f.write_str("Password(<redacted>)"),
+            LoginCheck::Admit => f.write_str("Admit"),
+        }
+    }
+}
+
+/// One question from a client's engine.
+#[derive(Debug)]
+pub struct LoginRequest {
+    /// The conversation it belongs to; the answer names it.
+    pub ticket: LoginTicket,
+    /// The user as known so far: the XAUTH user name, the IDi for [`LoginCheck::Admit`], or
+    /// empty for EAP (the backend reads the EAP identity).
+    pub user: String,
+    /// The IKE identity (IDi / IDii) the client presented.
+    pub identity: String,
+    /// The client's outer address (for the throttle and RADIUS' Calling-Station-Id).
+    pub source: SocketAddr,
+    /// IKE version (1 or 2).
+    pub ike_version: u8,
+    /// What to check.
+    pub check: LoginCheck,
+}
+
+/// What the remote-access interface hands a client it admits.
+#[derive(Debug)]
+pub struct Admission {
+    /// The authenticated user.
+    pub user: String,
+    /// The EAP method's master session key (keys the IKEv2 AUTH payloads, RFC 7296 §2.16).
+    pub msk: Option<Zeroizing<Vec<u8>>>,
+    /// The EAP-Success to send (EAP only).
+    pub eap: Option<Vec<u8>>,
+    /// Its virtual addresses.
+    pub lease: Lease,
+}
+
+/// The answer to a [`LoginRequest`].
+#[derive(Debug)]
+pub enum LoginAnswer {
+    /// EAP goes on: send this EAP-Request.
+    Continue(Vec<u8>),
+    /// Logged in.
+    Accepted(Admission),
+    /// Refused: tell the client (EAP-Failure when `eap` is given, then AUTHENTICATION_FAILED)
+    /// and log `failure`.
+    Rejected {
+        /// Why, in words (never the password).
+        failure: LoginFailure,
+        /// The EAP-Failure to send (EAP only).
+        eap: Option<Vec<u8>>,
+    },
+}
+
+/// A backend's verdict before the interface leases an address: [`LoginAnswer`] without the
+/// lease.
+#[derive(Debug)]
+pub enum BackendVerdict {
+    /// EAP goes on: send this EAP-Request.
+    Continue(Vec<u8>),
+    /// Logged in as `user`.
+    Accepted {
+        /// The authenticated user.
+        user: String,
+        /// The EAP MSK, if the method has one.
+        msk: Option<Zeroizing<Vec<u8>>>,
+        /// The EAP-Success to send, for EAP.
+        eap: Option<Vec<u8>>,
+    },
+    /// Refused.
+    Rejected {
+        /// Why.
+        failure: LoginFailure,
+        /// The EAP-Failure to send, for EAP.
+        eap: Option<Vec<u8>>,
+    },
+}
+
+/// A user directory answering [`LoginRequest`]s: synchronously ([`LocalLogins`]) or later
+/// (RADIUS, whose answers the daemon feeds back as they arrive).
+pub trait LoginBackend: Send {
+    /// Starts checking `req`; `Some` when the verdict is known at once.
+    fn check(
+        &mut self,
+        now: Instant,
+        req: &LoginRequest,
+        rng: &mut dyn RandomSource,
+    ) -> Option<BackendVerdict>;
+    /// The conversation `ticket` is over (client gone): forget its state.
+    fn forget(&mut self, ticket: LoginTicket);
+}
+
+/// The users file (any [`Directory`]) as a [`LoginBackend`]: EAP served by [`EapServer`],
+/// XAUTH passwords checked against the stored hash, all at once.
+pub struct LocalLogins {
+    directory: Arc<dyn Directory>,
+    method: Option<EapMethod>,
+    server_name: String,
+    conversations: HashMap<LoginTicket, EapServer>,
+}
+
+impl LocalLogins {
+    /// A backend over `directory`, asking EAP clients for `method` (none: EAP refused); our
+    /// name in MS-CHAPv2 challenges is `server_name`.
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        method: Option<EapMethod>,
+        server_name: &str,
+    ) -> LocalLogins {
+        LocalLogins {
+            directory,
+            method,
+            server_name: server_name.to_string(),
+            conversations: HashMap::new(),
+        }
+    }
+
+    fn eap(
+        &mut self,
+        ticket: LoginTicket,
+        msg: &[u8],
+        rng: &mut dyn RandomSource,
+    ) -> BackendVerdict {
+        let Some(method) = self.method else {
+            return BackendVerdict::Rejected {
+                failure: LoginFailure::Protocol {
+                    user: String::new(),
+                    detail: "the client started EAP, and this interface's `auth` lists no EAP \
+                             method"
+                        .into(),
+                },
+                eap: None,
+            };
+        };
+        // The engine sent the EAP-Request/Identity; its answer echoes the identifier.
+        let id = msg.get(1).copied().unwrap_or(0);
+        let name = &self.server_name;
+        let server = self
+            .conversations
+            .entry(ticket)
+            .or_insert_with(|| EapServer::after_identity_request(method, name, id));
+        let step = server.handle(msg, self.directory.as_ref(), rng);
+        match step {
+            EapStep::Request(p) => BackendVerdict::Continue(p),
+            EapStep::Success { packet, user, msk } => {
+                self.conversations.remove(&ticket);
+                BackendVerdict::Accepted {
+                    user,
+                    msk,
+                    eap: Some(packet),
+                }
+            }
+            EapStep::Failure { packet, failure } => {
+                self.conversations.remove(&ticket);
+                BackendVerdict::Rejected {
+                    failure,
+                    eap: Some(packet),
+                }
+            }
+        }
+    }
+}
+
+impl LoginBackend for LocalLogins {
+    fn check(
+        &mut self,
+        _now: Instant,
+        req: &LoginRequest,
+        rng: &mut dyn RandomSource,
+    ) -> Option<BackendVerdict> {
+        Some(match &req.check {
+            LoginCheck::Eap(m) => self.eap(req.ticket, m, rng),
+            LoginCheck::Password(p) => match self.directory.verify_password(&req.user, p) {
+                Ok(()) => BackendVerdict::Accepted {
+                    user: req.user.clone(),
+                    msk: None,
+                    eap: None,
+                },
+                Err(failure) => BackendVerdict::Rejected { failure, eap: None },
+            },
+            LoginCheck::Admit => BackendVerdict::Accepted {
+                user: req.user.clone(),
+                msk: None,
+                eap: None,
+            },
+        })
+    }
+
+    fn forget(&mut self, ticket: LoginTicket) {
+        self.conversations.remove(&ticket);
+    }
+}
+
+/// The throttle in front of a backend: a user or address past its free failures is refused
+/// without asking the directory; failures and successes are recorded.
+pub fn throttled(
+    throttle: &mut Throttle,
+    now: Instant,
+    req: &LoginRequest,
+    user_hint: &str,
+) -> Result<(), LoginFailure> {
+    match throttle.check(now, user_hint, req.source.ip()) {
+        Verdict::Allow => Ok(()),
+        Verdict::Wait { held, retry_after } => Err(LoginFailure::Throttled {
+            user: user_hint.to_string(),
+            detail: format!(
+                "{held:?} failed too often; refused without asking the directory for another {}s",
+                retry_after.as_secs_f64().ceil()
+            ),
+        }),
+    }
+}
+
+/// Records a finished login in the throttle; returns the log line for a failure.
+pub fn record(
+    throttle: &mut Throttle,
+    now: Instant,
+    source: SocketAddr,
+    outcome: Result<&str, &LoginFailure>,
+) -> Option<String> {
+    match outcome {
+        Ok(user) => {
+            throttle.record_success(user);
+            None
+        }
+        Err(f) => {
+            let user = f.user().unwrap_or("").to_string();
+            let reason = throttle_reason(f);
+            let wait = throttle.record_failure(now, &user, source.ip(), &reason);
+            Some(format!(
+                "{}; {f}",
+                Throttle::describe(&user, source.ip(), &reason, wait)
+            ))
+        }
+    }
+}
+
+/// How the throttle weighs a failure: a directory that could not answer says nothing about
+/// the user; anything else counts as a failed attempt.
+fn throttle_reason(f: &LoginFailure) -> FailureReason {
+    match f {
+        LoginFailure::UnknownUser { .. } => FailureReason::UnknownUser,
+        LoginFailure::Unavailable { detail } => FailureReason::RadiusError {
+            message: detail.clone(),
+        },
+        _ => FailureReason::WrongPassword,
+    }
+}
