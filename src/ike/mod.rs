@@ -50,6 +50,9 @@ pub(crate) mod v1;
 /// Fuzz harness for IKEv1 fragmentation (`fuzz/`); not an API.
 #[doc(hidden)]
 pub use v1::fuzzing as v1_fuzzing;
+/// Fuzz harness for the IKEv1 XAUTH and mode-config responder (`fuzz/`); not an API.
+#[doc(hidden)]
+pub use v1::fuzzing_ra as v1_xauth_fuzzing;
 pub mod v2;
 
 pub use diagnostic::{AuthSide, Diagnostic};

@@ -499,6 +499,14 @@ impl fmt::Debug for IkePolicy {
 }
 
 impl IkePolicy {
+    /// IKEv1 remote access with XAUTH (`auth:` lists `xauth`): phase 1 uses XAuthInitPreShared
+    /// (65001), the answer to message 1 announces XAUTH and Cisco Unity, XAUTH follows phase 1.
+    pub fn serves_xauth(&self) -> bool {
+        self.remote_access
+            .as_ref()
+            .is_some_and(|ra| ra.config.auth.contains(&crate::config::RaAuth::Xauth))
+    }
+
     /// SEIL's defaults. Phase 1: encryption aes256, aes128, 3des × hash sha256, sha1 (six
     /// transforms in SEIL's order), modp1536, 86400 s, pre-shared key. Phase 2 (chosen to meet
     /// strongSwan's default ESP proposal): aes256, aes128 × hmac-sha256, hmac-sha1, no PFS,

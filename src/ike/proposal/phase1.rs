@@ -27,6 +27,9 @@ pub enum Phase1Auth {
     Psk,
     /// RSA signatures (3).
     RsaSig,
+    /// XAuthInitPreShared (65001, draft-beaulieu-ike-xauth-02): a group pre-shared key, then
+    /// XAUTH; what vpnc and strongSwan's `xauth` clients propose to a remote-access gateway.
+    XauthInitPsk,
 }
 
 impl Phase1Auth {
@@ -35,12 +38,13 @@ impl Phase1Auth {
         match self {
             Phase1Auth::Psk => 1,
             Phase1Auth::RsaSig => 3,
+            Phase1Auth::XauthInitPsk => 65001,
         }
     }
 
     /// True for the signature methods (SKEYID from the nonces, SIG payloads, certificates).
     pub fn is_signature(self) -> bool {
-        self != Phase1Auth::Psk
+        self == Phase1Auth::RsaSig
     }
 
     /// The configuration words for it.
@@ -48,6 +52,7 @@ impl Phase1Auth {
         match self {
             Phase1Auth::Psk => "a pre-shared key",
             Phase1Auth::RsaSig => "an RSA certificate",
+            Phase1Auth::XauthInitPsk => "a group pre-shared key with XAUTH (remote access)",
         }
     }
 }

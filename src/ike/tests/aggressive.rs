@@ -178,3 +178,54 @@ fn initiator_identity_only_from_aggressive_message_1() {
     }
     assert_eq!(crate::ike::aggressive_initiator_identity(&[0xff; 64]), None);
 }
+
+/// A remote-access gateway (`xauth_server`) agrees on XAuthInitPreShared (65001), which vpnc and
+/// strongSwan's xauth clients propose, and announces XAUTH and Cisco Unity in message 2; a
+/// plain PSK peer is refused with both methods named.
+#[test]
+fn xauth_gateway_negotiates_xauth_init_psk_and_announces_xauth_and_unity() {
+    use crate::ike::v1::remote_access::{VID_CISCO_UNITY, VID_XAUTH};
+    let has = |d: &[u8], needle: &[u8]| d.windows(needle.len()).any(|w| w == needle);
+    let mut pa = am(policy_a(), "a.example", "b.example");
+    pa.remote_access = Some(xauth_gateway());
+    let mut pb = am(policy_b(), "b.example", "a.example");
+    pb.remote_access = Some(xauth_gateway());
+    let mut p = Pair::new(pa, pb, 60);
+    p.connect();
+    assert_eq!(assert_mirrored(&p), 1);
+    let am_msgs: Vec<_> = p
+        .log
+        .iter()
+        .filter(|(_, t)| t.data.get(18) == Some(&4))
+        .collect();
+    // AUTH_METHOD (TV, type 3) = 65001 in message 1's transforms.
+    assert!(has(&am_msgs[0].1.data, &[0x80, 0x03, 0xfd, 0xe9]));
+    assert!(has(&am_msgs[1].1.data, &VID_XAUTH));
+    assert!(has(&am_msgs[1].1.data, &VID_CISCO_UNITY));
+
+    let pa = am(policy_a(), "a.example", "b.example");
+    let mut pb = am(policy_b(), "b.example", "a.example");
+    pb.remote_access = Some(xauth_gateway());
+    let mut p = Pair::new(pa, pb, 61);
+    p.connect();
+    assert!(p.b.children_up().is_empty());
+    let why = p.b.failures().join("\n");
+    assert!(
+        why.contains("xauth-psk") && why.contains("pre-shared-key"),
+        "{why}"
+    );
+}
+
+/// A `remote-access:` block with `auth: xauth`.
+fn xauth_gateway() -> std::sync::Arc<crate::ike::policy::RaPolicy> {
+    let config = crate::config::RemoteAccessConfig {
+        pool_ipv4: Some("10.8.0.0/24".parse().unwrap()),
+        pool_ipv6: None,
+        dns: Vec::new(),
+        split_include: Vec::new(),
+        auth: vec![crate::config::RaAuth::Xauth],
+        users: None,
+        mode_cfg: None,
+    };
+    std::sync::Arc::new(crate::ike::policy::RaPolicy { config, eap: None })
+}

@@ -24,6 +24,7 @@ const MAX_PEER_CERTS: usize = 8;
 pub(crate) fn phase1_auth(policy: &IkePolicy) -> Phase1Auth {
     match policy.auth.certificate() {
         Some(_) => Phase1Auth::RsaSig,
+        None if policy.serves_xauth() => Phase1Auth::XauthInitPsk,
         None => Phase1Auth::Psk,
     }
 }

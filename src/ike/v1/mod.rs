@@ -16,6 +16,8 @@ pub(crate) mod fragment;
 pub mod fuzzing;
 #[doc(hidden)]
 pub mod fuzzing_engine;
+#[doc(hidden)]
+pub mod fuzzing_ra;
 pub(crate) mod informational;
 pub(crate) mod isakmp_sa;
 pub(crate) mod keys;
@@ -27,6 +29,8 @@ pub(crate) mod message;
 pub(crate) mod nat;
 #[allow(clippy::result_large_err)]
 pub(crate) mod quick_mode;
+pub(crate) mod remote_access;
+pub(crate) mod transaction;
 
 /// What a state transition may use: the policy, randomness and the current addresses.
 pub(crate) struct Ctx<'a> {

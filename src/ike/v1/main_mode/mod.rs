@@ -392,6 +392,12 @@ fn push_vendor_ids(
     if policy.fragmentation && peer.is_none_or(|(v, _)| v.fragmentation) {
         chain.push(PayloadType::VENDOR_ID, &VID_FRAGMENTATION);
     }
+    if policy.serves_xauth() && peer.is_some() {
+        use super::remote_access::{VID_CISCO_UNITY, VID_XAUTH};
+        chain
+            .push(PayloadType::VENDOR_ID, &VID_XAUTH)
+            .push(PayloadType::VENDOR_ID, &VID_CISCO_UNITY);
+    }
 }
 
 /// Appends the two NAT-D payloads: the peer's address as we send to it, then ours (random
