@@ -571,6 +571,11 @@ fn proxy_ids(t: &mut Tunnel, c: &Section, draft: &mut Draft) -> Result<(), Impor
         let r = remote.iter().find(|s| s.addr().is_ipv6() == v6);
         if let (Some(l), Some(r)) = (l, r) {
             if !t.transport {
+                // A child section given twice merges (strongSwan's rule): its later selectors
+                // replace the earlier pair of the family, as `proxy-id` holds one per family.
+                t.phase2
+                    .proxy_ids
+                    .retain(|(pl, _)| pl.addr().is_ipv6() != v6);
                 t.phase2.proxy_ids.push((*l, *r));
             }
             let default = r.prefix() == 0;
