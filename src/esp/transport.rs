@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use crate::wire::ip::IpPacket;
+use crate::wire::outer_frame::ipv4_header_checksum as ipv4_checksum;
 
 /// The two ends of a transport-mode SA, seen from our side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,18 +102,6 @@ pub fn rebuild_header(
         }
         _ => None,
     }
-}
-
-/// The RFC 791 header checksum of `hdr` (whose checksum field is zero).
-fn ipv4_checksum(hdr: &[u8]) -> u16 {
-    let mut sum: u32 = hdr
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]
