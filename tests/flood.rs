@@ -70,6 +70,11 @@ fn swan_cfg() -> CharonConfig {
     c.esp_proposals = "aes128-sha256".into();
     // 5.9's kernel-libipsec only does ESP in UDP: it must fake a NAT to get there.
     c.encap = true;
+    // strongSwan's own retransmission count (5), not the harness's short 3: under the flood
+    // the responder's queue drops some of a new peer's first messages (2026-12-03: the peer came
+    // up in 3.6 s, once not within 3 retries; before the faster UDP 500 loop, 1.1 s). Letting
+    // a valid COOKIE through ahead of the queue is the open fix (issue 15).
+    c.retransmit_tries = 5;
     // The new peer: a second connection from another address, started during the flood.
     c.extra_swanctl.push(format!(
         "connections {{\n  gw2 {{\n    version = 2\n    local_addrs = {NEW_PEER}\n    remote_addrs = {OURS}\n    proposals = aes128-sha256-curve25519\n    encap = yes\n    mobike = no\n    local {{\n      auth = psk\n      id = {NEW_PEER}\n    }}\n    remote {{\n      auth = psk\n      id = {OURS}\n    }}\n    children {{\n      net2 {{\n        local_ts = 192.168.4.0/24\n        remote_ts = 192.168.3.0/24\n        esp_proposals = aes128-sha256\n        mode = tunnel\n        start_action = none\n      }}\n    }}\n  }}\n}}"
