@@ -140,6 +140,13 @@ mod tests {
             0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
         ];
         assert_eq!(ipv4_header_checksum(&h), 0xb861);
+        let mut with = h;
+        with[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
+        assert_eq!(
+            ipv4_header_checksum(&with),
+            0,
+            "a header with its checksum sums to zero"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::ike::proposal::Phase1Proposal;
 use crate::ike::random::SeededRandom;
 use crate::ike::v2::fuzzing::Cursor;
 use crate::wire::isakmp::cfg::{CfgType, Ipv4Subnet};
-use crate::wire::isakmp::{ExchangeType, Flags, Header, HeaderRepr, PayloadType};
+use crate::wire::isakmp::Header;
 
 use super::isakmp_sa::IsakmpSa;
 use super::keys::Phase1Keys;
@@ -230,15 +230,7 @@ fn sealed(c: &mut Cursor<'_>, sa: &IsakmpSa, seen: &Seen) -> Vec<u8> {
 
 /// An encrypted-flagged Transaction datagram with `body` as its (garbage) ciphertext.
 fn raw(sa: &IsakmpSa, mid: u32, body: &[u8]) -> Vec<u8> {
-    HeaderRepr {
-        icookie: sa.icookie,
-        rcookie: sa.rcookie,
-        next_payload: PayloadType::HASH,
-        exchange: ExchangeType::TRANSACTION,
-        flags: Flags(Flags::ENCRYPTION),
-        message_id: mid,
-    }
-    .emit_with_body(body)
+    transaction::header(sa, mid).emit_with_body(body)
 }
 
 /// Drains the events, checking them against what the caller granted.

@@ -76,15 +76,19 @@ pub(crate) fn seal_body(
     let mut rest = PayloadChain::new();
     rest.push(PayloadType::ATTRIBUTE, attr_body);
     let hash = sa.keys.prf_a(&[&mid.to_be_bytes(), rest.bytes()]);
-    let hdr = HeaderRepr {
+    seal_with_hash(sa, header(sa, mid), iv, &hash, rest)
+}
+
+/// The ISAKMP header of an encrypted Transaction message `mid` under `sa` (HASH first).
+pub(crate) fn header(sa: &IsakmpSa, mid: u32) -> HeaderRepr {
+    HeaderRepr {
         icookie: sa.icookie,
         rcookie: sa.rcookie,
         next_payload: PayloadType::HASH,
         exchange: ExchangeType::TRANSACTION,
         flags: Flags(Flags::ENCRYPTION),
         message_id: mid,
-    };
-    seal_with_hash(sa, hdr, iv, &hash, rest)
+    }
 }
 
 /// Decrypts a Transaction message with `iv`, verifies its HASH and decodes its Attribute payload.
