@@ -239,21 +239,12 @@ impl RaAcceptor {
             return Some(self.reject(now, req, failure, None));
         }
         let v = self.backend.check(now, req, rng)?;
-        Some(self.settle(now, id, req, v))
+        Some(self.verdict(now, id, req, v))
     }
 
-    /// An asynchronous backend's verdict on `req` (asked by client `id`).
+    /// The backend's verdict on `req` (asked by client `id`): given at once by a synchronous
+    /// backend, later by an asynchronous one.
     pub fn verdict(
-        &mut self,
-        now: Instant,
-        id: ClientId,
-        req: &LoginRequest,
-        v: BackendVerdict,
-    ) -> LoginAnswer {
-        self.settle(now, id, req, v)
-    }
-
-    fn settle(
         &mut self,
         now: Instant,
         id: ClientId,
