@@ -142,9 +142,7 @@ fn rekeys_without_loss(sw: Strongswan, charon_rekeys: bool, tag: &str) {
     );
     bring_up(&lab, &gw, &charon);
     let secs = ping_secs(charon_rekeys);
-    let t0 = Instant::now();
     let run = common::ping::continuous(&lab.ours, SWAN_HOST, secs);
-    let took = t0.elapsed();
     let log = gw.log_text();
     let child_rekeys = count(&log, "ESP SAs installed") - 1;
     let ours_child = count(&log, "CREATE_CHILD_SA for a child rekey=Some");
@@ -154,7 +152,7 @@ fn rekeys_without_loss(sw: Strongswan, charon_rekeys: bool, tag: &str) {
         "IKEv2 {sw:?}, {} rekeys: {} pings in {:.0} s, {} lost; {child_rekeys} child rekeys ({ours_child} ours), {ike_rekeys} IKE SA rekeys ({ours_ike} ours)\n{}",
         if charon_rekeys { "charon" } else { "ikegate" },
         run.sent,
-        took.as_secs_f64(),
+        run.took.as_secs_f64(),
         run.lost(),
         run.summary
     );
@@ -171,13 +169,7 @@ fn rekeys_without_loss(sw: Strongswan, charon_rekeys: bool, tag: &str) {
         run.summary,
         context(&gw, &charon)
     );
-    // Rekeys start at 78–83 % of our lifetimes (30 s, 60 s), at charon's rekey_time minus up to
-    // rand_time / over_time (15 s, 30 s) when charon rekeys.
-    let (want_child, want_ike) = if charon_rekeys {
-        ((secs / 15 - 1) as usize, (secs / 30) as usize)
-    } else {
-        ((secs / 25) as usize, (secs / 50) as usize)
-    };
+    let (want_child, want_ike) = run.rekeys_expected(charon_rekeys);
     if charon_rekeys {
         assert!(
             child_rekeys >= want_child && ours_child == 0,

@@ -626,11 +626,7 @@ fn post_quantum_rekeys_without_loss(charon_rekeys: bool) {
         run.summary,
         ctx()
     );
-    let (want_child, want_ike) = if charon_rekeys {
-        ((secs / 15 - 1) as usize, (secs / 30) as usize)
-    } else {
-        ((secs / 25) as usize, (secs / 50) as usize)
-    };
+    let (want_child, want_ike) = run.rekeys_expected(charon_rekeys);
     assert!(
         child_rekeys >= want_child,
         "{child_rekeys} child rekeys\n{}",

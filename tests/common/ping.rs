@@ -9,11 +9,29 @@ pub struct PingRun {
     /// ping's statistics and the first missing sequence numbers, each with the UTC time of the
     /// echo answered before it (to find it in the gateways' logs).
     pub summary: String,
+    /// How long ping ran (its count, not the nominal seconds, ends it).
+    pub took: std::time::Duration,
 }
 
 impl PingRun {
     pub fn lost(&self) -> u64 {
         self.sent.saturating_sub(self.received)
+    }
+
+    /// The fewest (child, IKE SA) rekeys the lifecycle tests' lifetimes guarantee during this
+    /// run: ours (child 30 s, IKE 60 s) start at 78–83 %, so at most 24.9 s and 49.8 s apart;
+    /// charon's (rekey_time 15 s and 30 s, less rand/over time) at most 15 s and 30 s apart,
+    /// with one child rekey of slack for its randomisation.
+    pub fn rekeys_expected(&self, charon_rekeys: bool) -> (usize, usize) {
+        let ran = self.took.as_secs_f64();
+        if charon_rekeys {
+            (
+                ((ran / 15.0) as usize).saturating_sub(1),
+                (ran / 30.0) as usize,
+            )
+        } else {
+            ((ran / 24.9) as usize, (ran / 49.8) as usize)
+        }
     }
 }
 
@@ -23,6 +41,7 @@ impl PingRun {
 /// exits at the deadline and counts the echo still in flight as lost.
 pub fn continuous(ns: &Netns, dst: &str, secs: u64) -> PingRun {
     let count = secs * 1000 / 24; // ping's 20 ms interval runs at ≈ 24 ms here
+    let t0 = std::time::Instant::now();
     let out = ns.exec(&[
         "ping",
         "-D",
@@ -97,5 +116,6 @@ pub fn continuous(ns: &Netns, dst: &str, secs: u64) -> PingRun {
         sent,
         received,
         summary,
+        took: t0.elapsed(),
     }
 }
