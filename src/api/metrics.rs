@@ -260,6 +260,16 @@ pub fn render(tunnels: &[Tunnel], global: &Global) -> String {
             "IKE datagrams from addresses no tunnel has as its peer.",
             global.ike_unknown_peer,
         ),
+        (
+            "ikegate_ike_cookies_sent_total",
+            "IKE_SA_INIT requests answered with a COOKIE by the receive loop (queue half full).",
+            global.ike_cookies_sent,
+        ),
+        (
+            "ikegate_ike_first_messages_shed_total",
+            "New negotiations' first messages dropped because their tunnel's IKE queue was half full.",
+            global.ike_first_messages_shed,
+        ),
     ] {
         f.head(name, "counter", help);
         f.sample(name, &[], v);

@@ -284,6 +284,13 @@ pub struct Global {
     /// IKE messages from addresses no tunnel has as its peer.
     #[serde(default)]
     pub ike_unknown_peer: u64,
+    /// IKE_SA_INIT requests the receive loop answered with a COOKIE because their tunnel's IKE
+    /// queue was half full (a flood).
+    #[serde(default)]
+    pub ike_cookies_sent: u64,
+    /// First messages (new negotiations) dropped because their tunnel's IKE queue was half full.
+    #[serde(default)]
+    pub ike_first_messages_shed: u64,
 }
 
 /// Configured (and negotiated) proposals of a tunnel.

@@ -271,6 +271,8 @@ impl AdminState for GatewayState {
             ike_messages: s.ike_messages.load(Relaxed),
             ike_queue_full: s.ike_queue_full.load(Relaxed),
             ike_unknown_peer: s.ike_unknown_peer.load(Relaxed),
+            ike_cookies_sent: s.ike_cookies_sent.load(Relaxed),
+            ike_first_messages_shed: s.ike_first_messages_shed.load(Relaxed),
         }
     }
 

@@ -116,6 +116,11 @@ pub struct GlobalStats {
     pub ike_queue_full: AtomicU64,
     /// IKE messages from addresses no tunnel has as its peer.
     pub ike_unknown_peer: AtomicU64,
+    /// IKE_SA_INIT requests answered with a COOKIE by the receive loop, their tunnel's queue
+    /// being half full ([`crate::ike::front_door`]).
+    pub ike_cookies_sent: AtomicU64,
+    /// First messages dropped by the receive loop, their tunnel's queue being half full.
+    pub ike_first_messages_shed: AtomicU64,
 }
 
 /// Everything the packet path needs, shared by all tasks.

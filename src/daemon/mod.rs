@@ -278,6 +278,9 @@ impl Gateway {
         let mut controls = Vec::new();
         let mut running = Vec::new();
         let mut ike_routes = IkeRoutes::default();
+        let cookie_jar = Arc::new(crate::ike::limits::CookieJar::new(
+            &mut crate::ike::OsRandom,
+        ));
         let pacing = pacing::Pacing::new(
             cfg.initiation.max_half_open_per_source,
             dp.tunnels.iter().map(|t| t.index),
@@ -294,6 +297,7 @@ impl Gateway {
                 crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
             engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
+            engine.share_cookie_jar(cookie_jar.clone());
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let gate = pacing.gate(t.index, t.cfg.source);
             let h = tokio::spawn(ike::run(
@@ -310,13 +314,18 @@ impl Gateway {
             ike_tasks.push((ctx, h));
         }
         tasks.push(tokio::spawn(trim_after_ike_bursts(dp.clone())));
-        let ike_routes = Arc::new(ike_routes);
+        let inbox = Arc::new(IkeInbox {
+            peers: ike_routes,
+            door: crate::ike::front_door::FrontDoor::new(cookie_jar),
+        });
         for tr in transports.values() {
-            let peers = ike_routes.clone();
+            let peers = inbox.clone();
             let local = tr.local;
             let dp4500 = dp.clone();
             let sink: dataplane::IkeSink = Box::new(move |from, msg| {
-                dispatch_ike(&peers, &dp4500.stats, local, 4500, from, msg);
+                // A COOKIE for an IKE_SA_INIT sent to 4500 is not sent (they come to 500): the
+                // request is then dropped as under a full queue.
+                let _ = dispatch_ike(&peers, &dp4500.stats, local, 4500, from, msg);
             });
             tasks.push(tokio::spawn(dataplane::udp_inbound_loop(
                 dp.clone(),
@@ -333,7 +342,7 @@ impl Gateway {
                 tasks.push(tokio::spawn(ike_port500_loop(
                     dp.clone(),
                     tr.clone(),
-                    ike_routes.clone(),
+                    inbox.clone(),
                 )));
             }
         }
@@ -499,20 +508,50 @@ fn add_route(
     }
 }
 
+/// The receive loops' view of where IKE messages go: the tunnels' queues and the gate in front
+/// of them.
+struct IkeInbox {
+    peers: IkeRoutes,
+    door: crate::ike::front_door::FrontDoor,
+}
+
 /// Hands an IKE message to the tunnel whose peer sent it (dropped, with a rate-limited log line,
-/// when no tunnel has that peer). The tunnel's queue is bounded: when its IKE task is behind
-/// (a flood), the message is dropped and counted (`ike_queue_full`), never buffered.
+/// when no tunnel has that peer). The tunnel's queue is bounded: when it is half full, new
+/// negotiations go through the front door first (a COOKIE to send back, returned here, or a
+/// drop: see [`crate::ike::front_door`]); when it is full, the message is dropped and counted
+/// (`ike_queue_full`), never buffered.
 fn dispatch_ike(
-    peers: &IkeRoutes,
+    inbox: &IkeInbox,
     stats: &dataplane::GlobalStats,
     local: IpAddr,
     local_port: u16,
     from: std::net::SocketAddr,
     msg: &[u8],
-) {
+) -> Option<Vec<u8>> {
+    use crate::ike::front_door::{Admission, QueueRoom};
+    use std::sync::atomic::Ordering::Relaxed;
     static UNKNOWN: dataplane::RateLimit = dataplane::RateLimit::new();
-    match peers.route(local, from.ip(), msg) {
+    match inbox.peers.route(local, from.ip(), msg) {
         Some(tx) => {
+            let room = QueueRoom {
+                free: tx.capacity(),
+                capacity: tx.max_capacity(),
+            };
+            let now = std::time::Instant::now();
+            match inbox
+                .door
+                .admit(now, &mut crate::ike::OsRandom, from, msg, room)
+            {
+                Admission::Queue => {}
+                Admission::Answer(cookie) => {
+                    stats.ike_cookies_sent.fetch_add(1, Relaxed);
+                    return Some(cookie);
+                }
+                Admission::Drop(_) => {
+                    stats.ike_first_messages_shed.fetch_add(1, Relaxed);
+                    return None;
+                }
+            }
             // Boxed: a queue slot is then a pointer, and an idle tunnel's queue small.
             let sent = tx.try_send(Box::new(ike::IkeDatagram {
                 local_port,
@@ -520,17 +559,13 @@ fn dispatch_ike(
                 data: msg.to_vec(),
             }));
             if sent.is_err() {
-                stats
-                    .ike_queue_full
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats.ike_queue_full.fetch_add(1, Relaxed);
             }
         }
         None => {
-            stats
-                .ike_unknown_peer
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats.ike_unknown_peer.fetch_add(1, Relaxed);
             if !UNKNOWN.allow() {
-                return;
+                return None;
             }
             if let Some(id) = crate::ike::aggressive_initiator_identity(msg) {
                 tracing::warn!(
@@ -548,6 +583,7 @@ fn dispatch_ike(
             }
         }
     }
+    None
 }
 
 /// Receive buffers of the UDP 500 tasks: one task per local address, but a buffer is taken only
@@ -558,7 +594,7 @@ static IKE_RECV_POOL: pool::Pool<Vec<u8>> = pool::Pool::new();
 const IKE_RECV_BURST: usize = 64;
 
 /// Receives IKE on UDP 500 forever.
-async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, peers: Arc<IkeRoutes>) {
+async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, inbox: Arc<IkeInbox>) {
     let Some(sock) = &tr.udp500 else { return };
     loop {
         if let Err(e) = sock.readable().await {
@@ -576,7 +612,12 @@ async fn ike_port500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, peers: Arc<Ike
                     dp.stats
                         .ike_messages
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    dispatch_ike(&peers, &dp.stats, tr.local, 500, from, &buf[..n]);
+                    let answer = dispatch_ike(&inbox, &dp.stats, tr.local, 500, from, &buf[..n]);
+                    if let Some(a) = answer {
+                        // Best effort, like any answer to a first message: a full socket
+                        // buffer drops it and the initiator retransmits.
+                        let _ = sock.try_send_to(&a, from);
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -665,13 +706,15 @@ pub fn status_text(dp: &DataPlane) -> String {
     let _ = writeln!(
         s,
         "global: unknown-spi {}, runt {}, keepalives {}, ike {}, ike-queue-full {}, \
-         ike-unknown-peer {}",
+         ike-unknown-peer {}, ike-cookies-sent {}, ike-first-messages-shed {}",
         dp.stats.no_sa.load(Relaxed),
         dp.stats.malformed.load(Relaxed),
         dp.stats.keepalives.load(Relaxed),
         dp.stats.ike_messages.load(Relaxed),
         dp.stats.ike_queue_full.load(Relaxed),
-        dp.stats.ike_unknown_peer.load(Relaxed)
+        dp.stats.ike_unknown_peer.load(Relaxed),
+        dp.stats.ike_cookies_sent.load(Relaxed),
+        dp.stats.ike_first_messages_shed.load(Relaxed)
     );
     s
 }

@@ -126,6 +126,48 @@ impl CookieSecrets {
     }
 }
 
+/// The COOKIE secrets shared by every IKEv2 responder of a daemon and the daemon's receive loops
+/// (see [`crate::ike::front_door`]): a COOKIE the loop handed out under a flood passes the
+/// engine, and the other way round. The lock is taken only under load (a COOKIE to give or to
+/// check), never on the way of an established SA's messages.
+pub struct CookieJar(std::sync::Mutex<CookieSecrets>);
+
+impl std::fmt::Debug for CookieJar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieJar(<redacted>)")
+    }
+}
+
+impl CookieJar {
+    /// A jar with a fresh secret from `rng`.
+    pub fn new(rng: &mut dyn RandomSource) -> CookieJar {
+        CookieJar(std::sync::Mutex::new(CookieSecrets::new(rng)))
+    }
+
+    /// RFC 7296 §2.6 for one IKE_SA_INIT request (its Ni, source address and SPIi): `Ok` when
+    /// `offered` is a COOKIE of ours for it, else `Err` with the COOKIE to ask for. Rotates the
+    /// secret when due (`rng` gives the next one).
+    pub fn admit(
+        &self,
+        now: Instant,
+        rng: &mut dyn RandomSource,
+        ni: &[u8],
+        ip: std::net::IpAddr,
+        spi_i: &[u8; 8],
+        offered: Option<&[u8]>,
+    ) -> Result<(), Vec<u8>> {
+        let ip = ip.to_string();
+        let parts: [&[u8]; 3] = [ni, ip.as_bytes(), spi_i];
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.rotate(now, rng);
+        if offered.is_some_and(|c| s.verify(c, &parts)) {
+            Ok(())
+        } else {
+            Err(s.cookie(&parts))
+        }
+    }
+}
+
 fn cookie_with(version: u8, secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut c = vec![version];
     c.extend_from_slice(&HashAlg::Sha256.prf(secret, parts));
@@ -186,5 +228,27 @@ mod tests {
         );
         assert!(s.verify(&c1, &parts));
         assert_eq!(format!("{s:?}"), "CookieSecrets(version 2, <redacted>)");
+    }
+
+    #[test]
+    fn the_jar_asks_for_a_cookie_then_admits_it_for_that_initiator_only() {
+        let mut rng = SeededRandom::new(9);
+        let jar = CookieJar::new(&mut rng);
+        let t0 = Instant::now();
+        let ip: std::net::IpAddr = "10.0.0.4".parse().unwrap();
+        let want = jar
+            .admit(t0, &mut rng, b"ni", ip, &[3; 8], None)
+            .unwrap_err();
+        assert!(jar
+            .admit(t0, &mut rng, b"ni", ip, &[3; 8], Some(&want))
+            .is_ok());
+        let other: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(jar
+            .admit(t0, &mut rng, b"ni", other, &[3; 8], Some(&want))
+            .is_err());
+        assert!(jar
+            .admit(t0, &mut rng, b"ni", ip, &[4; 8], Some(&want))
+            .is_err());
+        assert_eq!(format!("{jar:?}"), "CookieJar(<redacted>)");
     }
 }

@@ -38,6 +38,7 @@ pub mod diagnostic;
 pub mod endpoint;
 mod engine;
 pub mod event;
+pub mod front_door;
 pub mod limits;
 pub mod pacing;
 pub mod policy;

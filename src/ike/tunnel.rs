@@ -50,6 +50,13 @@ impl TunnelEngine {
         both!(self, e => e.set_spi_taken(taken))
     }
 
+    /// IKEv2: see [`v2::Engine::share_cookie_jar`] (IKEv1 has no COOKIE exchange).
+    pub fn share_cookie_jar(&mut self, jar: std::sync::Arc<super::limits::CookieJar>) {
+        if let TunnelEngine::V2(e) = self {
+            e.share_cookie_jar(jar);
+        }
+    }
+
     /// The wall-clock time certificates are judged by (see [`Engine::set_wall_clock`]).
     pub fn set_wall_clock(&mut self, clock: super::auth::WallClock) {
         both!(self, e => e.set_wall_clock(clock))

@@ -27,6 +27,7 @@ mod auth;
 mod auth_sig;
 mod child_sa;
 pub mod config_payload;
+pub mod cookie;
 mod diag;
 mod exchange;
 mod followup;
@@ -84,8 +85,9 @@ pub struct Engine {
     unknown_spi_at: Option<Instant>,
     /// Counter for AEAD IVs of SK payloads (never repeats under one key).
     iv_counter: u64,
-    /// Secret of the COOKIE we hand out under load (§2.6).
-    cookies: crate::ike::limits::CookieSecrets,
+    /// Secret of the COOKIE we hand out under load (§2.6), shared with the daemon's receive
+    /// loops and the other tunnels ([`Engine::share_cookie_jar`]).
+    cookies: std::sync::Arc<crate::ike::limits::CookieJar>,
     /// New IKE SAs from the peer, paced ([`crate::ike::limits`]).
     new_sa_rate: crate::ike::limits::NegotiationRate,
     /// One "speaks IKEv1" report per engine, not per message.
@@ -283,7 +285,7 @@ impl Engine {
     /// A new engine for one tunnel; it does nothing until [`Engine::initiate`] or a datagram.
     pub fn new(policy: IkePolicy, mut rng: Box<dyn RandomSource + Send>) -> Engine {
         let peer = SocketAddr::new(policy.remote, policy.remote_port);
-        let cookies = crate::ike::limits::CookieSecrets::new(&mut *rng);
+        let cookies = std::sync::Arc::new(crate::ike::limits::CookieJar::new(&mut *rng));
         Engine {
             policy,
             rng,
@@ -318,6 +320,12 @@ impl Engine {
     /// Makes the engine avoid inbound SPIs that other tunnels use.
     pub fn set_spi_taken(&mut self, taken: SpiTaken) {
         self.spi_taken = Some(taken);
+    }
+
+    /// Hands out and checks COOKIEs with `jar`'s secrets (one jar per daemon: a COOKIE the
+    /// receive loop asked for passes here).
+    pub fn share_cookie_jar(&mut self, jar: std::sync::Arc<crate::ike::limits::CookieJar>) {
+        self.cookies = jar;
     }
 
     pub(crate) fn io_mut(&mut self) -> &mut Outputs {
@@ -721,6 +729,6 @@ impl IkeSa {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_limits;

@@ -22,6 +22,7 @@ use super::auth::InitAnswered;
 use super::auth_sig::{
     certificate_request_data, parse_signature_hashes, signature_hashes_data, x509_payload,
 };
+use super::cookie::{cookie_notify, plain_answer};
 use super::exchange::NAT_T_PORT;
 use super::found::Found;
 use super::intermediate::{Handshake, IntAuth, Rounds};
@@ -431,18 +432,12 @@ impl Engine {
             .filter(|s| matches!(s.state, SaState::InitAnswered(_)))
             .count();
         if half_open >= COOKIE_THRESHOLD || self.sas.len() >= super::MAX_IKE_SAS {
-            self.cookies.rotate(now, &mut *self.rng);
-            let ip = remote.ip().to_string();
-            let parts: [&[u8]; 3] = [ni, ip.as_bytes(), &h.ispi];
-            if !n.cookie.is_some_and(|c| self.cookies.verify(c, &parts)) {
+            let admitted =
+                self.cookies
+                    .admit(now, &mut *self.rng, ni, remote.ip(), &h.ispi, n.cookie);
+            if let Err(want) = admitted {
                 self.io.stats.dropped_half_open_limit += 1;
-                let want = self.cookies.cookie(&parts);
-                return self.answer_plain(
-                    h,
-                    remote,
-                    local.port(),
-                    &[&notify(NotifyType::COOKIE, &want)],
-                );
+                return self.answer_plain(h, remote, local.port(), &[&cookie_notify(&want)]);
             }
         }
         if !self.new_sa_rate.allow(now) {
@@ -599,13 +594,7 @@ impl Engine {
         port: u16,
         payloads: &[&dyn PayloadRepr],
     ) {
-        let header = HeaderRepr {
-            rspi: [0; 8],
-            next_payload: PayloadType::NO_NEXT,
-            flags: Flags(Flags::RESPONSE),
-            ..*h
-        };
-        if let Ok(m) = plain(&header, payloads) {
+        if let Some(m) = plain_answer(h, payloads) {
             self.io.send(port, remote, m);
         }
     }
