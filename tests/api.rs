@@ -14,6 +14,7 @@ use ikegate::api::model::{self, TunnelState};
 use ikegate::api::state::{PolicyStore, PolicyUpdate};
 use ikegate::api::{AdminState, Control};
 use ikegate::ike::IkePolicy;
+use ikegate::ra::board::{RaBoard, RaCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -22,6 +23,52 @@ struct Fake {
     policies: PolicyStore,
     controls: Mutex<Vec<(String, Control)>>,
     applied: Mutex<Vec<(u32, bool)>>,
+    /// A real board, answered by a task standing in for the remote-access task.
+    ra: Arc<RaBoard>,
+}
+
+fn ra_client(id: u64, user: &str, ip: &str) -> model::RaClient {
+    model::RaClient {
+        id,
+        user: user.into(),
+        identity: format!("{user}@example.net"),
+        virtual_ips: vec![ip.into()],
+        outer: "198.51.100.7:4500".into(),
+        connected_secs: 42,
+        bytes_in: 1000,
+        bytes_out: 2000,
+        ike_version: 2,
+    }
+}
+
+/// The board of `ipsec-ra0` with alice and bob, and a task that disconnects on request.
+fn ra_board() -> Arc<RaBoard> {
+    let (board, mut rx) = RaBoard::new("ipsec-ra0");
+    board.publish(model::RemoteAccess {
+        name: "ipsec-ra0".into(),
+        clients: vec![
+            ra_client(1, "alice", "10.8.0.1"),
+            ra_client(2, "bob", "10.8.0.2"),
+        ],
+        pool: vec![model::RaPool {
+            prefix: "10.8.0.0/24".into(),
+            size: 254,
+            active: 2,
+            reserved: 1,
+        }],
+        login_failures: BTreeMap::from([("wrong password".to_string(), 3)]),
+        negotiating: 1,
+    });
+    let b = board.clone();
+    tokio::spawn(async move {
+        while let Some(RaCommand::Disconnect { id, done }) = rx.recv().await {
+            let mut s = (*b.snapshot()).clone();
+            s.clients.retain(|c| c.id != id);
+            b.publish(s);
+            let _ = done.send(Ok(format!("client {id} disconnected")));
+        }
+    });
+    board
 }
 
 fn tunnel(name: &str, keying: &str, state: TunnelState) -> model::Tunnel {
@@ -167,6 +214,18 @@ impl AdminState for Fake {
             ])
         })
     }
+
+    fn remote_access(&self) -> Vec<model::RemoteAccess> {
+        vec![(*self.ra.snapshot()).clone()]
+    }
+
+    fn disconnect_client<'a>(
+        &'a self,
+        _name: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(async move { self.ra.disconnect(id).await.map_err(ApiError::conflict) })
+    }
 }
 
 struct Server {
@@ -181,17 +240,22 @@ impl Drop for Server {
     }
 }
 
+fn new_fake(policies: PolicyStore) -> Arc<Fake> {
+    Arc::new(Fake {
+        policies,
+        controls: Mutex::new(vec![]),
+        applied: Mutex::new(vec![]),
+        ra: ra_board(),
+    })
+}
+
 async fn server(allow_key_export: bool) -> Server {
     let policy = IkePolicy::seil_defaults(
         "10.0.0.1".parse().unwrap(),
         "10.0.0.2".parse().unwrap(),
         b"k",
     );
-    let fake = Arc::new(Fake {
-        policies: PolicyStore::new([("ipsec0".to_string(), policy)]),
-        controls: Mutex::new(vec![]),
-        applied: Mutex::new(vec![]),
-    });
+    let fake = new_fake(PolicyStore::new([("ipsec0".to_string(), policy)]));
     let app = ikegate::api::app(fake.clone(), TOKEN, allow_key_export);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -256,6 +320,9 @@ async fn health_needs_no_token_and_everything_else_does() {
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/metrics"),
         ("GET", "/api/v1/tunnels/nonexistent"),
+        ("GET", "/api/v1/remote-access"),
+        ("GET", "/api/v1/remote-access/ipsec-ra0"),
+        ("DELETE", "/api/v1/remote-access/ipsec-ra0/clients/1"),
     ] {
         let (c, b) = s.ep.request(m, p, None, Some("{}")).await.unwrap();
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
@@ -634,6 +701,9 @@ async fn openapi_document_describes_every_endpoint() {
         ("/api/v1/openapi.json", &["get"]),
         ("/metrics", &["get"]),
         ("/healthz", &["get"]),
+        ("/api/v1/remote-access", &["get"]),
+        ("/api/v1/remote-access/{name}", &["get"]),
+        ("/api/v1/remote-access/{name}/clients/{id}", &["delete"]),
     ] {
         for m in methods {
             assert!(
@@ -655,6 +725,9 @@ async fn openapi_document_describes_every_endpoint() {
         "Message",
         "Node",
         "GatewayEvent",
+        "RemoteAccess",
+        "RaClient",
+        "RaPool",
     ] {
         assert!(schemas.contains_key(name), "{name}");
     }
@@ -689,6 +762,12 @@ async fn metrics_in_prometheus_text_format() {
         "ikegate_tunnel_post_quantum{tunnel=\"ipsec0\",key_exchanges=\"curve25519 + mlkem768\"} 1",
         "ikegate_tunnel_post_quantum{tunnel=\"ipsec1\",key_exchanges=\"\"} 0",
         "# TYPE ikegate_tunnel_packets_total counter",
+        "ikegate_ra_clients{interface=\"ipsec-ra0\"} 2",
+        "ikegate_ra_negotiating{interface=\"ipsec-ra0\"} 1",
+        "ikegate_ra_pool_active{interface=\"ipsec-ra0\",prefix=\"10.8.0.0/24\"} 2",
+        "ikegate_ra_pool_reserved{interface=\"ipsec-ra0\",prefix=\"10.8.0.0/24\"} 1",
+        "ikegate_ra_login_failures_total{interface=\"ipsec-ra0\",reason=\"wrong password\"} 3",
+        "# TYPE ikegate_ra_login_failures_total counter",
     ] {
         assert!(b.lines().any(|l| l == line), "missing {line}:\n{b}");
     }
@@ -699,6 +778,49 @@ async fn metrics_in_prometheus_text_format() {
         let family = name.split('{').next().unwrap();
         assert!(b.contains(&format!("# TYPE {family} ")), "{family}");
     }
+}
+
+/// Remote access: clients, pool and failures listed; one client disconnected through its
+/// interface's task; wrong names and ids answered in words.
+#[tokio::test]
+async fn remote_access_lists_clients_and_disconnects_one() {
+    let s = server(false).await;
+    let (c, v) = s.json("GET", "/api/v1/remote-access", None).await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v[0]["name"], "ipsec-ra0");
+    assert_eq!(v[0]["clients"][1]["user"], "bob");
+    assert_eq!(v[0]["clients"][1]["virtual_ips"][0], "10.8.0.2");
+    assert_eq!(v[0]["pool"][0]["size"], 254);
+    assert_eq!(v[0]["login_failures"]["wrong password"], 3);
+    let (c, v) = s.json("GET", "/api/v1/remote-access/ipsec0", None).await;
+    assert_error(c, &v, 404, "not_found");
+    assert!(v["detail"].as_str().unwrap().contains("ipsec-ra0"), "{v}");
+    let (c, v) = s
+        .json(
+            "DELETE",
+            "/api/v1/remote-access/ipsec-ra0/clients/abc",
+            None,
+        )
+        .await;
+    assert_error(c, &v, 400, "bad_request");
+    let (c, v) = s
+        .json("DELETE", "/api/v1/remote-access/ipsec-ra0/clients/99", None)
+        .await;
+    assert_error(c, &v, 404, "not_found");
+    let (c, v) = s
+        .json("DELETE", "/api/v1/remote-access/ipsec-ra0/clients/1", None)
+        .await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["result"], "client 1 disconnected");
+    let (c, v) = s.json("GET", "/api/v1/remote-access/ipsec-ra0", None).await;
+    assert_eq!(c, 200, "{v}");
+    let users: Vec<&str> = v["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["bob"]);
 }
 
 #[tokio::test]
@@ -851,11 +973,7 @@ async fn tls_with_a_rustls_client_and_generated_pair() {
         }),
         allow_key_export: false,
     };
-    let fake = Arc::new(Fake {
-        policies: PolicyStore::new([]),
-        controls: Mutex::new(vec![]),
-        applied: Mutex::new(vec![]),
-    });
+    let fake = new_fake(PolicyStore::new([]));
     let srv = ikegate::api::start(&cfg, fake).await.unwrap();
     assert!(srv.token_generated);
     assert!(srv.url.starts_with("https://127.0.0.1:"));
@@ -920,11 +1038,7 @@ async fn tls_with_a_rustls_client_and_generated_pair() {
     assert!(e.contains("TLS"), "{e}");
     srv.stop();
     // Restarting reuses the token and the pair.
-    let fake = Arc::new(Fake {
-        policies: PolicyStore::new([]),
-        controls: Mutex::new(vec![]),
-        applied: Mutex::new(vec![]),
-    });
+    let fake = new_fake(PolicyStore::new([]));
     let srv = ikegate::api::start(&cfg, fake).await.unwrap();
     assert!(!srv.token_generated);
     assert_eq!(srv.fingerprint.as_deref(), Some(fp.as_str()));
@@ -943,11 +1057,7 @@ async fn non_loopback_listen_gets_tls_next_to_the_token() {
         allow_key_export: false,
     };
     assert!(cfg.uses_tls());
-    let fake = Arc::new(Fake {
-        policies: PolicyStore::new([]),
-        controls: Mutex::new(vec![]),
-        applied: Mutex::new(vec![]),
-    });
+    let fake = new_fake(PolicyStore::new([]));
     let srv = ikegate::api::start(&cfg, fake).await.unwrap();
     assert!(srv.url.starts_with("https://"));
     assert!(dir.join("t/admin.token.cert.pem").exists());

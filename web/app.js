@@ -137,6 +137,20 @@ async function list() {
     tr.append(el('td', t.last_error || '', 'error'));
     tb.append(tr);
   }
+  await remoteAccess();
+}
+
+// The remote-access interfaces under the tunnel list (web/remote-access.js).
+async function remoteAccess() {
+  let ra;
+  try { ra = await api('GET', '/api/v1/remote-access'); } catch (e) { return; }
+  IkegateRemoteAccess.render($('remote-access'), ra, async (name, id, user) => {
+    try {
+      const r = await api('DELETE', '/api/v1/remote-access/' + encodeURIComponent(name) + '/clients/' + id);
+      $('ra-result').textContent = user + ': ' + r.result;
+    } catch (e) { $('ra-result').textContent = user + ': ' + e.message; }
+    await remoteAccess();
+  });
 }
 
 function dl(id, pairs) {

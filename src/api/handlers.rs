@@ -92,7 +92,7 @@ where
 
 /// The whole router: API (authenticated), metrics (authenticated), health and the panel (open).
 pub fn router(app: Arc<App>) -> Router {
-    let api = Router::new()
+    let api = super::remote_access::routes(Router::new())
         .route("/api/v1/tunnels", get(list_tunnels))
         .route("/api/v1/tunnels/{name}", get(get_tunnel))
         .route(
@@ -130,6 +130,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/transcript.js",
             get(|| async { static_file("text/javascript; charset=utf-8", TRANSCRIPT_JS) }),
         )
+        .route(
+            "/remote-access.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", REMOTE_ACCESS_JS) }),
+        )
         .route("/style.css", get(style_css))
         .route("/graph.js", get(|| async { static_file(JS, GRAPH_JS) }))
         .route(
@@ -164,14 +168,17 @@ async fn not_found() -> ApiError {
         needs `Authorization: Bearer <token>`."),
     paths(list_tunnels, get_tunnel, get_proposals, put_proposals, get_proxy_ids, put_proxy_ids,
         get_dpd, initiate, rekey, reset, terminate, wireshark_keys, openapi, metrics, healthz,
-        super::ops::get_transcript, super::ops::events),
+        super::ops::get_transcript, super::ops::events,
+        super::remote_access::list_remote_access, super::remote_access::get_remote_access,
+        super::remote_access::disconnect_client),
     components(schemas(model::Tunnel, model::TunnelState, model::Nat, model::Phase1Sa, model::PeerCertificate,
         model::Phase2Sa, model::ProxyIdPair, model::PacketCount, model::Dpd, model::Counters,
         model::IkeCounters, model::Proposals, model::ProposalBlock, model::Phase1Block,
         model::Phase2Block, model::ProxyIds, model::Accepted, model::ErrorBody, model::FieldError, model::ProposalChoices, model::Health,
         super::ops::Transcript, crate::ike::transcript::Exchange, crate::ike::transcript::Message,
         crate::ike::transcript::Node, crate::ike::transcript::Direction,
-        crate::daemon::events::GatewayEvent, super::ops::SseEvent)),
+        crate::daemon::events::GatewayEvent, super::ops::SseEvent,
+        model::RemoteAccess, model::RaClient, model::RaPool)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -682,7 +689,10 @@ async fn openapi() -> Response {
     responses((status = 200, content_type = "text/plain", body = String),
               (status = 401, body = model::ErrorBody)))]
 async fn metrics(State(app): S) -> Response {
-    let text = super::metrics::render(&app.state.tunnels(), &app.state.global());
+    let mut text = super::metrics::render(&app.state.tunnels(), &app.state.global());
+    text.push_str(&super::metrics::render_remote_access(
+        &app.state.remote_access(),
+    ));
     (
         [(
             header::CONTENT_TYPE,
@@ -706,6 +716,7 @@ const INDEX: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 const EVENTS_JS: &str = include_str!("../../web/events.js");
 const TRANSCRIPT_JS: &str = include_str!("../../web/transcript.js");
+const REMOTE_ACCESS_JS: &str = include_str!("../../web/remote-access.js");
 const STYLE: &str = include_str!("../../web/style.css");
 /// The panel's throughput graph and proposal form editor (`web/`, loaded by index.html).
 const GRAPH_JS: &str = include_str!("../../web/graph.js");

@@ -276,3 +276,81 @@ pub fn render(tunnels: &[Tunnel], global: &Global) -> String {
     }
     out
 }
+
+/// Renders the remote-access families: clients and negotiations per interface, pool usage per
+/// prefix, login failures by reason. Nothing when no interface serves remote access.
+pub fn render_remote_access(ra: &[super::model::RemoteAccess]) -> String {
+    let mut out = String::new();
+    if ra.is_empty() {
+        return out;
+    }
+    let mut f = Family { out: &mut out };
+    f.head(
+        "ikegate_ra_clients",
+        "gauge",
+        "Remote-access clients connected (logged in, holding an address).",
+    );
+    for r in ra {
+        f.sample(
+            "ikegate_ra_clients",
+            &[("interface", &r.name)],
+            r.clients.len() as u64,
+        );
+    }
+    f.head(
+        "ikegate_ra_negotiating",
+        "gauge",
+        "Remote-access IKE negotiations under way (clients not logged in yet).",
+    );
+    for r in ra {
+        f.sample(
+            "ikegate_ra_negotiating",
+            &[("interface", &r.name)],
+            r.negotiating,
+        );
+    }
+    for (name, help, pick) in [
+        (
+            "ikegate_ra_pool_size",
+            "Addresses the pool can hand out.",
+            0,
+        ),
+        (
+            "ikegate_ra_pool_active",
+            "Pool addresses held by connected clients.",
+            1,
+        ),
+        (
+            "ikegate_ra_pool_reserved",
+            "Pool addresses released but kept for their user's reconnect.",
+            2,
+        ),
+    ] {
+        f.head(name, "gauge", help);
+        for r in ra {
+            for p in &r.pool {
+                let v = [p.size, p.active, p.reserved][pick];
+                f.sample(
+                    name,
+                    &[("interface", &r.name), ("prefix", &p.prefix)],
+                    u64::from(v),
+                );
+            }
+        }
+    }
+    f.head(
+        "ikegate_ra_login_failures_total",
+        "counter",
+        "Failed remote-access logins, by reason.",
+    );
+    for r in ra {
+        for (reason, n) in &r.login_failures {
+            f.sample(
+                "ikegate_ra_login_failures_total",
+                &[("interface", &r.name), ("reason", reason)],
+                *n,
+            );
+        }
+    }
+    out
+}

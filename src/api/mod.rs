@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod remote_access;
 pub mod server;
 pub mod state;
 

@@ -451,3 +451,54 @@ pub struct Health {
     /// Always `ok` when the process answers.
     pub status: String,
 }
+
+/// A remote-access interface: its clients, its address pool and its login failures.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct RemoteAccess {
+    /// The interface, e.g. `ipsec-ra0`.
+    pub name: String,
+    /// Connected clients (those that logged in and hold an address), by user name.
+    pub clients: Vec<RaClient>,
+    /// The address pool, per family configured.
+    pub pool: Vec<RaPool>,
+    /// Failed logins since start, by reason (`wrong password`, `unknown user`, `throttled`, …).
+    pub login_failures: BTreeMap<String, u64>,
+    /// IKE negotiations under way (clients that have not logged in yet).
+    pub negotiating: u64,
+}
+
+/// One client of a remote-access interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RaClient {
+    /// The client's number on this interface (`DELETE …/clients/{id}` disconnects it).
+    pub id: u64,
+    /// The user it logged in as (EAP identity or XAUTH user name; its IKE identity with PSK).
+    pub user: String,
+    /// The IKE identity (IDi / IDii) it sent.
+    pub identity: String,
+    /// Its virtual addresses from the pool.
+    pub virtual_ips: Vec<String>,
+    /// Its outer address and port.
+    pub outer: String,
+    /// Seconds since it connected.
+    pub connected_secs: u64,
+    /// Inner bytes received from it (decrypted).
+    pub bytes_in: u64,
+    /// Inner bytes sent to it.
+    pub bytes_out: u64,
+    /// IKE version, 1 or 2.
+    pub ike_version: u8,
+}
+
+/// The address pool of one family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RaPool {
+    /// The pool's prefix, e.g. `10.8.0.0/24`.
+    pub prefix: String,
+    /// Addresses it can hand out.
+    pub size: u32,
+    /// Addresses held by connected clients.
+    pub active: u32,
+    /// Addresses released but still kept for their user's reconnect.
+    pub reserved: u32,
+}

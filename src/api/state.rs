@@ -92,6 +92,24 @@ pub trait AdminState: Send + Sync + 'static {
     /// Wireshark `ikev1_decryption_table` lines of every established ISAKMP SA (asked from the
     /// IKE tasks, which own the keys).
     fn ikev1_keys(&self) -> BoxFuture<'_, Result<Vec<String>, ApiError>>;
+
+    /// The remote-access interfaces, in configuration order.
+    fn remote_access(&self) -> Vec<model::RemoteAccess> {
+        Vec::new()
+    }
+
+    /// Disconnects client `id` of remote-access interface `name`; says what was done.
+    fn disconnect_client<'a>(
+        &'a self,
+        name: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(async move {
+            Err(ApiError::not_implemented(format!(
+                "{name}: this gateway cannot disconnect client {id}"
+            )))
+        })
+    }
 }
 
 struct PolicySlot {
@@ -174,6 +192,8 @@ pub struct GatewayState {
     dp: Arc<DataPlane>,
     controls: HashMap<String, mpsc::Sender<Command>>,
     policies: PolicyStore,
+    /// The remote-access interfaces' boards, in configuration order.
+    remote_access: Vec<Arc<crate::ra::board::RaBoard>>,
 }
 
 /// How long a handler waits for a control task to take a command (its queue is short; a busy
@@ -195,7 +215,17 @@ impl GatewayState {
             dp,
             controls,
             policies,
+            remote_access: Vec::new(),
         }
+    }
+
+    /// Shows these remote-access interfaces (their tasks publish to the boards).
+    pub fn with_remote_access(
+        mut self,
+        boards: Vec<Arc<crate::ra::board::RaBoard>>,
+    ) -> GatewayState {
+        self.remote_access = boards;
+        self
     }
 
     /// Takes over the policies a configuration reload installed (see
@@ -342,6 +372,34 @@ impl AdminState for GatewayState {
         &self,
     ) -> Option<tokio::sync::broadcast::Receiver<crate::daemon::events::GatewayEvent>> {
         Some(self.dp.events.subscribe())
+    }
+
+    fn remote_access(&self) -> Vec<model::RemoteAccess> {
+        self.remote_access
+            .iter()
+            .map(|b| (*b.snapshot()).clone())
+            .collect()
+    }
+
+    fn disconnect_client<'a>(
+        &'a self,
+        name: &'a str,
+        id: u64,
+    ) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(async move {
+            let Some(board) = self.remote_access.iter().find(|b| b.name() == name) else {
+                return Err(ApiError::conflict(format!(
+                    "{name} is not a remote-access interface"
+                )));
+            };
+            match tokio::time::timeout(COMMAND_TIMEOUT, board.disconnect(id)).await {
+                Ok(Ok(done)) => Ok(done),
+                Ok(Err(why)) => Err(ApiError::conflict(format!("{name}: {why}"))),
+                Err(_) => Err(ApiError::unavailable(format!(
+                    "{name}: the remote-access task did not answer"
+                ))),
+            }
+        })
     }
 
     fn ikev1_keys(&self) -> BoxFuture<'_, Result<Vec<String>, ApiError>> {

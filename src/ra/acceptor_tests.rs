@@ -243,3 +243,41 @@ fn two_ikev2_clients_negotiate_through_one_acceptor() {
     assert_eq!(gw_children, 2);
     assert!(clients.iter().all(|(_, _, up)| *up == 1));
 }
+
+/// The admin API's view: a logged-in client with its lease, identity, outer address and bytes;
+/// a client still negotiating counted apart; the pool and the failures by reason.
+#[test]
+fn the_board_snapshot_shows_clients_pool_and_failures() {
+    let mut a = acceptor(false);
+    let mut rng = SeededRandom::new(4);
+    let now = Instant::now();
+    let from: SocketAddr = "198.51.100.7:500".parse().unwrap();
+    let alice = connect(&mut a, from, &ike_sa_init(1, 2));
+    let _negotiating = connect(&mut a, from, &ike_sa_init(2, 2));
+    assert!(matches!(
+        a.login(
+            now,
+            alice,
+            &admit("alice", alice, "198.51.100.7:4500"),
+            &mut rng
+        ),
+        Some(LoginAnswer::Accepted(_))
+    ));
+    let later = now + Duration::from_secs(90);
+    let s = crate::ra::board::snapshot("ipsec-ra0", &a, later, |id| (id.0 * 10, id.0 * 20));
+    assert_eq!((s.name.as_str(), s.negotiating), ("ipsec-ra0", 1));
+    let c = &s.clients[0];
+    assert_eq!(
+        (c.user.as_str(), c.virtual_ips.clone(), c.outer.as_str()),
+        ("alice", vec!["10.8.0.1".to_string()], "198.51.100.7:4500")
+    );
+    assert_eq!(
+        (c.connected_secs, c.bytes_in, c.bytes_out, c.ike_version),
+        (90, 10, 20, 2)
+    );
+    assert_eq!(s.pool.len(), 1);
+    assert_eq!(
+        (s.pool[0].prefix.as_str(), s.pool[0].size, s.pool[0].active),
+        ("10.8.0.0/24", 254, 1)
+    );
+}

@@ -2,6 +2,7 @@
 //! interface's pool, authenticated against a user directory.
 //!
 //! - [`acceptor`]: one engine per client, created on its first message, found by SPI;
+//! - [`board`]: what the admin API shows of an interface (published snapshots, disconnect);
 //! - [`login`]: the sans-IO seam through which engines ask the directory (sync or async);
 //! - [`pool`]: the address pool and its leases (sans-IO);
 //! - [`registry`]: the connected clients, lease release on Delete/DPD, login failures;
@@ -13,6 +14,7 @@
 //! - [`throttle`]: the slowing-down of repeated login failures per user and per source.
 
 pub mod acceptor;
+pub mod board;
 pub mod directory;
 pub mod login;
 pub mod pool;

@@ -114,6 +114,11 @@ impl ClientRegistry {
         v
     }
 
+    /// The address pool.
+    pub fn pool(&self) -> &AddressPool {
+        &self.pool
+    }
+
     /// Pool usage.
     pub fn usage(&self) -> PoolUsage {
         self.pool.usage()
