@@ -98,6 +98,20 @@ fn right_yaml(n: usize, version: u8) -> String {
     s + &routes
 }
 
+/// The left side reaches the right's N addresses through one next hop (10.10.1.1), as a
+/// gateway reaches its peers through a router. On-link, it would need a neighbour entry per
+/// peer address, and the kernel's ARP table (shared by every namespace) holds at most
+/// `gc_thresh3` = 1,024 entries by default: beyond, packets to new neighbours are dropped
+/// ("neighbor table overflow"), which stalled 2,000-tunnel bring-ups in retransmission
+/// backoffs and failed their pings.
+fn via_one_next_hop(left: &Netns, dev: &str) {
+    let out = left.sh(&format!(
+        "ip route add 10.10.1.1/32 dev {dev} && \
+         ip route add 10.10.0.0/16 via 10.10.1.1 dev {dev} src 10.10.0.1"
+    ));
+    assert!(out.status.success(), "routes via 10.10.1.1: {out:?}");
+}
+
 /// Adds many addresses with one `ip -batch`.
 fn add_addrs(ns: &Netns, lines: impl Iterator<Item = String>) {
     let batch: String = lines.map(|l| l + "\n").collect();
@@ -204,9 +218,10 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
     let wrap_var = std::env::var("IKEGATE_SCALE_WRAP").unwrap_or_default();
     let wrap: Vec<&str> = wrap_var.split_whitespace().collect();
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let left = Netns::new(&format!("pmsl{version}"));
-    let right = Netns::new(&format!("pmsr{version}"));
-    let link = veth(&left, &["10.10.0.1/16"], &right, &["10.10.1.1/16"]);
+    let left = Netns::new(&format!("pfsl{version}"));
+    let right = Netns::new(&format!("pfsr{version}"));
+    let link = veth(&left, &["10.10.0.1/32"], &right, &["10.10.1.1/16"]);
+    via_one_next_hop(&left, &link.a);
     add_addrs(
         &right,
         (1..n).map(|i| format!("addr add {}/16 dev {}", right_outer(i), link.b)),
@@ -221,7 +236,7 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
     );
     let dir = TempDir::new("scale");
     // Baseline: the same gateway with one tunnel (whose peer never answers).
-    let base_ns = Netns::new(&format!("pmsb{version}"));
+    let base_ns = Netns::new(&format!("pfsb{version}"));
     let _base_link = veth(&base_ns, &["10.10.0.1/16"], &right, &["10.10.255.254/16"]);
     base_ns.add_lo_addr("172.16.0.1/32");
     let mut base = Gateway::start(
