@@ -328,7 +328,13 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
         );
     }
     for gw in [&mut l, &mut r] {
+        let t = Instant::now();
         let (code, log) = gw.stop();
+        println!(
+            "{} stopped in {:.2} s",
+            gw.label(),
+            t.elapsed().as_secs_f64()
+        );
         assert_eq!(code, Some(0), "{}", common::tail(&log, 20));
     }
 }
