@@ -442,7 +442,16 @@ impl Gateway {
         }
         let [a, b, c, d, ..] = random_seed();
         let group = u32::from_le_bytes([a, b, c, d]) | 1;
-        if let Err(e) = self.netlink.delete_links(&self.devices, group).await {
+        // Not a device deleted under us: its index may have gone to another device since.
+        let ours: Vec<u32> = (self.dp.tunnels.iter().zip(&self.devices))
+            .filter(|(t, _)| {
+                !t.stats
+                    .device_gone
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .map(|(_, i)| *i)
+            .collect();
+        if let Err(e) = self.netlink.delete_links(&ours, group).await {
             tracing::debug!("TUN devices not deleted in one batch ({e}): they go one by one");
         }
         // Dropping the last reference to each device closes it; the kernel then deletes it.

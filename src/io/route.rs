@@ -131,7 +131,8 @@ impl Netlink {
         }
         for &i in if_indices {
             let msg = LinkUnspec::new_with_index(i).link_group(group).build();
-            self.handle.link().set(msg).execute().await.map_err(err)?;
+            // A device already gone is fine.
+            ok_unless(self.handle.link().set(msg).execute().await, &[libc::ENODEV])?;
         }
         let mut group_msg = LinkUnspec::new_with_index(0).build();
         group_msg.attributes.push(LinkAttribute::Group(group));
