@@ -1,8 +1,9 @@
 //! Initiation pacing against a strongSwan 5.9 with its default settings (as root): 200 IKEv1
-//! (then IKEv2) tunnels from ONE ikegate address to one charon, which counts half-open IKE SAs per source
-//! address and silently drops new ones beyond `charon.block_threshold` (default 5, left alone
-//! here). ikegate keeps at most `initiation.max-half-open-per-source` (default 5) half-open,
-//! so every tunnel must be up within 10 s; the time is printed.
+//! (then IKEv2) tunnels from ONE ikegate address to one charon, which counts half-open IKE SAs
+//! per source address and silently drops new ones beyond `charon.block_threshold` (default 5,
+//! left alone here; its retransmission settings are its defaults too). ikegate keeps at most
+//! `initiation.max-half-open-per-source` (default 5) half-open, so every tunnel must be up
+//! within 10 s; the time is printed.
 //!
 //! IKE datagrams are demultiplexed by (local, peer) address pair, so charon has 200 addresses
 //! (10.10.1.1 – 10.10.1.200, one connection each) and ikegate one (10.10.0.1): charon sees one
@@ -58,6 +59,11 @@ fn swan_cfg(version: u8) -> CharonConfig {
     c.conn = "c0".into();
     c.psk = PSK.into();
     c.log_keys = false;
+    // charon's own retransmission defaults (5 tries, 4 s, base 1.8) instead of the harness's
+    // quicker ones: the later `retransmit_base` line overrides the harness's.
+    c.retransmit_tries = 5;
+    c.retransmit_timeout = 4.0;
+    c.extra_charon.push("retransmit_base = 1.8".into());
     let mut more = String::from("connections {\n");
     for i in 1..N {
         let _ = write!(
@@ -98,8 +104,8 @@ fn run(limit: &str, version: u8, wait: Duration) -> Option<(Option<Duration>, us
     if !require_root() || !common::charon::require_strongswan() {
         return None;
     }
-    let ours = Netns::new("po");
-    let swan = Netns::new("ps");
+    let ours = Netns::new("pfso");
+    let swan = Netns::new("pfss");
     let link = veth(&ours, &["10.10.0.1/16"], &swan, &["10.10.1.1/16"]);
     let batch: String = (2..=N)
         .map(|i| format!("addr add 10.10.1.{i}/16 dev {}\n", link.b))

@@ -107,6 +107,44 @@ impl Netlink {
     }
 }
 
+impl Netlink {
+    /// Deletes the links `if_indices` in one kernel batch: they are put in a link group no other
+    /// link of this namespace is in, and the group is deleted with one `RTM_DELLINK`. Closing a
+    /// TUN device's descriptor unregisters it alone, with an RCU grace period and a walk of the
+    /// IPv6 routing table each (≈ 20 ms here: 2,000 devices took 40 s); one batch of 1,000 takes
+    /// 0.4 s. `group` is the group to try; when another link has it already, nothing is deleted
+    /// (the caller's descriptors then take the devices down one by one, as before).
+    pub async fn delete_links(&self, if_indices: &[u32], group: u32) -> io::Result<()> {
+        use rtnetlink::packet_route::link::LinkAttribute;
+        use rtnetlink::LinkUnspec;
+        if if_indices.is_empty() {
+            return Ok(());
+        }
+        let mut links = self.handle.link().get().execute();
+        while let Some(l) = links.try_next().await.map_err(err)? {
+            if l.attributes.contains(&LinkAttribute::Group(group)) {
+                return Err(io::Error::other(format!(
+                    "link group {group} is in use (link index {})",
+                    l.header.index
+                )));
+            }
+        }
+        for &i in if_indices {
+            let msg = LinkUnspec::new_with_index(i).link_group(group).build();
+            // A device already gone is fine.
+            ok_unless(self.handle.link().set(msg).execute().await, &[libc::ENODEV])?;
+        }
+        let mut group_msg = LinkUnspec::new_with_index(0).build();
+        group_msg.attributes.push(LinkAttribute::Group(group));
+        self.handle
+            .link()
+            .del_with_message(group_msg)
+            .execute()
+            .await
+            .map_err(err)
+    }
+}
+
 /// Policy routing of transport-mode tunnels (no kernel XFRM): the traffic of this host to a
 /// transport-mode peer must enter the TUN, while ikegate's own IKE and ESP packets to the same
 /// address must not. ikegate's sockets carry [`TRANSPORT_FWMARK`] (`SO_MARK`); the rule
