@@ -187,10 +187,14 @@ impl RaAcceptor {
         policy.reinitiate_after = None;
         let id = ClientId(self.next_id);
         self.next_id += 1;
+        let mut engine = TunnelEngine::new(policy, rng);
+        if let TunnelEngine::V2(e) = &mut engine {
+            e.set_login_ticket(LoginTicket(id.0));
+        }
         self.clients.insert(
             id,
             RaClient {
-                engine: TunnelEngine::new(policy, rng),
+                engine,
                 remote: incoming.remote,
                 user: None,
             },

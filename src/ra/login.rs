@@ -28,7 +28,7 @@ use crate::ike::auth::eap::{EapMethod, EapServer, EapStep};
 use crate::ike::random::RandomSource;
 
 /// Names one client's login conversation (unique within a remote-access interface).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct LoginTicket(pub u64);
 
 /// What the engine asks the directory to check.
