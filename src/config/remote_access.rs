@@ -627,7 +627,6 @@ interfaces:
         let want = [
             "write `destination: dynamic`",
             "remote-access.auth: with `auth: eap-md5` the gateway proves itself with a certificate",
-            "not served by the daemon yet",
         ];
         for w in want {
             assert!(errs.iter().any(|e| e.contains(w)), "want {w:?} in {errs:?}");

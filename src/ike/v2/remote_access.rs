@@ -537,8 +537,8 @@ impl Engine {
         }
     }
 
-    /// Refuses the client: EAP-Failure (when EAP ran) and AUTHENTICATION_FAILED, `reason` in
-    /// our log; the IKE SA goes.
+    /// Refuses the client: the backend's last EAP packet (EAP-Failure, or MS-CHAPv2's Failure
+    /// request) when EAP ran, and AUTHENTICATION_FAILED; `reason` in our log; the IKE SA goes.
     fn ra_refuse(&mut self, i: usize, h: &HeaderRepr, reason: String, eap_failure: Option<&[u8]>) {
         let eap = eap_failure.and_then(|p| EapRepr::parse(p).ok());
         let n = auth_failed_notify();
