@@ -244,3 +244,79 @@ fn response(id: u8, eap_type: u8, data: &[u8]) -> Vec<u8> {
     let _ = repr.emit(&mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::random::SeededRandom;
+
+    fn peer(method: EapMethod) -> EapPeer {
+        EapPeer::new(Arc::new(EapCredentials {
+            method,
+            identity: "alice".into(),
+            password: Zeroizing::new("clientPass".into()),
+        }))
+    }
+
+    fn request(id: u8, eap_type: u8, data: &[u8]) -> Vec<u8> {
+        let len = (5 + data.len()) as u16;
+        let mut m = vec![1, id, (len >> 8) as u8, len as u8, eap_type];
+        m.extend_from_slice(data);
+        m
+    }
+
+    fn respond(step: PeerStep) -> Vec<u8> {
+        match step {
+            PeerStep::Respond(r) => r,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    /// A gateway that does not know the password cannot fake MS-CHAPv2's Success, and an
+    /// EAP-Success without it is refused: no MSK, no AUTH from us.
+    #[test]
+    fn a_gateway_without_our_password_gets_no_msk() {
+        let mut rng = SeededRandom::new(1);
+        let mut p = peer(EapMethod::MsChapV2);
+        let id = respond(p.handle(&request(1, method::IDENTITY, &[]), &mut rng));
+        assert_eq!(&id[4..], b"\x01alice");
+        let challenge = wire::mschap_challenge(7, &[9; 16], b"gw");
+        let r = respond(p.handle(&request(2, method::MSCHAPV2, &challenge), &mut rng));
+        assert_eq!((r[0], r[1], r[4]), (2, 2, method::MSCHAPV2));
+        let forged =
+            wire::mschap_message(opcode::SUCCESS, 7, &format!("S={} M=hi", "0".repeat(40)));
+        let step = p.handle(&request(3, method::MSCHAPV2, &forged), &mut rng);
+        assert!(
+            matches!(&step, PeerStep::Failure(m) if m.contains("authenticator response is wrong")),
+            "{step:?}"
+        );
+        let step = p.handle(&[3, 4, 0, 4], &mut rng);
+        assert!(matches!(step, PeerStep::Failure(_)), "{step:?}");
+    }
+
+    /// EAP-MD5: the response is MD5(identifier ‖ password ‖ challenge); another method is
+    /// answered with a Nak naming ours.
+    #[test]
+    fn md5_response_and_nak() {
+        let mut rng = SeededRandom::new(1);
+        let mut p = peer(EapMethod::Md5);
+        let nak = respond(p.handle(&request(1, method::MSCHAPV2, &[1]), &mut rng));
+        assert_eq!(&nak[4..], [method::NAK, method::MD5]);
+        let value = Md5Value {
+            value: &[5; 16],
+            name: b"gw",
+        };
+        let r = respond(p.handle(&request(2, method::MD5, &value.to_vec()), &mut rng));
+        use md5::Digest;
+        let want = md5::Md5::new()
+            .chain_update([2])
+            .chain_update(b"clientPass")
+            .chain_update([5; 16])
+            .finalize();
+        assert_eq!(Md5Value::parse(&r[5..]).unwrap().value, &want[..]);
+        assert!(matches!(
+            p.handle(&[3, 3, 0, 4], &mut rng),
+            PeerStep::Success(None)
+        ));
+    }
+}
