@@ -11,8 +11,8 @@ use crate::ike::event::{DownReason, Event, Role};
 use crate::ike::policy::{EspMode, Identity, Subnet};
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
-    AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType, Payload,
-    PayloadRepr, ProtocolId, Side, TsRepr,
+    AuthMethod, AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType,
+    Payload, PayloadRepr, ProtocolId, Side, TsRepr,
 };
 
 use super::auth_sig::{certificate_request_data, our_cert_payloads, x509_payload, AuthRefusal};
@@ -392,28 +392,14 @@ impl Engine {
             Ok(a) => a,
             Err(d) => return self.auth_failed(now, i, d),
         };
-        let creds = self.policy.auth.certificate().cloned();
-        let certs = our_cert_payloads(creds.as_deref());
-        let idr = IdRepr {
-            side: Side::Responder,
-            id_type: t,
-            data: &data,
-        };
-        let auth_p = AuthRepr {
-            method,
-            data: &our_auth,
-        };
         let initial_contact = payloads
             .iter()
             .any(|p| matches!(p, Payload::Notify(n) if n.kind == NotifyType::INITIAL_CONTACT));
         let child = self.choose_child(&payloads, None, (st.ni.clone(), st.nr.clone()), None);
         match &child {
             Ok((answer, _)) => {
-                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
-                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-                out.push(&auth_p);
-                out.extend(answer.iter().map(|p| p.as_ref()));
-                self.respond(i, h, &out);
+                let rest: Vec<&dyn PayloadRepr> = answer.iter().map(|p| p.as_ref()).collect();
+                self.respond_authenticated(i, h, (method, &our_auth), &rest);
             }
             Err(n) => {
                 let notify = NotifyRepr {
@@ -422,10 +408,7 @@ impl Engine {
                     spi: &[],
                     data: &[],
                 };
-                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
-                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-                out.extend([&auth_p as &dyn PayloadRepr, &notify]);
-                self.respond(i, h, &out);
+                self.respond_authenticated(i, h, (method, &our_auth), &[&notify]);
             }
         }
         // Dropping the stale IKE SAs moves this one in the table.
@@ -441,6 +424,33 @@ impl Engine {
         if let Ok((_, c)) = child {
             self.install_child(now, i, c);
         }
+    }
+
+    /// Responder: answers `h` with our IDr, [CERT], the AUTH payload `auth` and `rest`.
+    pub(super) fn respond_authenticated(
+        &mut self,
+        i: usize,
+        h: &HeaderRepr,
+        auth: (AuthMethod, &[u8]),
+        rest: &[&dyn PayloadRepr],
+    ) {
+        let (t, data) = id_payload(&self.policy.my_identity());
+        let creds = self.policy.auth.certificate().cloned();
+        let certs = our_cert_payloads(creds.as_deref());
+        let idr = IdRepr {
+            side: Side::Responder,
+            id_type: t,
+            data: &data,
+        };
+        let auth = AuthRepr {
+            method: auth.0,
+            data: auth.1,
+        };
+        let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
+        out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
+        out.push(&auth);
+        out.extend_from_slice(rest);
+        self.respond(i, h, &out);
     }
 
     /// The identity we expect from the peer, in words.

@@ -37,7 +37,7 @@ use crate::wire::ikev2::{
 };
 
 use super::auth::{id_body, id_payload, identity_of, InitAnswered};
-use super::auth_sig::{our_cert_payloads, AuthRefusal};
+use super::auth_sig::AuthRefusal;
 use super::config_payload::{address_request, narrowed_selectors, AddressRequest, CfgReply};
 use super::exchange::Inner;
 use super::found::Found;
@@ -233,9 +233,6 @@ impl Engine {
             Ok(a) => a,
             Err(d) => return self.ra_fail(i, d),
         };
-        let (t, data) = id_payload(&self.policy.my_identity());
-        let creds = self.policy.auth.certificate().cloned();
-        let certs = our_cert_payloads(creds.as_deref());
         let mut id = [0u8; 1];
         self.rng.fill(&mut id);
         let identity = crate::ike::auth::eap::EapServer::identity_request(id[0]);
@@ -245,19 +242,7 @@ impl Engine {
         if let SaState::Login(l) = &mut self.sas[i].state {
             l.step = Step::Eap;
         }
-        let idr = IdRepr {
-            side: Side::Responder,
-            id_type: t,
-            data: &data,
-        };
-        let auth = AuthRepr {
-            method,
-            data: &our_auth,
-        };
-        let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
-        out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-        out.extend([&auth as &dyn PayloadRepr, &eap]);
-        self.respond(i, h, &out);
+        self.respond_authenticated(i, h, (method, &our_auth), &[&eap]);
     }
 
     /// A PSK (or certificate) road warrior: its AUTH, then its admission by the directory.
@@ -393,33 +378,26 @@ impl Engine {
                 Err(d) => return self.ra_fail(i, d),
             },
         };
-        let (t, data) = id_payload(&self.policy.my_identity());
-        let creds = self.policy.auth.certificate().cloned();
-        let certs = our_cert_payloads(creds.as_deref());
-        let idr = IdRepr {
-            side: Side::Responder,
-            id_type: t,
-            data: &data,
-        };
-        let auth = AuthRepr {
-            method,
-            data: &our_auth,
-        };
-        let mut out: Vec<&dyn PayloadRepr> = Vec::new();
-        if eap_key.is_none() {
-            out.push(&idr);
-            out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-        }
-        out.push(&auth);
         let child = self.ra_child(&l, lease);
         let (reply, answer, refused) = match &child {
             Ok((reply, answer, _)) => (Some(reply.repr()), answer.as_slice(), None),
             Err(n) => (None, &[][..], Some(notify(*n))),
         };
-        out.extend(reply.iter().map(|r| r as &dyn PayloadRepr));
-        out.extend(answer.iter().map(|p| p.as_ref()));
-        out.extend(refused.iter().map(|n| n as &dyn PayloadRepr));
-        self.respond(i, h, &out);
+        let mut rest: Vec<&dyn PayloadRepr> = Vec::new();
+        rest.extend(reply.iter().map(|r| r as &dyn PayloadRepr));
+        rest.extend(answer.iter().map(|p| p.as_ref()));
+        rest.extend(refused.iter().map(|n| n as &dyn PayloadRepr));
+        if eap_key.is_some() {
+            // After EAP: AUTH alone (RFC 7296 §2.16, message 8), IDr went out with the first.
+            let auth = AuthRepr {
+                method,
+                data: &our_auth,
+            };
+            rest.insert(0, &auth);
+            self.respond(i, h, &rest);
+        } else {
+            self.respond_authenticated(i, h, (method, &our_auth), &rest);
+        }
         let idi = IdRepr {
             side: Side::Initiator,
             id_type: l.idi.0,
