@@ -58,6 +58,9 @@ pub fn acceptor(
         ra.auth_for(v, policy.version).map(|_| {
             let mut p = template.clone();
             p.version = v;
+            // As responder, `aggressive` accepts Main Mode too: vpnc and the RTX use
+            // Aggressive Mode, strongSwan either.
+            p.exchange_mode = crate::ike::ExchangeMode::Aggressive;
             p
         })
     };
