@@ -111,7 +111,6 @@ interfaces:
         "chmod 600",
         "interfaces.ipsec-ra0.remote-access.auth: with `auth: eap-mschapv2` the gateway proves itself with a certificate",
         "interfaces.ipsec-ra0.remote-access.mode-cfg: mode-cfg is IKEv1's",
-        "interfaces.ipsec-ra0.remote-access: remote access is validated but not served by the daemon yet",
     ] {
         assert!(err.contains(want), "want {want:?} in:\n{err}");
     }

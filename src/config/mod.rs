@@ -496,12 +496,6 @@ fn check_remote_access(
         };
         errs.push(&path, msg);
     }
-    r.error(
-        errs,
-        "remote access is validated but not served by the daemon yet (the address pool, users \
-         file and EAP are in place; the daemon side is the next step): remove `remote-access` \
-         to run this file",
-    );
 }
 
 /// A tunnel with `destination: dynamic` learns the peer's address from IKE: only a responder

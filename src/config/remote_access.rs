@@ -293,15 +293,6 @@ pub(super) fn unserved(
             ),
         ));
     }
-    if v1.is_some() {
-        out.push((
-            "auth",
-            "remote access over IKEv1 (XAUTH, mode-cfg, PSK road warriors with a virtual \
-             address) is not served yet: serve IKEv2 clients only, with `auth: eap-mschapv2`, \
-             `eap-md5` or `psk` and `ike.version: 2`"
-                .to_string(),
-        ));
-    }
     if let Some(UserSource::Radius { .. }) = ra.users {
         out.push((
             "radius",
@@ -477,9 +468,11 @@ mod tests {
             (ra.auth.clone(), ra.users.clone(), ra.mode_cfg),
             (vec![RaAuth::Psk], None, Some(ModeCfg::Push))
         );
-        let refused = unserved(&ra, IkeVersion::V2);
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].0, "mode-cfg");
+        let refused: Vec<_> = unserved(&ra, IkeVersion::V2)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(refused, ["mode-cfg"], "IKEv2 PSK road warriors are served");
         let (ra, errs) = block(
             "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'radius.example:1812', secret-file: /etc/r.key } }",
         );
@@ -496,8 +489,12 @@ mod tests {
             .into_iter()
             .map(|r| r.0)
             .collect();
-        assert_eq!(keys, ["auth", "auth", "radius"]);
-        assert!(unserved(&ra, IkeVersion::V1)[0].1.contains("IKEv1"));
+        assert_eq!(keys, ["auth", "radius"]);
+        let keys: Vec<_> = unserved(&ra, IkeVersion::V1)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(keys, ["radius"], "IKEv1 XAUTH is served");
     }
 
     #[test]
@@ -529,7 +526,7 @@ mod tests {
             (psk.auth_for(v1, v2), psk.auth_for(v2, v2)),
             (None, Some(RaAuth::Psk))
         );
-        assert!(unserved(&single, v2).is_empty());
+        assert!(unserved(&single, v2).is_empty(), "IKEv2 EAP is served");
         assert!(unserved(&single, v1)[0]
             .1
             .contains("serves no IKEv1 client, but `ike.version` is 1"));
@@ -627,7 +624,6 @@ interfaces:
         let want = [
             "write `destination: dynamic`",
             "remote-access.auth: with `auth: eap-md5` the gateway proves itself with a certificate",
-            "not served by the daemon yet",
         ];
         for w in want {
             assert!(errs.iter().any(|e| e.contains(w)), "want {w:?} in {errs:?}");

@@ -14,6 +14,7 @@ use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 use super::pool::Pool;
 use crate::config::{InterfaceConfig, NatTraversal};
 use crate::esp::sa::{Counters, DropCounters};
+use crate::esp::selector::SelectorTable;
 use crate::esp::transport::{outbound_payload, rebuild_header};
 use crate::esp::{
     DropReason, Encap, Hosts, Opened, OutboundRoutes, OutboundSa, RebuiltHeader, SaTable,
@@ -21,6 +22,7 @@ use crate::esp::{
 use crate::io::batch::{self, RecvMeta, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
+use crate::ra::routes::ClientView;
 use crate::wire::ip::{IpPacket, PROTO_IPIP, PROTO_IPV6, PROTO_NONE};
 use crate::wire::tcp_mss;
 use crate::wire::udp_encap::{classify, Encapsulated};
@@ -88,7 +90,13 @@ pub struct Tunnel {
     pub ike_status: ArcSwapOption<crate::ike::EngineStatus>,
     /// Woken (shared by every tunnel of the gateway) when a TUN device disappears.
     pub device_lost: Arc<tokio::sync::Notify>,
+    /// A remote-access interface's clients: the outbound SA of each by its virtual address
+    /// (then `outbound` stays empty).
+    pub ra: Option<Arc<RaRoutes>>,
 }
+
+/// A remote-access interface's outbound SAs, by client.
+pub type RaRoutes = crate::ra::routes::ClientTable<OutboundSa>;
 
 /// Whether an OS error from a TUN read or write means the device itself is gone (deleted with
 /// `ip link del`, or its netns torn down): EBADFD, ENODEV or EBADF.
@@ -239,7 +247,9 @@ impl DataPlane {
                     PROTO_IPV6 => ip.version() == 6,
                     _ => false,
                 };
-                if version_ok && !sa.admits(ip.src(), ip.dst()) {
+                if version_ok
+                    && !(sa.admits(ip.src(), ip.dst()) && tunnel.client_source_ok(&sa, ip.src()))
+                {
                     return drop(sa.count_drop(DropReason::Policy));
                 }
                 version_ok
@@ -294,6 +304,49 @@ impl Tunnel {
         match table.sas().last() {
             Some(o) if self.cfg.dynamic_peer => o.encap().peer_ip(),
             _ => self.cfg.destination,
+        }
+    }
+
+    /// Puts an outbound SA in service: in the selector table, or on a remote-access interface
+    /// as the SA of the client its selectors name. Returns the SA it replaces.
+    pub fn use_outbound(&self, sa: Arc<OutboundSa>) -> Option<Arc<OutboundSa>> {
+        let Some(ra) = &self.ra else {
+            return self.outbound.use_sa(sa);
+        };
+        let offset = self.client_offset(sa.selectors())?;
+        let old = ra.get(offset);
+        ra.insert(offset, sa);
+        old
+    }
+
+    /// Takes the outbound SA `spi` (`sa` when known) out of service, if it is still in use;
+    /// true when it was.
+    pub fn remove_outbound(&self, spi: u32, sa: Option<&OutboundSa>) -> bool {
+        let Some(ra) = &self.ra else {
+            return self.outbound.remove(spi);
+        };
+        sa.and_then(|s| self.client_offset(s.selectors()))
+            .is_some_and(|o| ra.remove_if(o, |cur| cur.spi == spi))
+    }
+
+    /// On a remote-access interface, the pool offset of the client a child SA's selectors
+    /// name (its side is its virtual address alone).
+    pub fn client_offset(&self, selectors: &[crate::ike::ProxyId]) -> Option<u32> {
+        let ra = self.ra.as_ref()?;
+        selectors.iter().find_map(|p| {
+            let host = p.remote.prefix() == if p.remote.addr().is_ipv4() { 32 } else { 128 };
+            host.then(|| ra.offset_of(p.remote.addr())).flatten()
+        })
+    }
+
+    /// On a remote-access interface, whether a packet from `src` opened by `sa` comes from the
+    /// virtual address of the SA's client; always true elsewhere.
+    #[inline]
+    fn client_source_ok(&self, sa: &crate::esp::InboundSa, src: IpAddr) -> bool {
+        match (&self.ra, sa.client()) {
+            (None, _) => true,
+            (Some(ra), Some(offset)) => ra.source_allowed(offset, src),
+            (Some(_), None) => false,
         }
     }
 
@@ -518,7 +571,8 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
         return false;
     }
     let table = t.outbound.load();
-    if table.is_empty() {
+    let clients = t.ra.as_ref().map(|r| r.view());
+    if table.is_empty() && clients.is_none() {
         t.stats.tx_no_sa.fetch_add(n as u64, Ordering::Relaxed);
         return false;
     }
@@ -534,7 +588,7 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
         };
         let packet = HEADROOM..HEADROOM + len;
         let (sa, nh) = match buf.get(packet.clone()).map(IpPacket::new_checked) {
-            Some(Ok(p)) => match table.lookup(p.src(), p.dst()) {
+            Some(Ok(p)) => match outbound_sa(&table, clients.as_ref(), p.src(), p.dst()) {
                 Some(sa) => (sa, p.tunnel_next_header()),
                 None => {
                     t.stats.tx_policy.fetch_add(1, Ordering::Relaxed);
@@ -588,6 +642,20 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
         t.send_batch(r, bufs, sealed, lens, gso).await;
     }
     false
+}
+
+/// The SA a packet from `src` to `dst` is sealed with: by selectors, or on a remote-access
+/// interface by the client whose virtual address is `dst`.
+fn outbound_sa<'a>(
+    table: &'a SelectorTable,
+    clients: Option<&'a ClientView<'_, OutboundSa>>,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Option<&'a Arc<OutboundSa>> {
+    match clients {
+        Some(c) => c.lookup(dst),
+        None => table.lookup(src, dst),
+    }
 }
 
 /// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,

@@ -80,7 +80,7 @@ impl KeyLog {
     }
 }
 
-fn now() -> std::time::Instant {
+pub(super) fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -91,7 +91,7 @@ fn random_seed() -> [u8; 16] {
 /// The system clock paired with the monotonic one, for certificate validity (the engine is
 /// given it; it reads no clock itself). Refreshed before each datagram, so a clock step is
 /// followed.
-fn wall_clock() -> crate::ike::auth::WallClock {
+pub(super) fn wall_clock() -> crate::ike::auth::WallClock {
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -194,7 +194,7 @@ pub async fn run(
 /// The second field remembers the IKEv2 key-log lines already written, the third the DPD state
 /// last announced as an event.
 #[derive(Default)]
-struct Outbounds(
+pub(super) struct Outbounds(
     std::collections::HashMap<u32, Arc<OutboundSa>>,
     std::collections::HashSet<String>,
     &'static str,
@@ -202,7 +202,7 @@ struct Outbounds(
 
 /// Tells the engine the data plane's byte counters of every pair (DPD idleness, proof that the
 /// peer uses a new pair, volume lifetimes).
-fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) {
+pub(super) fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) {
     let now = now();
     let pairs: Vec<(u32, u32)> = engine
         .status()
@@ -233,41 +233,11 @@ async fn flush(
         .chain(std::iter::from_fn(|| engine.poll_transmit()))
         .collect::<Vec<_>>();
     for tx in pending {
-        let Some(tx) = gate.admit(now(), tx) else {
-            continue;
-        };
-        let r = if tx.local_port == 4500 && tx.data == [0xff] {
-            // NAT keepalive (RFC 3948): the bare 0xFF byte, no non-ESP marker.
-            t.transport.udp4500.send_to(&tx.data, tx.remote).await
-        } else if tx.local_port == 4500 {
-            let mut d = Vec::with_capacity(tx.data.len() + 4);
-            d.extend_from_slice(&NON_ESP_MARKER);
-            d.extend_from_slice(&tx.data);
-            t.transport.udp4500.send_to(&d, tx.remote).await
-        } else {
-            match &t.transport.udp500 {
-                Some(s) => s.send_to(&tx.data, tx.remote).await,
-                None => Err(std::io::Error::other("no UDP 500 socket")),
-            }
-        };
-        if let Err(e) = r {
-            tracing::warn!(tunnel = %t.cfg.name, "sending IKE to {} failed: {e}", tx.remote);
+        if let Some(tx) = gate.admit(now(), tx) {
+            send(t, tx).await;
         }
     }
-    let mut ike_up = false;
-    while let Some(ev) = engine.poll_event() {
-        ike_up |= matches!(ev, Event::Phase1Up { .. });
-        apply(dp, t, ev, out, keylog);
-    }
-    if let (true, Some(k), crate::ike::IkeVersion::V2) = (ike_up, keylog, engine.version()) {
-        // Each IKE SA's line once.
-        let new: Vec<String> = engine
-            .export_ike_keys()
-            .into_iter()
-            .filter(|l| out.1.insert(l.clone()))
-            .collect();
-        k.append_ikev2(&new);
-    }
+    apply_events(dp, t, engine, out, keylog, &mut Some::<Event>);
     let status = engine.status();
     if status.dpd.state != out.2 {
         if !out.2.is_empty() {
@@ -282,6 +252,56 @@ async fn flush(
     }
     gate.settle(now(), &status);
     t.ike_status.store(Some(Arc::new(status)));
+}
+
+/// Sends one IKE datagram of tunnel `t`'s engine (on port 4500 behind the non-ESP marker, a
+/// NAT keepalive as the bare 0xFF byte).
+pub(super) async fn send(t: &Tunnel, tx: crate::ike::Transmit) {
+    let r = if tx.local_port == 4500 && tx.data == [0xff] {
+        // NAT keepalive (RFC 3948): the bare 0xFF byte, no non-ESP marker.
+        t.transport.udp4500.send_to(&tx.data, tx.remote).await
+    } else if tx.local_port == 4500 {
+        let mut d = Vec::with_capacity(tx.data.len() + 4);
+        d.extend_from_slice(&NON_ESP_MARKER);
+        d.extend_from_slice(&tx.data);
+        t.transport.udp4500.send_to(&d, tx.remote).await
+    } else {
+        match &t.transport.udp500 {
+            Some(s) => s.send_to(&tx.data, tx.remote).await,
+            None => Err(std::io::Error::other("no UDP 500 socket")),
+        }
+    };
+    if let Err(e) = r {
+        tracing::warn!(tunnel = %t.cfg.name, "sending IKE to {} failed: {e}", tx.remote);
+    }
+}
+
+/// Applies every pending event of `engine` to the data plane of `t`. `first` sees each event
+/// before: it keeps what it handles itself (a remote-access client's login, which this tunnel
+/// task cannot answer) and gives back the rest.
+pub(super) fn apply_events(
+    dp: &DataPlane,
+    t: &Tunnel,
+    engine: &mut Engine,
+    out: &mut Outbounds,
+    keylog: Option<&KeyLog>,
+    first: &mut dyn FnMut(Event) -> Option<Event>,
+) {
+    let mut ike_up = false;
+    while let Some(ev) = engine.poll_event() {
+        let Some(ev) = first(ev) else { continue };
+        ike_up |= matches!(ev, Event::Phase1Up { .. });
+        apply(dp, t, ev, out, keylog);
+    }
+    if let (true, Some(k), crate::ike::IkeVersion::V2) = (ike_up, keylog, engine.version()) {
+        // Each IKE SA's line once.
+        let new: Vec<String> = engine
+            .export_ike_keys()
+            .into_iter()
+            .filter(|l| out.1.insert(l.clone()))
+            .collect();
+        k.append_ikev2(&new);
+    }
 }
 
 fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Option<&KeyLog>) {
@@ -361,7 +381,12 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                 remote: remote.ip(),
             };
             let transport = mode == crate::ike::EspMode::Transport;
+            let client = t.client_offset(&selectors);
             let inb = InboundSa::new(&inbound, t.index).map(|s| {
+                let s = match client {
+                    Some(offset) => s.with_client(offset),
+                    None => s,
+                };
                 if transport {
                     s.with_transport(hosts)
                 } else {
@@ -386,6 +411,15 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
                         tunnel = %name,
                         "not installing inbound SA 0x{:08x}: another tunnel uses that SPI",
                         inbound.spi
+                    );
+                }
+                _ if t.ra.is_some() && client.is_none() => {
+                    tracing::error!(
+                        tunnel = %name,
+                        "not installing ESP SAs 0x{:08x}/0x{:08x}: their selectors {selectors:?} \
+                         name no client address of this remote-access interface's pool",
+                        inbound.spi,
+                        outbound.spi
                     );
                 }
                 (Ok(inb), Ok(out)) => {
@@ -436,10 +470,10 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
             reason,
         } => {
             dp.sas.remove(inbound_spi);
-            outs.0.remove(&outbound_spi);
+            let removed = outs.0.remove(&outbound_spi);
             // Only if it is still the one in use for its selector set (after a rekey the new
             // pair replaced it already).
-            let was_in_use = t.outbound.remove(outbound_spi);
+            let was_in_use = t.remove_outbound(outbound_spi, removed.as_deref());
             dp.events.publish(
                 name,
                 "child-down",
@@ -456,7 +490,7 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         }
         Event::UseOutbound { outbound_spi } => match outs.0.get(&outbound_spi) {
             Some(o) => {
-                let old = t.outbound.use_sa(o.clone());
+                let old = t.use_outbound(o.clone());
                 tracing::info!(
                     tunnel = %name,
                     "outbound traffic for {:?} now uses SPI 0x{outbound_spi:08x}{}",

@@ -8,6 +8,7 @@ pub mod ike;
 pub mod pacing;
 mod pool;
 pub mod privileges;
+pub mod ra;
 mod transport_routes;
 
 use std::collections::HashMap;
@@ -234,6 +235,10 @@ impl Gateway {
                 stats: TunnelStats::default(),
                 ike_status: ArcSwapOption::empty(),
                 device_lost: device_lost.clone(),
+                ra: i.remote_access.as_ref().map(|r| {
+                    let size = ra::pool(r).size();
+                    Arc::new(dataplane::RaRoutes::new(r.pool_ipv4, r.pool_ipv6, size))
+                }),
             };
             if let Keying::Manual { outbound, inbound } = &i.keying {
                 let keys_err = |msg| StartError::Keys {
@@ -262,6 +267,23 @@ impl Gateway {
                     source: e,
                 })?;
             routes.push((r.destination, *idx));
+        }
+        for (t, idx) in &tunnels {
+            let Some(r) = &t.cfg.remote_access else {
+                continue;
+            };
+            // The clients' virtual addresses are reached through the interface.
+            for dest in [r.pool_ipv4, r.pool_ipv6].into_iter().flatten() {
+                netlink
+                    .add_route(dest, *idx, None)
+                    .await
+                    .map_err(|e| StartError::Route {
+                        dest,
+                        dev: t.cfg.name.clone(),
+                        source: e,
+                    })?;
+                routes.push((dest, *idx));
+            }
         }
         let transport_routes =
             transport_routes::install(&netlink, tunnels.iter().map(|(t, i)| (&*t.cfg, *i))).await?;
@@ -294,6 +316,18 @@ impl Gateway {
             };
             let (tx, rx) = mpsc::channel(256);
             let (ctx, crx) = mpsc::channel(4);
+            if let Some(r) = &t.cfg.remote_access {
+                let acceptor = ra::acceptor(&t.cfg, policy, r).map_err(|msg| StartError::Keys {
+                    name: t.cfg.name.clone(),
+                    msg,
+                })?;
+                ike_routes.add_remote_access(t.cfg.source, tx);
+                let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
+                let h = tokio::spawn(ra::run(dp.clone(), t.clone(), acceptor, rx, crx, keylog));
+                running.push((t.cfg.clone(), Some(ctx.clone())));
+                ike_tasks.push((ctx, h));
+                continue;
+            }
             add_route(&mut ike_routes, &t.cfg, policy, tx);
             let mut engine =
                 crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));

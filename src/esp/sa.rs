@@ -286,6 +286,9 @@ pub struct InboundSa {
     keys: EspKeys,
     /// Transport mode: the two hosts, whose addresses the rebuilt IP header carries.
     transport: Option<super::transport::Hosts>,
+    /// Remote access: the pool offset of the client it belongs to (inner packets must come
+    /// from that client's virtual address).
+    client: Option<u32>,
 }
 
 impl InboundSa {
@@ -301,7 +304,20 @@ impl InboundSa {
             selectors: any_selectors(),
             keys: keys.clone(),
             transport: None,
+            client: None,
         })
+    }
+
+    /// The same SA for the remote-access client at pool offset `offset`.
+    pub fn with_client(mut self, offset: u32) -> InboundSa {
+        self.client = Some(offset);
+        self
+    }
+
+    /// The remote-access client's pool offset (`None`: a site-to-site SA).
+    #[inline]
+    pub fn client(&self) -> Option<u32> {
+        self.client
     }
 
     /// The same SA in transport mode between `hosts`: opened payloads get an IP header from

@@ -169,6 +169,14 @@ pub enum Diagnostic {
         /// Details.
         detail: String,
     },
+    /// A remote-access client did not get in (XAUTH refused, no address, it stopped
+    /// answering mode-config).
+    RemoteAccess {
+        /// The client's outer address.
+        peer: IpAddr,
+        /// What happened, in words.
+        detail: String,
+    },
 }
 
 impl fmt::Display for Diagnostic {
@@ -283,6 +291,9 @@ impl fmt::Display for Diagnostic {
             }
             Diagnostic::Malformed { detail } => write!(f, "malformed message from the peer: {detail}"),
             Diagnostic::Unsupported { detail } => write!(f, "unsupported: {detail}"),
+            Diagnostic::RemoteAccess { peer, detail } => {
+                write!(f, "remote-access client {peer}: {detail}")
+            }
         }
     }
 }

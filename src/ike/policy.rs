@@ -436,6 +436,20 @@ pub struct IkePolicy {
     /// login through [`crate::ra::login`], a virtual address from the pool); `None` for a
     /// site-to-site tunnel.
     pub remote_access: Option<std::sync::Arc<RaPolicy>>,
+    /// Remote-access client: ask the gateway for a virtual address (CFG_REQUEST) and log in
+    /// with EAP or the group key; `None` for a site-to-site tunnel.
+    pub ra_client: Option<std::sync::Arc<RaClientPolicy>>,
+}
+
+/// What our own remote-access client asks the gateway for (IKEv2 initiator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaClientPolicy {
+    /// Ask for an INTERNAL_IP4_ADDRESS (and DNS).
+    pub ipv4: bool,
+    /// Ask for an INTERNAL_IP6_ADDRESS.
+    pub ipv6: bool,
+    /// Log in with EAP (no AUTH in the first IKE_AUTH); `None`: the pre-shared key.
+    pub eap: Option<std::sync::Arc<crate::ike::auth::eap::EapCredentials>>,
 }
 
 /// What a remote-access client's engine needs from the interface's `remote-access:` block.
@@ -494,6 +508,7 @@ impl fmt::Debug for IkePolicy {
             .field("fragment_size", &self.fragment_size)
             .field("post_quantum", &self.post_quantum)
             .field("remote_access", &self.remote_access.is_some())
+            .field("ra_client", &self.ra_client)
             .finish_non_exhaustive()
     }
 }
@@ -562,6 +577,7 @@ impl IkePolicy {
             fragment_size: 1280,
             post_quantum: PostQuantum::Off,
             remote_access: None,
+            ra_client: None,
         }
     }
 

@@ -155,10 +155,7 @@ impl TunnelEngine {
     ) {
         match self {
             TunnelEngine::V2(e) => e.login_answer(now, ticket, answer),
-            // The IKEv1 engine asks nothing yet (XAUTH comes with the ra-v1 work).
-            TunnelEngine::V1(_) => {
-                tracing::debug!("login answer {ticket:?} for an IKEv1 engine that asked nothing")
-            }
+            TunnelEngine::V1(e) => e.login_answer(now, ticket, answer),
         }
     }
 

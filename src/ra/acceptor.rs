@@ -96,6 +96,8 @@ pub struct RaAcceptor {
     backend: Box<dyn LoginBackend>,
     throttle: Throttle,
     dropped: HashMap<&'static str, u64>,
+    /// Clients whose user connected again, until the caller takes them to delete their SAs.
+    replaced: Vec<(ClientId, RaClient)>,
 }
 
 impl std::fmt::Debug for RaAcceptor {
@@ -131,6 +133,7 @@ impl RaAcceptor {
             backend,
             throttle,
             dropped: HashMap::new(),
+            replaced: Vec::new(),
         }
     }
 
@@ -187,10 +190,14 @@ impl RaAcceptor {
         policy.reinitiate_after = None;
         let id = ClientId(self.next_id);
         self.next_id += 1;
+        let mut engine = TunnelEngine::new(policy, rng);
+        if let TunnelEngine::V2(e) = &mut engine {
+            e.set_login_ticket(LoginTicket(id.0));
+        }
         self.clients.insert(
             id,
             RaClient {
-                engine: TunnelEngine::new(policy, rng),
+                engine,
                 remote: incoming.remote,
                 user: None,
             },
@@ -296,7 +303,9 @@ impl RaAcceptor {
                     "{}: user \"{user}\" connected again: its previous IKE SA is replaced",
                     self.name
                 );
-                self.forget(prev);
+                if let Some(c) = self.forget(prev) {
+                    self.replaced.push((prev, c));
+                }
             }
         }
         if let Some(c) = self.clients.get_mut(&id) {
@@ -335,6 +344,12 @@ impl RaAcceptor {
         self.by_spi.retain(|_, v| *v != id);
         self.backend.forget(LoginTicket(id.0));
         self.clients.remove(&id)
+    }
+
+    /// The clients replaced by a new login of their user since the last call: the caller
+    /// deletes their SAs ([`TunnelEngine::shutdown`]) and drops them.
+    pub fn take_replaced(&mut self) -> Vec<(ClientId, RaClient)> {
+        std::mem::take(&mut self.replaced)
     }
 
     /// The registry (connected clients, pool usage, failures by reason).

@@ -197,6 +197,11 @@ fn two_ikev2_clients_negotiate_through_one_acceptor() {
             // Clients name themselves by FQDN, as road warriors do.
             let mut p = v2_policy(ip, "10.0.0.1");
             p.my_id = Some(crate::ike::Identity::Fqdn(format!("laptop{i}.example")));
+            p.ra_client = Some(Arc::new(crate::ike::policy::RaClientPolicy {
+                ipv4: true,
+                ipv6: false,
+                eap: None,
+            }));
             let mut e =
                 crate::ike::TunnelEngine::new(p, Box::new(SeededRandom::new(10 + i as u64)));
             e.initiate(now);
@@ -216,12 +221,22 @@ fn two_ikev2_clients_negotiate_through_one_acceptor() {
                 };
                 let e = a.engine_mut(id).unwrap();
                 e.handle_datagram(now, gw, *addr, &t.data);
-                let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
-                for ev in events {
-                    match ev {
-                        crate::ike::Event::Phase1Up { icookie, .. } => a.learn(id, icookie),
-                        crate::ike::Event::ChildSaUp { .. } => gw_children += 1,
-                        _ => {}
+                let mut events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
+                while !events.is_empty() {
+                    for ev in std::mem::take(&mut events) {
+                        match ev {
+                            crate::ike::Event::Phase1Up { icookie, .. } => a.learn(id, icookie),
+                            crate::ike::Event::ChildSaUp { .. } => gw_children += 1,
+                            // PSK road warriors are admitted (and leased an address) by login.
+                            crate::ike::Event::Login(req) => {
+                                let mut rng = SeededRandom::new(3);
+                                let answer = a.login(now, id, &req, &mut rng).unwrap();
+                                let e = a.engine_mut(id).unwrap();
+                                e.login_answer(now, req.ticket, answer);
+                                events.extend(std::iter::from_fn(|| e.poll_event()));
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 let e = a.engine_mut(id).unwrap();

@@ -28,7 +28,7 @@ use crate::ike::auth::eap::{EapMethod, EapServer, EapStep};
 use crate::ike::random::RandomSource;
 
 /// Names one client's login conversation (unique within a remote-access interface).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct LoginTicket(pub u64);
 
 /// What the engine asks the directory to check.
@@ -189,7 +189,18 @@ impl LocalLogins {
             .or_insert_with(|| EapServer::after_identity_request(method, name, id));
         let step = server.handle(msg, self.directory.as_ref(), rng);
         match step {
-            EapStep::Request(p) => BackendVerdict::Continue(p),
+            // A wrong MS-CHAPv2 password: the Failure request goes with the verdict (not every
+            // client acknowledges it: strongSwan gives up at once).
+            EapStep::Request(p) => match server.failure().cloned() {
+                Some(failure) => {
+                    self.conversations.remove(&ticket);
+                    BackendVerdict::Rejected {
+                        failure,
+                        eap: Some(p),
+                    }
+                }
+                None => BackendVerdict::Continue(p),
+            },
             EapStep::Success { packet, user, msk } => {
                 self.conversations.remove(&ticket);
                 BackendVerdict::Accepted {

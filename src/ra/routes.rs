@@ -50,6 +50,25 @@ impl<T> ClientTable<T> {
         found
     }
 
+    /// The table as it is now, for a batch of packets: one atomic load, then lookups without
+    /// reference counting ([`ClientView::lookup`]).
+    pub fn view(&self) -> ClientView<'_, T> {
+        ClientView {
+            table: self,
+            slots: self.slots.load_full(),
+        }
+    }
+
+    /// The entry at `offset`.
+    pub fn get(&self, offset: u32) -> Option<Arc<T>> {
+        self.slots.load().get(offset as usize).cloned().flatten()
+    }
+
+    /// The pool offset of the virtual address `ip` (`None`: outside the pool).
+    pub fn offset_of(&self, ip: IpAddr) -> Option<u32> {
+        offset_in(self.ipv4, self.ipv6, self.slots.load().len() as u32, ip)
+    }
+
     /// True when `src` is the virtual address of the client at `offset` (inbound packet path);
     /// counts the packets it refuses.
     pub fn source_allowed(&self, offset: u32, src: IpAddr) -> bool {
@@ -71,6 +90,21 @@ impl<T> ClientTable<T> {
         self.update(offset, None);
     }
 
+    /// Removes the entry at `offset` if `is_it` says it is the one meant (a rekeyed client's
+    /// new entry stays when its old SA goes); true when removed.
+    pub fn remove_if(&self, offset: u32, is_it: impl Fn(&T) -> bool) -> bool {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = Vec::clone(&self.slots.load());
+        match v.get_mut(offset as usize) {
+            Some(slot) if slot.as_deref().is_some_and(&is_it) => {
+                *slot = None;
+                self.slots.store(Arc::new(v));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Packets refused because they did not come from their client's virtual address.
     pub fn spoofed(&self) -> u64 {
         self.spoofed.load(Ordering::Relaxed)
@@ -88,6 +122,26 @@ impl<T> ClientTable<T> {
             *slot = entry;
             self.slots.store(Arc::new(v));
         }
+    }
+}
+
+/// A [`ClientTable`] as loaded once for a batch of packets.
+pub struct ClientView<'a, T> {
+    table: &'a ClientTable<T>,
+    slots: Arc<Vec<Option<Arc<T>>>>,
+}
+
+impl<T> ClientView<'_, T> {
+    /// The entry of the client whose virtual address is `dst`; counts misses.
+    pub fn lookup(&self, dst: IpAddr) -> Option<&Arc<T>> {
+        let t = self.table;
+        let found = offset_in(t.ipv4, t.ipv6, self.slots.len() as u32, dst)
+            .and_then(|o| self.slots.get(o as usize))
+            .and_then(Option::as_ref);
+        if found.is_none() {
+            t.no_client.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 }
 
@@ -120,6 +174,17 @@ mod tests {
         assert!(!t.source_allowed(0, "10.8.0.2".parse().unwrap()));
         assert!(!t.source_allowed(0, "198.51.100.7".parse().unwrap()));
         assert_eq!(t.spoofed(), 2);
+        let view = t.view();
+        assert_eq!(
+            view.lookup("10.8.0.2".parse().unwrap()).map(|e| **e),
+            Some("bob")
+        );
+        assert!(view.lookup("10.8.0.9".parse().unwrap()).is_none());
+        assert_eq!(t.no_client(), 3);
+        assert_eq!(t.offset_of("10.8.0.2".parse().unwrap()), Some(1));
+        assert!(!t.remove_if(1, |e| *e == "someone else"));
+        assert!(t.remove_if(1, |e| *e == "bob"));
+        assert_eq!(t.lookup("fd00:8::2".parse().unwrap()), None);
         t.remove(0);
         assert_eq!(t.lookup("10.8.0.1".parse().unwrap()), None);
         t.insert(9999, Arc::new("out of range"));

@@ -34,6 +34,7 @@ mod info;
 mod lifecycle;
 mod phase1;
 mod phase2;
+mod remote_access;
 mod timers;
 
 /// Most Quick Modes in flight per ISAKMP SA.
@@ -171,6 +172,8 @@ struct P1Entry {
     /// The peer announced IKEv1 fragmentation: our messages to it larger than the fragment size
     /// go out in fragments (when enabled here too).
     peer_fragmentation: bool,
+    /// A remote-access client's XAUTH and mode-config, once phase 1 is up.
+    ra: Option<Box<remote_access::RaState>>,
 }
 
 impl P1Entry {
@@ -220,6 +223,7 @@ impl P1Entry {
             done: VecDeque::new(),
             floated: false,
             peer_fragmentation: false,
+            ra: None,
         }
     }
 
@@ -440,6 +444,7 @@ impl Engine {
             ExchangeType::AGGRESSIVE => {
                 self.on_aggressive_mode(now, local, remote, hdr, body, whole)
             }
+            ExchangeType::TRANSACTION => self.on_transaction(now, remote, hdr, body, whole),
             other => {
                 debug!(%remote, exchange = %other, "dropping unsupported exchange");
                 self.io.stats.dropped_unsupported += 1;
@@ -489,6 +494,7 @@ impl Engine {
         self.run_expiries(now);
         self.run_dpd(now);
         self.run_nat_keepalive(now);
+        self.run_remote_access(now);
         self.expire_fragments(now);
         if self.reinit_at.is_some_and(|t| t <= now) {
             self.reinit_at = None;
@@ -532,7 +538,8 @@ impl Engine {
     /// When [`Engine::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.reinit_at;
-        for d in [self.dpd_deadline(), self.keepalive_deadline()]
+        let ra = self.remote_access_deadline();
+        for d in [self.dpd_deadline(), self.keepalive_deadline(), ra]
             .into_iter()
             .flatten()
         {

@@ -530,6 +530,9 @@ impl Engine {
         if role == Role::Initiator && self.want_up {
             self.ensure_children(now);
         }
+        if role == Role::Responder && self.policy.remote_access.is_some() {
+            self.start_remote_access(now, idx);
+        }
     }
 
     /// Removes the ISAKMP SAs established before the one at `keep`, and the ESP SAs

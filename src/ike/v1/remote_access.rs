@@ -77,6 +77,50 @@ pub(crate) struct RaSettings {
     pub auto_push_after: Duration,
 }
 
+impl RaSettings {
+    /// The settings of a `remote-access:` block: XAUTH when `auth` lists it, mode-config in
+    /// its `mode-cfg` style (`auto` when not given), the IPv4 pool's mask, the IPv4 DNS servers
+    /// and split-include networks (IKEv1 mode-config carries IPv4 ones only here).
+    pub fn from_config(
+        ra: &crate::config::RemoteAccessConfig,
+        retransmit: RetransmitPolicy,
+    ) -> RaSettings {
+        use crate::config::ModeCfg;
+        let v4 = |s: &Subnet| match s.addr() {
+            IpAddr::V4(addr) => Some(Ipv4Subnet {
+                addr,
+                prefix: s.prefix(),
+            }),
+            IpAddr::V6(_) => None,
+        };
+        let prefix = ra.pool_ipv4.map_or(32, |p| u32::from(p.prefix()));
+        RaSettings {
+            xauth: ra.auth.contains(&crate::config::RaAuth::Xauth),
+            mode_cfg: match ra.mode_cfg {
+                None | Some(ModeCfg::Auto) => ModeCfgStyle::Auto,
+                Some(ModeCfg::Push) => ModeCfgStyle::Push,
+                Some(ModeCfg::Pull) => ModeCfgStyle::Pull,
+            },
+            netmask: Ipv4Addr::from(u32::MAX.checked_shl(32 - prefix).unwrap_or(0)),
+            dns: ra
+                .dns
+                .iter()
+                .filter_map(|a| match a {
+                    IpAddr::V4(a) => Some(*a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
+            split_include: ra.split_include.iter().filter_map(v4).collect(),
+            retransmit,
+            auto_push_after: AUTO_PUSH_AFTER,
+        }
+    }
+}
+
+/// With `mode-cfg: auto`, how long after the login a client has to send its REQUEST before
+/// the gateway pushes (vpnc and strongSwan `pull = yes` ask at once).
+const AUTO_PUSH_AFTER: Duration = Duration::from_secs(2);
+
 /// A question the caller answers with [`RaResponder::login_result`] or
 /// [`RaResponder::lease_result`]. Its `Debug` never shows the password.
 pub(crate) enum RaRequest {

@@ -11,8 +11,8 @@ use crate::ike::event::{DownReason, Event, Role};
 use crate::ike::policy::{EspMode, Identity, Subnet};
 use crate::ike::Diagnostic;
 use crate::wire::ikev2::{
-    AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType, Payload,
-    PayloadRepr, ProtocolId, Side, TsRepr,
+    AuthMethod, AuthRepr, ExchangeType, HeaderRepr, IdRepr, IdType, NotifyRepr, NotifyType,
+    Payload, PayloadRepr, ProtocolId, Side, TsRepr,
 };
 
 use super::auth_sig::{certificate_request_data, our_cert_payloads, x509_payload, AuthRefusal};
@@ -34,6 +34,8 @@ pub(super) struct AuthSent {
     pub child: ChildOffer,
     /// IntAuth of the IKE_INTERMEDIATE exchanges (RFC 9242), signed in both AUTH payloads.
     pub int_auth: Vec<u8>,
+    /// Remote-access client: the EAP login in progress.
+    pub eap: Option<Box<super::ra_client::EapLogin>>,
 }
 
 /// The child SA offered in IKE_AUTH or CREATE_CHILD_SA.
@@ -107,16 +109,21 @@ impl Engine {
         let (t, data) = id_payload(&self.policy.my_identity());
         let id = id_body(t, &data);
         let octets = signed_octets(prf, &init_request, &nr, &keys.sk_pi, &id, &int_auth);
-        let (method, auth) = match self.our_auth(i, prf, &octets) {
-            Ok(a) => a,
-            Err(e) => return self.auth_failed(now, i, e),
+        // A remote-access client logging in with EAP sends no AUTH now (RFC 7296 §2.16).
+        let eap = self.eap_login(&octets);
+        let ours = match eap {
+            Some(_) => None,
+            None => match self.our_auth(i, prf, &octets) {
+                Ok(a) => Some(a),
+                Err(e) => return self.auth_failed(now, i, e),
+            },
         };
         let creds = self.policy.auth.certificate().cloned();
         let certs = our_cert_payloads(creds.as_deref());
         let certreq_data = certificate_request_data(&self.policy);
         let certreq = certreq_data.as_deref().map(|d| x509_payload(true, d));
         let our_spi = self.new_spi();
-        let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
+        let (local, remote) = self.initiator_selectors();
         // No other IKE SA with the peer (this one reads as established already: the
         // IKE_SA_INIT response handler left it so).
         let first_sa = !self
@@ -135,10 +142,11 @@ impl Engine {
             id_type: *t,
             data: d,
         });
-        let auth_p = AuthRepr {
-            method,
-            data: &auth,
-        };
+        let auth_p = ours.as_ref().map(|(method, auth)| AuthRepr {
+            method: *method,
+            data: auth,
+        });
+        let cfg_request = self.cfg_request();
         let sa = esp_offer(&self.policy.phase2, our_spi, None);
         let tsi = ts::ts_payload(Side::Initiator, &local);
         let tsr = ts::ts_payload(Side::Responder, &remote);
@@ -159,7 +167,13 @@ impl Engine {
         if let Some(r) = &idr {
             payloads.push(r);
         }
-        payloads.extend([&auth_p as &dyn PayloadRepr, &sa, &tsi, &tsr]);
+        if let Some(a) = &auth_p {
+            payloads.push(a);
+        }
+        if let Some(c) = &cfg_request {
+            payloads.push(c);
+        }
+        payloads.extend([&sa as &dyn PayloadRepr, &tsi, &tsr]);
         if self.policy.phase2.mode == EspMode::Transport {
             payloads.push(&USE_TRANSPORT_MODE);
         }
@@ -173,6 +187,7 @@ impl Engine {
                 remote,
             },
             int_auth,
+            eap,
         }));
         self.send_request(now, i, ExchangeType::IKE_AUTH, &payloads, RequestKind::Auth);
     }
@@ -180,6 +195,9 @@ impl Engine {
     /// Initiator: the IKE_AUTH response. False when it was set aside until a CRL is fetched
     /// (the caller keeps our request, whose retransmission brings the response again).
     pub(super) fn on_auth_response(&mut self, now: Instant, i: usize, inner: &Inner) -> bool {
+        if matches!(&self.sas[i].state, SaState::AuthSent(st) if st.eap.is_some()) {
+            return self.on_eap_auth_response(now, i, inner);
+        }
         let Some(payloads) = self.payloads_of(inner) else {
             return true;
         };
@@ -252,12 +270,13 @@ impl Engine {
             return true;
         }
         self.ike_sa_established(now, i, &idr);
+        self.cfg_reply(&payloads);
         self.first_child_answer(now, i, &st, &payloads);
         true
     }
 
     /// Initiator: the first child in the IKE_AUTH response.
-    fn first_child_answer(
+    pub(super) fn first_child_answer(
         &mut self,
         now: Instant,
         i: usize,
@@ -309,6 +328,9 @@ impl Engine {
         h: &HeaderRepr,
         inner: &Inner,
     ) {
+        if self.policy.remote_access.is_some() {
+            return self.on_ra_auth_request(now, i, h, inner);
+        }
         let Some(payloads) = self.payloads_of(inner) else {
             return;
         };
@@ -370,28 +392,14 @@ impl Engine {
             Ok(a) => a,
             Err(d) => return self.auth_failed(now, i, d),
         };
-        let creds = self.policy.auth.certificate().cloned();
-        let certs = our_cert_payloads(creds.as_deref());
-        let idr = IdRepr {
-            side: Side::Responder,
-            id_type: t,
-            data: &data,
-        };
-        let auth_p = AuthRepr {
-            method,
-            data: &our_auth,
-        };
         let initial_contact = payloads
             .iter()
             .any(|p| matches!(p, Payload::Notify(n) if n.kind == NotifyType::INITIAL_CONTACT));
         let child = self.choose_child(&payloads, None, (st.ni.clone(), st.nr.clone()), None);
         match &child {
             Ok((answer, _)) => {
-                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
-                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-                out.push(&auth_p);
-                out.extend(answer.iter().map(|p| p.as_ref()));
-                self.respond(i, h, &out);
+                let rest: Vec<&dyn PayloadRepr> = answer.iter().map(|p| p.as_ref()).collect();
+                self.respond_authenticated(i, h, (method, &our_auth), &rest);
             }
             Err(n) => {
                 let notify = NotifyRepr {
@@ -400,10 +408,7 @@ impl Engine {
                     spi: &[],
                     data: &[],
                 };
-                let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
-                out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
-                out.extend([&auth_p as &dyn PayloadRepr, &notify]);
-                self.respond(i, h, &out);
+                self.respond_authenticated(i, h, (method, &our_auth), &[&notify]);
             }
         }
         // Dropping the stale IKE SAs moves this one in the table.
@@ -419,6 +424,33 @@ impl Engine {
         if let Ok((_, c)) = child {
             self.install_child(now, i, c);
         }
+    }
+
+    /// Responder: answers `h` with our IDr, [CERT], the AUTH payload `auth` and `rest`.
+    pub(super) fn respond_authenticated(
+        &mut self,
+        i: usize,
+        h: &HeaderRepr,
+        auth: (AuthMethod, &[u8]),
+        rest: &[&dyn PayloadRepr],
+    ) {
+        let (t, data) = id_payload(&self.policy.my_identity());
+        let creds = self.policy.auth.certificate().cloned();
+        let certs = our_cert_payloads(creds.as_deref());
+        let idr = IdRepr {
+            side: Side::Responder,
+            id_type: t,
+            data: &data,
+        };
+        let auth = AuthRepr {
+            method: auth.0,
+            data: auth.1,
+        };
+        let mut out: Vec<&dyn PayloadRepr> = vec![&idr];
+        out.extend(certs.iter().map(|c| c as &dyn PayloadRepr));
+        out.push(&auth);
+        out.extend_from_slice(rest);
+        self.respond(i, h, &out);
     }
 
     /// The identity we expect from the peer, in words.
@@ -460,7 +492,7 @@ impl Engine {
         })
     }
 
-    fn auth_failed(&mut self, now: Instant, i: usize, d: Diagnostic) {
+    pub(super) fn auth_failed(&mut self, now: Instant, i: usize, d: Diagnostic) {
         self.io.fail(d);
         if i < self.sas.len() {
             self.sas.remove(i);
@@ -468,7 +500,7 @@ impl Engine {
         self.schedule_reinit(now);
     }
 
-    fn ike_sa_established(&mut self, now: Instant, i: usize, peer_id: &IdRepr<'_>) {
+    pub(super) fn ike_sa_established(&mut self, now: Instant, i: usize, peer_id: &IdRepr<'_>) {
         let lifetime = Duration::from_secs(u64::from(self.policy.phase1.lifetime_secs));
         let role = if self.sas[i].original_initiator {
             Role::Initiator
@@ -586,7 +618,7 @@ impl Engine {
                 }));
             return Err(NotifyType::NO_PROPOSAL_CHOSEN);
         };
-        let (local, remote) = ts::configured(&self.policy.phase2.proxy_ids);
+        let (local, remote) = self.child_selectors();
         // TSi is the initiator's side: our remote; TSr is ours.
         let n_tsi = ts::narrow(&tsi.selectors, &remote);
         let n_tsr = ts::narrow(&tsr.selectors, &local);

@@ -103,6 +103,23 @@ pub enum V2Diagnostic {
         /// What the peer chose or offered, in proposal syntax.
         proposal: String,
     },
+    /// Responder of a remote-access interface: a client was refused (its login, or its
+    /// IKE_AUTH); it was told AUTHENTICATION_FAILED.
+    RemoteAccessRefused {
+        /// The client's outer address.
+        peer: IpAddr,
+        /// The identity (IDi) it presented.
+        identity: String,
+        /// Why, in words (never the password).
+        reason: String,
+    },
+    /// Remote-access client: our login at the gateway failed.
+    LoginFailed {
+        /// The gateway.
+        peer: IpAddr,
+        /// What happened.
+        detail: String,
+    },
     /// A request of ours went unanswered despite retransmissions.
     NoAnswer {
         /// The exchange.
@@ -169,6 +186,13 @@ impl fmt::Display for V2Diagnostic {
                 "post-quantum: required, but the peer ({peer}) {} {proposal} — no ML-KEM key exchange, so an IKE SA would not be post-quantum protected; enable ML-KEM on the peer (strongSwan 6: append ke1_mlkem768 to its IKE proposal, e.g. aes256-sha256-x25519-ke1_mlkem768) or set `post-quantum: preferred` here to accept it",
                 if *peer_chose { "chose" } else { "offered only" }
             ),
+            V2Diagnostic::RemoteAccessRefused { peer, identity, reason } => write!(
+                f,
+                "remote-access client {peer} (identity {identity}) refused with AUTHENTICATION_FAILED: {reason}"
+            ),
+            V2Diagnostic::LoginFailed { peer, detail } => {
+                write!(f, "our remote-access login at {peer} failed: {detail}")
+            }
             V2Diagnostic::NoAnswer { exchange, retransmits, peer } => write!(
                 f,
                 "the peer ({peer}) did not answer our {exchange} request after {retransmits} retransmissions (is UDP 500/4500 blocked, or is the peer down?)"

@@ -1,7 +1,8 @@
 //! The payloads an exchange handler looks for, found in one walk over a parsed message.
 
 use crate::wire::ikev2::{
-    AuthRepr, CertEncoding, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side, TsRepr,
+    AuthRepr, CertEncoding, CpRepr, EapRepr, IdRepr, KeRepr, NotifyType, Payload, SaRepr, Side,
+    TsRepr,
 };
 
 /// The first payload of each kind in a message, and its first error notification.
@@ -20,6 +21,10 @@ pub(super) struct Found<'a> {
     pub transport: bool,
     /// X.509 certificates of the CERT payloads, in order (the first holds the AUTH key).
     pub certs: Vec<&'a [u8]>,
+    /// The EAP payload (remote access, RFC 7296 §2.16).
+    pub eap: Option<EapRepr<'a>>,
+    /// The configuration payload (RFC 7296 §3.15).
+    pub cp: Option<&'a CpRepr<'a>>,
 }
 
 impl<'a> Found<'a> {
@@ -43,6 +48,8 @@ impl<'a> Found<'a> {
                 Payload::Cert(c) if !c.request && c.encoding == CertEncoding::X509_SIGNATURE => {
                     f.certs.push(c.data)
                 }
+                Payload::Eap(e) => f.eap = f.eap.or(Some(*e)),
+                Payload::Cp(c) => f.cp = f.cp.or(Some(c)),
                 _ => {}
             }
         }

@@ -40,6 +40,7 @@ mod intermediate;
 mod message;
 mod mode;
 mod proposal;
+mod ra_client;
 mod remote_access;
 mod sa_init;
 mod timers;
@@ -96,6 +97,9 @@ pub struct Engine {
     lingering: Vec<(Instant, Event)>,
     /// Wall-clock time for certificate validity, set by the caller.
     wall_clock: Option<crate::ike::auth::WallClock>,
+    /// Remote access: the login ticket, the client's lease (responder) or its virtual
+    /// addresses (initiator).
+    ra: remote_access::RaState,
 }
 
 #[derive(Debug, Default)]
@@ -170,6 +174,9 @@ enum SaState {
     AuthSent(Box<auth::AuthSent>),
     /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
     InitAnswered(Box<auth::InitAnswered>),
+    /// Responder of a remote-access interface: a client logging in over IKE_AUTH (EAP rounds,
+    /// or its admission after PSK authentication).
+    Login(Box<remote_access::RaLogin>),
     /// Authenticated.
     Established,
 }
@@ -181,6 +188,7 @@ impl SaState {
             SaState::IntermediateSent(_) => "sent IKE_INTERMEDIATE",
             SaState::AuthSent(_) => "sent IKE_AUTH",
             SaState::InitAnswered(_) => "answered IKE_SA_INIT",
+            SaState::Login(_) => "remote-access login",
             SaState::Established => "established",
         }
     }
@@ -307,6 +315,7 @@ impl Engine {
             reported_v1: false,
             lingering: Vec::new(),
             wall_clock: None,
+            ra: remote_access::RaState::default(),
         }
     }
 

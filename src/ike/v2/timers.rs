@@ -82,7 +82,7 @@ impl Engine {
         let half_open = self.policy.half_open_timeout;
         let mut drop = Vec::new();
         for (i, sa) in self.sas.iter_mut().enumerate() {
-            if matches!(sa.state, SaState::InitAnswered(_))
+            if matches!(sa.state, SaState::InitAnswered(_) | SaState::Login(_))
                 && now.saturating_duration_since(sa.created_at) >= half_open
             {
                 self.io.stats.half_open_expired += 1;
@@ -156,7 +156,7 @@ impl Engine {
             t = earliest(t, sa.request.as_ref().map(|r| r.next_at));
             t = earliest(t, sa.rekey_at.filter(|_| !sa.retiring));
             t = earliest(t, sa.expires_at);
-            if matches!(sa.state, SaState::InitAnswered(_)) {
+            if matches!(sa.state, SaState::InitAnswered(_) | SaState::Login(_)) {
                 t = earliest(t, Some(sa.created_at + self.policy.half_open_timeout));
             }
         }

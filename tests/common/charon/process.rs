@@ -62,6 +62,14 @@ impl Charon {
         )
         .unwrap();
         std::fs::write(self.dir.join("swanctl.conf"), self.cfg.swanctl_conf()).unwrap();
+        if let Some(ca) = self
+            .cfg
+            .eap
+            .as_ref()
+            .and_then(|e| e.gateway_ca_pem.as_ref())
+        {
+            std::fs::write(self.dir.join("x509ca/gateway-ca.pem"), ca).unwrap();
+        }
         if let Some(p) = &self.cfg.pubkey {
             std::fs::write(self.dir.join("x509/local.pem"), &p.cert_pem).unwrap();
             std::fs::write(self.dir.join("private/local.pem"), &p.key_pem).unwrap();

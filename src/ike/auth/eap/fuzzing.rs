@@ -1,13 +1,14 @@
 //! Fuzz harness for the remote-access parsers fed hostile client messages: EAP-MD5 and
 //! EAP-MSCHAPv2 type-data, whole EAP conversations whose responses come from the fuzzer, and
-//! the IKEv2 CP payload a client sends (CFG_REQUEST → CFG_REPLY and narrowed selectors).
+//! the IKEv2 CP payload a client sends (CFG_REQUEST → CFG_REPLY and narrowed selectors), and
+//! our own client's EAP peer fed hostile gateway messages.
 //! Shared by the cargo-fuzz target `eap` and the `cargo test` replay.
 //!
 //! Not an API: `#[doc(hidden)] pub` only so that the fuzz crate can call in.
 
 use super::mschapv2::{nt_password_hash, NtHash};
 use super::wire::{parse_request, Md5Value, MschapPeerPacket};
-use super::{EapMethod, EapServer, EapStep};
+use super::{EapCredentials, EapMethod, EapPeer, EapServer, EapStep, PeerStep};
 use crate::ike::random::SeededRandom;
 use crate::ra::directory::{Directory, LoginFailure};
 use crate::wire::ikev2::EapRepr;
@@ -22,18 +23,42 @@ pub fn eap(data: &[u8]) {
     if which & 2 != 0 {
         return config_payload(rest);
     }
+    let method = if which & 1 == 0 {
+        EapMethod::Md5
+    } else {
+        EapMethod::MsChapV2
+    };
+    if which & 4 != 0 {
+        return peer_conversation(method, rest);
+    }
     let _ = Md5Value::parse(rest);
     let _ = MschapPeerPacket::parse(rest);
     let _ = parse_request(rest);
     if let Ok(e) = EapRepr::parse(rest) {
         let _ = MschapPeerPacket::parse(e.data);
     }
-    let method = if which & 1 == 0 {
-        EapMethod::Md5
-    } else {
-        EapMethod::MsChapV2
-    };
     conversation(method, rest);
+}
+
+/// Our client ([`EapPeer`]) fed the gateway's messages from the fuzzer (each prefixed by one
+/// length octet): every response it sends must parse as an EAP packet.
+fn peer_conversation(method: EapMethod, mut data: &[u8]) {
+    let creds = std::sync::Arc::new(EapCredentials {
+        method,
+        identity: "alice".into(),
+        password: Zeroizing::new("clientPass".into()),
+    });
+    let mut peer = EapPeer::new(creds);
+    let mut rng = SeededRandom::new(7);
+    while let Some((&len, rest)) = data.split_first() {
+        let n = usize::from(len).min(rest.len());
+        let msg = &rest[..n];
+        data = &rest[n..];
+        match peer.handle(msg, &mut rng) {
+            PeerStep::Respond(r) => assert!(EapRepr::parse(&r).is_ok()),
+            PeerStep::Success(_) | PeerStep::Failure(_) => return,
+        }
+    }
 }
 
 fn config_payload(data: &[u8]) {

@@ -186,6 +186,15 @@ impl EapServer {
         }
     }
 
+    /// Why the login failed, once it has (MS-CHAPv2 sends a Failure request first, which the
+    /// client acknowledges before the EAP-Failure; the failure is known from that request on).
+    pub fn failure(&self) -> Option<&LoginFailure> {
+        match &self.state {
+            State::MsChapFailed(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The user name the client gave so far (empty before its identity).
     pub fn user(&self) -> &str {
         match &self.state {

@@ -36,6 +36,9 @@ pub(crate) struct AmInitiatorSent {
 pub(crate) struct AmResponderSent {
     common: Authenticating,
     peer: Identity,
+    /// The initiator's ID payload body as sent (HASH_I covers it with its protocol and port:
+    /// vpnc sends UDP/500).
+    peer_id_b: Vec<u8>,
     /// Our address and the initiator's as seen on message 1 (for NAT-D in message 3).
     first_local: std::net::SocketAddr,
     first_remote: std::net::SocketAddr,
@@ -280,6 +283,7 @@ impl AmResponderSent {
             AmResponderSent {
                 common,
                 peer,
+                peer_id_b: id.body.to_vec(),
                 first_local: ctx.local,
                 first_remote: ctx.remote,
             },
@@ -319,8 +323,10 @@ impl AmResponderSent {
         let Some(hash) = msg.find(PayloadType::HASH) else {
             return Err(Fault::Ignore(self, DropReason::Malformed));
         };
-        let peer_id = identity_body(&self.peer);
-        let expected = self.common.keys.hash_i(&self.common.transcript(), &peer_id);
+        let expected = self
+            .common
+            .keys
+            .hash_i(&self.common.transcript(), &self.peer_id_b);
         if !ct_eq(&expected, hash.body) {
             return Err(Fault::Fail(
                 Diagnostic::AuthFailed {

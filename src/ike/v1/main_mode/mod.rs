@@ -342,7 +342,10 @@ fn check_peer_identity(
         .unwrap_or(Identity::Address(policy.remote));
     let natted_address =
         policy.peer_id.is_none() && nat.any() && matches!(peer, Identity::Address(_));
-    if *peer == expected || natted_address {
+    // A remote-access client names its group (vpnc: a KEY_ID) or itself: the group key
+    // authenticated it, XAUTH names the user.
+    let group_member = policy.peer_id.is_none() && policy.remote_access.is_some();
+    if *peer == expected || natted_address || group_member {
         return Ok(());
     }
     Err((

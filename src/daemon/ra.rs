@@ -1,0 +1,326 @@
+//! The control task of one remote-access interface: owns its [`RaAcceptor`] (one responder
+//! engine per client), feeds the engines datagrams and time like [`super::ike::run`] does for
+//! one tunnel, answers their logins from the interface's directory, and keeps the data plane's
+//! client table ([`super::dataplane::RaRoutes`]) in step:
+//!
+//! - a child SA up: its inbound SA, tagged with the client's pool offset, goes into the SPI
+//!   table; its outbound SA becomes the client's entry (found by virtual address);
+//! - a child SA down: both go; the client's entry only if it is still that SA (rekeys);
+//! - the client's last IKE SA gone (Delete, DPD death, failure): the client is removed from
+//!   the acceptor and its lease released ([`RaAcceptor::remove`]).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::dataplane::{DataPlane, Tunnel};
+use super::ike::{self, now, Command, IkeDatagram, KeyLog, Outbounds};
+use crate::config::{InterfaceConfig, RemoteAccessConfig, UserSource};
+use crate::ike::{Event, IkePolicy, IkeVersion, OsRandom};
+use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
+use crate::ra::login::{LocalLogins, LoginRequest};
+use crate::ra::throttle::{Throttle, ThrottleConfig};
+use crate::ra::{AddressPool, ClientRegistry, Departure, UsersFile};
+
+/// How long a departed client's address stays reserved for its user.
+pub const LEASE_RETENTION: Duration = Duration::from_secs(3600);
+
+/// The address pool of a `remote-access:` block.
+pub fn pool(ra: &RemoteAccessConfig) -> AddressPool {
+    AddressPool::new(ra.pool_ipv4, ra.pool_ipv6, LEASE_RETENTION)
+}
+
+/// The acceptor of interface `cfg`, whose `ike:` block is `policy` and `remote-access:` block
+/// `ra`: IKEv1 clients get engines of `policy` as IKEv1 when `auth` serves them, IKEv2 clients
+/// likewise; users come from the users file.
+pub fn acceptor(
+    cfg: &InterfaceConfig,
+    policy: &IkePolicy,
+    ra: &RemoteAccessConfig,
+) -> Result<RaAcceptor, String> {
+    let directory = match &ra.users {
+        Some(UserSource::File(path)) => Arc::new(UsersFile::load(path)?),
+        Some(UserSource::Radius { .. }) => {
+            return Err("`radius:` is not served yet: use a `users-file:`".into())
+        }
+        // `auth: psk`: clients are admitted under their identity, nobody is looked up.
+        None => Arc::new(UsersFile::default()),
+    };
+    let mut template = policy.clone();
+    template.remote_access = Some(Arc::new(crate::ike::policy::RaPolicy {
+        config: ra.clone(),
+        eap: ra.eap_method(),
+    }));
+    let for_version = |v: IkeVersion| {
+        ra.auth_for(v, policy.version).map(|_| {
+            let mut p = template.clone();
+            p.version = v;
+            // As responder, `aggressive` accepts Main Mode too: vpnc and the RTX use
+            // Aggressive Mode, strongSwan either.
+            p.exchange_mode = crate::ike::ExchangeMode::Aggressive;
+            p
+        })
+    };
+    let backend = LocalLogins::new(directory, ra.eap_method(), &cfg.name);
+    Ok(RaAcceptor::new(
+        &cfg.name,
+        for_version(IkeVersion::V1),
+        for_version(IkeVersion::V2),
+        ClientRegistry::new(pool(ra)),
+        Box::new(backend),
+        Throttle::new(ThrottleConfig::default()),
+    ))
+}
+
+/// One remote-access interface's task state.
+struct RaTask {
+    dp: Arc<DataPlane>,
+    t: Arc<Tunnel>,
+    acceptor: RaAcceptor,
+    outs: HashMap<ClientId, Outbounds>,
+    keylog: Option<KeyLog>,
+}
+
+/// Runs the interface's clients until told to shut down.
+pub async fn run(
+    dp: Arc<DataPlane>,
+    t: Arc<Tunnel>,
+    acceptor: RaAcceptor,
+    mut rx: mpsc::Receiver<Box<IkeDatagram>>,
+    mut cmd: mpsc::Receiver<Command>,
+    keylog: Option<KeyLog>,
+) {
+    let mut task = RaTask {
+        dp,
+        t,
+        acceptor,
+        outs: HashMap::new(),
+        keylog,
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let deadline = task.deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => task.on_datagram(*m).await,
+                None => return,
+            },
+            () = sleep => task.on_timeout().await,
+            _ = tick.tick() => task.on_tick(),
+            c = cmd.recv() => {
+                if task.on_command(c).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl RaTask {
+    /// The earliest deadline of any client's engine.
+    fn deadline(&self) -> Option<Instant> {
+        self.acceptor
+            .clients()
+            .filter_map(|(_, c)| c.engine.poll_timeout())
+            .min()
+    }
+
+    async fn on_datagram(&mut self, m: IkeDatagram) {
+        let id = match self.acceptor.route(m.from, &m.data) {
+            Dispatch::Client(id) => id,
+            Dispatch::Incoming(incoming) => {
+                let id = self.acceptor.accept(incoming, Box::new(OsRandom));
+                if let Some(e) = self.acceptor.engine_mut(id) {
+                    let table = self.dp.clone();
+                    e.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
+                }
+                id
+            }
+            Dispatch::Drop(why) => {
+                tracing::debug!(tunnel = %self.t.cfg.name, "IKE message from {} dropped: {why}", m.from);
+                return;
+            }
+        };
+        let local = SocketAddr::new(self.t.cfg.source, m.local_port);
+        if let Some(e) = self.acceptor.engine_mut(id) {
+            e.set_wall_clock(ike::wall_clock());
+            e.handle_datagram(now(), local, m.from, &m.data);
+        }
+        self.flush(id).await;
+    }
+
+    async fn on_timeout(&mut self) {
+        let at = now();
+        let due: Vec<ClientId> = self
+            .acceptor
+            .clients()
+            .filter(|(_, c)| c.engine.poll_timeout().is_some_and(|d| d <= at))
+            .map(|(id, _)| id)
+            .collect();
+        for id in due {
+            if let Some(e) = self.acceptor.engine_mut(id) {
+                e.handle_timeout(at);
+            }
+            self.flush(id).await;
+        }
+    }
+
+    /// Once a second: the data plane's byte counters to each engine (DPD idleness, volume
+    /// lifetimes), and expired address reservations freed.
+    fn on_tick(&mut self) {
+        let ids: Vec<ClientId> = self.acceptor.clients().map(|(id, _)| id).collect();
+        for id in ids {
+            let (Some(e), Some(out)) = (self.acceptor.engine_mut(id), self.outs.get(&id)) else {
+                continue;
+            };
+            ike::report_traffic(&self.dp, e, out);
+        }
+        self.acceptor.expire(now());
+    }
+
+    /// True when the task is to stop.
+    async fn on_command(&mut self, c: Option<Command>) -> bool {
+        let done = match c {
+            Some(Command::Shutdown(done)) => Some(done),
+            None => None,
+            Some(Command::ExportPhase1Keys(reply)) => {
+                let lines = self
+                    .acceptor
+                    .clients()
+                    .flat_map(|(_, c)| c.engine.export_ike_keys())
+                    .collect();
+                let _ = reply.send(lines);
+                return false;
+            }
+            Some(Command::Transcript(reply)) => {
+                let _ = reply.send(Vec::new());
+                return false;
+            }
+            Some(_) => {
+                tracing::warn!(
+                    tunnel = %self.t.cfg.name,
+                    "a remote-access interface takes no per-tunnel IKE command (initiate, rekey, \
+                     reset, a new policy): restart ikegate to apply a changed configuration"
+                );
+                return false;
+            }
+        };
+        let ids: Vec<ClientId> = self.acceptor.clients().map(|(id, _)| id).collect();
+        for id in ids {
+            if let Some(e) = self.acceptor.engine_mut(id) {
+                e.shutdown(now());
+            }
+            self.flush(id).await;
+        }
+        tracing::info!(tunnel = %self.t.cfg.name, "remote access stopped (Delete sent to every client)");
+        if let Some(d) = done {
+            let _ = d.send(());
+        }
+        true
+    }
+
+    /// Sends what client `id`'s engine has to send and applies its events, answering its
+    /// logins, until it has nothing left; removes the client when its last IKE SA is gone.
+    async fn flush(&mut self, id: ClientId) {
+        let mut departure = None;
+        loop {
+            let Some(e) = self.acceptor.engine_mut(id) else {
+                return;
+            };
+            let pending: Vec<_> = std::iter::from_fn(|| e.poll_transmit()).collect();
+            for tx in pending {
+                ike::send(&self.t, tx).await;
+            }
+            let logins = self.apply_events(id, &mut departure);
+            if logins.is_empty() {
+                break;
+            }
+            for req in logins {
+                self.login(id, req);
+            }
+            self.delete_replaced().await;
+        }
+        let gone = self.acceptor.engine_mut(id).is_some_and(|e| {
+            let s = e.status();
+            s.phase1.is_empty() && s.children.is_empty()
+        });
+        if gone {
+            self.outs.remove(&id);
+            let why = departure.unwrap_or(Departure::Deleted);
+            self.acceptor.remove(now(), id, why);
+        }
+    }
+
+    /// Applies client `id`'s events; returns its login requests (answered by the caller).
+    fn apply_events(
+        &mut self,
+        id: ClientId,
+        departure: &mut Option<Departure>,
+    ) -> Vec<LoginRequest> {
+        let mut logins = Vec::new();
+        let mut learned = Vec::new();
+        let out = self.outs.entry(id).or_default();
+        let Some(e) = self.acceptor.engine_mut(id) else {
+            return logins;
+        };
+        let mut first = |ev: Event| match ev {
+            Event::Login(req) => {
+                logins.push(req);
+                None
+            }
+            ev => {
+                match &ev {
+                    Event::Phase1Up { icookie, .. } => learned.push(*icookie),
+                    Event::PeerDead { .. } => *departure = Some(Departure::DpdDead),
+                    _ => {}
+                }
+                Some(ev)
+            }
+        };
+        ike::apply_events(&self.dp, &self.t, e, out, self.keylog.as_ref(), &mut first);
+        for spi in learned {
+            self.acceptor.learn(id, spi);
+        }
+        logins
+    }
+
+    /// Asks the directory about `req`; a known answer goes to the engine at once.
+    fn login(&mut self, id: ClientId, req: LoginRequest) {
+        let at = now();
+        let answer = self.acceptor.login(at, id, &req, &mut OsRandom);
+        if let (Some(answer), Some(e)) = (answer, self.acceptor.engine_mut(id)) {
+            e.login_answer(at, req.ticket, answer);
+        }
+    }
+
+    /// Deletes the SAs of clients whose user connected again.
+    async fn delete_replaced(&mut self) {
+        for (old, mut c) in self.acceptor.take_replaced() {
+            c.engine.shutdown(now());
+            let mut out = self.outs.remove(&old).unwrap_or_default();
+            let pending: Vec<_> = std::iter::from_fn(|| c.engine.poll_transmit()).collect();
+            for tx in pending {
+                ike::send(&self.t, tx).await;
+            }
+            let keylog = self.keylog.as_ref();
+            ike::apply_events(
+                &self.dp,
+                &self.t,
+                &mut c.engine,
+                &mut out,
+                keylog,
+                &mut Some,
+            );
+        }
+    }
+}
