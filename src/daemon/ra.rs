@@ -104,12 +104,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = task.deadline();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = ike::sleep_until(deadline);
         tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => task.on_datagram(*m).await,
