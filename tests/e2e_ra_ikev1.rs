@@ -10,6 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::charon::{Charon, CharonConfig};
 use common::ikegate::{bin, Gateway};
 use common::netns::{require_root, veth, Netns};
 use common::vpnc::{Vpnc, VpncConfig};
@@ -111,4 +112,122 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
         gw.log_text().contains("wrong password").then_some(())
     });
     assert!(refused.is_some(), "{}", gw.log_text());
+}
+
+/// A strongSwan 5.9 IKEv1 client: Aggressive Mode with the group key, XAUTH as `user`, a
+/// virtual address by mode-config pull (`pull = yes`) or push (`pull = no`), the gateway's
+/// `lan` through the tunnel.
+fn strongswan_client(ns: &Netns, gw: &str, user: &str, password: &str, pull: bool) -> Charon {
+    let mut c = CharonConfig::ikev1_psk("%any", gw, "dynamic", RA_NETS);
+    c.aggressive = true;
+    c.local_id = Some("keyid:vpngroup".into());
+    c.remote_id = Some("gw.example.net".into());
+    c.psk = GROUP_PSK.into();
+    c.ike_proposals = "aes256-sha1-modp2048".into();
+    c.esp_proposals = "aes256-sha1".into();
+    c.extra_plugins = ["unity", "xauth-generic"].map(String::from).to_vec();
+    c.extra_conn.push("vips = 0.0.0.0".into());
+    c.extra_conn
+        .push(format!("pull = {}", if pull { "yes" } else { "no" }));
+    c.extra_auth.push(format!(
+        "local-xauth {{\n      auth = xauth\n      xauth_id = {user}\n    }}"
+    ));
+    c.extra_swanctl.push(format!(
+        "secrets {{\n  xauth-{user} {{\n    id = {user}\n    secret = {password}\n  }}\n}}"
+    ));
+    Charon::start(ns, c)
+}
+
+/// The pool and the gateway's host in one prefix (IKEv1 carries one selector pair per SA).
+const RA_NETS: &str = "10.8.0.0/23";
+const RA_HOST: &str = "10.8.1.1";
+
+/// vpnc (pull), strongSwan pull and strongSwan push at the same time on one interface: each
+/// gets its own address, reaches the gateway's host and the others; vpnc reconnecting gets the
+/// same address; a killed strongSwan client is declared dead by DPD and its lease released.
+#[test]
+fn vpnc_and_strongswan_pull_and_push_at_once_on_one_interface() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab("m", 3);
+    lab.gw.add_lo_addr(&format!("{RA_HOST}/32"));
+    // Client to client goes in and out of ipsec-ra0: the gateway forwards.
+    lab.gw.enable_forwarding();
+    let users = lab.dir.join("users");
+    for u in ["alice", "bob", "carol"] {
+        add_user(&users, u, &format!("{u}-pass-1"));
+    }
+    let gw_ip = lab.clients[0].1.clone();
+    for (cl, via, _) in &lab.clients[1..] {
+        cl.add_route(&format!("{gw_ip}/32"), Some(via), None);
+    }
+    let yaml = gateway_yaml(&gw_ip, &users, "auto").replace("192.168.50.0/24", RA_NETS);
+    let config = lab.dir.join("gw.yaml");
+    std::fs::write(&config, &yaml).unwrap();
+    let argv = [bin(), "run", "--config", config.to_str().unwrap()];
+    let env = [("RUST_LOG", "info,ikegate::ike=debug")];
+    let gw = Gateway::spawn(
+        &lab.gw,
+        &lab.dir,
+        "gw",
+        config.clone(),
+        &argv,
+        &env,
+        Some("ipsec-ra0"),
+    );
+    let vpnc_cfg = || {
+        let mut v = VpncConfig::new(&gw_ip, "vpngroup", GROUP_PSK, "alice", "alice-pass-1");
+        v.dh = "dh14".into();
+        v.pfs = "nopfs".into();
+        v
+    };
+    let (vpnc_ns, bob_ns, carol_ns) = (&lab.clients[0].0, &lab.clients[1].0, &lab.clients[2].0);
+    let mut vpnc = Vpnc::start(vpnc_ns, &vpnc_cfg());
+    let mut bob = strongswan_client(bob_ns, &gw_ip, "bob", "bob-pass-1", true);
+    let carol = strongswan_client(carol_ns, &gw_ip, "carol", "carol-pass-1", false);
+    let ctx = |c: &Charon| format!("client:\n{}\ngateway:\n{}", c.log(), gw.log_text());
+    let lease = vpnc
+        .wait_connected(Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("vpnc: {e}\n{}\n{}", vpnc.log(), gw.log_text()));
+    for c in [&bob, &carol] {
+        if let Err(e) = c.initiate("net") {
+            panic!("{e}\ngateway:\n{}", gw.log_text());
+        }
+    }
+    let vpnc_ip = lease.address.to_string();
+    for (ns, c) in [(bob_ns, &bob), (carol_ns, &carol)] {
+        ns.wait_ping(RA_HOST, Duration::from_secs(10), || ctx(c));
+        ns.wait_ping(&vpnc_ip, Duration::from_secs(10), || ctx(c));
+    }
+    vpnc_ns.wait_ping(RA_HOST, Duration::from_secs(10), || gw.log_text());
+    let log = gw.log_text();
+    let addresses: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("has address 10.8.0."))
+        .collect();
+    assert_eq!(addresses.len(), 3, "{log}");
+    assert!(
+        log.contains("mode-config Pull") && log.contains("mode-config Push"),
+        "{log}"
+    );
+
+    // vpnc again: the same address.
+    assert!(vpnc.disconnect(), "vpnc did not exit on SIGTERM");
+    let mut again = Vpnc::start(vpnc_ns, &vpnc_cfg());
+    let lease2 = again
+        .wait_connected(Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("vpnc again: {e}\n{}", gw.log_text()));
+    assert_eq!(lease2.address, lease.address);
+
+    // bob vanishes: DPD (5 s × 3) declares it dead and its lease goes.
+    bob.kill9();
+    let gone = poll_opt(Duration::from_secs(45), || {
+        gw.log_text()
+            .lines()
+            .any(|l| l.contains("client \"bob\"") && l.contains("DpdDead"))
+            .then_some(())
+    });
+    assert!(gone.is_some(), "{}", gw.log_text());
+    assert!(again.disconnect());
 }

@@ -98,6 +98,14 @@ pub(super) fn wall_clock() -> crate::ike::auth::WallClock {
     crate::ike::auth::WallClock::new(now(), unix)
 }
 
+/// Sleeps until an engine's `deadline`, forever without one.
+pub(super) async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs the tunnel's IKE until told to shut down.
 pub async fn run(
     dp: Arc<DataPlane>,
@@ -128,12 +136,7 @@ pub async fn run(
         ))
         .await;
         let deadline = engine.poll_timeout();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = sleep_until(deadline);
         tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => {

@@ -21,7 +21,7 @@ use super::ike::{self, now, Command, IkeDatagram, KeyLog, Outbounds};
 use crate::config::{InterfaceConfig, RemoteAccessConfig, UserSource};
 use crate::ike::{Event, IkePolicy, IkeVersion, OsRandom};
 use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
-use crate::ra::login::{LocalLogins, LoginRequest};
+use crate::ra::login::{LocalLogins, LoginRequest, LoginTicket};
 use crate::ra::throttle::{Throttle, ThrottleConfig};
 use crate::ra::{AddressPool, ClientRegistry, Departure, UsersFile};
 
@@ -104,12 +104,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = task.deadline();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = ike::sleep_until(deadline);
         tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => task.on_datagram(*m).await,
@@ -294,12 +289,15 @@ impl RaTask {
         logins
     }
 
-    /// Asks the directory about `req`; a known answer goes to the engine at once.
-    fn login(&mut self, id: ClientId, req: LoginRequest) {
+    /// Asks the directory about `req`; a known answer goes to the engine at once. The
+    /// directory knows the conversation by the client (its EAP state), the engine by its own
+    /// ticket.
+    fn login(&mut self, id: ClientId, mut req: LoginRequest) {
         let at = now();
+        let engine_ticket = std::mem::replace(&mut req.ticket, LoginTicket(id.0));
         let answer = self.acceptor.login(at, id, &req, &mut OsRandom);
         if let (Some(answer), Some(e)) = (answer, self.acceptor.engine_mut(id)) {
-            e.login_answer(at, req.ticket, answer);
+            e.login_answer(at, engine_ticket, answer);
         }
     }
 

@@ -94,9 +94,11 @@ impl Engine {
             return;
         };
         if let Err(drop) = ra.responder.handle(now, sa, hdr, body, whole) {
-            if let Some(detail) = drop.detail {
-                debug!(%remote, "mode-config message dropped: {detail}");
-            }
+            debug!(
+                %remote, mid = hdr.message_id, reason = ?drop.reason,
+                "Transaction message dropped{}",
+                drop.detail.map(|d| format!(": {d}")).unwrap_or_default()
+            );
             self.io.drop_reason(drop.reason);
             return;
         }

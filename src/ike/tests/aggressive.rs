@@ -217,6 +217,27 @@ fn xauth_gateway_negotiates_xauth_init_psk_and_announces_xauth_and_unity() {
     assert!(has(&am_msgs[1].1.data, &VID_XAUTH));
     assert!(has(&am_msgs[1].1.data, &VID_CISCO_UNITY));
 
+    // RTX style: the third message in the clear; the gateway takes it and asks for XAUTH.
+    let mut pa = am(policy_a(), "a.example", "b.example");
+    pa.remote_access = Some(xauth_gateway());
+    pa.aggressive_encrypt_third = false;
+    let mut pb = am(policy_b(), "b.example", "a.example");
+    pb.remote_access = Some(xauth_gateway());
+    let mut p = Pair::new(pa, pb, 62);
+    p.connect();
+    let third = p
+        .log
+        .iter()
+        .filter(|(_, t)| t.data.get(18) == Some(&4))
+        .nth(2);
+    assert_eq!(
+        third.map(|(_, t)| t.data[19] & 1),
+        Some(0),
+        "third message in the clear"
+    );
+    assert!(up(&p.b), "{:?}", p.b.failures());
+    assert!(p.log.iter().any(|(_, t)| t.data.get(18) == Some(&6)));
+
     let pa = am(policy_a(), "a.example", "b.example");
     let mut pb = am(policy_b(), "b.example", "a.example");
     pb.remote_access = Some(xauth_gateway());

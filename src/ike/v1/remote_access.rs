@@ -189,7 +189,6 @@ pub(crate) enum RaFailure {
 /// A message of ours waiting for its answer.
 struct Pending {
     mid: u32,
-    identifier: u16,
     /// The IV of the client's answer (our message's last cipher block).
     answer_iv: Vec<u8>,
     retx: Retx,
@@ -448,7 +447,9 @@ impl RaResponder {
         let Stage::AskedCredentials(p) = &self.stage else {
             return Err(DropReason::Unexpected.into());
         };
-        if p.mid != msg.mid || p.identifier != msg.identifier {
+        // The message ID (under the exchange's HASH) pairs the answer with our REQUEST;
+        // strongSwan's xauth-generic client does not echo the identifier.
+        if p.mid != msg.mid {
             return Err(DropReason::Unexpected.into());
         }
         let x = msg.attrs.xauth;
@@ -469,9 +470,8 @@ impl RaResponder {
     }
 
     fn on_ack(&mut self, now: Instant, msg: CfgMessage) -> Result<(), CfgDrop> {
-        let matches = self
-            .pending()
-            .is_some_and(|p| p.mid == msg.mid && p.identifier == msg.identifier);
+        // As for a REPLY: the message ID pairs the ACK with our SET.
+        let matches = self.pending().is_some_and(|p| p.mid == msg.mid);
         if !matches {
             return Err(DropReason::Unexpected.into());
         }
@@ -565,7 +565,6 @@ impl RaResponder {
         self.events.push_back(RaEvent::Transmit(out.clone()));
         Pending {
             mid,
-            identifier,
             answer_iv,
             retx: Retx::new(out, now, &self.settings.retransmit, what, 1),
         }
