@@ -161,33 +161,18 @@ impl Run {
 
     /// GET `path` from our admin API (inside our namespace).
     fn api_get(&self, path: &str) -> serde_json::Value {
-        let token = poll_opt(Duration::from_secs(10), || {
-            std::fs::read_to_string(&self.token_file).ok()
-        })
-        .unwrap_or_else(|| panic!("no admin token\n{}", self.context()));
-        let url = format!("http://127.0.0.1:{ADMIN_PORT}{path}");
-        let script = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=20).read().decode())";
-        let out = self
-            .lab
-            .ours
-            .exec(&["python3", "-c", script, &url, token.trim()]);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        let (_, text) = self.api("GET", path);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}\n{}", self.context()))
     }
 
     /// POSTs `path` to our admin API; the HTTP status.
     fn api_post(&self, path: &str) -> u16 {
-        let token = std::fs::read_to_string(&self.token_file).unwrap_or_default();
-        let url = format!("http://127.0.0.1:{ADMIN_PORT}{path}");
-        let script = "import sys, urllib.request as u\nr = u.Request(sys.argv[1], method='POST', headers={'Authorization': 'Bearer ' + sys.argv[2]})\nprint(u.urlopen(r, timeout=20).status)";
-        let out = self
-            .lab
-            .ours
-            .exec(&["python3", "-c", script, &url, token.trim()]);
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        self.api("POST", path).0
+    }
+
+    fn api(&self, method: &str, path: &str) -> (u16, String) {
+        let listen = format!("127.0.0.1:{ADMIN_PORT}");
+        common::ikegate::api(&self.lab.ours, &listen, &self.token_file, method, path)
     }
 
     /// Our ESP SAs from the key log, each checked against charon's keys.

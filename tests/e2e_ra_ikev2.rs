@@ -9,7 +9,7 @@
 mod common;
 
 use common::charon::{Charon, CharonConfig, EapClientAuth, Strongswan};
-use common::ikegate::Gateway;
+use common::ikegate::{api, Gateway};
 use common::netns::{require_root, veth, Netns, Veth};
 use common::pki::{Ca, KeyType, Leaf, VALID};
 use common::{poll_opt, TempDir};
@@ -21,6 +21,8 @@ use std::time::Duration;
 const GW: &str = "10.0.0.1";
 const GW_HOST: &str = "192.168.1.1";
 const POOL: &str = "10.8.0.0/24";
+/// The admin API, on the gateway namespace's loopback.
+const ADMIN: &str = "127.0.0.1:18190";
 const GW_DN: &str = "C=JP, O=Example, CN=ikegate";
 
 /// The client links: (gateway side, client side).
@@ -310,7 +312,11 @@ fn eap_md5_and_psk_clients_get_an_address() {
         let users = lab.dir.join("users");
         add_user(&users, "alice", "alicePass", true);
         let with_cert = (auth != "psk").then_some(&pki);
-        let yaml = ikegate_yaml(auth, &users, with_cert);
+        let admin = format!(
+            "admin:\n  listen: {ADMIN}\n  token-file: {}\n",
+            lab.dir.join("admin.token").display()
+        );
+        let yaml = admin + &ikegate_yaml(auth, &users, with_cert);
         let gw = Gateway::start(&lab.gw, &lab.dir, "gw", &yaml, Some("ipsec-ra0"));
         let cfg = client_cfg(
             Strongswan::Debian59,
@@ -326,5 +332,49 @@ fn eap_md5_and_psk_clients_get_an_address() {
         assert!(vip.starts_with("10.8.0."), "{vip}");
         lab.clients[0].wait_ping(GW_HOST, Duration::from_secs(10), || context(&gw, &[&ch]));
         ping_from_behind(&lab.gw, &vip, || context(&gw, &[&ch]));
+        if auth == "psk" {
+            admin_lists_and_disconnects(&lab, &gw, &ch, &vip);
+        }
     }
+}
+
+/// The admin API lists the client (identity, address, bytes), `/metrics` counts it, and a
+/// DELETE disconnects it: charon's IKE SA goes, the API lists nobody.
+fn admin_lists_and_disconnects(lab: &Lab, gw: &Gateway, ch: &Charon, vip: &str) {
+    let token = lab.dir.join("admin.token");
+    let api = |method: &str, path: &str| api(&lab.gw, ADMIN, &token, method, path);
+    let listed = poll_opt(Duration::from_secs(10), || {
+        let (code, body) = api("GET", "/api/v1/remote-access/ipsec-ra0");
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let c = v["clients"].get(0)?;
+        (code == 200 && c["bytes_in"].as_u64()? > 0).then(|| c.clone())
+    })
+    .unwrap_or_else(|| panic!("the API never listed the client\n{}", context(gw, &[ch])));
+    assert_eq!(listed["virtual_ips"][0], vip, "{listed}");
+    assert_eq!(
+        listed["identity"], "user-fqdn:alice@example.net",
+        "{listed}"
+    );
+    assert_eq!(listed["user"], "alice@example.net", "{listed}");
+    assert_eq!(listed["ike_version"], 2, "{listed}");
+    let (_, metrics) = api("GET", "/metrics");
+    assert!(
+        metrics.contains("ikegate_ra_clients{interface=\"ipsec-ra0\"} 1"),
+        "{metrics}"
+    );
+    let id = listed["id"].as_u64().unwrap();
+    let (code, body) = api(
+        "DELETE",
+        &format!("/api/v1/remote-access/ipsec-ra0/clients/{id}"),
+    );
+    assert_eq!(code, 200, "{body}\n{}", context(gw, &[ch]));
+    ch.wait_ike_gone("gw", Duration::from_secs(10));
+    let (_, body) = api("GET", "/api/v1/remote-access/ipsec-ra0");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["clients"].as_array().map(Vec::len), Some(0), "{v}");
+    assert!(
+        gw.log_text().contains("disconnected by the admin"),
+        "{}",
+        gw.log_text()
+    );
 }

@@ -150,7 +150,7 @@ pub async fn run(
             // A half-open slot is ours now: the flush sends the held opening message.
             () = turn.notified() => {}
             _ = tick.tick() => {
-                report_traffic(&dp, &mut engine, &out);
+                let _ = report_traffic(&dp, &mut engine, &out);
                 // ESP for SPIs nobody has (the engine rate-limits its reaction).
                 let no_sa = dp.stats.no_sa.load(std::sync::atomic::Ordering::Relaxed);
                 if no_sa > seen_no_sa {
@@ -204,8 +204,8 @@ pub(super) struct Outbounds(
 );
 
 /// Tells the engine the data plane's byte counters of every pair (DPD idleness, proof that the
-/// peer uses a new pair, volume lifetimes).
-pub(super) fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) {
+/// peer uses a new pair, volume lifetimes); returns the inner bytes (in, out) of all its pairs.
+pub(super) fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outbounds) -> (u64, u64) {
     let now = now();
     let pairs: Vec<(u32, u32)> = engine
         .status()
@@ -213,11 +213,14 @@ pub(super) fn report_traffic(dp: &DataPlane, engine: &mut Engine, outs: &Outboun
         .iter()
         .map(|c| (c.inbound_spi, c.outbound_spi))
         .collect();
+    let mut total = (0, 0);
     for (spi_in, spi_out) in pairs {
         let rx = dp.sas.get(spi_in).map_or(0, |s| s.counters.get().1);
         let tx = outs.0.get(&spi_out).map_or(0, |s| s.counters.get().1);
         engine.child_traffic(now, spi_in, rx, tx);
+        total = (total.0 + rx, total.1 + tx);
     }
+    total
 }
 
 /// Sends every pending transmit the pacing gate lets through (first a held opening message

@@ -91,6 +91,8 @@ pub struct Gateway {
     controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
     /// Configuration of each tunnel as running, with its IKE control channel (if IKE).
     running: Vec<(Arc<InterfaceConfig>, Option<mpsc::Sender<ike::Command>>)>,
+    /// What each remote-access interface shows the admin API.
+    ra_boards: Vec<Arc<crate::ra::board::RaBoard>>,
 }
 
 /// Options of a running gateway that are not part of the configuration file.
@@ -302,6 +304,7 @@ impl Gateway {
         let mut controls = Vec::new();
         let mut running = Vec::new();
         let mut ike_routes = IkeRoutes::default();
+        let mut ra_boards = Vec::new();
         let cookie_jar = Arc::new(crate::ike::limits::CookieJar::new(
             &mut crate::ike::OsRandom,
         ));
@@ -323,7 +326,18 @@ impl Gateway {
                 })?;
                 ike_routes.add_remote_access(t.cfg.source, tx);
                 let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
-                let h = tokio::spawn(ra::run(dp.clone(), t.clone(), acceptor, rx, crx, keylog));
+                let (board, commands) = crate::ra::board::RaBoard::new(&t.cfg.name);
+                ra_boards.push(board.clone());
+                let admin = ra::RaAdmin { board, commands };
+                let h = tokio::spawn(ra::run(
+                    dp.clone(),
+                    t.clone(),
+                    acceptor,
+                    rx,
+                    crx,
+                    keylog,
+                    admin,
+                ));
                 running.push((t.cfg.clone(), Some(ctx.clone())));
                 ike_tasks.push((ctx, h));
                 continue;
@@ -392,6 +406,7 @@ impl Gateway {
             ike: ike_tasks,
             controls,
             running,
+            ra_boards,
         })
     }
 
@@ -539,6 +554,7 @@ impl Gateway {
     /// channels.
     pub fn admin_state(&self) -> crate::api::GatewayState {
         crate::api::GatewayState::new(self.dp.clone(), self.controls.clone())
+            .with_remote_access(self.ra_boards.clone())
     }
 
     /// A human-readable table of tunnels and counters.

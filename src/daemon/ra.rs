@@ -21,6 +21,7 @@ use super::ike::{self, now, Command, IkeDatagram, KeyLog, Outbounds};
 use crate::config::{InterfaceConfig, RemoteAccessConfig, UserSource};
 use crate::ike::{Event, IkePolicy, IkeVersion, OsRandom};
 use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
+use crate::ra::board::{self, RaBoard, RaCommand};
 use crate::ra::login::{LocalLogins, LoginRequest, LoginTicket};
 use crate::ra::throttle::{Throttle, ThrottleConfig};
 use crate::ra::{AddressPool, ClientRegistry, Departure, UsersFile};
@@ -82,6 +83,20 @@ struct RaTask {
     acceptor: RaAcceptor,
     outs: HashMap<ClientId, Outbounds>,
     keylog: Option<KeyLog>,
+    /// What the admin API shows (published once a second and after a disconnect).
+    board: Arc<RaBoard>,
+    /// Inner bytes (in, out) of each client's current pairs, as of the last tick.
+    traffic: HashMap<ClientId, (u64, u64)>,
+    /// A client the admin disconnects: its departure is said as such.
+    disconnecting: Option<ClientId>,
+}
+
+/// The admin API's side of the task: its board and the commands posted on it.
+pub struct RaAdmin {
+    /// Published snapshots.
+    pub board: Arc<RaBoard>,
+    /// Disconnect requests.
+    pub commands: mpsc::Receiver<RaCommand>,
 }
 
 /// Runs the interface's clients until told to shut down.
@@ -92,13 +107,21 @@ pub async fn run(
     mut rx: mpsc::Receiver<Box<IkeDatagram>>,
     mut cmd: mpsc::Receiver<Command>,
     keylog: Option<KeyLog>,
+    admin: RaAdmin,
 ) {
+    let RaAdmin {
+        board,
+        commands: mut admin_rx,
+    } = admin;
     let mut task = RaTask {
         dp,
         t,
         acceptor,
         outs: HashMap::new(),
         keylog,
+        board,
+        traffic: HashMap::new(),
+        disconnecting: None,
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -112,6 +135,10 @@ pub async fn run(
             },
             () = sleep => task.on_timeout().await,
             _ = tick.tick() => task.on_tick(),
+            Some(RaCommand::Disconnect { id, done }) = admin_rx.recv() => {
+                let answer = task.disconnect(ClientId(id)).await;
+                let _ = done.send(answer);
+            }
             c = cmd.recv() => {
                 if task.on_command(c).await {
                     return;
@@ -174,13 +201,54 @@ impl RaTask {
     /// lifetimes), and expired address reservations freed.
     fn on_tick(&mut self) {
         let ids: Vec<ClientId> = self.acceptor.clients().map(|(id, _)| id).collect();
+        self.traffic.clear();
         for id in ids {
             let (Some(e), Some(out)) = (self.acceptor.engine_mut(id), self.outs.get(&id)) else {
                 continue;
             };
-            ike::report_traffic(&self.dp, e, out);
+            let bytes = ike::report_traffic(&self.dp, e, out);
+            self.traffic.insert(id, bytes);
         }
         self.acceptor.expire(now());
+        self.publish();
+    }
+
+    /// Shows the clients, pool and failures on the admin API's board.
+    fn publish(&self) {
+        let traffic = |id| self.traffic.get(&id).copied().unwrap_or_default();
+        let s = board::snapshot(&self.t.cfg.name, &self.acceptor, now(), traffic);
+        self.board.publish(s);
+    }
+
+    /// The admin disconnects client `id`: Delete for its IKE SA (and so its children), its
+    /// lease released (kept for its user while the lease lasts).
+    async fn disconnect(&mut self, id: ClientId) -> Result<String, String> {
+        let Some(c) = self
+            .acceptor
+            .clients()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| c)
+        else {
+            return Err(format!("no client {} (it may have left meanwhile)", id.0));
+        };
+        let who = c.user.clone().unwrap_or_else(|| c.remote.to_string());
+        if let Some(e) = self.acceptor.engine_mut(id) {
+            e.shutdown(now());
+        }
+        self.disconnecting = Some(id);
+        self.flush(id).await;
+        self.disconnecting = None;
+        if self.acceptor.engine_mut(id).is_some() {
+            self.acceptor.remove(now(), id, Departure::Disconnected);
+            self.outs.remove(&id);
+        }
+        self.traffic.remove(&id);
+        self.publish();
+        tracing::info!(tunnel = %self.t.cfg.name, "client {} ({who}) disconnected by the admin", id.0);
+        Ok(format!(
+            "client {} ({who}) disconnected: Delete sent, address released",
+            id.0
+        ))
     }
 
     /// True when the task is to stop.
@@ -227,7 +295,7 @@ impl RaTask {
     /// Sends what client `id`'s engine has to send and applies its events, answering its
     /// logins, until it has nothing left; removes the client when its last IKE SA is gone.
     async fn flush(&mut self, id: ClientId) {
-        let mut departure = None;
+        let mut departure = (self.disconnecting == Some(id)).then_some(Departure::Disconnected);
         loop {
             let Some(e) = self.acceptor.engine_mut(id) else {
                 return;

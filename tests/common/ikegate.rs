@@ -323,3 +323,28 @@ pub fn with_tun_node(dir: &TempDir, mode: u32, argv: &[&str]) -> Vec<String> {
     v.extend(argv.iter().map(|s| s.to_string()));
     v
 }
+
+/// One admin API request from inside `ns` (the API listens on its loopback): `method` `path`
+/// at `listen` with the token read from `token_file`; the HTTP status and body (an error
+/// status's body too).
+pub fn api(
+    ns: &Netns,
+    listen: &str,
+    token_file: &std::path::Path,
+    method: &str,
+    path: &str,
+) -> (u16, String) {
+    let token = poll_opt(Duration::from_secs(10), || {
+        std::fs::read_to_string(token_file).ok()
+    })
+    .unwrap_or_default();
+    let url = format!("http://{listen}{path}");
+    let script = "import sys, urllib.request as u, urllib.error as e\n\
+r = u.Request(sys.argv[1], method=sys.argv[2], headers={'Authorization': 'Bearer ' + sys.argv[3]})\n\
+try:\n    x = u.urlopen(r, timeout=20); print(x.status); print(x.read().decode())\n\
+except e.HTTPError as h:\n    print(h.code); print(h.read().decode())";
+    let out = ns.exec(&["python3", "-c", script, &url, method, token.trim()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    (status.trim().parse().unwrap_or(0), body.trim().to_string())
+}
