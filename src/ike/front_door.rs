@@ -242,12 +242,17 @@ mod tests {
     fn fuzz_seeds_replay() {
         let seeds = crate::ike::v2::fuzzing::tests::seeds("front_door");
         assert!(seeds.len() >= 3);
-        // The crowded IKE_SA_INIT seed (sorted first) reaches the COOKIE path.
+        // The crowded IKE_SA_INIT seed reaches the COOKIE path.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/seeds/front_door/crowded-ike-sa-init"
+        );
+        let crowded = std::fs::read(path).expect("the crowded IKE_SA_INIT seed");
         let mut rng = SeededRandom::new(1);
         let door = FrontDoor::new(std::sync::Arc::new(CookieJar::new(&mut rng)));
         let from: SocketAddr = "10.0.0.4:500".parse().unwrap();
         let now = Instant::now();
-        let verdict = door.admit(now, &mut rng, from, &seeds[0][1..], CROWDED);
+        let verdict = door.admit(now, &mut rng, from, &crowded[1..], CROWDED);
         assert!(matches!(verdict, Admission::Answer(_)), "{verdict:?}");
         for s in &seeds {
             fuzz_admit(s);

@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::ike::auth::eap::EapMethod;
+use crate::ike::v2::tests::v2_policy;
 use crate::ike::{IkeVersion, SeededRandom};
 use crate::ra::login::{LocalLogins, LoginCheck};
 use crate::ra::pool::AddressPool;
@@ -156,16 +157,6 @@ fn wrong_passwords_are_counted_and_throttled() {
 fn connect(a: &mut RaAcceptor, from: SocketAddr, msg: &[u8]) -> ClientId {
     let inc = Dispatch::incoming_of(a.route(from, msg));
     a.accept(inc, Box::new(SeededRandom::new(1)))
-}
-
-fn v2_policy(me: &str, peer: &str) -> IkePolicy {
-    let mut p = IkePolicy::seil_defaults(me.parse().unwrap(), peer.parse().unwrap(), b"group key");
-    p.version = IkeVersion::V2;
-    p.phase1.dh_groups = vec![crate::crypto::dh::DhGroup::Modp2048];
-    p.phase1.dh_group = crate::crypto::dh::DhGroup::Modp2048;
-    p.reinitiate_after = None;
-    p.dpd = None;
-    p
 }
 
 /// Real IKEv2 engines as clients: each gets its own engine in the acceptor, found again by

@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 
 use crate::config::{RaAuth, RemoteAccessConfig};
 use crate::ike::auth::eap::{EapCredentials, EapMethod};
-use crate::ike::policy::{IkeVersion, ProxyId, RaClientPolicy, RaPolicy, Subnet};
-use crate::ike::{Event, IkePolicy, SeededRandom, TunnelEngine};
+use crate::ike::policy::{ProxyId, RaClientPolicy, RaPolicy, Subnet};
+use crate::ike::v2::tests::v2_policy;
+use crate::ike::{Event, SeededRandom, TunnelEngine};
 use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
 use crate::ra::login::{LocalLogins, LoginRequest};
 use crate::ra::pool::AddressPool;
@@ -21,16 +22,6 @@ use crate::ra::users_file::{AddOptions, UsersFile};
 use crate::ra::ClientRegistry;
 
 const GW: &str = "10.0.0.1:500";
-
-fn policy(me: &str, peer: &str) -> IkePolicy {
-    let mut p = IkePolicy::seil_defaults(me.parse().unwrap(), peer.parse().unwrap(), b"group key");
-    p.version = IkeVersion::V2;
-    p.phase1.dh_groups = vec![crate::crypto::dh::DhGroup::Modp2048];
-    p.phase1.dh_group = crate::crypto::dh::DhGroup::Modp2048;
-    p.reinitiate_after = None;
-    p.dpd = None;
-    p
-}
 
 /// The interface: pool 10.8.0.0/24, split-include 192.168.1.0/24, users alice and bob.
 fn gateway(auth: RaAuth) -> RaAcceptor {
@@ -48,7 +39,7 @@ fn gateway(auth: RaAuth) -> RaAcceptor {
         users: None,
         mode_cfg: None,
     };
-    let mut template = policy("10.0.0.1", "0.0.0.0");
+    let mut template = v2_policy("10.0.0.1", "0.0.0.0");
     template.remote_access = Some(Arc::new(RaPolicy { config, eap }));
     let mut users = UsersFile::default();
     for (name, pw) in [("alice", "clientPass"), ("bob", "bobPass")] {
@@ -72,7 +63,7 @@ fn gateway(auth: RaAuth) -> RaAcceptor {
 
 /// A client at `ip` asking for an IPv4 address, logging in with EAP when `eap` is given.
 fn client(ip: &str, seed: u64, eap: Option<(EapMethod, &str, &str)>) -> (SocketAddr, TunnelEngine) {
-    let mut p = policy(ip, "10.0.0.1");
+    let mut p = v2_policy(ip, "10.0.0.1");
     p.my_id = Some(crate::ike::Identity::Fqdn(format!("laptop-{ip}.example")));
     p.phase2.proxy_ids = vec![ProxyId {
         local: Subnet::any_v4(),
