@@ -25,6 +25,12 @@ pub fn major_version(msg: &[u8]) -> Option<u8> {
     msg.get(17).map(|v| v >> 4)
 }
 
+/// The responder's SPI (IKEv2) or cookie (IKEv1) of an IKE message is zero: the message would
+/// start a negotiation (or is an IKE_SA_INIT retried with a COOKIE).
+pub fn responder_spi_is_zero(msg: &[u8]) -> bool {
+    msg.get(8..16).is_some_and(|r| r.iter().all(|&b| b == 0))
+}
+
 /// Routes IKE messages to tunnels.
 pub struct Endpoint<T> {
     fixed: HashMap<(IpAddr, IpAddr), T>,

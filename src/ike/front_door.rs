@@ -69,7 +69,7 @@ impl FrontDoor {
         msg: &[u8],
         room: QueueRoom,
     ) -> Admission {
-        if !room.crowded() || !is_first_message(msg) {
+        if !room.crowded() || !super::endpoint::responder_spi_is_zero(msg) {
             return Admission::Queue;
         }
         match super::endpoint::major_version(msg) {
@@ -81,12 +81,6 @@ impl FrontDoor {
             _ => Admission::Drop("first message with the queue half full"),
         }
     }
-}
-
-/// A message that would start a negotiation: its responder SPI (IKEv2) or cookie (IKEv1) is
-/// zero. An IKEv2 IKE_SA_INIT retried with a COOKIE is one too.
-fn is_first_message(msg: &[u8]) -> bool {
-    msg.get(8..16).is_some_and(|r| r.iter().all(|&b| b == 0))
 }
 
 /// The `front_door` fuzz target (and its stable replay): the first byte says how full the queue

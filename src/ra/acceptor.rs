@@ -371,7 +371,7 @@ impl RaAcceptor {
 /// True for the first message of a new IKE SA: IKEv2 IKE_SA_INIT request (responder SPI
 /// zero, message ID 0); IKEv1 phase-1 message 1 (responder cookie zero).
 fn is_first_message(version: u8, msg: &[u8]) -> bool {
-    let rspi_zero = msg.get(8..16).is_some_and(|r| r.iter().all(|b| *b == 0));
+    let rspi_zero = crate::ike::endpoint::responder_spi_is_zero(msg);
     match version {
         2 => {
             const IKE_SA_INIT: u8 = 34;
