@@ -13,7 +13,9 @@ use super::super::event::{DownReason, Event};
 use super::super::status::DpdStatus;
 use super::super::v1::informational;
 use super::super::v1::NotifySpec;
+use super::send_delete;
 use super::{new_mid, Engine};
+use crate::wire::isakmp::ProtocolId;
 
 /// Longest delay between two re-initiations after the peer was declared dead.
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
@@ -278,16 +280,8 @@ impl Engine {
         if let Some(idx) = self.newest_established() {
             let Engine { rng, p1, io, .. } = self;
             if let Some(e) = p1.get(idx) {
-                if let Some(sa) = e.state.sa() {
-                    let mid = new_mid(&mut **rng, e);
-                    let msg = informational::encrypted_delete(
-                        sa,
-                        mid,
-                        crate::wire::isakmp::ProtocolId::IPSEC_ESP,
-                        &[&spi.to_be_bytes()],
-                    );
-                    io.send(e.local_port, e.peer, msg);
-                }
+                let spi = spi.to_be_bytes();
+                send_delete(&mut **rng, io, e, ProtocolId::IPSEC_ESP, &[&spi]);
             }
             if !self.policy.responder_only {
                 self.ensure_up(now);

@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use crate::wire::isakmp::ProtocolId;
-
-use super::super::event::{DownReason, Event, Role};
+use super::super::event::{DownReason, Role};
 use super::super::policy::IkePolicy;
-use super::super::v1::informational;
-use super::{new_mid, Engine};
+use super::isakmp_sa_gone;
+use super::Engine;
 
 /// QM initiator: start using the new outbound SA at the latest this long after message 3, if
 /// no packet arrived on the new inbound SA before (which proves the peer installed the pair).
@@ -76,23 +74,7 @@ impl Engine {
         let entries = std::mem::take(&mut self.p1);
         for e in &entries {
             self.io.events.extend(super::phase2::early_inbound_downs(e));
-            if let Some(sa) = e.state.sa() {
-                if tell_peer {
-                    let mid = new_mid(&mut *self.rng, e);
-                    let msg = informational::encrypted_delete(
-                        sa,
-                        mid,
-                        ProtocolId::ISAKMP,
-                        &[&sa.cookie_pair()],
-                    );
-                    self.io.send(e.local_port, e.peer, msg);
-                }
-                self.io.events.push_back(Event::Phase1Down {
-                    icookie: e.icookie,
-                    rcookie: e.rcookie,
-                    reason,
-                });
-            }
+            isakmp_sa_gone(&mut *self.rng, &mut self.io, e, reason, tell_peer);
         }
     }
 

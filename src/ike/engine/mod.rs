@@ -686,16 +686,14 @@ impl Engine {
         let Some(e) = idx.and_then(|i| self.p1.get(i)) else {
             return;
         };
-        if let Some(sa) = e.state.sa() {
-            let mid = new_mid(&mut *self.rng, e);
-            let msg = informational::encrypted_delete(
-                sa,
-                mid,
-                ProtocolId::IPSEC_ESP,
-                &[&c.inbound_spi.to_be_bytes()],
-            );
-            self.io.send(e.local_port, e.peer, msg);
-        }
+        let spi = c.inbound_spi.to_be_bytes();
+        send_delete(
+            &mut *self.rng,
+            &mut self.io,
+            e,
+            ProtocolId::IPSEC_ESP,
+            &[&spi],
+        );
     }
 
     /// A fresh inbound SPI (≥ 256, unused here and not taken by another tunnel).
@@ -716,6 +714,42 @@ impl Engine {
 }
 
 /// A fresh non-zero message ID unused under `e`.
+/// Sends an encrypted Delete for `spis` of `protocol` under the ISAKMP SA of `e`, if it is
+/// established (RFC 2408 §3.15): the one place every teardown, expiry and reaction builds one.
+fn send_delete(
+    rng: &mut dyn RandomSource,
+    io: &mut Outputs,
+    e: &P1Entry,
+    protocol: ProtocolId,
+    spis: &[&[u8]],
+) {
+    if let Some(sa) = e.state.sa() {
+        let mid = new_mid(rng, e);
+        let msg = informational::encrypted_delete(sa, mid, protocol, spis);
+        io.send(e.local_port, e.peer, msg);
+    }
+}
+
+/// The ISAKMP SA of `e` is gone: a Delete for it to the peer when `tell_peer`, and
+/// `Phase1Down` with `reason`, both only if it was established.
+fn isakmp_sa_gone(
+    rng: &mut dyn RandomSource,
+    io: &mut Outputs,
+    e: &P1Entry,
+    reason: DownReason,
+    tell_peer: bool,
+) {
+    let Some(sa) = e.state.sa() else { return };
+    if tell_peer {
+        send_delete(rng, io, e, ProtocolId::ISAKMP, &[&sa.cookie_pair()]);
+    }
+    io.events.push_back(Event::Phase1Down {
+        icookie: e.icookie,
+        rcookie: e.rcookie,
+        reason,
+    });
+}
+
 fn new_mid(rng: &mut dyn RandomSource, e: &P1Entry) -> u32 {
     loop {
         let m = random_u32(rng);

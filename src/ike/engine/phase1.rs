@@ -15,6 +15,7 @@ use super::super::v1::informational;
 use super::super::v1::main_mode::{local_for, vendor_ids, MmInitiatorSentSa, MmResponderSentSa};
 use super::super::v1::message::Msg;
 use super::super::v1::{Ctx, DropReason, Fault, NotifySpec};
+use super::send_delete;
 use super::{hex8, later, new_mid, Engine, P1Entry, P1State, Retx};
 
 /// A responder's answer to phase-1 message 1.
@@ -580,23 +581,12 @@ impl Engine {
         let Some(e) = p1.iter().find(|e| (e.icookie, e.rcookie) == cookies) else {
             return;
         };
-        let Some(sa) = e.state.sa() else { return };
         if !esp_spis.is_empty() {
             let spis: Vec<&[u8]> = esp_spis.iter().map(|s| &s[..]).collect();
-            let mid = new_mid(&mut **rng, e);
-            io.send(
-                e.local_port,
-                e.peer,
-                informational::encrypted_delete(sa, mid, ProtocolId::IPSEC_ESP, &spis),
-            );
+            send_delete(&mut **rng, io, e, ProtocolId::IPSEC_ESP, &spis);
         }
         for c in &isakmp {
-            let mid = new_mid(&mut **rng, e);
-            io.send(
-                e.local_port,
-                e.peer,
-                informational::encrypted_delete(sa, mid, ProtocolId::ISAKMP, &[c]),
-            );
+            send_delete(&mut **rng, io, e, ProtocolId::ISAKMP, &[c]);
         }
     }
 

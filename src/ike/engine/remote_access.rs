@@ -11,15 +11,15 @@ use tracing::{debug, info};
 
 use crate::ra::login::{LoginAnswer, LoginCheck, LoginRequest, LoginTicket};
 use crate::wire::isakmp::cfg::Ipv4Subnet;
-use crate::wire::isakmp::{HeaderRepr, ProtocolId};
+use crate::wire::isakmp::HeaderRepr;
 
 use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event, Role};
-use super::super::v1::informational;
 use super::super::v1::remote_access::{
     lease_proxy_ids, RaEvent, RaRequest, RaResponder, RaSettings,
 };
-use super::{hex8, new_mid, Engine, P1State};
+use super::isakmp_sa_gone;
+use super::{hex8, Engine, P1State};
 
 /// One client's XAUTH and mode-config under its ISAKMP SA.
 pub(super) struct RaState {
@@ -244,16 +244,6 @@ impl Engine {
             return;
         }
         let e = self.p1.remove(idx);
-        if let Some(sa) = e.state.sa() {
-            let mid = new_mid(&mut *self.rng, &e);
-            let msg =
-                informational::encrypted_delete(sa, mid, ProtocolId::ISAKMP, &[&sa.cookie_pair()]);
-            self.io.send(e.local_port, e.peer, msg);
-            self.io.events.push_back(Event::Phase1Down {
-                icookie: e.icookie,
-                rcookie: e.rcookie,
-                reason: DownReason::Shutdown,
-            });
-        }
+        isakmp_sa_gone(&mut *self.rng, &mut self.io, &e, DownReason::Shutdown, true);
     }
 }

@@ -5,12 +5,10 @@ use std::time::Instant;
 
 use tracing::{debug, info};
 
-use crate::wire::isakmp::ProtocolId;
-
 use super::super::diagnostic::Diagnostic;
 use super::super::event::{DownReason, Event};
-use super::super::v1::informational;
-use super::{backoff, hex8, later, new_mid, Engine, P1State, QmState};
+use super::isakmp_sa_gone;
+use super::{backoff, hex8, later, Engine, P1State, QmState};
 
 impl Engine {
     pub(super) fn run_retransmits(&mut self, now: Instant) {
@@ -122,21 +120,9 @@ impl Engine {
                     .events
                     .extend(super::phase2::early_inbound_downs(&e));
                 match &e.state {
-                    P1State::Established(sa) => {
+                    P1State::Established(_) => {
                         info!(icookie = %hex8(&e.icookie), "ISAKMP SA expired");
-                        let mid = new_mid(&mut *self.rng, &e);
-                        let msg = informational::encrypted_delete(
-                            sa,
-                            mid,
-                            ProtocolId::ISAKMP,
-                            &[&sa.cookie_pair()],
-                        );
-                        self.io.send(e.local_port, e.peer, msg);
-                        self.io.events.push_back(Event::Phase1Down {
-                            icookie: e.icookie,
-                            rcookie: e.rcookie,
-                            reason: DownReason::Expired,
-                        });
+                        isakmp_sa_gone(&mut *self.rng, &mut self.io, &e, DownReason::Expired, true);
                     }
                     P1State::RSentKe(_) => {
                         self.io.stats.half_open_expired += 1;
