@@ -219,6 +219,10 @@ fn vpnc_strongswan_ikev1_and_ikev2_clients_at_once_on_one_interface() {
             format!("{} -> {} ({}): {}", c.who, other.who, other.vip, context())
         });
     }
+    for (ch, mode) in charons.iter().zip(["Aggressive", "Aggressive", "Main"]) {
+        let log = ch.log();
+        assert!(log.contains(&format!("initiating {mode} Mode")), "{log}");
+    }
     let log = gw.log_text();
     let logins = |v: &str| {
         log.lines()
@@ -231,4 +235,74 @@ fn vpnc_strongswan_ikev1_and_ikev2_clients_at_once_on_one_interface() {
         "{log}"
     );
     assert!(vpnc.disconnect(), "vpnc did not exit on SIGTERM");
+}
+
+/// The gateway's IPv6 host, behind it on `lo`.
+const V6_HOST: &str = "fd00:9::1";
+
+/// IPv4 and IPv6 virtual addresses: a pool with `ipv6:`, a strongSwan 5.9 IKEv2 client asking
+/// for both (`vips = 0.0.0.0,::`) gets one of each and reaches the gateway's IPv4 and IPv6 hosts
+/// through them; the host behind the gateway reaches the client's IPv6 address.
+#[test]
+fn an_ikev2_client_gets_an_ipv4_and_an_ipv6_address_and_pings_both_ways() {
+    if !can_run() {
+        return;
+    }
+    let lab = lab(1);
+    lab.gw.add_lo_addr(&format!("{V6_HOST}/128"));
+    let pki = GatewayPki::new(lab.dir.path(), GW);
+    let users = lab.dir.join("users");
+    add_user(&users, "alice", "alice-pass-1", &[]);
+    let yaml = gateway_yaml(&users, &pki)
+        .replace(
+            "pool: { ipv4: 10.8.0.0/24 }",
+            "pool: { ipv4: 10.8.0.0/24, ipv6: fd00:8::/112 }",
+        )
+        .replace(
+            &format!("split-include: [{RA_NETS}]"),
+            &format!("split-include: [{RA_NETS}, fd00:9::/64]"),
+        );
+    let gw = Gateway::start(&lab.gw, &lab.dir, "gw", &yaml, Some("ipsec-ra0"));
+    let mut cfg = eap_client(
+        Strongswan::Debian59,
+        "10.40.0.2",
+        GW,
+        &format!("{RA_NETS},fd00:9::/64"),
+        "eap-mschapv2",
+        ("alice", "alice-pass-1"),
+        &pki,
+    );
+    cfg.extra_conn.retain(|l| !l.starts_with("vips"));
+    cfg.extra_conn.push("vips = 0.0.0.0,::".into());
+    let ch = Charon::start(&lab.clients[0], cfg);
+    initiate_all(std::slice::from_ref(&ch), &gw);
+    let context = || {
+        format!(
+            "{}\ngateway:\n{}",
+            common::tail(&ch.log(), 80),
+            gw.log_text()
+        )
+    };
+    let vips = common::ra::virtual_ips(&ch, 2);
+    let v4 = vips.iter().find(|v| v.starts_with("10.8.0."));
+    let v6 = vips.iter().find(|v| v.starts_with("fd00:8::"));
+    let (Some(_), Some(v6)) = (v4, v6) else {
+        panic!(
+            "want a 10.8.0.x and an fd00:8:: address, got {vips:?}\n{}",
+            context()
+        );
+    };
+    let ns = &lab.clients[0];
+    ns.wait_ping(RA_HOST, Duration::from_secs(10), context);
+    ns.wait_ping(V6_HOST, Duration::from_secs(10), context);
+    let out = lab.gw.exec(&[
+        "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-I", V6_HOST, v6,
+    ]);
+    assert!(
+        out.status.success(),
+        "ping {v6} from {V6_HOST}: {out:?}\n{}",
+        context()
+    );
+    let log = gw.log_text();
+    assert!(log.contains(&format!("Some({v6})")), "{log}");
 }
