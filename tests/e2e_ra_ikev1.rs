@@ -6,32 +6,17 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::charon::{Charon, CharonConfig};
+use common::charon::Charon;
 use common::ikegate::{bin, Gateway};
 use common::netns::{require_root, veth, Netns};
+use common::ra::{add_user, xauth_client};
 use common::vpnc::{Vpnc, VpncConfig};
 use common::{poll_opt, TempDir};
 
 const GROUP_PSK: &str = "group-psk-Eiqu3ahb";
 const LAN_HOST: &str = "192.168.50.1";
-
-/// Adds `user` with `password` to the users file `file` through the CLI.
-fn add_user(file: &std::path::Path, user: &str, password: &str) {
-    let mut child = Command::new(bin())
-        .args(["users", "add", file.to_str().unwrap(), user])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
 
 /// The gateway's configuration: one RA interface on `gw`, pool 10.8.0.0/24.
 fn gateway_yaml(gw: &str, users: &std::path::Path, mode_cfg: &str) -> String {
@@ -83,7 +68,7 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
     }
     let lab = lab("v", 1);
     let users = lab.dir.join("users");
-    add_user(&users, "alice", "alice-pass-1");
+    add_user(&users, "alice", "alice-pass-1", &[]);
     let (cl, gw_ip, _) = &lab.clients[0];
     // One gateway address for the test: the interface's source.
     let yaml = gateway_yaml(gw_ip, &users, "auto");
@@ -114,28 +99,21 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
     assert!(refused.is_some(), "{}", gw.log_text());
 }
 
-/// A strongSwan 5.9 IKEv1 client: Aggressive Mode with the group key, XAUTH as `user`, a
-/// virtual address by mode-config pull (`pull = yes`) or push (`pull = no`), the gateway's
-/// `lan` through the tunnel.
+/// A strongSwan 5.9 IKEv1 client in Aggressive Mode (XAUTH as `user`, mode-config pull or
+/// push), the gateway's `RA_NETS` through the tunnel.
 fn strongswan_client(ns: &Netns, gw: &str, user: &str, password: &str, pull: bool) -> Charon {
-    let mut c = CharonConfig::ikev1_psk("%any", gw, "dynamic", RA_NETS);
-    c.aggressive = true;
-    c.local_id = Some("keyid:vpngroup".into());
-    c.remote_id = Some("gw.example.net".into());
-    c.psk = GROUP_PSK.into();
-    c.ike_proposals = "aes256-sha1-modp2048".into();
-    c.esp_proposals = "aes256-sha1".into();
-    c.extra_plugins = ["unity", "xauth-generic"].map(String::from).to_vec();
-    c.extra_conn.push("vips = 0.0.0.0".into());
-    c.extra_conn
-        .push(format!("pull = {}", if pull { "yes" } else { "no" }));
-    c.extra_auth.push(format!(
-        "local-xauth {{\n      auth = xauth\n      xauth_id = {user}\n    }}"
-    ));
-    c.extra_swanctl.push(format!(
-        "secrets {{\n  xauth-{user} {{\n    id = {user}\n    secret = {password}\n  }}\n}}"
-    ));
-    Charon::start(ns, c)
+    let creds = (user, password);
+    let cfg = xauth_client(
+        "%any",
+        gw,
+        "gw.example.net",
+        GROUP_PSK,
+        RA_NETS,
+        creds,
+        pull,
+        true,
+    );
+    Charon::start(ns, cfg)
 }
 
 /// The pool and the gateway's host in one prefix (IKEv1 carries one selector pair per SA).
@@ -156,7 +134,7 @@ fn vpnc_and_strongswan_pull_and_push_at_once_on_one_interface() {
     lab.gw.enable_forwarding();
     let users = lab.dir.join("users");
     for u in ["alice", "bob", "carol"] {
-        add_user(&users, u, &format!("{u}-pass-1"));
+        add_user(&users, u, &format!("{u}-pass-1"), &[]);
     }
     let gw_ip = lab.clients[0].1.clone();
     for (cl, via, _) in &lab.clients[1..] {

@@ -645,8 +645,9 @@ async fn outbound_batch(t: &Tunnel, b: &mut OutBufs, gso: &mut bool) -> bool {
 }
 
 /// The SA a packet from `src` to `dst` is sealed with: by selectors, or on a remote-access
-/// interface by the client whose virtual address is `dst`.
-fn outbound_sa<'a>(
+/// interface by the client whose virtual address is `dst` (public for `benches/ra_lookup.rs`,
+/// which measures this per-packet choice).
+pub fn outbound_sa<'a>(
     table: &'a SelectorTable,
     clients: Option<&'a ClientView<'_, OutboundSa>>,
     src: IpAddr,

@@ -24,6 +24,7 @@ use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
 use crate::ra::board::{self, RaBoard, RaCommand};
 use crate::ra::login::{LocalLogins, LoginRequest, LoginTicket};
 use crate::ra::throttle::{Throttle, ThrottleConfig};
+use crate::ra::timers::DeadlineQueue;
 use crate::ra::{AddressPool, ClientRegistry, Departure, UsersFile};
 
 /// How long a departed client's address stays reserved for its user.
@@ -62,6 +63,11 @@ pub fn acceptor(
             // As responder, `aggressive` accepts Main Mode too: vpnc and the RTX use
             // Aggressive Mode, strongSwan either.
             p.exchange_mode = crate::ike::ExchangeMode::Aggressive;
+            // A group key beside the certificate is the IKEv1 clients' (phase 1 by the key,
+            // then XAUTH); IKEv2 clients check the certificate.
+            if v == IkeVersion::V1 && !p.psk.is_empty() {
+                p.auth = crate::ike::auth::AuthChoice::Psk;
+            }
             p
         })
     };
@@ -89,6 +95,8 @@ struct RaTask {
     traffic: HashMap<ClientId, (u64, u64)>,
     /// A client the admin disconnects: its departure is said as such.
     disconnecting: Option<ClientId>,
+    /// Each client engine's next deadline, re-armed after every call into the engine.
+    timers: DeadlineQueue<ClientId>,
 }
 
 /// The admin API's side of the task: its board and the commands posted on it.
@@ -122,6 +130,7 @@ pub async fn run(
         board,
         traffic: HashMap::new(),
         disconnecting: None,
+        timers: DeadlineQueue::default(),
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -150,11 +159,14 @@ pub async fn run(
 
 impl RaTask {
     /// The earliest deadline of any client's engine.
-    fn deadline(&self) -> Option<Instant> {
-        self.acceptor
-            .clients()
-            .filter_map(|(_, c)| c.engine.poll_timeout())
-            .min()
+    fn deadline(&mut self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+
+    /// Records client `id`'s next deadline (none once it is gone).
+    fn rearm(&mut self, id: ClientId) {
+        let at = self.acceptor.engine_mut(id).and_then(|e| e.poll_timeout());
+        self.timers.set(id, at);
     }
 
     async fn on_datagram(&mut self, m: IkeDatagram) {
@@ -183,13 +195,7 @@ impl RaTask {
 
     async fn on_timeout(&mut self) {
         let at = now();
-        let due: Vec<ClientId> = self
-            .acceptor
-            .clients()
-            .filter(|(_, c)| c.engine.poll_timeout().is_some_and(|d| d <= at))
-            .map(|(id, _)| id)
-            .collect();
-        for id in due {
+        for id in self.timers.take_due(at) {
             if let Some(e) = self.acceptor.engine_mut(id) {
                 e.handle_timeout(at);
             }
@@ -207,7 +213,9 @@ impl RaTask {
                 continue;
             };
             let bytes = ike::report_traffic(&self.dp, e, out);
+            let next = e.poll_timeout();
             self.traffic.insert(id, bytes);
+            self.timers.set(id, next);
         }
         self.acceptor.expire(now());
         self.publish();
@@ -241,6 +249,7 @@ impl RaTask {
         if self.acceptor.engine_mut(id).is_some() {
             self.acceptor.remove(now(), id, Departure::Disconnected);
             self.outs.remove(&id);
+            self.timers.set(id, None);
         }
         self.traffic.remove(&id);
         self.publish();
@@ -293,8 +302,14 @@ impl RaTask {
     }
 
     /// Sends what client `id`'s engine has to send and applies its events, answering its
-    /// logins, until it has nothing left; removes the client when its last IKE SA is gone.
+    /// logins, until it has nothing left; removes the client when its last IKE SA is gone;
+    /// re-arms its deadline.
     async fn flush(&mut self, id: ClientId) {
+        self.drain(id).await;
+        self.rearm(id);
+    }
+
+    async fn drain(&mut self, id: ClientId) {
         let mut departure = (self.disconnecting == Some(id)).then_some(Departure::Disconnected);
         loop {
             let Some(e) = self.acceptor.engine_mut(id) else {
@@ -372,6 +387,7 @@ impl RaTask {
     /// Deletes the SAs of clients whose user connected again.
     async fn delete_replaced(&mut self) {
         for (old, mut c) in self.acceptor.take_replaced() {
+            self.timers.set(old, None);
             c.engine.shutdown(now());
             let mut out = self.outs.remove(&old).unwrap_or_default();
             let pending: Vec<_> = std::iter::from_fn(|| c.engine.poll_transmit()).collect();

@@ -295,14 +295,18 @@ pub fn record(
 }
 
 /// How the throttle weighs a failure: a directory that could not answer says nothing about
-/// the user; anything else counts as a failed attempt.
+/// the user, nor does a refusal by the throttle itself; anything else counts as a failed
+/// attempt, under its own reason.
 fn throttle_reason(f: &LoginFailure) -> FailureReason {
     match f {
         LoginFailure::UnknownUser { .. } => FailureReason::UnknownUser,
+        LoginFailure::WrongPassword { .. } => FailureReason::WrongPassword,
+        LoginFailure::MethodNotStored { .. } => FailureReason::MethodNotStored,
+        LoginFailure::Protocol { .. } => FailureReason::ProtocolError,
+        LoginFailure::Throttled { .. } => FailureReason::Throttled,
         LoginFailure::Unavailable { detail } => FailureReason::RadiusError {
             message: detail.clone(),
         },
-        _ => FailureReason::WrongPassword,
     }
 }
 
@@ -376,5 +380,33 @@ mod tests {
             }
             assert!(b.conversations.is_empty());
         }
+    }
+
+    /// A broken EAP conversation is logged and counted as a protocol error, not as a wrong
+    /// password; a refusal by the throttle does not lengthen its own wait.
+    #[test]
+    fn failures_keep_their_reason_in_the_throttle() {
+        use crate::ra::throttle::{FailureKind, ThrottleConfig};
+        let mut t = Throttle::new(ThrottleConfig::default());
+        let now = Instant::now();
+        let from: SocketAddr = "198.51.100.7:500".parse().unwrap();
+        let protocol = LoginFailure::Protocol {
+            user: "alice".into(),
+            detail: "an EAP-Response of type 3 (Nak) to our MSCHAPv2 challenge".into(),
+        };
+        let line = record(&mut t, now, from, Err(&protocol)).unwrap();
+        assert!(line.contains(": login protocol error;"), "{line}");
+        assert!(!line.contains("wrong password"), "{line}");
+        let held = LoginFailure::Throttled {
+            user: "alice".into(),
+            detail: "held for 4s".into(),
+        };
+        let line = record(&mut t, now, from, Err(&held)).unwrap();
+        assert!(line.contains("too many recent failures"), "{line}");
+        assert!(!line.contains("further attempts"), "{line}");
+        let counted = &t.counters().failures;
+        assert_eq!(counted[&FailureKind::ProtocolError], 1);
+        assert_eq!(counted[&FailureKind::Throttled], 1);
+        assert!(!counted.contains_key(&FailureKind::WrongPassword));
     }
 }

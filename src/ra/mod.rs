@@ -11,7 +11,8 @@
 //!   [`directory::LoginFailure`], why a login failed in words;
 //! - [`users_file`]: the users file (`ikegate users add/remove`), one directory;
 //! - [`radius`]: RADIUS (RFC 2865/3579/2548) as the directory behind XAUTH and EAP;
-//! - [`throttle`]: the slowing-down of repeated login failures per user and per source.
+//! - [`throttle`]: the slowing-down of repeated login failures per user and per source;
+//! - [`timers`]: each client engine's next deadline, in a heap.
 
 pub mod acceptor;
 pub mod board;
@@ -22,6 +23,7 @@ pub mod radius;
 pub mod registry;
 pub mod routes;
 pub mod throttle;
+pub mod timers;
 pub mod users_file;
 
 pub use directory::{Directory, LoginFailure};

@@ -46,6 +46,13 @@ impl Default for ThrottleConfig {
 pub enum FailureReason {
     UnknownUser,
     WrongPassword,
+    /// The client broke the login method's protocol (a malformed or unexpected EAP or XAUTH
+    /// message): counted and slowed down like a wrong password, but said as what it was.
+    ProtocolError,
+    /// The user exists but the directory holds nothing the method can check.
+    MethodNotStored,
+    /// Refused unasked because of earlier failures: counted, the wait already imposed stands.
+    Throttled,
     /// Access-Reject, with the server's Reply-Message when it sent one.
     RadiusReject {
         reply_message: Option<String>,
@@ -65,6 +72,9 @@ pub enum FailureReason {
 pub enum FailureKind {
     UnknownUser,
     WrongPassword,
+    ProtocolError,
+    MethodNotStored,
+    Throttled,
     RadiusReject,
     RadiusTimeout,
     RadiusError,
@@ -76,6 +86,9 @@ impl FailureKind {
         match self {
             FailureKind::UnknownUser => "unknown_user",
             FailureKind::WrongPassword => "wrong_password",
+            FailureKind::ProtocolError => "protocol",
+            FailureKind::MethodNotStored => "method_not_stored",
+            FailureKind::Throttled => "throttled",
             FailureKind::RadiusReject => "radius_reject",
             FailureKind::RadiusTimeout => "radius_timeout",
             FailureKind::RadiusError => "radius_error",
@@ -88,6 +101,9 @@ impl FailureReason {
         match self {
             FailureReason::UnknownUser => FailureKind::UnknownUser,
             FailureReason::WrongPassword => FailureKind::WrongPassword,
+            FailureReason::ProtocolError => FailureKind::ProtocolError,
+            FailureReason::MethodNotStored => FailureKind::MethodNotStored,
+            FailureReason::Throttled => FailureKind::Throttled,
             FailureReason::RadiusReject { .. } => FailureKind::RadiusReject,
             FailureReason::RadiusTimeout { .. } => FailureKind::RadiusTimeout,
             FailureReason::RadiusError { .. } => FailureKind::RadiusError,
@@ -113,6 +129,11 @@ impl core::fmt::Display for FailureReason {
         match self {
             FailureReason::UnknownUser => f.write_str("unknown user"),
             FailureReason::WrongPassword => f.write_str("wrong password"),
+            FailureReason::ProtocolError => f.write_str("login protocol error"),
+            FailureReason::MethodNotStored => {
+                f.write_str("nothing stored for the user that this method can check")
+            }
+            FailureReason::Throttled => f.write_str("refused: too many recent failures"),
             FailureReason::RadiusReject {
                 reply_message: Some(m),
             } => write!(
@@ -311,9 +332,10 @@ impl Throttle {
     ) -> Duration {
         *self.counters.failures.entry(reason.kind()).or_insert(0) += 1;
         // A server that does not answer says nothing about the user: count, do not slow down.
+        // Nor does a refusal the throttle itself made (its wait stands as it is).
         if matches!(
             reason.kind(),
-            FailureKind::RadiusTimeout | FailureKind::RadiusError
+            FailureKind::RadiusTimeout | FailureKind::RadiusError | FailureKind::Throttled
         ) {
             return Duration::ZERO;
         }
