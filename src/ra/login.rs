@@ -70,6 +70,21 @@ pub struct LoginRequest {
     pub check: LoginCheck,
 }
 
+impl LoginRequest {
+    /// The request without its credential (`check` becomes [`LoginCheck::Admit`]): what the
+    /// interface keeps while an asynchronous backend works on the answer.
+    pub fn without_credential(&self) -> LoginRequest {
+        LoginRequest {
+            ticket: self.ticket,
+            user: self.user.clone(),
+            identity: self.identity.clone(),
+            source: self.source,
+            ike_version: self.ike_version,
+            check: LoginCheck::Admit,
+        }
+    }
+}
+
 /// What the remote-access interface hands a client it admits.
 #[derive(Debug)]
 pub struct Admission {
@@ -136,6 +151,26 @@ pub trait LoginBackend: Send {
     ) -> Option<BackendVerdict>;
     /// The conversation `ticket` is over (client gone): forget its state.
     fn forget(&mut self, ticket: LoginTicket);
+
+    // An asynchronous backend (RADIUS) talks to its server through the caller, which owns the
+    // socket: the defaults serve a backend that answers at once.
+
+    /// A datagram for the directory's server, to send now.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+    /// A datagram from the directory's server.
+    fn handle_datagram(&mut self, _now: Instant, _datagram: &[u8]) {}
+    /// When [`LoginBackend::handle_timeout`] is due (retransmissions, giving up).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    /// Runs what is due at `now`.
+    fn handle_timeout(&mut self, _now: Instant) {}
+    /// A verdict reached since the last call, on the conversation it names.
+    fn poll_verdict(&mut self) -> Option<(LoginTicket, BackendVerdict)> {
+        None
+    }
 }
 
 /// The users file (any [`Directory`]) as a [`LoginBackend`]: EAP served by [`EapServer`],
@@ -299,6 +334,9 @@ pub fn record(
 fn throttle_reason(f: &LoginFailure) -> FailureReason {
     match f {
         LoginFailure::UnknownUser { .. } => FailureReason::UnknownUser,
+        LoginFailure::RadiusReject { reply_message, .. } => FailureReason::RadiusReject {
+            reply_message: reply_message.clone(),
+        },
         LoginFailure::Unavailable { detail } => FailureReason::RadiusError {
             message: detail.clone(),
         },
