@@ -10,9 +10,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::charon::{Charon, CharonConfig};
+use common::charon::Charon;
 use common::ikegate::{bin, Gateway};
 use common::netns::{require_root, veth, Netns};
+use common::ra::{ikev1_xauth_client, Ikev1Group};
 use common::vpnc::{Vpnc, VpncConfig};
 use common::{poll_opt, TempDir};
 
@@ -114,28 +115,13 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
     assert!(refused.is_some(), "{}", gw.log_text());
 }
 
-/// A strongSwan 5.9 IKEv1 client: Aggressive Mode with the group key, XAUTH as `user`, a
-/// virtual address by mode-config pull (`pull = yes`) or push (`pull = no`), the gateway's
-/// `lan` through the tunnel.
+/// A strongSwan 5.9 IKEv1 XAUTH client of the group, pull or push.
 fn strongswan_client(ns: &Netns, gw: &str, user: &str, password: &str, pull: bool) -> Charon {
-    let mut c = CharonConfig::ikev1_psk("%any", gw, "dynamic", RA_NETS);
-    c.aggressive = true;
-    c.local_id = Some("keyid:vpngroup".into());
-    c.remote_id = Some("gw.example.net".into());
-    c.psk = GROUP_PSK.into();
-    c.ike_proposals = "aes256-sha1-modp2048".into();
-    c.esp_proposals = "aes256-sha1".into();
-    c.extra_plugins = ["unity", "xauth-generic"].map(String::from).to_vec();
-    c.extra_conn.push("vips = 0.0.0.0".into());
-    c.extra_conn
-        .push(format!("pull = {}", if pull { "yes" } else { "no" }));
-    c.extra_auth.push(format!(
-        "local-xauth {{\n      auth = xauth\n      xauth_id = {user}\n    }}"
-    ));
-    c.extra_swanctl.push(format!(
-        "secrets {{\n  xauth-{user} {{\n    id = {user}\n    secret = {password}\n  }}\n}}"
-    ));
-    Charon::start(ns, c)
+    let group = Ikev1Group {
+        gateway_id: "gw.example.net",
+        psk: GROUP_PSK,
+    };
+    ikev1_xauth_client(ns, gw, &group, (user, password), pull, RA_NETS)
 }
 
 /// The pool and the gateway's host in one prefix (IKEv1 carries one selector pair per SA).

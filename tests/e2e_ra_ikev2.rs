@@ -8,10 +8,10 @@
 
 mod common;
 
-use common::charon::{Charon, CharonConfig, EapClientAuth, Strongswan};
+use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::{api, Gateway};
 use common::netns::{require_root, veth, Netns, Veth};
-use common::pki::{Ca, KeyType, Leaf, VALID};
+use common::ra::{ikev2_client, virtual_ip, RaPki as Pki};
 use common::{poll_opt, TempDir};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -23,7 +23,6 @@ const GW_HOST: &str = "192.168.1.1";
 const POOL: &str = "10.8.0.0/24";
 /// The admin API, on the gateway namespace's loopback.
 const ADMIN: &str = "127.0.0.1:18190";
-const GW_DN: &str = "C=JP, O=Example, CN=ikegate";
 
 /// The client links: (gateway side, client side).
 const LINKS: [(&str, &str); 2] = [("10.1.0.1", "10.1.0.2"), ("10.2.0.1", "10.2.0.2")];
@@ -88,43 +87,14 @@ fn add_user(file: &std::path::Path, name: &str, password: &str, md5: bool) {
     assert!(out.status.success(), "{out:?}");
 }
 
-/// The gateway's PKI: a root and the gateway's certificate (IP SAN = its IKE address).
-struct Pki {
-    root: Ca,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-}
-
+/// The gateway's PKI (its certificate for GW).
 fn pki(dir: &std::path::Path) -> Pki {
-    let root = Ca::root(dir, "root", "/C=JP/O=Example/CN=RA Root", KeyType::P256);
-    let ours = root.issue(
-        dir,
-        "gw",
-        &Leaf {
-            subj: "/C=JP/O=Example/CN=ikegate",
-            san: "IP:10.0.0.1",
-            key: KeyType::P256,
-            crl_url: None,
-            dates: VALID,
-        },
-    );
-    Pki {
-        root,
-        cert: ours.cert,
-        key: ours.key,
-    }
+    Pki::new(dir, GW)
 }
 
 /// The interface: `auth` as given, users `alice`/`bob`, the certificate when given.
 fn ikegate_yaml(auth: &str, users: &std::path::Path, pki: Option<&Pki>) -> String {
-    let cert = pki.map_or_else(String::new, |p| {
-        format!(
-            "      certificate: {{ file: {}, key-file: {}, trusted-ca: [{}] }}\n",
-            p.cert.display(),
-            p.key.display(),
-            p.root.cert.display()
-        )
-    });
+    let cert = pki.map_or_else(String::new, Pki::yaml);
     let users = if auth == "psk" {
         String::new()
     } else {
@@ -147,45 +117,15 @@ fn client_cfg(
     method: &str,
     user: &str,
     password: &str,
-    ca: Option<&Pki>,
+    pki: Option<&Pki>,
 ) -> CharonConfig {
-    let mut cfg = CharonConfig::ikev2_psk(
-        strongswan,
-        LINKS[i].1,
-        GW,
-        "dynamic",
-        "192.168.1.0/24,10.8.0.0/24",
-    );
-    cfg.ike_proposals = "aes256-sha256-modp2048-modp1536".into();
-    cfg.esp_proposals = "aes256-sha256".into();
-    // With a certificate, the gateway's identity is its subject.
-    cfg.remote_id = Some(ca.map_or(GW, |_| GW_DN).into());
-    cfg.extra_conn.push("vips = 0.0.0.0".into());
-    if method == "psk" {
-        cfg.local_id = Some(format!("{user}@example.net"));
-        cfg.psk = "group secret".into();
+    let password = if method == "psk" {
+        "group secret"
     } else {
-        cfg.eap = Some(EapClientAuth {
-            method: method.into(),
-            user: user.into(),
-            password: password.into(),
-            gateway_ca_pem: ca.map(|p| std::fs::read_to_string(&p.root.cert).unwrap()),
-        });
-    }
-    cfg
-}
-
-/// The virtual address charon installed (its log says "installing new virtual IP …").
-fn virtual_ip(ch: &Charon) -> String {
-    let found = poll_opt(Duration::from_secs(10), || {
-        let log = ch.log();
-        let l = log
-            .lines()
-            .rev()
-            .find_map(|l| l.split("installing new virtual IP ").nth(1))?;
-        Some(l.trim().to_string())
-    });
-    found.unwrap_or_else(|| ch.fail("no virtual IP installed"))
+        password
+    };
+    let at = (LINKS[i].1, GW, "192.168.1.0/24,10.8.0.0/24");
+    ikev2_client(strongswan, at, method, (user, password), pki)
 }
 
 /// Pings `vip` from the host behind the gateway (the client's child covers that network, not

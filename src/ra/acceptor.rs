@@ -240,11 +240,7 @@ impl RaAcceptor {
         req: &LoginRequest,
         rng: &mut dyn RandomSource,
     ) -> Option<LoginAnswer> {
-        let hint = if req.user.is_empty() {
-            eap_identity(&req.check).unwrap_or_default()
-        } else {
-            req.user.clone()
-        };
+        let hint = user_hint(req);
         if let Err(failure) = throttled(&mut self.throttle, now, req, &hint) {
             return Some(self.reject(now, req, failure, None));
         }
@@ -304,7 +300,7 @@ impl RaAcceptor {
                         return self.reject(now, req, failure, None);
                     }
                 };
-                record(&mut self.throttle, now, req.source, Ok(&user));
+                record(&mut self.throttle, now, (req.source, ""), Ok(&user));
                 self.replace(id, &user, old);
                 tracing::info!(
                     "{}: user \"{user}\" ({}) logged in from {} with IKEv{}: virtual address {:?} {:?}",
@@ -351,7 +347,9 @@ impl RaAcceptor {
         eap: Option<Vec<u8>>,
     ) -> LoginAnswer {
         self.registry.login_failed(&failure);
-        if let Some(line) = record(&mut self.throttle, now, req.source, Err(&failure)) {
+        let who = (req.source, user_hint(req));
+        let who = (who.0, who.1.as_str());
+        if let Some(line) = record(&mut self.throttle, now, who, Err(&failure)) {
             tracing::warn!("{}: {line}", self.name);
         }
         LoginAnswer::Rejected { failure, eap }
@@ -410,6 +408,16 @@ fn is_first_message(version: u8, msg: &[u8]) -> bool {
             rspi_zero && msg.get(18) == Some(&IKE_SA_INIT) && msg_id_zero
         }
         _ => rspi_zero,
+    }
+}
+
+/// The user a request is about as far as known: the name given, or the identity of an
+/// EAP-Response/Identity.
+fn user_hint(req: &LoginRequest) -> String {
+    if req.user.is_empty() {
+        eap_identity(&req.check).unwrap_or_default()
+    } else {
+        req.user.clone()
     }
 }
 

@@ -71,16 +71,21 @@ pub struct LoginRequest {
 }
 
 impl LoginRequest {
-    /// The request without its credential (`check` becomes [`LoginCheck::Admit`]): what the
+    /// The request without its password (a [`LoginCheck::Password`] becomes
+    /// [`LoginCheck::Admit`]; an EAP message is kept, it names the EAP identity): what the
     /// interface keeps while an asynchronous backend works on the answer.
     pub fn without_credential(&self) -> LoginRequest {
+        let check = match &self.check {
+            LoginCheck::Eap(m) => LoginCheck::Eap(m.clone()),
+            LoginCheck::Password(_) | LoginCheck::Admit => LoginCheck::Admit,
+        };
         LoginRequest {
             ticket: self.ticket,
             user: self.user.clone(),
             identity: self.identity.clone(),
             source: self.source,
             ike_version: self.ike_version,
-            check: LoginCheck::Admit,
+            check,
         }
     }
 }
@@ -305,11 +310,12 @@ pub fn throttled(
     }
 }
 
-/// Records a finished login in the throttle; returns the log line for a failure.
+/// Records a finished login in the throttle; returns the log line for a failure (about
+/// `user_hint` when the failure names no user, e.g. a directory that did not answer).
 pub fn record(
     throttle: &mut Throttle,
     now: Instant,
-    source: SocketAddr,
+    (source, user_hint): (SocketAddr, &str),
     outcome: Result<&str, &LoginFailure>,
 ) -> Option<String> {
     match outcome {
@@ -318,7 +324,7 @@ pub fn record(
             None
         }
         Err(f) => {
-            let user = f.user().unwrap_or("").to_string();
+            let user = f.user().unwrap_or(user_hint).to_string();
             let reason = throttle_reason(f);
             let wait = throttle.record_failure(now, &user, source.ip(), &reason);
             Some(format!(
@@ -337,8 +343,9 @@ fn throttle_reason(f: &LoginFailure) -> FailureReason {
         LoginFailure::RadiusReject { reply_message, .. } => FailureReason::RadiusReject {
             reply_message: reply_message.clone(),
         },
-        LoginFailure::Unavailable { detail } => FailureReason::RadiusError {
-            message: detail.clone(),
+        // The failure itself follows in the log line.
+        LoginFailure::Unavailable { .. } => FailureReason::RadiusError {
+            message: "the directory did not answer".into(),
         },
         _ => FailureReason::WrongPassword,
     }

@@ -18,6 +18,7 @@ pub mod nat;
 pub mod netns;
 pub mod ping;
 pub mod pki;
+pub mod ra;
 pub mod tshark;
 pub mod vpnc;
 
