@@ -111,6 +111,28 @@ fn lab(tag: &str, default_eap_type: &str) -> Lab {
     }
 }
 
+/// The gateway at `RUST_LOG=trace` (a password or the shared secret must not show even there).
+fn gateway(lab: &Lab, yaml: &str) -> Gateway {
+    let config = lab.dir.join("gw.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let argv = [
+        common::ikegate::bin(),
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let env = [("RUST_LOG", "trace")];
+    Gateway::spawn(
+        &lab.gw,
+        &lab.dir,
+        "gw",
+        config.clone(),
+        &argv,
+        &env,
+        Some("ipsec-ra0"),
+    )
+}
+
 /// The `radius:` block: FreeRADIUS, 1 s then 2 s (two tries) before it counts as unavailable.
 fn radius_yaml(dir: &TempDir) -> String {
     format!(
@@ -163,13 +185,7 @@ fn xauth_clients_log_in_through_freeradius() {
     }
     let mut lab = lab("1", "md5");
     lab.gw.add_lo_addr(&format!("{V1_HOST}/32"));
-    let mut gw = Gateway::start(
-        &lab.gw,
-        &lab.dir,
-        "gw",
-        &ikev1_yaml(&lab.dir),
-        Some("ipsec-ra0"),
-    );
+    let mut gw = gateway(&lab, &ikev1_yaml(&lab.dir));
     let (vpnc_ns, bob_ns) = (&lab.clients[0], &lab.clients[1]);
     let mut vpnc = Vpnc::start(vpnc_ns, &vpnc_cfg("alice", "alice-radius-pw"));
     let group = Ikev1Group {
@@ -261,13 +277,7 @@ fn eap_mschapv2_clients_log_in_through_freeradius() {
     }
     let lab = lab("2", "mschapv2");
     let pki = RaPki::new(lab.dir.path(), GW);
-    let mut gw = Gateway::start(
-        &lab.gw,
-        &lab.dir,
-        "gw",
-        &ikev2_yaml(&lab.dir, &pki),
-        Some("ipsec-ra0"),
-    );
+    let mut gw = gateway(&lab, &ikev2_yaml(&lab.dir, &pki));
     let nets = "192.168.1.0/24,10.8.0.0/24";
     let who = [
         (Strongswan::Debian59, "alice", "alice-radius-pw"),
