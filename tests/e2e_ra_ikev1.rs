@@ -6,33 +6,17 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::charon::Charon;
 use common::ikegate::{bin, Gateway};
 use common::netns::{require_root, veth, Netns};
-use common::ra::{ikev1_xauth_client, Ikev1Group};
+use common::ra::{add_user, xauth_client};
 use common::vpnc::{Vpnc, VpncConfig};
 use common::{poll_opt, TempDir};
 
 const GROUP_PSK: &str = "group-psk-Eiqu3ahb";
 const LAN_HOST: &str = "192.168.50.1";
-
-/// Adds `user` with `password` to the users file `file` through the CLI.
-fn add_user(file: &std::path::Path, user: &str, password: &str) {
-    let mut child = Command::new(bin())
-        .args(["users", "add", file.to_str().unwrap(), user])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
 
 /// The gateway's configuration: one RA interface on `gw`, pool 10.8.0.0/24.
 fn gateway_yaml(gw: &str, users: &std::path::Path, mode_cfg: &str) -> String {
@@ -84,7 +68,7 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
     }
     let lab = lab("v", 1);
     let users = lab.dir.join("users");
-    add_user(&users, "alice", "alice-pass-1");
+    add_user(&users, "alice", "alice-pass-1", &[]);
     let (cl, gw_ip, _) = &lab.clients[0];
     // One gateway address for the test: the interface's source.
     let yaml = gateway_yaml(gw_ip, &users, "auto");
@@ -115,13 +99,21 @@ fn vpnc_gets_a_pool_address_and_pings_the_lan_and_a_wrong_password_is_refused() 
     assert!(refused.is_some(), "{}", gw.log_text());
 }
 
-/// A strongSwan 5.9 IKEv1 XAUTH client of the group, pull or push.
+/// A strongSwan 5.9 IKEv1 client in Aggressive Mode (XAUTH as `user`, mode-config pull or
+/// push), the gateway's `RA_NETS` through the tunnel.
 fn strongswan_client(ns: &Netns, gw: &str, user: &str, password: &str, pull: bool) -> Charon {
-    let group = Ikev1Group {
-        gateway_id: "gw.example.net",
-        psk: GROUP_PSK,
-    };
-    ikev1_xauth_client(ns, gw, &group, (user, password), pull, RA_NETS)
+    let creds = (user, password);
+    let cfg = xauth_client(
+        "%any",
+        gw,
+        "gw.example.net",
+        GROUP_PSK,
+        RA_NETS,
+        creds,
+        pull,
+        true,
+    );
+    Charon::start(ns, cfg)
 }
 
 /// The pool and the gateway's host in one prefix (IKEv1 carries one selector pair per SA).
@@ -142,7 +134,7 @@ fn vpnc_and_strongswan_pull_and_push_at_once_on_one_interface() {
     lab.gw.enable_forwarding();
     let users = lab.dir.join("users");
     for u in ["alice", "bob", "carol"] {
-        add_user(&users, u, &format!("{u}-pass-1"));
+        add_user(&users, u, &format!("{u}-pass-1"), &[]);
     }
     let gw_ip = lab.clients[0].1.clone();
     for (cl, via, _) in &lab.clients[1..] {

@@ -11,10 +11,8 @@ mod common;
 use common::charon::{Charon, CharonConfig, Strongswan};
 use common::ikegate::{api, Gateway};
 use common::netns::{require_root, veth, Netns, Veth};
-use common::ra::{ikev2_client, virtual_ip, RaPki as Pki};
+use common::ra::{add_user, eap_client, virtual_ip, GatewayPki};
 use common::{poll_opt, TempDir};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// ikegate's IKE address (on `lo`) and the host behind it.
@@ -67,34 +65,9 @@ fn lab(tag: &str, n: usize) -> Lab {
     }
 }
 
-/// `ikegate users add` with the password on standard input.
-fn add_user(file: &std::path::Path, name: &str, password: &str, md5: bool) {
-    let mut args = vec!["users", "add", file.to_str().unwrap(), name];
-    if md5 {
-        args.push("--eap-md5");
-    }
-    let mut child = Command::new(common::ikegate::bin())
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
-/// The gateway's PKI (its certificate for GW).
-fn pki(dir: &std::path::Path) -> Pki {
-    Pki::new(dir, GW)
-}
-
 /// The interface: `auth` as given, users `alice`/`bob`, the certificate when given.
-fn ikegate_yaml(auth: &str, users: &std::path::Path, pki: Option<&Pki>) -> String {
-    let cert = pki.map_or_else(String::new, Pki::yaml);
+fn ikegate_yaml(auth: &str, users: &std::path::Path, pki: Option<&GatewayPki>) -> String {
+    let cert = pki.map_or_else(String::new, GatewayPki::yaml);
     let users = if auth == "psk" {
         String::new()
     } else {
@@ -110,22 +83,40 @@ fn ikegate_yaml(auth: &str, users: &std::path::Path, pki: Option<&Pki>) -> Strin
     )
 }
 
-/// A client at link `i` logging in as `user` with `method` (`psk`: the group key).
+/// A client at link `i` logging in as `user` with `method` (`psk`: the group key; EAP: checking
+/// the gateway's certificate from `pki`).
 fn client_cfg(
     strongswan: Strongswan,
     i: usize,
     method: &str,
     user: &str,
     password: &str,
-    pki: Option<&Pki>,
+    pki: Option<&GatewayPki>,
 ) -> CharonConfig {
-    let password = if method == "psk" {
-        "group secret"
-    } else {
-        password
-    };
-    let at = (LINKS[i].1, GW, "192.168.1.0/24,10.8.0.0/24");
-    ikev2_client(strongswan, at, method, (user, password), pki)
+    let nets = "192.168.1.0/24,10.8.0.0/24";
+    if let Some(pki) = pki {
+        return eap_client(
+            strongswan,
+            LINKS[i].1,
+            GW,
+            nets,
+            method,
+            (user, password),
+            pki,
+        );
+    }
+    let mut cfg = CharonConfig::ikev2_psk(strongswan, LINKS[i].1, GW, "dynamic", nets);
+    cfg.ike_proposals = "aes256-sha256-modp2048-modp1536".into();
+    cfg.esp_proposals = "aes256-sha256".into();
+    cfg.remote_id = Some(GW.into());
+    cfg.extra_conn.push("vips = 0.0.0.0".into());
+    assert_eq!(
+        method, "psk",
+        "an EAP client checks the gateway's certificate"
+    );
+    cfg.local_id = Some(format!("{user}@example.net"));
+    cfg.psk = "group secret".into();
+    cfg
 }
 
 /// Pings `vip` from the host behind the gateway (the client's child covers that network, not
@@ -158,10 +149,10 @@ fn two_eap_mschapv2_clients_share_one_interface_and_keep_their_address() {
         return;
     }
     let lab = lab("m", 2);
-    let pki = pki(lab.dir.path());
+    let pki = GatewayPki::new(lab.dir.path(), GW);
     let users = lab.dir.join("users");
-    add_user(&users, "alice", "alicePass", false);
-    add_user(&users, "bob", "bobPass", false);
+    add_user(&users, "alice", "alicePass", &[]);
+    add_user(&users, "bob", "bobPass", &[]);
     let yaml = ikegate_yaml("eap-mschapv2", &users, Some(&pki));
     let gw = Gateway::start(&lab.gw, &lab.dir, "gw", &yaml, Some("ipsec-ra0"));
     let who = [
@@ -214,9 +205,9 @@ fn a_wrong_password_is_refused_with_a_clear_reason() {
         return;
     }
     let lab = lab("w", 1);
-    let pki = pki(lab.dir.path());
+    let pki = GatewayPki::new(lab.dir.path(), GW);
     let users = lab.dir.join("users");
-    add_user(&users, "alice", "alicePass", false);
+    add_user(&users, "alice", "alicePass", &[]);
     let yaml = ikegate_yaml("eap-mschapv2", &users, Some(&pki));
     let mut gw = Gateway::start(&lab.gw, &lab.dir, "gw", &yaml, Some("ipsec-ra0"));
     let cfg = client_cfg(
@@ -248,9 +239,9 @@ fn eap_md5_and_psk_clients_get_an_address() {
     }
     for (tag, auth, method) in [("5", "eap-md5", "eap-md5"), ("p", "psk", "psk")] {
         let lab = lab(tag, 1);
-        let pki = pki(lab.dir.path());
+        let pki = GatewayPki::new(lab.dir.path(), GW);
         let users = lab.dir.join("users");
-        add_user(&users, "alice", "alicePass", true);
+        add_user(&users, "alice", "alicePass", &["--eap-md5"]);
         let with_cert = (auth != "psk").then_some(&pki);
         let admin = format!(
             "admin:\n  listen: {ADMIN}\n  token-file: {}\n",

@@ -178,4 +178,46 @@ interfaces:
         assert!(e[0].contains("chmod 600"), "{e:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A remote-access interface serving both IKE versions holds the IKEv1 clients' group key
+    /// beside the certificate its IKEv2 clients check; without an IKEv1 method the key is refused.
+    #[test]
+    fn a_remote_access_interface_holds_a_group_key_beside_its_certificate() {
+        let dir = std::env::temp_dir().join(format!("ikegate-certcfg-ra-{}", std::process::id()));
+        files(&dir);
+        std::fs::write(dir.join("users"), "").unwrap();
+        std::fs::set_permissions(dir.join("users"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let yaml = |auth: &str| {
+            YAML.replace(
+                "destination: 10.0.0.2 }",
+                "destination: dynamic }\n    preshared-key: group-key",
+            )
+            .replace(
+                "      peers-identifier: { asn1dn: \"C=JP, O=Example, CN=gw2\" }\n",
+                "",
+            ) + &format!(
+                "    remote-access: {{ pool: {{ ipv4: 10.8.0.0/24 }}, auth: {auth}, \
+                     users-file: users }}\n"
+            )
+        };
+        let cfg = parse(&yaml("[xauth, eap-mschapv2]"), &dir).unwrap_or_else(|e| panic!("{e:?}"));
+        let Keying::Ike(p) = &cfg.interfaces[0].keying else {
+            panic!("IKE")
+        };
+        assert!(p.auth.certificate().is_some());
+        assert_eq!(&p.psk[..], b"group-key");
+        let e = errors(&yaml("eap-mschapv2"), &dir);
+        assert!(
+            e[0].contains("that key is the IKEv1 clients' group key"),
+            "{e:?}"
+        );
+        // Not on a site-to-site tunnel.
+        let e = errors(
+            &YAML.replace("    ike:\n", "    preshared-key: k\n    ike:\n"),
+            &dir,
+        );
+        assert!(e[0].contains("remove the pre-shared key"), "{e:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -48,6 +48,11 @@ pub(super) fn parse_ike(
     let m = n.block(errs, IKE_KEYS)?;
     let auth = child(m, n, "certificate").map(|c| super::certificate::certificate(&c, base, errs));
     let psk = match &auth {
+        // A remote-access interface may hold both: the IKEv1 clients' group key beside the
+        // certificate its IKEv2 (EAP) clients check.
+        Some(_) if iface.contains_key("remote-access") && has_psk(iface) => {
+            psk(iface, iface_node, base, errs)
+        }
         Some(_) => psk_beside_certificate(iface, iface_node, errs),
         None => psk(iface, iface_node, base, errs),
     };
@@ -242,6 +247,13 @@ fn own_identity_in_certificate(m: &Mapping, n: &Node<'_>, p: &IkePolicy, errs: &
             ),
         );
     }
+}
+
+/// True when the interface gives `preshared-key` or `preshared-key-file`.
+fn has_psk(iface: &Mapping) -> bool {
+    ["preshared-key", "preshared-key-file"]
+        .iter()
+        .any(|k| iface.contains_key(*k))
 }
 
 /// With `ike.certificate`, a pre-shared key is an error (one method authenticates a tunnel).

@@ -488,6 +488,20 @@ fn check_remote_access(
             ),
         );
     }
+    if p.auth.certificate().is_some() && !p.psk.is_empty() {
+        let v1 = ra.auth_for(crate::ike::IkeVersion::V1, p.version);
+        if v1.is_none() {
+            errs.push(
+                &r.child_path("auth"),
+                format!(
+                    "the interface has a pre-shared key beside `ike.certificate`: that key is the \
+                     IKEv1 clients' group key, but `auth: {}` serves no IKEv1 client: remove the \
+                     key, or add `xauth` (e.g. `auth: [xauth, eap-mschapv2]`)",
+                    ra.auth_names()
+                ),
+            );
+        }
+    }
     for (key, msg) in remote_access::unserved(ra, p.version) {
         let path = if key.is_empty() {
             r.path().to_string()

@@ -73,6 +73,11 @@ pub fn acceptor(
             // As responder, `aggressive` accepts Main Mode too: vpnc and the RTX use
             // Aggressive Mode, strongSwan either.
             p.exchange_mode = crate::ike::ExchangeMode::Aggressive;
+            // A group key beside the certificate is the IKEv1 clients' (phase 1 by the key,
+            // then XAUTH); IKEv2 clients check the certificate.
+            if v == IkeVersion::V1 && !p.psk.is_empty() {
+                p.auth = crate::ike::auth::AuthChoice::Psk;
+            }
             p
         })
     };

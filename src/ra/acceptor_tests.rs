@@ -129,6 +129,34 @@ fn a_reconnect_keeps_the_address_and_replaces_the_old_client() {
     assert_eq!(a.registry().usage().reserved, 1);
 }
 
+/// An IKEv1 and an IKEv2 client behind one outer address (one NAT) are two clients: each its
+/// engine of its version, its user and its own address.
+#[test]
+fn an_ikev1_and_an_ikev2_client_behind_one_address_are_two_clients() {
+    let mut a = acceptor(true);
+    let mut rng = SeededRandom::new(3);
+    let now = Instant::now();
+    let from: SocketAddr = "198.51.100.7:4500".parse().unwrap();
+    let v1 = connect(&mut a, from, &ike_sa_init(1, 1));
+    let v2 = connect(&mut a, from, &ike_sa_init(2, 2));
+    assert_ne!(v1, v2);
+    for (id, version) in [(v1, IkeVersion::V1), (v2, IkeVersion::V2)] {
+        assert_eq!(a.engine_mut(id).unwrap().policy().version, version);
+    }
+    let mut leases = Vec::new();
+    for (id, user, version) in [(v1, "bob", 1), (v2, "carol", 2)] {
+        let mut req = admit(user, id, "198.51.100.7:4500");
+        req.ike_version = version;
+        let Some(LoginAnswer::Accepted(adm)) = a.login(now, id, &req, &mut rng) else {
+            panic!("{user} not admitted")
+        };
+        leases.push(adm.lease.ipv4);
+    }
+    assert_ne!(leases[0], leases[1]);
+    assert!(a.engine_mut(v1).is_some() && a.engine_mut(v2).is_some());
+    assert_eq!(a.registry().clients().len(), 2);
+}
+
 #[test]
 fn wrong_passwords_are_counted_and_throttled() {
     let mut a = acceptor(false);

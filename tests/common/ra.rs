@@ -1,27 +1,49 @@
-//! Remote-access clients and the gateway's PKI, shared by the e2e_ra_* tests: strongSwan 5.9
-//! as an IKEv1 XAUTH client, strongSwan (5.9 or 6.1) as an IKEv2 EAP or PSK road warrior, the
-//! virtual address charon installed, the gateway's certificate.
+//! What the remote-access end-to-end tests share: users written with `ikegate users add`, the
+//! gateway's certificate for IKEv2 EAP, strongSwan clients (IKEv1 XAUTH with mode-config pull
+//! or push; IKEv2 EAP with a virtual IP) and the virtual address a client installed.
 
-use super::charon::{Charon, CharonConfig, EapClientAuth, Strongswan};
-use super::netns::Netns;
-use super::pki::{Ca, KeyType, Leaf, VALID};
-use super::poll_opt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The gateway certificate's subject, as strongSwan writes an identity.
+use super::charon::{Charon, CharonConfig, EapClientAuth, Strongswan};
+use super::pki::{Ca, KeyType, Leaf, VALID};
+use super::poll_opt;
+
+/// The subject of the gateway's certificate ([`gateway_pki`]): its IKEv2 identity.
 pub const GW_DN: &str = "C=JP, O=Example, CN=ikegate";
 
-/// The gateway's PKI: a root and the gateway's certificate.
-pub struct RaPki {
+/// `ikegate users add FILE NAME [extra…]` with `password` on standard input (`extra`:
+/// e.g. `--eap-md5`).
+pub fn add_user(file: &Path, name: &str, password: &str, extra: &[&str]) {
+    let mut args = vec!["users", "add", file.to_str().unwrap(), name];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(super::ikegate::bin())
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The gateway's PKI: a root and the gateway's certificate (subject [`GW_DN`], IP SAN = its
+/// IKE address).
+pub struct GatewayPki {
     pub root: Ca,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
 
-impl RaPki {
-    /// A root and a certificate for the gateway at `gw_ip` (its IP SAN), subject [`GW_DN`].
-    pub fn new(dir: &Path, gw_ip: &str) -> RaPki {
+impl GatewayPki {
+    /// Root and gateway certificate in `dir`, the gateway's IKE address `gw_ip`.
+    pub fn new(dir: &Path, gw_ip: &str) -> GatewayPki {
         let root = Ca::root(dir, "root", "/C=JP/O=Example/CN=RA Root", KeyType::P256);
         let san = format!("IP:{gw_ip}");
         let ours = root.issue(
@@ -35,14 +57,14 @@ impl RaPki {
                 dates: VALID,
             },
         );
-        RaPki {
+        GatewayPki {
             root,
             cert: ours.cert,
             key: ours.key,
         }
     }
 
-    /// The `ike.certificate:` block (indented for an interface's `ike:`).
+    /// The interface's `ike.certificate:` line (six spaces deep).
     pub fn yaml(&self) -> String {
         format!(
             "      certificate: {{ file: {}, key-file: {}, trusted-ca: [{}] }}\n",
@@ -51,31 +73,33 @@ impl RaPki {
             self.root.cert.display()
         )
     }
+
+    /// The root, as a client trusts it.
+    pub fn root_pem(&self) -> String {
+        std::fs::read_to_string(&self.root.cert).unwrap()
+    }
 }
 
-/// An IKEv1 group: the name and pre-shared key the clients use in Aggressive Mode.
-pub struct Ikev1Group<'a> {
-    /// The gateway's identity (`my-identifier: { fqdn: … }`).
-    pub gateway_id: &'a str,
-    pub psk: &'a str,
-}
-
-/// A strongSwan 5.9 IKEv1 client: Aggressive Mode with the group key, XAUTH as `user`, a
-/// virtual address by mode-config pull (`pull = yes`) or push (`pull = no`), `nets` through
-/// the tunnel.
-pub fn ikev1_xauth_client(
-    ns: &Netns,
+/// A strongSwan 5.9 IKEv1 client at `local` (`%any` for any): the group key `group_psk` as
+/// `keyid:vpngroup` (Aggressive Mode, or Main Mode when `aggressive` is false), XAUTH as
+/// `user`, a virtual address by mode-config pull (`pull`) or push, `remote_ts` through the
+/// tunnel; the gateway is `gw` with identity `gw_id`.
+#[allow(clippy::too_many_arguments)]
+pub fn xauth_client(
+    local: &str,
     gw: &str,
-    group: &Ikev1Group<'_>,
+    gw_id: &str,
+    group_psk: &str,
+    remote_ts: &str,
     (user, password): (&str, &str),
     pull: bool,
-    nets: &str,
-) -> Charon {
-    let mut c = CharonConfig::ikev1_psk("%any", gw, "dynamic", nets);
-    c.aggressive = true;
+    aggressive: bool,
+) -> CharonConfig {
+    let mut c = CharonConfig::ikev1_psk(local, gw, "dynamic", remote_ts);
+    c.aggressive = aggressive;
     c.local_id = Some("keyid:vpngroup".into());
-    c.remote_id = Some(group.gateway_id.into());
-    c.psk = group.psk.into();
+    c.remote_id = Some(gw_id.into());
+    c.psk = group_psk.into();
     c.ike_proposals = "aes256-sha1-modp2048".into();
     c.esp_proposals = "aes256-sha1".into();
     c.extra_plugins = ["unity", "xauth-generic"].map(String::from).to_vec();
@@ -88,48 +112,51 @@ pub fn ikev1_xauth_client(
     c.extra_swanctl.push(format!(
         "secrets {{\n  xauth-{user} {{\n    id = {user}\n    secret = {password}\n  }}\n}}"
     ));
-    Charon::start(ns, c)
+    c
 }
 
-/// An IKEv2 road warrior at `local` asking `gw` for a virtual address with `nets` through the
-/// tunnel, logging in as `user` with `method` (`psk`: the group key `password`, as
-/// `user@example.net`); with `pki`, the gateway proves itself by its certificate.
-pub fn ikev2_client(
+/// A strongSwan IKEv2 client at `local` logging in to `gw` with EAP `method` as `user`,
+/// checking the gateway's certificate from `pki` (identity [`GW_DN`]), asking for a virtual
+/// address (`vips = 0.0.0.0`), `remote_ts` through the tunnel.
+pub fn eap_client(
     strongswan: Strongswan,
-    (local, gw, nets): (&str, &str, &str),
+    local: &str,
+    gw: &str,
+    remote_ts: &str,
     method: &str,
     (user, password): (&str, &str),
-    pki: Option<&RaPki>,
+    pki: &GatewayPki,
 ) -> CharonConfig {
-    let mut cfg = CharonConfig::ikev2_psk(strongswan, local, gw, "dynamic", nets);
+    let mut cfg = CharonConfig::ikev2_psk(strongswan, local, gw, "dynamic", remote_ts);
     cfg.ike_proposals = "aes256-sha256-modp2048-modp1536".into();
     cfg.esp_proposals = "aes256-sha256".into();
-    // With a certificate, the gateway's identity is its subject.
-    cfg.remote_id = Some(pki.map_or(gw, |_| GW_DN).into());
+    cfg.remote_id = Some(GW_DN.into());
     cfg.extra_conn.push("vips = 0.0.0.0".into());
-    if method == "psk" {
-        cfg.local_id = Some(format!("{user}@example.net"));
-        cfg.psk = password.into();
-    } else {
-        cfg.eap = Some(EapClientAuth {
-            method: method.into(),
-            user: user.into(),
-            password: password.into(),
-            gateway_ca_pem: pki.map(|p| std::fs::read_to_string(&p.root.cert).unwrap()),
-        });
-    }
+    cfg.eap = Some(EapClientAuth {
+        method: method.into(),
+        user: user.into(),
+        password: password.into(),
+        gateway_ca_pem: Some(pki.root_pem()),
+    });
     cfg
 }
 
-/// The virtual address charon installed (its log says "installing new virtual IP …").
-pub fn virtual_ip(ch: &Charon) -> String {
+/// The virtual addresses charon installed, newest last (its log says "installing new virtual
+/// IP …"); waits up to 10 s for `n` of them.
+pub fn virtual_ips(ch: &Charon, n: usize) -> Vec<String> {
     let found = poll_opt(Duration::from_secs(10), || {
         let log = ch.log();
-        let l = log
+        let ips: Vec<String> = log
             .lines()
-            .rev()
-            .find_map(|l| l.split("installing new virtual IP ").nth(1))?;
-        Some(l.trim().to_string())
+            .filter_map(|l| l.split("installing new virtual IP ").nth(1))
+            .map(|ip| ip.trim().to_string())
+            .collect();
+        (ips.len() >= n).then_some(ips)
     });
-    found.unwrap_or_else(|| ch.fail("no virtual IP installed"))
+    found.unwrap_or_else(|| ch.fail(&format!("fewer than {n} virtual IPs installed")))
+}
+
+/// The last virtual address charon installed.
+pub fn virtual_ip(ch: &Charon) -> String {
+    virtual_ips(ch, 1).pop().unwrap()
 }
