@@ -144,6 +144,21 @@ pub enum BackendVerdict {
     },
 }
 
+impl BackendVerdict {
+    /// The refusal of a client that starts EAP on an interface whose `auth` lists no EAP
+    /// method.
+    pub fn no_eap_method() -> BackendVerdict {
+        BackendVerdict::Rejected {
+            failure: LoginFailure::Protocol {
+                user: String::new(),
+                detail: "the client started EAP, and this interface's `auth` lists no EAP method"
+                    .into(),
+            },
+            eap: None,
+        }
+    }
+}
+
 /// A user directory answering [`LoginRequest`]s: synchronously ([`LocalLogins`]) or later
 /// (RADIUS, whose answers the daemon feeds back as they arrive).
 pub trait LoginBackend: Send {
@@ -210,15 +225,7 @@ impl LocalLogins {
         rng: &mut dyn RandomSource,
     ) -> BackendVerdict {
         let Some(method) = self.method else {
-            return BackendVerdict::Rejected {
-                failure: LoginFailure::Protocol {
-                    user: String::new(),
-                    detail: "the client started EAP, and this interface's `auth` lists no EAP \
-                             method"
-                        .into(),
-                },
-                eap: None,
-            };
+            return BackendVerdict::no_eap_method();
         };
         // The engine sent the EAP-Request/Identity; its answer echoes the identifier.
         let id = msg.get(1).copied().unwrap_or(0);

@@ -122,15 +122,7 @@ impl RadiusLogins {
         rng: &mut dyn RandomSource,
     ) -> Option<BackendVerdict> {
         if self.eap.is_none() {
-            return Some(BackendVerdict::Rejected {
-                failure: LoginFailure::Protocol {
-                    user: String::new(),
-                    detail: "the client started EAP, and this interface's `auth` lists no EAP \
-                             method"
-                        .into(),
-                },
-                eap: None,
-            });
+            return Some(BackendVerdict::no_eap_method());
         }
         let conversation = self.conversations.entry(req.ticket).or_default();
         if let Some(identity) = eap_identity(msg) {
