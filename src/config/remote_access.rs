@@ -424,7 +424,9 @@ fn radius_block(r: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<UserSour
         Some(f) => {
             let path = resolve(base, f.str(errs, "/etc/ikegate/radius.secret")?);
             if let Err(e) = crate::ra::radius::secret_file(&path) {
-                f.error(errs, e.to_string());
+                // The error names the key itself; the path before it already does.
+                let text = e.to_string();
+                f.error(errs, text.trim_start_matches("radius.secret-file: "));
             }
             Some(path)
         }
