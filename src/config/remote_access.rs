@@ -80,6 +80,13 @@ pub enum UserSource {
         server: String,
         /// `secret-file:`.
         secret_file: PathBuf,
+        /// `nas-identifier:` (default: the interface's name).
+        nas_identifier: Option<String>,
+        /// `timeout:` seconds before the first retransmission (doubled after each; default 2).
+        timeout: std::time::Duration,
+        /// `retries:` retransmissions of one Access-Request before the server counts as
+        /// unavailable (default 2).
+        retries: u32,
     },
 }
 
@@ -293,13 +300,6 @@ pub(super) fn unserved(
             ),
         ));
     }
-    if let Some(UserSource::Radius { .. }) = ra.users {
-        out.push((
-            "radius",
-            "RADIUS is not served yet: list the users in a `users-file:` (ikegate users add)"
-                .into(),
-        ));
-    }
     if ra.mode_cfg.is_some() && v1.is_none() {
         out.push((
             "mode-cfg",
@@ -402,41 +402,84 @@ fn users(
     Some(src)
 }
 
+/// The keys of `radius:`.
+const RADIUS_KEYS: &[&str] = &[
+    "server",
+    "secret-file",
+    "nas-identifier",
+    "timeout",
+    "retries",
+];
+
 fn radius_block(r: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<UserSource> {
-    let rm = r.block(errs, &["server", "secret-file"])?;
+    let rm = r.block(errs, RADIUS_KEYS)?;
     let server = match child(rm, r, "server") {
-        Some(s) => {
-            let text = s.str(errs, "192.0.2.10:1812")?;
-            let port_ok = text
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-            if !port_ok {
-                s.error(
-                    errs,
-                    format!("\"{text}\" is not HOST:PORT; write e.g. `server: 192.0.2.10:1812`"),
-                );
-            }
-            Some(text.to_string())
-        }
+        Some(s) => radius_server(&s, errs),
         None => {
             r.error(errs, "missing `server`, e.g. `server: 192.0.2.10:1812`");
             None
         }
     };
     let secret_file = match child(rm, r, "secret-file") {
-        Some(f) => Some(resolve(base, f.str(errs, "/etc/ikegate/radius.secret")?)),
+        Some(f) => {
+            let path = resolve(base, f.str(errs, "/etc/ikegate/radius.secret")?);
+            if let Err(e) = crate::ra::radius::secret_file(&path) {
+                // The error names the key itself; the path before it already does.
+                let text = e.to_string();
+                f.error(errs, text.trim_start_matches("radius.secret-file: "));
+            }
+            Some(path)
+        }
         None => {
             r.error(
                 errs,
-                "missing `secret-file`: the file holding the RADIUS shared secret",
+                "missing `secret-file`: the file (mode 0600) holding the shared secret of the \
+                 server's client entry for this gateway",
             );
             None
         }
     };
+    let nas_identifier = match child(rm, r, "nas-identifier") {
+        Some(n) => Some(n.str(errs, "ikegate-tokyo")?.to_string()),
+        None => None,
+    };
+    let timeout = match child(rm, r, "timeout") {
+        Some(t) => std::time::Duration::from_secs(t.uint(errs, 1, 60, "timeout: 2")?),
+        None => std::time::Duration::from_secs(2),
+    };
+    let retries = match child(rm, r, "retries") {
+        Some(n) => n.uint(errs, 0, 10, "retries: 2")? as u32,
+        None => 2,
+    };
     Some(UserSource::Radius {
         server: server?,
         secret_file: secret_file?,
+        nas_identifier,
+        timeout,
+        retries,
     })
+}
+
+/// `radius.server`: HOST:PORT (an IP address, `[v6]:port`, or a name resolved at start).
+fn radius_server(s: &Node<'_>, errs: &mut Errors) -> Option<String> {
+    let text = s.str(errs, "192.0.2.10:1812")?;
+    let parsed = text
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.port() > 0);
+    let host_port = text.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && !h.contains(':') && p.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if !parsed && !host_port {
+        s.error(
+            errs,
+            format!(
+                "\"{text}\" is not HOST:PORT; write e.g. `server: 192.0.2.10:1812` (an IPv6 \
+                 address in brackets: `[2001:db8::10]:1812`)"
+            ),
+        );
+        return None;
+    }
+    Some(text.to_string())
 }
 
 #[cfg(test)]
@@ -473,28 +516,80 @@ mod tests {
             .map(|r| r.0)
             .collect();
         assert_eq!(refused, ["mode-cfg"], "IKEv2 PSK road warriors are served");
-        let (ra, errs) = block(
-            "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'radius.example:1812', secret-file: /etc/r.key } }",
-        );
+        let key = secret_file(0o600);
+        let (ra, errs) = block(&format!(
+            "{{ pool: {{ ipv4: 10.8.0.0/24 }}, auth: xauth, radius: {{ server: 'radius.example:1812', \
+             secret-file: {}, nas-identifier: gw-tokyo, timeout: 1, retries: 4 }} }}",
+            key.display()
+        ));
         assert!(errs.is_empty(), "{errs:?}");
         let ra = ra.unwrap();
         assert_eq!(
             ra.users,
             Some(UserSource::Radius {
                 server: "radius.example:1812".into(),
-                secret_file: "/etc/r.key".into()
+                secret_file: key.clone(),
+                nas_identifier: Some("gw-tokyo".into()),
+                timeout: std::time::Duration::from_secs(1),
+                retries: 4,
             })
         );
         let keys: Vec<_> = unserved(&ra, IkeVersion::V2)
             .into_iter()
             .map(|r| r.0)
             .collect();
-        assert_eq!(keys, ["auth", "radius"]);
-        let keys: Vec<_> = unserved(&ra, IkeVersion::V1)
-            .into_iter()
-            .map(|r| r.0)
-            .collect();
-        assert_eq!(keys, ["radius"], "IKEv1 XAUTH is served");
+        assert_eq!(keys, ["auth"], "RADIUS is served");
+        assert!(
+            unserved(&ra, IkeVersion::V1).is_empty(),
+            "IKEv1 XAUTH from RADIUS is served"
+        );
+        std::fs::remove_file(key).unwrap();
+    }
+
+    /// A RADIUS secret file of `mode` in the temporary directory.
+    fn secret_file(mode: u32) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = std::env::temp_dir().join(format!(
+            "ikegate-ra-radius-{}-{mode:o}.key",
+            std::process::id()
+        ));
+        std::fs::write(&p, "s3cret\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    /// `ikegate check` reads the secret file: readable by others, or missing, names the key
+    /// and the fix.
+    #[test]
+    fn the_radius_secret_file_is_checked() {
+        let loose = secret_file(0o644);
+        let yaml = |path: &str| {
+            format!(
+                "{{ pool: {{ ipv4: 10.8.0.0/24 }}, auth: xauth, radius: {{ server: '[2001:db8::1]:1812', \
+                 secret-file: {path} }} }}"
+            )
+        };
+        let (_, errs) = block(&yaml(&loose.display().to_string()));
+        let want = format!("chmod 600 {}", loose.display());
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("radius.secret-file") && e.contains(&want)),
+            "{errs:?}"
+        );
+        std::fs::remove_file(&loose).unwrap();
+        let (_, errs) = block(&yaml("/nonexistent/radius.key"));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("cannot read /nonexistent/radius.key")),
+            "{errs:?}"
+        );
+        let (_, errs) = block(
+            "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'a:1', secret-file: /x, timeout: 0 } }",
+        );
+        assert!(
+            errs.iter().any(|e| e.contains("radius.timeout")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -575,6 +670,10 @@ mod tests {
             (
                 "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: radius.example } }",
                 "radius.server: \"radius.example\" is not HOST:PORT",
+            ),
+            (
+                "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: '2001:db8::1:1812' } }",
+                "in brackets",
             ),
             (
                 "{ pool: { ipv4: 10.8.0.0/24 }, auth: xauth, radius: { server: 'a:1' } }",

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::dataplane::{DataPlane, Tunnel};
@@ -22,7 +23,8 @@ use crate::config::{InterfaceConfig, RemoteAccessConfig, UserSource};
 use crate::ike::{Event, IkePolicy, IkeVersion, OsRandom};
 use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
 use crate::ra::board::{self, RaBoard, RaCommand};
-use crate::ra::login::{LocalLogins, LoginRequest, LoginTicket};
+use crate::ra::login::{LocalLogins, LoginBackend, LoginRequest, LoginTicket};
+use crate::ra::radius::{ClientConfig, RadiusLogins};
 use crate::ra::throttle::{Throttle, ThrottleConfig};
 use crate::ra::timers::DeadlineQueue;
 use crate::ra::{AddressPool, ClientRegistry, Departure, UsersFile};
@@ -43,13 +45,22 @@ pub fn acceptor(
     policy: &IkePolicy,
     ra: &RemoteAccessConfig,
 ) -> Result<RaAcceptor, String> {
-    let directory = match &ra.users {
-        Some(UserSource::File(path)) => Arc::new(UsersFile::load(path)?),
-        Some(UserSource::Radius { .. }) => {
-            return Err("`radius:` is not served yet: use a `users-file:`".into())
+    let backend: Box<dyn LoginBackend> = match &ra.users {
+        Some(UserSource::File(path)) => {
+            let users = Arc::new(UsersFile::load(path)?);
+            Box::new(LocalLogins::new(users, ra.eap_method(), &cfg.name))
+        }
+        Some(UserSource::Radius { server, .. }) => {
+            radius_address(server)?;
+            let config = radius_config(cfg, ra.users.as_ref())?;
+            Box::new(RadiusLogins::new(config, ra.eap_method()))
         }
         // `auth: psk`: clients are admitted under their identity, nobody is looked up.
-        None => Arc::new(UsersFile::default()),
+        None => Box::new(LocalLogins::new(
+            Arc::new(UsersFile::default()),
+            ra.eap_method(),
+            &cfg.name,
+        )),
     };
     let mut template = policy.clone();
     template.remote_access = Some(Arc::new(crate::ike::policy::RaPolicy {
@@ -71,15 +82,89 @@ pub fn acceptor(
             p
         })
     };
-    let backend = LocalLogins::new(directory, ra.eap_method(), &cfg.name);
     Ok(RaAcceptor::new(
         &cfg.name,
         for_version(IkeVersion::V1),
         for_version(IkeVersion::V2),
         ClientRegistry::new(pool(ra)),
-        Box::new(backend),
+        backend,
         Throttle::new(ThrottleConfig::default()),
     ))
+}
+
+/// The RADIUS client's settings from a `radius:` block: the shared secret read from its
+/// file, NAS-Identifier (the interface's name unless given), timeout and retries.
+fn radius_config(
+    cfg: &InterfaceConfig,
+    users: Option<&UserSource>,
+) -> Result<ClientConfig, String> {
+    let Some(UserSource::Radius {
+        server,
+        secret_file,
+        nas_identifier,
+        timeout,
+        retries,
+    }) = users
+    else {
+        return Err("no `radius:` block".into());
+    };
+    let secret = crate::ra::radius::secret_file(secret_file).map_err(|e| e.to_string())?;
+    let mut c = ClientConfig::new(server.clone(), secret);
+    c.nas_identifier = nas_identifier.clone().unwrap_or_else(|| cfg.name.clone());
+    c.initial_timeout = *timeout;
+    c.max_timeout = *timeout * 4;
+    c.max_attempts = retries + 1;
+    Ok(c)
+}
+
+/// `radius.server` resolved (a name is looked up once, at start).
+fn radius_address(server: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let err = |why: String| format!("radius.server {server}: {why}");
+    server
+        .to_socket_addrs()
+        .map_err(|e| err(e.to_string()))?
+        .next()
+        .ok_or_else(|| err("the name has no address".into()))
+}
+
+/// A UDP socket connected to the interface's RADIUS server, if it has one.
+fn radius_socket(cfg: &InterfaceConfig) -> Option<Arc<UdpSocket>> {
+    let ra = cfg.remote_access.as_ref()?;
+    let Some(UserSource::Radius { server, .. }) = &ra.users else {
+        return None;
+    };
+    let open = || -> Result<UdpSocket, String> {
+        let to = radius_address(server)?;
+        let any: SocketAddr = if to.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let s = std::net::UdpSocket::bind(any).map_err(|e| e.to_string())?;
+        s.connect(to).map_err(|e| e.to_string())?;
+        s.set_nonblocking(true).map_err(|e| e.to_string())?;
+        UdpSocket::from_std(s).map_err(|e| e.to_string())
+    };
+    match open() {
+        Ok(s) => Some(Arc::new(s)),
+        Err(e) => {
+            tracing::error!(
+                tunnel = %cfg.name,
+                "no socket to RADIUS server {server}: {e}; logins will fail as the directory \
+                 being unavailable"
+            );
+            None
+        }
+    }
+}
+
+/// Receives from the RADIUS server; never ready without one.
+async fn recv_directory(socket: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match socket {
+        Some(s) => s.recv(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// One remote-access interface's task state.
@@ -97,6 +182,10 @@ struct RaTask {
     disconnecting: Option<ClientId>,
     /// Each client engine's next deadline, re-armed after every call into the engine.
     timers: DeadlineQueue<ClientId>,
+    /// The socket to the RADIUS server, when users come from one.
+    radius: Option<Arc<UdpSocket>>,
+    /// The engine's ticket of each login the directory answers later.
+    login_tickets: HashMap<ClientId, LoginTicket>,
 }
 
 /// The admin API's side of the task: its board and the commands posted on it.
@@ -131,7 +220,12 @@ pub async fn run(
         traffic: HashMap::new(),
         disconnecting: None,
         timers: DeadlineQueue::default(),
+        radius: None,
+        login_tickets: HashMap::new(),
     };
+    task.radius = radius_socket(&task.t.cfg);
+    let radius = task.radius.clone();
+    let mut radius_buf = vec![0u8; crate::ra::radius::wire::MAX_PACKET_LEN];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -143,6 +237,9 @@ pub async fn run(
                 None => return,
             },
             () = sleep => task.on_timeout().await,
+            r = recv_directory(radius.as_deref(), &mut radius_buf) => {
+                task.on_directory_datagram(r, &radius_buf).await;
+            }
             _ = tick.tick() => task.on_tick(),
             Some(RaCommand::Disconnect { id, done }) = admin_rx.recv() => {
                 let answer = task.disconnect(ClientId(id)).await;
@@ -158,15 +255,60 @@ pub async fn run(
 }
 
 impl RaTask {
-    /// The earliest deadline of any client's engine.
+    /// The earliest deadline of any client's engine or of the user directory.
     fn deadline(&mut self) -> Option<Instant> {
-        self.timers.earliest()
+        self.timers
+            .earliest()
+            .into_iter()
+            .chain(self.acceptor.directory_timeout())
+            .min()
     }
 
     /// Records client `id`'s next deadline (none once it is gone).
     fn rearm(&mut self, id: ClientId) {
         let at = self.acceptor.engine_mut(id).and_then(|e| e.poll_timeout());
         self.timers.set(id, at);
+    }
+
+    /// A datagram (or a receive error) from the RADIUS server.
+    async fn on_directory_datagram(&mut self, r: std::io::Result<usize>, buf: &[u8]) {
+        match r {
+            Ok(n) => {
+                let data = buf.get(..n).unwrap_or_default();
+                self.acceptor.directory_mut().handle_datagram(now(), data);
+                self.directory_io().await;
+            }
+            // ICMP port unreachable and the like: the retries run out and say so.
+            Err(e) => {
+                tracing::debug!(tunnel = %self.t.cfg.name, "receiving from the RADIUS server: {e}")
+            }
+        }
+    }
+
+    /// Sends the directory's datagrams and hands its verdicts to the engines that asked.
+    async fn directory_io(&mut self) {
+        loop {
+            self.send_directory().await;
+            let at = now();
+            let Some((id, answer)) = self.acceptor.poll_verdict(at) else {
+                return;
+            };
+            let ticket = self.login_tickets.remove(&id);
+            if let (Some(ticket), Some(e)) = (ticket, self.acceptor.engine_mut(id)) {
+                e.login_answer(at, ticket, answer);
+            }
+            self.flush(id).await;
+        }
+    }
+
+    /// Sends what the directory has for its server.
+    async fn send_directory(&mut self) {
+        while let Some(d) = self.acceptor.directory_mut().poll_transmit() {
+            let Some(s) = &self.radius else { continue };
+            if let Err(e) = s.send(&d).await {
+                tracing::debug!(tunnel = %self.t.cfg.name, "sending to the RADIUS server: {e}");
+            }
+        }
     }
 
     async fn on_datagram(&mut self, m: IkeDatagram) {
@@ -195,6 +337,10 @@ impl RaTask {
 
     async fn on_timeout(&mut self) {
         let at = now();
+        if self.acceptor.directory_timeout().is_some_and(|d| d <= at) {
+            self.acceptor.directory_mut().handle_timeout(at);
+            self.directory_io().await;
+        }
         for id in self.timers.take_due(at) {
             if let Some(e) = self.acceptor.engine_mut(id) {
                 e.handle_timeout(at);
@@ -218,6 +364,9 @@ impl RaTask {
             self.timers.set(id, next);
         }
         self.acceptor.expire(now());
+        let acceptor = &self.acceptor;
+        self.login_tickets
+            .retain(|id, _| acceptor.clients().any(|(c, _)| c == *id));
         self.publish();
     }
 
@@ -326,6 +475,7 @@ impl RaTask {
             for req in logins {
                 self.login(id, req);
             }
+            self.send_directory().await;
             self.delete_replaced().await;
         }
         let gone = self.acceptor.engine_mut(id).is_some_and(|e| {
@@ -378,8 +528,12 @@ impl RaTask {
     fn login(&mut self, id: ClientId, mut req: LoginRequest) {
         let at = now();
         let engine_ticket = std::mem::replace(&mut req.ticket, LoginTicket(id.0));
-        let answer = self.acceptor.login(at, id, &req, &mut OsRandom);
-        if let (Some(answer), Some(e)) = (answer, self.acceptor.engine_mut(id)) {
+        let Some(answer) = self.acceptor.login(at, id, &req, &mut OsRandom) else {
+            // The directory answers later (RADIUS): see directory_io.
+            self.login_tickets.insert(id, engine_ticket);
+            return;
+        };
+        if let Some(e) = self.acceptor.engine_mut(id) {
             e.login_answer(at, engine_ticket, answer);
         }
     }

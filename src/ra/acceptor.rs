@@ -98,6 +98,8 @@ pub struct RaAcceptor {
     dropped: HashMap<&'static str, u64>,
     /// Clients whose user connected again, until the caller takes them to delete their SAs.
     replaced: Vec<(ClientId, RaClient)>,
+    /// Logins an asynchronous backend is answering (the request without its credential).
+    awaiting: HashMap<ClientId, LoginRequest>,
 }
 
 impl std::fmt::Debug for RaAcceptor {
@@ -134,6 +136,7 @@ impl RaAcceptor {
             throttle,
             dropped: HashMap::new(),
             replaced: Vec::new(),
+            awaiting: HashMap::new(),
         }
     }
 
@@ -237,16 +240,39 @@ impl RaAcceptor {
         req: &LoginRequest,
         rng: &mut dyn RandomSource,
     ) -> Option<LoginAnswer> {
-        let hint = if req.user.is_empty() {
-            eap_identity(&req.check).unwrap_or_default()
-        } else {
-            req.user.clone()
-        };
+        let hint = user_hint(req);
         if let Err(failure) = throttled(&mut self.throttle, now, req, &hint) {
             return Some(self.reject(now, req, failure, None));
         }
-        let v = self.backend.check(now, req, rng)?;
+        let Some(v) = self.backend.check(now, req, rng) else {
+            self.awaiting.insert(id, req.without_credential());
+            return None;
+        };
         Some(self.verdict(now, id, req, v))
+    }
+
+    /// The user directory, for the caller to carry an asynchronous backend's datagrams and
+    /// timers ([`LoginBackend::poll_transmit`] …).
+    pub fn directory_mut(&mut self) -> &mut dyn LoginBackend {
+        self.backend.as_mut()
+    }
+
+    /// When the user directory wants [`LoginBackend::handle_timeout`].
+    pub fn directory_timeout(&self) -> Option<Instant> {
+        self.backend.poll_timeout()
+    }
+
+    /// The next verdict an asynchronous backend reached, as the answer for client `id`'s
+    /// engine (through [`RaAcceptor::verdict`], as an immediate one).
+    pub fn poll_verdict(&mut self, now: Instant) -> Option<(ClientId, LoginAnswer)> {
+        loop {
+            let (ticket, v) = self.backend.poll_verdict()?;
+            let id = ClientId(ticket.0);
+            // A client gone meanwhile has no request left.
+            if let Some(req) = self.awaiting.remove(&id) {
+                return Some((id, self.verdict(now, id, &req, v)));
+            }
+        }
     }
 
     /// The backend's verdict on `req` (asked by client `id`): given at once by a synchronous
@@ -274,7 +300,7 @@ impl RaAcceptor {
                         return self.reject(now, req, failure, None);
                     }
                 };
-                record(&mut self.throttle, now, req.source, Ok(&user));
+                record(&mut self.throttle, now, (req.source, ""), Ok(&user));
                 self.replace(id, &user, old);
                 tracing::info!(
                     "{}: user \"{user}\" ({}) logged in from {} with IKEv{}: virtual address {:?} {:?}",
@@ -321,7 +347,9 @@ impl RaAcceptor {
         eap: Option<Vec<u8>>,
     ) -> LoginAnswer {
         self.registry.login_failed(&failure);
-        if let Some(line) = record(&mut self.throttle, now, req.source, Err(&failure)) {
+        let who = (req.source, user_hint(req));
+        let who = (who.0, who.1.as_str());
+        if let Some(line) = record(&mut self.throttle, now, who, Err(&failure)) {
             tracing::warn!("{}: {line}", self.name);
         }
         LoginAnswer::Rejected { failure, eap }
@@ -342,6 +370,7 @@ impl RaAcceptor {
 
     fn forget(&mut self, id: ClientId) -> Option<RaClient> {
         self.by_spi.retain(|_, v| *v != id);
+        self.awaiting.remove(&id);
         self.backend.forget(LoginTicket(id.0));
         self.clients.remove(&id)
     }
@@ -379,6 +408,16 @@ fn is_first_message(version: u8, msg: &[u8]) -> bool {
             rspi_zero && msg.get(18) == Some(&IKE_SA_INIT) && msg_id_zero
         }
         _ => rspi_zero,
+    }
+}
+
+/// The user a request is about as far as known: the name given, or the identity of an
+/// EAP-Response/Identity.
+fn user_hint(req: &LoginRequest) -> String {
+    if req.user.is_empty() {
+        eap_identity(&req.check).unwrap_or_default()
+    } else {
+        req.user.clone()
     }
 }
 

@@ -315,3 +315,54 @@ fn the_board_snapshot_shows_clients_pool_and_failures() {
         ("10.8.0.0/24", 254, 1)
     );
 }
+
+/// RADIUS answers later: the acceptor keeps the question, hands the verdict back through
+/// `poll_verdict` (leasing on Access-Accept), and the throttle counts Access-Rejects and
+/// then refuses without asking the server.
+#[test]
+fn radius_verdicts_come_later_and_the_throttle_still_holds() {
+    use crate::ra::radius::fuzzing::answer;
+    use crate::ra::radius::wire::Code;
+    use crate::ra::radius::{ClientConfig, RadiusLogins, SecretBytes};
+    let secret = SecretBytes::from("s");
+    let mut a = acceptor(false);
+    a.backend = Box::new(RadiusLogins::new(
+        ClientConfig::new("192.0.2.10:1812", secret.clone()),
+        None,
+    ));
+    let mut rng = SeededRandom::new(5);
+    let now = Instant::now();
+    let from = "198.51.100.9:500";
+    let id = connect(&mut a, from.parse().unwrap(), &ike_sa_init(6, 2));
+    let mut ask = |a: &mut RaAcceptor, code: Code| {
+        let mut req = admit("alice", id, from);
+        req.check = LoginCheck::Password(zeroize::Zeroizing::new(b"pw".to_vec()));
+        if let Some(now_answer) = a.login(now, id, &req, &mut rng) {
+            assert!(a.directory_mut().poll_transmit().is_none());
+            return now_answer;
+        }
+        let d = a
+            .directory_mut()
+            .poll_transmit()
+            .expect("an Access-Request");
+        a.directory_mut()
+            .handle_datagram(now, &answer(&d, code, false, &secret, |_, _| {}));
+        let (who, later) = a.poll_verdict(now).expect("a verdict");
+        assert_eq!(who, id);
+        later
+    };
+    let LoginAnswer::Accepted(adm) = ask(&mut a, Code::ACCESS_ACCEPT) else {
+        panic!("not admitted")
+    };
+    assert_eq!(adm.user, "alice");
+    assert!(adm.lease.ipv4.is_some());
+    let reasons: Vec<_> = (0..5)
+        .map(|_| match ask(&mut a, Code::ACCESS_REJECT) {
+            LoginAnswer::Rejected { failure, .. } => failure.reason(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(&reasons[..3], ["radius_reject"; 3], "{reasons:?}");
+    assert_eq!(reasons[4], "throttled", "{reasons:?}");
+    assert!(a.awaiting.is_empty());
+}

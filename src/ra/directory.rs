@@ -79,6 +79,15 @@ pub enum LoginFailure {
         /// Who is held back, and for how long.
         detail: String,
     },
+    /// The RADIUS server answered Access-Reject.
+    RadiusReject {
+        /// The user asked about.
+        user: String,
+        /// The server (`HOST:PORT`) as configured.
+        server: String,
+        /// The server's Reply-Message, made printable.
+        reply_message: Option<String>,
+    },
     /// The directory could not answer (RADIUS server unreachable, file unreadable, …).
     Unavailable {
         /// What failed.
@@ -95,6 +104,7 @@ impl LoginFailure {
             LoginFailure::MethodNotStored { .. } => "method_not_stored",
             LoginFailure::Protocol { .. } => "protocol",
             LoginFailure::Throttled { .. } => "throttled",
+            LoginFailure::RadiusReject { .. } => "radius_reject",
             LoginFailure::Unavailable { .. } => "directory_unavailable",
         }
     }
@@ -106,7 +116,8 @@ impl LoginFailure {
             | LoginFailure::WrongPassword { user, .. }
             | LoginFailure::MethodNotStored { user, .. }
             | LoginFailure::Protocol { user, .. }
-            | LoginFailure::Throttled { user, .. } => Some(user),
+            | LoginFailure::Throttled { user, .. }
+            | LoginFailure::RadiusReject { user, .. } => Some(user),
             LoginFailure::Unavailable { .. } => None,
         }
     }
@@ -145,6 +156,20 @@ impl fmt::Display for LoginFailure {
             }
             LoginFailure::Throttled { user, detail } => {
                 write!(f, "login of user \"{user}\" throttled: {detail}")
+            }
+            LoginFailure::RadiusReject {
+                user,
+                server,
+                reply_message,
+            } => {
+                write!(
+                    f,
+                    "user \"{user}\" rejected by RADIUS server {server} (Access-Reject"
+                )?;
+                match reply_message {
+                    Some(m) => write!(f, ", Reply-Message \"{m}\")"),
+                    None => f.write_str(", no Reply-Message)"),
+                }
             }
             LoginFailure::Unavailable { detail } => {
                 write!(f, "the user directory could not answer: {detail}")

@@ -70,6 +70,26 @@ pub struct LoginRequest {
     pub check: LoginCheck,
 }
 
+impl LoginRequest {
+    /// The request without its password (a [`LoginCheck::Password`] becomes
+    /// [`LoginCheck::Admit`]; an EAP message is kept, it names the EAP identity): what the
+    /// interface keeps while an asynchronous backend works on the answer.
+    pub fn without_credential(&self) -> LoginRequest {
+        let check = match &self.check {
+            LoginCheck::Eap(m) => LoginCheck::Eap(m.clone()),
+            LoginCheck::Password(_) | LoginCheck::Admit => LoginCheck::Admit,
+        };
+        LoginRequest {
+            ticket: self.ticket,
+            user: self.user.clone(),
+            identity: self.identity.clone(),
+            source: self.source,
+            ike_version: self.ike_version,
+            check,
+        }
+    }
+}
+
 /// What the remote-access interface hands a client it admits.
 #[derive(Debug)]
 pub struct Admission {
@@ -124,6 +144,21 @@ pub enum BackendVerdict {
     },
 }
 
+impl BackendVerdict {
+    /// The refusal of a client that starts EAP on an interface whose `auth` lists no EAP
+    /// method.
+    pub fn no_eap_method() -> BackendVerdict {
+        BackendVerdict::Rejected {
+            failure: LoginFailure::Protocol {
+                user: String::new(),
+                detail: "the client started EAP, and this interface's `auth` lists no EAP method"
+                    .into(),
+            },
+            eap: None,
+        }
+    }
+}
+
 /// A user directory answering [`LoginRequest`]s: synchronously ([`LocalLogins`]) or later
 /// (RADIUS, whose answers the daemon feeds back as they arrive).
 pub trait LoginBackend: Send {
@@ -136,6 +171,26 @@ pub trait LoginBackend: Send {
     ) -> Option<BackendVerdict>;
     /// The conversation `ticket` is over (client gone): forget its state.
     fn forget(&mut self, ticket: LoginTicket);
+
+    // An asynchronous backend (RADIUS) talks to its server through the caller, which owns the
+    // socket: the defaults serve a backend that answers at once.
+
+    /// A datagram for the directory's server, to send now.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+    /// A datagram from the directory's server.
+    fn handle_datagram(&mut self, _now: Instant, _datagram: &[u8]) {}
+    /// When [`LoginBackend::handle_timeout`] is due (retransmissions, giving up).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    /// Runs what is due at `now`.
+    fn handle_timeout(&mut self, _now: Instant) {}
+    /// A verdict reached since the last call, on the conversation it names.
+    fn poll_verdict(&mut self) -> Option<(LoginTicket, BackendVerdict)> {
+        None
+    }
 }
 
 /// The users file (any [`Directory`]) as a [`LoginBackend`]: EAP served by [`EapServer`],
@@ -170,15 +225,7 @@ impl LocalLogins {
         rng: &mut dyn RandomSource,
     ) -> BackendVerdict {
         let Some(method) = self.method else {
-            return BackendVerdict::Rejected {
-                failure: LoginFailure::Protocol {
-                    user: String::new(),
-                    detail: "the client started EAP, and this interface's `auth` lists no EAP \
-                             method"
-                        .into(),
-                },
-                eap: None,
-            };
+            return BackendVerdict::no_eap_method();
         };
         // The engine sent the EAP-Request/Identity; its answer echoes the identifier.
         let id = msg.get(1).copied().unwrap_or(0);
@@ -270,11 +317,12 @@ pub fn throttled(
     }
 }
 
-/// Records a finished login in the throttle; returns the log line for a failure.
+/// Records a finished login in the throttle; returns the log line for a failure (about
+/// `user_hint` when the failure names no user, e.g. a directory that did not answer).
 pub fn record(
     throttle: &mut Throttle,
     now: Instant,
-    source: SocketAddr,
+    (source, user_hint): (SocketAddr, &str),
     outcome: Result<&str, &LoginFailure>,
 ) -> Option<String> {
     match outcome {
@@ -283,7 +331,7 @@ pub fn record(
             None
         }
         Err(f) => {
-            let user = f.user().unwrap_or("").to_string();
+            let user = f.user().unwrap_or(user_hint).to_string();
             let reason = throttle_reason(f);
             let wait = throttle.record_failure(now, &user, source.ip(), &reason);
             Some(format!(
@@ -304,8 +352,12 @@ fn throttle_reason(f: &LoginFailure) -> FailureReason {
         LoginFailure::MethodNotStored { .. } => FailureReason::MethodNotStored,
         LoginFailure::Protocol { .. } => FailureReason::ProtocolError,
         LoginFailure::Throttled { .. } => FailureReason::Throttled,
-        LoginFailure::Unavailable { detail } => FailureReason::RadiusError {
-            message: detail.clone(),
+        LoginFailure::RadiusReject { reply_message, .. } => FailureReason::RadiusReject {
+            reply_message: reply_message.clone(),
+        },
+        // The failure itself follows in the log line.
+        LoginFailure::Unavailable { .. } => FailureReason::RadiusError {
+            message: "the directory did not answer".into(),
         },
     }
 }
@@ -394,14 +446,14 @@ mod tests {
             user: "alice".into(),
             detail: "an EAP-Response of type 3 (Nak) to our MSCHAPv2 challenge".into(),
         };
-        let line = record(&mut t, now, from, Err(&protocol)).unwrap();
+        let line = record(&mut t, now, (from, "alice"), Err(&protocol)).unwrap();
         assert!(line.contains(": login protocol error;"), "{line}");
         assert!(!line.contains("wrong password"), "{line}");
         let held = LoginFailure::Throttled {
             user: "alice".into(),
             detail: "held for 4s".into(),
         };
-        let line = record(&mut t, now, from, Err(&held)).unwrap();
+        let line = record(&mut t, now, (from, "alice"), Err(&held)).unwrap();
         assert!(line.contains("too many recent failures"), "{line}");
         assert!(!line.contains("further attempts"), "{line}");
         let counted = &t.counters().failures;

@@ -21,6 +21,19 @@ pub struct User<'a> {
     pub reply_message: &'a str,
 }
 
+/// How to start a server.
+pub struct Options<'a> {
+    /// The shared secret of its one client entry.
+    pub secret: &'a str,
+    pub users: &'a [User<'a>],
+    /// The client entry's address or network (`10.9.0.0/24`).
+    pub clients: &'a str,
+    /// The EAP method it proposes after the identity (`md5`, `mschapv2`).
+    pub default_eap_type: &'a str,
+    /// The namespace's name prefix (unique per test file: tests run at once).
+    pub ns_prefix: &'a str,
+}
+
 /// A running FreeRADIUS; killed, and its namespace deleted, on drop.
 pub struct FreeRadius {
     // Field order is drop order: the process before its namespace and directory.
@@ -47,9 +60,20 @@ impl FreeRadius {
     /// Starts a server knowing `users`, sharing `secret` with clients from 127.0.0.1. A
     /// rejected login gets `Reply-Message = "Login refused for NAME"`.
     pub fn start(secret: &str, users: &[User<'_>]) -> FreeRadius {
-        let ns = Netns::new("frad");
+        FreeRadius::start_with(&Options {
+            secret,
+            users,
+            clients: "127.0.0.1",
+            default_eap_type: "md5",
+            ns_prefix: "frad",
+        })
+    }
+
+    /// Starts a server as `o` says.
+    pub fn start_with(o: &Options<'_>) -> FreeRadius {
+        let ns = Netns::new(o.ns_prefix);
         let dir = TempDir::new("freeradius");
-        write_config(&dir, secret, users);
+        write_config(&dir, o);
         let log = dir.join("radiusd.log");
         let conf = dir.path().display().to_string();
         let process = ns.spawn(&["freeradius", "-X", "-d", &conf], Some(&log));
@@ -57,7 +81,7 @@ impl FreeRadius {
             process,
             ns,
             dir,
-            secret: secret.into(),
+            secret: o.secret.into(),
         };
         let ready = poll_opt(Duration::from_secs(20), || {
             server
@@ -102,6 +126,11 @@ impl FreeRadius {
         self.process.pid()
     }
 
+    /// Stops the server (SIGKILL); its namespace stays.
+    pub fn stop(&mut self) {
+        self.process.kill();
+    }
+
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
@@ -139,14 +168,14 @@ fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static)
     .expect("the setns thread")
 }
 
-fn write_config(dir: &TempDir, secret: &str, users: &[User<'_>]) {
+fn write_config(dir: &TempDir, o: &Options<'_>) {
     let d = dir.path().display().to_string();
     for sub in ["log", "run"] {
         std::fs::create_dir_all(dir.join(sub)).expect("creating the FreeRADIUS directories");
     }
     std::fs::write(dir.join("dictionary"), "").expect("writing dictionary");
     let mut users_file = String::new();
-    for u in users {
+    for u in o.users {
         users_file.push_str(&format!(
             "{} Cleartext-Password := \"{}\"\n\tReply-Message := \"{}\"\n\n",
             u.name, u.password, u.reply_message
@@ -155,7 +184,9 @@ fn write_config(dir: &TempDir, secret: &str, users: &[User<'_>]) {
     std::fs::write(dir.join("users"), users_file).expect("writing users");
     let conf = RADIUSD_CONF
         .replace("@DIR@", &d)
-        .replace("@SECRET@", secret);
+        .replace("@SECRET@", o.secret)
+        .replace("@CLIENTS@", o.clients)
+        .replace("@EAP@", o.default_eap_type);
     std::fs::write(dir.join("radiusd.conf"), conf).expect("writing radiusd.conf");
 }
 
@@ -204,7 +235,7 @@ thread pool {
 }
 
 client gateway {
-    ipaddr = 127.0.0.1
+    ipaddr = @CLIENTS@
     secret = "@SECRET@"
     require_message_authenticator = yes
 }
@@ -218,7 +249,7 @@ modules {
         filename = @DIR@/users
     }
     eap {
-        default_eap_type = md5
+        default_eap_type = @EAP@
         timer_expire = 60
         ignore_unknown_eap_types = no
         max_sessions = 64
@@ -232,7 +263,7 @@ modules {
 server default {
     listen {
         type = auth
-        ipaddr = 127.0.0.1
+        ipaddr = *
         port = 1812
     }
     authorize {

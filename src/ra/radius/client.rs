@@ -19,6 +19,11 @@ use crate::ike::random::RandomSource;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// Service-Type value Framed (RFC 2865 §5.6): the user gets a network link.
+pub const SERVICE_TYPE_FRAMED: u32 = 2;
+/// NAS-Port-Type value Virtual (RFC 2865 §5.41): a tunnel, not a physical port.
+pub const NAS_PORT_TYPE_VIRTUAL: u32 = 5;
+
 /// Where and how to ask.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -81,6 +86,8 @@ pub struct RequestId(pub u64);
 #[derive(Debug, Clone)]
 pub struct Accept {
     pub eap: Option<Vec<u8>>,
+    /// The User-Name the server answered with (RFC 2865 §5.1: the name to use from now on).
+    pub user_name: Option<String>,
     /// The EAP Master Session Key from MS-MPPE-Recv-Key | MS-MPPE-Send-Key.
     pub msk: Option<SecretBytes>,
     pub reply_message: Option<String>,
@@ -317,6 +324,17 @@ impl Client {
             b.push(AttributeType::CALLING_STATION_ID, c.as_bytes())
                 .map_err(wire)?;
         }
+        // A tunnel's user: Service-Type Framed, NAS-Port-Type Virtual (RFC 2865 §5.6, §5.41).
+        b.push(
+            AttributeType::SERVICE_TYPE,
+            &SERVICE_TYPE_FRAMED.to_be_bytes(),
+        )
+        .map_err(wire)?;
+        b.push(
+            AttributeType::NAS_PORT_TYPE,
+            &NAS_PORT_TYPE_VIRTUAL.to_be_bytes(),
+        )
+        .map_err(wire)?;
         // Message-Authenticator in every request, last (RFC 3579 §3.2; BlastRADIUS, RFC 9765 era
         // servers require it).
         b.push(AttributeType::MESSAGE_AUTHENTICATOR, &[0; 16])
@@ -450,6 +468,9 @@ impl Client {
         Ok(match code {
             Code::ACCESS_ACCEPT => Reply::Accept(Accept {
                 eap,
+                user_name: packet
+                    .first(AttributeType::USER_NAME)
+                    .map(crate::ra::throttle::printable),
                 msk: self.msk(packet, request_authenticator),
                 reply_message,
             }),

@@ -5,7 +5,8 @@
 //! - [`crypto`]: authenticators, User-Password hiding, Message-Authenticator, MPPE keys.
 //! - [`eap`]: EAP-Message fragmentation and reassembly.
 //! - [`client`]: the sans-IO client (identifiers, retransmission, matching, timeouts).
-//! - [`udp`]: the thin tokio wrapper the daemon calls (`authenticate_pap`, `eap_round`).
+//! - [`logins`]: the remote-access interface's user directory ([`RadiusLogins`], sans-IO).
+//! - [`udp`]: a thin tokio wrapper (`authenticate_pap`, `eap_round`) for tools and tests.
 //! - [`secret_file`]: the shared secret from a file only its owner can read.
 
 pub mod client;
@@ -13,11 +14,13 @@ pub mod crypto;
 pub mod eap;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod logins;
 pub mod udp;
 pub mod wire;
 
 pub use client::{ClientConfig, RadiusError, State};
 pub use crypto::SecretBytes;
+pub use logins::RadiusLogins;
 pub use udp::{EapRound, PapOutcome, RadiusClient};
 
 use std::path::Path;
