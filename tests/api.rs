@@ -255,7 +255,7 @@ async fn server(allow_key_export: bool) -> Server {
         "10.0.0.2".parse().unwrap(),
         b"k",
     );
-    let fake = new_fake(PolicyStore::new([("ipsec0".to_string(), policy)]));
+    let fake = new_fake(PolicyStore::new([("ipsec0".to_string(), policy.into())]));
     let app = ikegate::api::app(fake.clone(), TOKEN, allow_key_export);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();

@@ -128,7 +128,7 @@ pub struct PolicyStore {
 
 impl PolicyStore {
     /// A store holding the given policies by tunnel name.
-    pub fn new(policies: impl IntoIterator<Item = (String, IkePolicy)>) -> PolicyStore {
+    pub fn new(policies: impl IntoIterator<Item = (String, Arc<IkePolicy>)>) -> PolicyStore {
         PolicyStore {
             slots: policies
                 .into_iter()
@@ -137,7 +137,7 @@ impl PolicyStore {
                         n,
                         PolicySlot {
                             write: tokio::sync::Mutex::new(()),
-                            current: ArcSwap::from_pointee(p),
+                            current: ArcSwap::new(p),
                         },
                     )
                 })
@@ -152,10 +152,10 @@ impl PolicyStore {
 
     /// Replaces the policy of `name` (e.g. after a configuration reload), waiting for any PUT
     /// in progress. Unknown names are ignored.
-    pub async fn set(&self, name: &str, policy: IkePolicy) {
+    pub async fn set(&self, name: &str, policy: Arc<IkePolicy>) {
         if let Some(slot) = self.slots.get(name) {
             let _guard = slot.write.lock().await;
-            slot.current.store(Arc::new(policy));
+            slot.current.store(policy);
         }
     }
 
@@ -168,7 +168,7 @@ impl PolicyStore {
         apply: F,
     ) -> Option<Result<IkePolicy, ApiError>>
     where
-        F: FnOnce(IkePolicy) -> Fut,
+        F: FnOnce(Arc<IkePolicy>) -> Fut,
         Fut: std::future::Future<Output = Result<(), ApiError>>,
     {
         let slot = self.slots.get(name)?;
@@ -178,11 +178,13 @@ impl PolicyStore {
             Ok(p) => p,
             Err(e) => return Some(Err(ApiError::invalid(e))),
         };
+        // One copy, shared by the tunnel's engine and this store.
+        let new = Arc::new(new);
         if let Err(e) = apply(new.clone()).await {
             return Some(Err(e));
         }
-        slot.current.store(Arc::new(new.clone()));
-        Some(Ok(new))
+        slot.current.store(new.clone());
+        Some(Ok((*new).clone()))
     }
 }
 
@@ -208,7 +210,7 @@ impl GatewayState {
             .filter_map(|(i, tx)| dp.tunnels.get(i).map(|t| (t.cfg.name.clone(), tx)))
             .collect();
         let policies = PolicyStore::new(dp.tunnels.iter().filter_map(|t| match &t.cfg.keying {
-            Keying::Ike(p) => Some((t.cfg.name.clone(), (**p).clone())),
+            Keying::Ike(p) => Some((t.cfg.name.clone(), p.clone())),
             Keying::Manual { .. } => None,
         }));
         GatewayState {
@@ -231,7 +233,7 @@ impl GatewayState {
     /// Takes over the policies a configuration reload installed (see
     /// [`crate::daemon::Gateway::running_policies`]), so that GET shows and PUT starts from what
     /// the tunnels run with.
-    pub async fn sync_policies(&self, policies: Vec<(String, IkePolicy)>) {
+    pub async fn sync_policies(&self, policies: Vec<(String, Arc<IkePolicy>)>) {
         for (name, p) in policies {
             self.policies.set(&name, p).await;
         }
@@ -426,10 +428,10 @@ impl GatewayState {
     async fn apply_policy(
         &self,
         name: &str,
-        new: IkePolicy,
+        new: Arc<IkePolicy>,
         rekey_now: bool,
     ) -> Result<(), ApiError> {
-        self.send(name, Command::SetPolicy(Box::new(new))).await?;
+        self.send(name, Command::SetPolicy(new)).await?;
         if rekey_now {
             self.send(name, Command::Rekey).await?;
         }

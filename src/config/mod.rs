@@ -122,8 +122,9 @@ pub enum Keying {
         /// Keys we open with.
         inbound: EspKeys,
     },
-    /// IKE (version 1 or 2, [`IkePolicy::version`]) with a pre-shared key.
-    Ike(Box<IkePolicy>),
+    /// IKE (version 1 or 2, [`IkePolicy::version`]) with a pre-shared key. Shared, not copied,
+    /// with the running tunnel's engine and the admin API.
+    Ike(std::sync::Arc<IkePolicy>),
 }
 
 /// One tunnel interface (`interfaces.ipsec0`).
@@ -416,7 +417,7 @@ fn parse_interface(
         (None, Some(ike)) => match addrs {
             Some((local, remote)) => {
                 ike::parse_ike(&ike, m, n, local, remote, nat_traversal, base, errs)
-                    .map(|p| Keying::Ike(Box::new(p)))
+                    .map(|p| Keying::Ike(std::sync::Arc::new(p)))
             }
             None => None,
         },

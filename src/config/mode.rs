@@ -46,6 +46,8 @@ pub(super) fn apply_mode(
     }
     match keying {
         Some(Keying::Ike(p)) => {
+            // Still being built: the only owner, so no copy is made.
+            let p = std::sync::Arc::make_mut(p);
             p.phase2.mode = EspMode::Transport;
             let given = n
                 .value

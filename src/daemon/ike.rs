@@ -38,7 +38,7 @@ pub enum Command {
     /// Delete every SA and stop initiating, keeping the task ([`Engine::shutdown`]).
     Terminate,
     /// Use this policy from the next negotiation on ([`Engine::set_policy`]).
-    SetPolicy(Box<crate::ike::IkePolicy>),
+    SetPolicy(Arc<crate::ike::IkePolicy>),
     /// Reply with Wireshark key lines of the established IKE SAs: `ikev1_decryption_table` for
     /// an IKEv1 tunnel, `ikev2_decryption_table` for an IKEv2 one (explicit key export; the admin
     /// API asks only with `allow-key-export`).
@@ -164,7 +164,7 @@ pub async fn run(
                 Some(Command::Rekey) => engine.rekey(now()),
                 Some(Command::Reset) => engine.reset(now()),
                 Some(Command::Terminate) => engine.shutdown(now()),
-                Some(Command::SetPolicy(p)) => engine.set_policy(*p, now()),
+                Some(Command::SetPolicy(p)) => engine.set_policy(p, now()),
                 Some(Command::ExportPhase1Keys(reply)) => {
                     let _ = reply.send(engine.export_ike_keys());
                 }

@@ -344,7 +344,7 @@ impl Gateway {
             }
             add_route(&mut ike_routes, &t.cfg, policy, tx);
             let mut engine =
-                crate::ike::TunnelEngine::new((**policy).clone(), Box::new(crate::ike::OsRandom));
+                crate::ike::TunnelEngine::new(policy.clone(), Box::new(crate::ike::OsRandom));
             let table = dp.clone();
             engine.set_spi_taken(Arc::new(move |spi| table.sas.contains(spi)));
             engine.share_cookie_jar(cookie_jar.clone());
@@ -540,11 +540,11 @@ impl Gateway {
     }
 
     /// The IKE policy each IKE tunnel runs with now (after reloads), by name.
-    pub fn running_policies(&self) -> Vec<(String, crate::ike::IkePolicy)> {
+    pub fn running_policies(&self) -> Vec<(String, Arc<crate::ike::IkePolicy>)> {
         self.running
             .iter()
             .filter_map(|(c, _)| match &c.keying {
-                Keying::Ike(p) => Some((c.name.clone(), (**p).clone())),
+                Keying::Ike(p) => Some((c.name.clone(), p.clone())),
                 Keying::Manual { .. } => None,
             })
             .collect()
@@ -795,7 +795,7 @@ pub fn status_text(dp: &DataPlane) -> String {
 enum Change {
     None,
     /// Only the IKE policy: applied live.
-    Ike(Box<crate::ike::IkePolicy>),
+    Ike(Arc<crate::ike::IkePolicy>),
     /// Something the running data plane cannot change.
     NeedsRestart(&'static str),
 }

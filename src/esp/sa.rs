@@ -297,7 +297,7 @@ impl InboundSa {
         Ok(InboundSa {
             spi: keys.spi,
             tunnel,
-            transform: EspTransform::new(keys, [0; 16])?,
+            transform: EspTransform::opener(keys)?,
             replay: Mutex::new(ReplayWindow::new()),
             counters: Counters::default(),
             drops: DropCounters::default(),

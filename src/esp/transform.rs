@@ -25,6 +25,8 @@ pub enum SealError {
     NoHeadroom,
     /// Not enough room after the payload for padding and ICV.
     NoTailroom,
+    /// A CBC transform made by [`EspTransform::opener`] has no IV generator: it only opens.
+    OpenOnly,
 }
 
 /// Why an inbound packet was refused. Each maps to a drop counter.
@@ -47,26 +49,29 @@ pub struct Opened {
     pub next_header: u8,
 }
 
+/// The keyed cipher. Each variant's state is boxed, so that an SA holds the key schedule of its
+/// own suite only (the largest, AES-256's, is ≈ 1 kB; an unboxed enum is always that big).
 enum Cipher {
     Null,
-    Aes128(aes::Aes128),
-    Aes192(aes::Aes192),
-    Aes256(aes::Aes256),
-    TripleDes(des::TdesEde3),
+    Aes128(Box<aes::Aes128>),
+    Aes192(Box<aes::Aes192>),
+    Aes256(Box<aes::Aes256>),
+    TripleDes(Box<des::TdesEde3>),
     /// AES-GCM or ChaCha20-Poly1305: nonce = salt | IV, AAD = SPI | sequence number.
     Aead {
-        key: aead::LessSafeKey,
+        key: Box<aead::LessSafeKey>,
         salt: [u8; 4],
     },
 }
 
+/// The keyed integrity algorithm, boxed per variant like [`Cipher`].
 enum Integ {
     None,
-    Md5(hmac::Hmac<md5::Md5>),
+    Md5(Box<hmac::Hmac<md5::Md5>>),
     /// RustCrypto's SHA-1 uses the SHA-NI instructions when the CPU has them; ring's is portable
     /// code (≈ 3× slower here).
-    Sha1(hmac::Hmac<sha1::Sha1>),
-    Ring(rhmac::Key),
+    Sha1(Box<hmac::Hmac<sha1::Sha1>>),
+    Ring(Box<rhmac::Key>),
 }
 
 /// The keyed cipher and integrity state of one ESP SA direction.
@@ -75,8 +80,9 @@ pub struct EspTransform {
     integ_alg: IntegAlg,
     cipher: Cipher,
     integ: Integ,
-    /// Makes CBC IVs unpredictable: IV = AES-128(iv_key, seq), keyed randomly per SA.
-    iv_gen: aes::Aes128,
+    /// Makes CBC IVs unpredictable: IV = AES-128(iv_key, seq), keyed randomly per SA. Only
+    /// CBC transforms that seal have one.
+    iv_gen: Option<Box<aes::Aes128>>,
 }
 
 impl std::fmt::Debug for EspTransform {
@@ -91,16 +97,35 @@ impl std::fmt::Debug for EspTransform {
 impl EspTransform {
     /// Keys the transform. `iv_seed` keys the CBC IV generator and must be secret and random.
     pub fn new(keys: &EspKeys, iv_seed: [u8; 16]) -> Result<EspTransform, String> {
+        let mut t = Self::opener(keys)?;
+        if matches!(
+            t.cipher,
+            Cipher::Aes128(_) | Cipher::Aes192(_) | Cipher::Aes256(_) | Cipher::TripleDes(_)
+        ) {
+            t.iv_gen = Some(Box::new(aes::Aes128::new(&iv_seed.into())));
+        }
+        Ok(t)
+    }
+
+    /// Keys a transform that only opens (an inbound SA): no CBC IV generator, and
+    /// [`EspTransform::seal`] refuses CBC suites with [`SealError::OpenOnly`].
+    pub fn opener(keys: &EspKeys) -> Result<EspTransform, String> {
         keys.validate()?;
         let k = keys.enc_key.as_slice();
         let bad = |_| "bad key length".to_string();
         let cipher = match keys.enc {
             EncAlg::Null => Cipher::Null,
-            EncAlg::Aes128Cbc => Cipher::Aes128(aes::Aes128::new_from_slice(k).map_err(bad)?),
-            EncAlg::Aes192Cbc => Cipher::Aes192(aes::Aes192::new_from_slice(k).map_err(bad)?),
-            EncAlg::Aes256Cbc => Cipher::Aes256(aes::Aes256::new_from_slice(k).map_err(bad)?),
+            EncAlg::Aes128Cbc => {
+                Cipher::Aes128(Box::new(aes::Aes128::new_from_slice(k).map_err(bad)?))
+            }
+            EncAlg::Aes192Cbc => {
+                Cipher::Aes192(Box::new(aes::Aes192::new_from_slice(k).map_err(bad)?))
+            }
+            EncAlg::Aes256Cbc => {
+                Cipher::Aes256(Box::new(aes::Aes256::new_from_slice(k).map_err(bad)?))
+            }
             EncAlg::TripleDesCbc => {
-                Cipher::TripleDes(des::TdesEde3::new_from_slice(k).map_err(bad)?)
+                Cipher::TripleDes(Box::new(des::TdesEde3::new_from_slice(k).map_err(bad)?))
             }
             EncAlg::Aes128Gcm16 | EncAlg::Aes256Gcm16 | EncAlg::ChaCha20Poly1305 => {
                 // RFC 7634 builds nonce and AAD exactly as RFC 4106 does: salt | IV, SPI | seq.
@@ -114,7 +139,7 @@ impl EspTransform {
                 let mut s = [0u8; 4];
                 s.copy_from_slice(salt);
                 Cipher::Aead {
-                    key: aead::LessSafeKey::new(unbound),
+                    key: Box::new(aead::LessSafeKey::new(unbound)),
                     salt: s,
                 }
             }
@@ -122,22 +147,22 @@ impl EspTransform {
         let ik = keys.integ_key.as_slice();
         let integ = match keys.integ {
             IntegAlg::None => Integ::None,
-            IntegAlg::HmacMd5_96 => Integ::Md5(
+            IntegAlg::HmacMd5_96 => Integ::Md5(Box::new(
                 <hmac::Hmac<md5::Md5> as hmac::Mac>::new_from_slice(ik).map_err(|_| "bad key")?,
-            ),
-            IntegAlg::HmacSha1_96 => Integ::Sha1(
+            )),
+            IntegAlg::HmacSha1_96 => Integ::Sha1(Box::new(
                 <hmac::Hmac<sha1::Sha1> as hmac::Mac>::new_from_slice(ik).map_err(|_| "bad key")?,
-            ),
-            IntegAlg::HmacSha256_128 => Integ::Ring(rhmac::Key::new(rhmac::HMAC_SHA256, ik)),
-            IntegAlg::HmacSha384_192 => Integ::Ring(rhmac::Key::new(rhmac::HMAC_SHA384, ik)),
-            IntegAlg::HmacSha512_256 => Integ::Ring(rhmac::Key::new(rhmac::HMAC_SHA512, ik)),
+            )),
+            IntegAlg::HmacSha256_128 => ring_hmac(rhmac::HMAC_SHA256, ik),
+            IntegAlg::HmacSha384_192 => ring_hmac(rhmac::HMAC_SHA384, ik),
+            IntegAlg::HmacSha512_256 => ring_hmac(rhmac::HMAC_SHA512, ik),
         };
         Ok(EspTransform {
             enc: keys.enc,
             integ_alg: keys.integ,
             cipher,
             integ,
-            iv_gen: aes::Aes128::new(&iv_seed.into()),
+            iv_gen: None,
         })
     }
 
@@ -228,10 +253,11 @@ impl EspTransform {
             }
             Cipher::Null => {}
             cbc => {
+                let iv_gen = self.iv_gen.as_ref().ok_or(SealError::OpenOnly)?;
                 let mut block16 = [0u8; 16];
                 block16[8..].copy_from_slice(&seq.to_be_bytes());
                 let mut iv_block = block16.into();
-                self.iv_gen.encrypt_block(&mut iv_block);
+                iv_gen.encrypt_block(&mut iv_block);
                 let iv_len = iv_range.len();
                 buf[iv_range.clone()].copy_from_slice(&iv_block[..iv_len]);
                 let (head, body) = buf.split_at_mut(payload.start);
@@ -327,6 +353,10 @@ impl EspTransform {
     }
 }
 
+fn ring_hmac(alg: rhmac::Algorithm, key: &[u8]) -> Integ {
+    Integ::Ring(Box::new(rhmac::Key::new(alg, key)))
+}
+
 fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> aead::Nonce {
     let mut n = [0u8; 12];
     n[..4].copy_from_slice(salt);
@@ -338,13 +368,13 @@ fn cbc_encrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
     let len = data.len();
     // Lengths are whole blocks by construction, so NoPadding cannot fail.
     let _ = match c {
-        Cipher::Aes128(k) => cbc::Encryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes128(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Aes192(k) => cbc::Encryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes192(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Aes256(k) => cbc::Encryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes256(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::TripleDes(k) => cbc::Encryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::TripleDes(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
         Cipher::Null | Cipher::Aead { .. } => Ok(true),
     };
@@ -352,13 +382,13 @@ fn cbc_encrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
 
 fn cbc_decrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
     let _ = match c {
-        Cipher::Aes128(k) => cbc::Decryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes128(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Aes192(k) => cbc::Decryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes192(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Aes256(k) => cbc::Decryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::Aes256(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::TripleDes(k) => cbc::Decryptor::inner_iv_slice_init(k.clone(), iv)
+        Cipher::TripleDes(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
             .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
         Cipher::Null | Cipher::Aead { .. } => Ok(true),
     };

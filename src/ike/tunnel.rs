@@ -30,7 +30,11 @@ macro_rules! both {
 
 impl TunnelEngine {
     /// The engine `policy.version` names.
-    pub fn new(policy: IkePolicy, rng: Box<dyn RandomSource + Send>) -> TunnelEngine {
+    pub fn new(
+        policy: impl Into<std::sync::Arc<IkePolicy>>,
+        rng: Box<dyn RandomSource + Send>,
+    ) -> TunnelEngine {
+        let policy = policy.into();
         match policy.version {
             IkeVersion::V1 => TunnelEngine::V1(Box::new(Engine::new(policy, rng))),
             IkeVersion::V2 => TunnelEngine::V2(Box::new(v2::Engine::new(policy, rng))),
@@ -120,7 +124,8 @@ impl TunnelEngine {
 
     /// Replaces the policy. A change of IKE version deletes every SA of the old engine (Delete
     /// to the peer) and starts an engine of the new version, initiating unless responder-only.
-    pub fn set_policy(&mut self, policy: IkePolicy, now: Instant) {
+    pub fn set_policy(&mut self, policy: impl Into<std::sync::Arc<IkePolicy>>, now: Instant) {
+        let policy = policy.into();
         if policy.version == self.version() {
             return both!(self, e => e.set_policy(policy));
         }

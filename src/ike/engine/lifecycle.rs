@@ -55,7 +55,8 @@ impl Engine {
 
     /// Replaces the policy. Established SAs are kept; the new policy applies from the next
     /// negotiation (rekey, re-initiation, a new exchange from the peer).
-    pub fn set_policy(&mut self, policy: IkePolicy) {
+    pub fn set_policy(&mut self, policy: impl Into<std::sync::Arc<IkePolicy>>) {
+        let policy = policy.into();
         if policy.remote != self.policy.remote || policy.remote_port != self.policy.remote_port {
             self.peer = std::net::SocketAddr::new(policy.remote, policy.remote_port);
         }

@@ -44,7 +44,9 @@ const MAX_DONE: usize = 64;
 
 /// The IKEv1 engine of one tunnel.
 pub struct Engine {
-    policy: IkePolicy,
+    /// Shared with the configuration and the admin API (copied only when a remote-access
+    /// client's proxy-ids are set: [`std::sync::Arc::make_mut`]).
+    policy: std::sync::Arc<IkePolicy>,
     rng: Box<dyn RandomSource + Send>,
     p1: Vec<P1Entry>,
     children: ChildTable,
@@ -291,7 +293,11 @@ type Child = super::core::child::ChildSa;
 impl Engine {
     /// A new engine for one tunnel. It does nothing until [`Engine::initiate`] is called or a
     /// datagram arrives.
-    pub fn new(policy: IkePolicy, rng: Box<dyn RandomSource + Send>) -> Engine {
+    pub fn new(
+        policy: impl Into<std::sync::Arc<IkePolicy>>,
+        rng: Box<dyn RandomSource + Send>,
+    ) -> Engine {
+        let policy = policy.into();
         let peer = SocketAddr::new(policy.remote, policy.remote_port);
         Engine {
             policy,

@@ -70,6 +70,8 @@ impl Engine {
         };
         let (st, msg) = QuickModeInitiatorSent::start(&mut ctx, sa, proxy, spi, mid);
         info!(mid = %format_args!("{mid:08x}"), spi_in = %format_args!("{spi:08x}"), %proxy, offer = %st.offer_text(), "initiating Quick Mode");
+        // One at a time: a doubling Vec kept room for four (1.2 kB) with every ISAKMP SA.
+        e.qm.reserve_exact(1);
         e.qm.push(QmEntry {
             mid,
             state: QmState::ISent(st),
@@ -228,6 +230,7 @@ impl Engine {
                     // has our message 2, before we see its message 3.
                     let early = st.keys(sa);
                     io.events.push_back(child_up_event(early, e.peer));
+                    e.qm.reserve_exact(1);
                     e.qm.push(QmEntry {
                         mid,
                         state: QmState::RSent(st),

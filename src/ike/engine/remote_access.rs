@@ -50,7 +50,10 @@ impl Engine {
         let Some(ra) = self.policy.remote_access.clone() else {
             return;
         };
-        self.policy.phase2.proxy_ids.clear();
+        std::sync::Arc::make_mut(&mut self.policy)
+            .phase2
+            .proxy_ids
+            .clear();
         let settings = RaSettings::from_config(&ra.config, self.policy.retransmit);
         let Engine { p1, rng, .. } = self;
         let Some(e) = p1.get_mut(idx) else { return };
@@ -223,7 +226,8 @@ impl Engine {
                         icookie = %hex8(&e.icookie), peer = %e.peer,
                         "remote-access client \"{user}\" has address {address} (mode-config {style:?})"
                     );
-                    policy.phase2.proxy_ids = lease_proxy_ids(address, &ra.split_include);
+                    std::sync::Arc::make_mut(policy).phase2.proxy_ids =
+                        lease_proxy_ids(address, &ra.split_include);
                 }
                 RaEvent::Failed(f) => {
                     let peer = e.peer.ip();

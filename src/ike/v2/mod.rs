@@ -69,7 +69,8 @@ const REPLACED_INBOUND_LINGER: Duration = Duration::from_secs(2);
 
 /// The IKEv2 engine of one tunnel.
 pub struct Engine {
-    policy: IkePolicy,
+    /// Shared with the configuration and the admin API.
+    policy: std::sync::Arc<IkePolicy>,
     rng: Box<dyn RandomSource + Send>,
     io: Outputs,
     sas: Vec<IkeSa>,
@@ -291,7 +292,11 @@ impl IkeSa {
 
 impl Engine {
     /// A new engine for one tunnel; it does nothing until [`Engine::initiate`] or a datagram.
-    pub fn new(policy: IkePolicy, mut rng: Box<dyn RandomSource + Send>) -> Engine {
+    pub fn new(
+        policy: impl Into<std::sync::Arc<IkePolicy>>,
+        mut rng: Box<dyn RandomSource + Send>,
+    ) -> Engine {
+        let policy = policy.into();
         let peer = SocketAddr::new(policy.remote, policy.remote_port);
         let cookies = std::sync::Arc::new(crate::ike::limits::CookieJar::new(&mut *rng));
         Engine {
@@ -474,7 +479,8 @@ impl Engine {
     }
 
     /// Replaces the policy; established SAs stay, the new one applies from the next exchange.
-    pub fn set_policy(&mut self, policy: IkePolicy) {
+    pub fn set_policy(&mut self, policy: impl Into<std::sync::Arc<IkePolicy>>) {
+        let policy = policy.into();
         if policy.remote != self.policy.remote || policy.remote_port != self.policy.remote_port {
             self.peer = SocketAddr::new(policy.remote, policy.remote_port);
         }

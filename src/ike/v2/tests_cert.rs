@@ -21,7 +21,7 @@ fn cert_pair(ca: &TestCa, kind: TestKey, b_spec: Spec<'_>, trust: &TestCa) -> Pa
     };
     let now = pair.now;
     for (node, spec) in [(&mut pair.a, a_spec), (&mut pair.b, b_spec)] {
-        let mut p = node.engine.policy.clone();
+        let mut p = (*node.engine.policy).clone();
         p.psk = zeroize::Zeroizing::new(Vec::new());
         p.auth = AuthChoice::Certificate(Arc::new(credentials(ca, kind, &spec, trust)));
         restart(node, p, now);
@@ -153,7 +153,7 @@ fn an_identity_missing_from_the_certificate_is_explained() {
     let root = TestCa::root("Test Root", TestKey::P256);
     let mut p = cert_pair(&root, TestKey::P256, b_spec(), &root);
     // B claims an FQDN its certificate does not hold.
-    let mut pb = p.b.engine.policy.clone();
+    let mut pb = (*p.b.engine.policy).clone();
     pb.my_id = Some(Identity::Fqdn("gw-b.example".into()));
     restart(&mut p.b, pb, p.now);
     p.up();
@@ -165,7 +165,7 @@ fn an_identity_missing_from_the_certificate_is_explained() {
     assert!(f[0].contains("IP:10.88.0.2"), "{f:?}");
     // A configured peers-identifier that differs is an identity mismatch before any certificate.
     let mut p = cert_pair(&root, TestKey::P256, b_spec(), &root);
-    let mut pa = p.a.engine.policy.clone();
+    let mut pa = (*p.a.engine.policy).clone();
     pa.peer_id = Some(Identity::Asn1Dn(
         DistinguishedName::parse("C=JP, O=Example, CN=gw-c").unwrap(),
     ));
@@ -246,7 +246,7 @@ fn a_signature_by_another_key_does_not_verify() {
     // B signs with a key that is not its certificate's (the loader refuses that; built by hand).
     let mut creds = credentials(&root, TestKey::P256, &b_spec(), &root);
     creds.key = private_key(&crate::ike::auth::testpki::key_pair(TestKey::P256).1);
-    let mut pb = p.b.engine.policy.clone();
+    let mut pb = (*p.b.engine.policy).clone();
     pb.auth = AuthChoice::Certificate(Arc::new(creds));
     restart(&mut p.b, pb, p.now);
     p.up();
