@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use common::charon::{Charon, Strongswan};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
-use common::ra::{add_user, eap_client, virtual_ip, xauth_client, GatewayPki};
+use common::netns::require_root;
+use common::ra::{add_user, eap_client, virtual_ip, xauth_client, GatewayPki, RaLab};
 use common::vpnc::{Vpnc, VpncConfig};
-use common::TempDir;
 
 /// ikegate's IKE address (on `lo`).
 const GW: &str = "10.0.0.1";
@@ -33,39 +32,8 @@ fn can_run() -> bool {
 
 /// The gateway namespace and `n` client namespaces, client i on its own veth: 10.4{i}.0.2,
 /// the gateway 10.4{i}.0.1 on its side.
-struct Lab {
-    gw: Netns,
-    clients: Vec<Netns>,
-    _links: Vec<Veth>,
-    dir: TempDir,
-}
-
-fn lab(n: usize) -> Lab {
-    let gw = Netns::new("rmg");
-    gw.add_lo_addr(&format!("{GW}/32"));
-    gw.add_lo_addr(&format!("{RA_HOST}/32"));
-    // Client to client goes in and out of ipsec-ra0: the gateway forwards.
-    gw.enable_forwarding();
-    let mut clients = Vec::new();
-    let mut links = Vec::new();
-    for i in 0..n {
-        let ns = Netns::new(&format!("rm{i}"));
-        let (ours, theirs) = (format!("10.4{i}.0.1"), format!("10.4{i}.0.2"));
-        links.push(veth(
-            &gw,
-            &[&format!("{ours}/24")],
-            &ns,
-            &[&format!("{theirs}/24")],
-        ));
-        ns.add_route(&format!("{GW}/32"), Some(&ours), None);
-        clients.push(ns);
-    }
-    Lab {
-        gw,
-        clients,
-        _links: links,
-        dir: TempDir::new("rm-mixed"),
-    }
+fn lab(n: usize) -> RaLab {
+    RaLab::new("rm", "10.4", n, GW, RA_HOST)
 }
 
 /// One interface serving both IKE versions.

@@ -17,8 +17,8 @@ mod common;
 use common::charon::{Charon, Strongswan};
 use common::freeradius::{self, FreeRadius, Options, User};
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns, Veth};
-use common::ra::{eap_client, virtual_ip, xauth_client, GatewayPki};
+use common::netns::{require_root, veth};
+use common::ra::{eap_client, virtual_ip, xauth_client, GatewayPki, RaLab};
 use common::vpnc::{Vpnc, VpncConfig};
 use common::{poll_opt, TempDir};
 use std::os::unix::fs::PermissionsExt;
@@ -68,33 +68,19 @@ fn can_run() -> bool {
 /// The gateway namespace (GW and RA_HOST on lo), client i on its own veth (10.5{i}.0.2, the
 /// gateway 10.5{i}.0.1), FreeRADIUS in its own namespace behind the RADIUS link.
 struct Lab {
-    gw: Netns,
-    clients: Vec<Netns>,
+    base: RaLab,
     radius: FreeRadius,
-    _links: Vec<Veth>,
-    dir: TempDir,
+}
+
+impl std::ops::Deref for Lab {
+    type Target = RaLab;
+    fn deref(&self) -> &RaLab {
+        &self.base
+    }
 }
 
 fn lab(n: usize) -> Lab {
-    let gw = Netns::new("rrg");
-    gw.add_lo_addr(&format!("{GW}/32"));
-    gw.add_lo_addr(&format!("{RA_HOST}/32"));
-    // Client to client goes in and out of ipsec-ra0: the gateway forwards.
-    gw.enable_forwarding();
-    let mut clients = Vec::new();
-    let mut links = Vec::new();
-    for i in 0..n {
-        let ns = Netns::new(&format!("rr{i}"));
-        let (ours, theirs) = (format!("10.5{i}.0.1"), format!("10.5{i}.0.2"));
-        links.push(veth(
-            &gw,
-            &[&format!("{ours}/24")],
-            &ns,
-            &[&format!("{theirs}/24")],
-        ));
-        ns.add_route(&format!("{GW}/32"), Some(&ours), None);
-        clients.push(ns);
-    }
+    let mut base = RaLab::new("rr", "10.5", n, GW, RA_HOST);
     eprintln!("FreeRADIUS: {}", freeradius::version());
     let radius = FreeRadius::start_with(&Options {
         secret: SECRET,
@@ -104,23 +90,16 @@ fn lab(n: usize) -> Lab {
         ns_prefix: "rrr",
     });
     let (ours, theirs) = RADIUS_LINK;
-    links.push(veth(
-        &gw,
+    base.links.push(veth(
+        &base.gw,
         &[&format!("{ours}/24")],
         radius.netns(),
         &[&format!("{theirs}/24")],
     ));
-    let dir = TempDir::new("rr-radius");
-    let key = dir.join("radius.key");
+    let key = base.dir.join("radius.key");
     std::fs::write(&key, format!("{SECRET}\n")).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    Lab {
-        gw,
-        clients,
-        radius,
-        _links: links,
-        dir,
-    }
+    Lab { base, radius }
 }
 
 /// One interface serving both IKE versions, users from FreeRADIUS: 1 s then 2 s (two tries)
@@ -209,7 +188,7 @@ fn ikev1_and_ikev2_clients_log_in_through_freeradius_on_one_interface() {
     let mut lab = lab(4);
     let pki = GatewayPki::new(lab.dir.path(), GW);
     let mut gw = gateway(&lab, &gateway_yaml(&lab.dir, &pki));
-    let ns = |i: usize| &lab.clients[i];
+    let ns = |i: usize| &lab.base.clients[i];
     let mut vpnc = Vpnc::start(ns(0), &vpnc_cfg("alice", "alice-radius-pw"));
     let at = |i: usize| format!("10.5{i}.0.2");
     let bob = xauth_client(

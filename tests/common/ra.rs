@@ -8,11 +8,53 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::charon::{Charon, CharonConfig, EapClientAuth, Strongswan};
+use super::netns::{veth, Netns, Veth};
 use super::pki::{Ca, KeyType, Leaf, VALID};
-use super::poll_opt;
+use super::{poll_opt, TempDir};
 
 /// The subject of the gateway's certificate ([`gateway_pki`]): its IKEv2 identity.
 pub const GW_DN: &str = "C=JP, O=Example, CN=ikegate";
+
+/// A remote-access lab: the gateway namespace `{tag}g` (the gateway's address and the host
+/// behind it on `lo`, forwarding on, since client to client goes in and out of the RA
+/// interface) and `n` client namespaces `{tag}{i}`, client i on its own veth with
+/// `{net}{i}.0.2/24`, the gateway `{net}{i}.0.1/24` on its side and a route to the gateway.
+pub struct RaLab {
+    pub gw: Netns,
+    pub clients: Vec<Netns>,
+    pub links: Vec<Veth>,
+    pub dir: TempDir,
+}
+
+impl RaLab {
+    /// `net` is the first two octets of the client links, e.g. `"10.4"`.
+    pub fn new(tag: &str, net: &str, n: usize, gw_ip: &str, host: &str) -> RaLab {
+        let gw = Netns::new(&format!("{tag}g"));
+        gw.add_lo_addr(&format!("{gw_ip}/32"));
+        gw.add_lo_addr(&format!("{host}/32"));
+        gw.enable_forwarding();
+        let mut clients = Vec::new();
+        let mut links = Vec::new();
+        for i in 0..n {
+            let ns = Netns::new(&format!("{tag}{i}"));
+            let (ours, theirs) = (format!("{net}{i}.0.1"), format!("{net}{i}.0.2"));
+            links.push(veth(
+                &gw,
+                &[&format!("{ours}/24")],
+                &ns,
+                &[&format!("{theirs}/24")],
+            ));
+            ns.add_route(&format!("{gw_ip}/32"), Some(&ours), None);
+            clients.push(ns);
+        }
+        RaLab {
+            gw,
+            clients,
+            links,
+            dir: TempDir::new(&format!("{tag}-lab")),
+        }
+    }
+}
 
 /// `ikegate users add FILE NAME [extra…]` with `password` on standard input (`extra`:
 /// e.g. `--eap-md5`).
