@@ -2,7 +2,7 @@
 //! implementations. AEAD (AES-GCM) runs on `ring`; CBC ciphers, HMACs and hashes on RustCrypto.
 
 pub mod dh;
-mod ecp;
+pub(crate) mod ecp;
 pub mod esp_suite;
 pub mod ike_cipher;
 pub mod ikev2;

@@ -3,8 +3,9 @@
 //! Crates: RSA signs with the `rsa` crate (ring has neither SHA-1 nor unprefixed PKCS#1 signing,
 //! and its `SecureRandom` is sealed, so it cannot take the engine's [`RandomSource`]); every RSA
 //! signature is blinded with randomness from that source (RUSTSEC-2023-0071, see README).
-//! ECDSA signs with the RustCrypto `p256`/`p384` crates (deterministic nonces, RFC 6979: no RNG
-//! at all), Ed25519 with ring (deterministic).
+//! ECDSA signs with RFC 6979 deterministic nonces (no RNG at all), the RustCrypto `p256`/`p384`
+//! keys and scalar arithmetic, and `k·G` on AWS-LC (`crypto::ecp`; the same signature as
+//! RustCrypto's, about 8× faster on P-256); Ed25519 with ring (deterministic).
 
 use std::fmt;
 
@@ -233,8 +234,12 @@ impl PrivateKey {
             }
             (KeyInner::P256(k), SignatureScheme::EcdsaFixed(h) | SignatureScheme::EcdsaDer(h)) => {
                 use p256::ecdsa::signature::hazmat::PrehashSigner;
-                let sig: p256::ecdsa::Signature =
-                    k.sign_prehash(&h.digest(data)).map_err(|e| failed(&e))?;
+                let prehash = h.digest(data);
+                let sig: p256::ecdsa::Signature = match crate::crypto::ecp::ecdsa_p256(k, &prehash)
+                {
+                    Some(sig) => sig,
+                    None => k.sign_prehash(&prehash).map_err(|e| failed(&e))?,
+                };
                 Ok(match scheme {
                     SignatureScheme::EcdsaDer(_) => sig.to_der().as_bytes().to_vec(),
                     _ => sig.to_bytes().to_vec(),
@@ -242,8 +247,12 @@ impl PrivateKey {
             }
             (KeyInner::P384(k), SignatureScheme::EcdsaFixed(h) | SignatureScheme::EcdsaDer(h)) => {
                 use p384::ecdsa::signature::hazmat::PrehashSigner;
-                let sig: p384::ecdsa::Signature =
-                    k.sign_prehash(&h.digest(data)).map_err(|e| failed(&e))?;
+                let prehash = h.digest(data);
+                let sig: p384::ecdsa::Signature = match crate::crypto::ecp::ecdsa_p384(k, &prehash)
+                {
+                    Some(sig) => sig,
+                    None => k.sign_prehash(&prehash).map_err(|e| failed(&e))?,
+                };
                 Ok(match scheme {
                     SignatureScheme::EcdsaDer(_) => sig.to_der().as_bytes().to_vec(),
                     _ => sig.to_bytes().to_vec(),
