@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::charon::Charon;
-use common::ikegate::{bin, Gateway};
+use common::ikegate::Gateway;
 use common::netns::{require_root, veth, Netns};
 use common::ra::{add_user, xauth_client};
 use common::vpnc::{Vpnc, VpncConfig};
@@ -141,18 +141,13 @@ fn vpnc_and_strongswan_pull_and_push_at_once_on_one_interface() {
         cl.add_route(&format!("{gw_ip}/32"), Some(via), None);
     }
     let yaml = gateway_yaml(&gw_ip, &users, "auto").replace("192.168.50.0/24", RA_NETS);
-    let config = lab.dir.join("gw.yaml");
-    std::fs::write(&config, &yaml).unwrap();
-    let argv = [bin(), "run", "--config", config.to_str().unwrap()];
-    let env = [("RUST_LOG", "info,ikegate::ike=debug")];
-    let gw = Gateway::spawn(
+    let gw = Gateway::start_logged(
         &lab.gw,
         &lab.dir,
         "gw",
-        config.clone(),
-        &argv,
-        &env,
+        &yaml,
         Some("ipsec-ra0"),
+        "info,ikegate::ike=debug",
     );
     let vpnc_cfg = || {
         let mut v = VpncConfig::new(&gw_ip, "vpngroup", GROUP_PSK, "alice", "alice-pass-1");

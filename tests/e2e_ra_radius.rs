@@ -120,24 +120,7 @@ fn gateway_yaml(dir: &TempDir, pki: &GatewayPki) -> String {
 
 /// The gateway at `RUST_LOG=trace` (a password or the shared secret must not show even there).
 fn gateway(lab: &Lab, yaml: &str) -> Gateway {
-    let config = lab.dir.join("gw.yaml");
-    std::fs::write(&config, yaml).unwrap();
-    let argv = [
-        common::ikegate::bin(),
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    let env = [("RUST_LOG", "trace")];
-    Gateway::spawn(
-        &lab.gw,
-        &lab.dir,
-        "gw",
-        config.clone(),
-        &argv,
-        &env,
-        Some("ipsec-ra0"),
-    )
+    Gateway::start_logged(&lab.gw, &lab.dir, "gw", yaml, Some("ipsec-ra0"), "trace")
 }
 
 fn vpnc_cfg(user: &str, password: &str) -> VpncConfig {

@@ -4,8 +4,11 @@
 //! source addresses (port 500 each; the interface tells them apart by IKE SPI). Prints the
 //! time until every client has its child SA and address, and the gateway's resident memory per
 //! client (against the same gateway before any client); every client must get its own address
-//! within the time limit. Data through each client's SA is not sent (the clients are engines
-//! without a data plane): the per-client ping is e2e_ra_ikev2's.
+//! within the time limit. Then every client pings the gateway's inner host 192.168.1.1 through
+//! its own child SA: the test seals an ICMP echo from the client's virtual address with the
+//! client's outbound ESP keys, sends it as raw ESP (no NAT here, so that is what was
+//! negotiated), and opens the gateway's reply with the client's inbound keys; every client must
+//! get its reply.
 //!
 //! Re-run: `cargo test --test scale_ra_ikev2 -- --nocapture` (`IKEGATE_RA_CLIENTS=200` for a
 //! quick run, `IKEGATE_RA_RATE=1000` to start 1,000 clients per second instead of 200).
@@ -15,10 +18,11 @@ mod common;
 use common::ikegate::Gateway;
 use common::netns::{require_root, veth, Netns};
 use common::TempDir;
+use ikegate::esp::sa::{Encap, InboundSa, OutboundSa};
 use ikegate::ike::policy::RaClientPolicy;
 use ikegate::ike::{Event, IkePolicy, IkeVersion, OsRandom, TunnelEngine};
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,8 @@ const GW: &str = "10.0.0.1";
 /// The client namespace's addresses (each a socket on port 500).
 const SOURCES: [&str; 4] = ["10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5"];
 const LIMIT: Duration = Duration::from_secs(300);
+/// The host behind the gateway (on its `lo`, inside the split-include network).
+const INNER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 
 fn clients_wanted() -> usize {
     std::env::var("IKEGATE_RA_CLIENTS")
@@ -66,18 +72,36 @@ fn client(i: usize, source: &str) -> TunnelEngine {
     TunnelEngine::new(p, Box::new(OsRandom))
 }
 
-/// A non-blocking UDP socket bound to `addr` in namespace `ns`.
-fn socket_in(ns: &str, addr: SocketAddr) -> UdpSocket {
+/// Runs `open` inside namespace `ns` (a thread that enters it) and returns what it made.
+fn in_netns<T: Send + 'static>(ns: &str, open: impl FnOnce() -> T + Send + 'static) -> T {
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap();
         nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        open()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A non-blocking UDP socket bound to `addr` in namespace `ns`.
+fn socket_in(ns: &str, addr: SocketAddr) -> UdpSocket {
+    in_netns(ns, move || {
         let s = UdpSocket::bind(addr).unwrap();
         s.set_nonblocking(true).unwrap();
         s
     })
-    .join()
-    .unwrap()
+}
+
+/// A non-blocking raw ESP (IP protocol 50) socket bound to `addr` in namespace `ns`.
+fn raw_esp_in(ns: &str, addr: Ipv4Addr) -> socket2::Socket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    in_netns(ns, move || {
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(50))).unwrap();
+        s.bind(&SocketAddr::new(addr.into(), 0).into()).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    })
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -95,6 +119,8 @@ struct Driver {
     by_spi: HashMap<[u8; 8], usize>,
     up: Vec<bool>,
     failures: Vec<String>,
+    /// Each client's child SA pair, as the test's data plane: (inbound, outbound).
+    esp: Vec<Option<(InboundSa, OutboundSa)>>,
 }
 
 impl Driver {
@@ -113,7 +139,26 @@ impl Driver {
         }
         while let Some(ev) = self.engines[i].poll_event() {
             match ev {
-                Event::ChildSaUp { .. } => self.up[i] = true,
+                Event::ChildSaUp {
+                    inbound,
+                    outbound,
+                    udp_encap,
+                    ..
+                } => {
+                    self.up[i] = true;
+                    if let Some(nat) = udp_encap {
+                        self.failures.push(format!(
+                            "client {i}: UDP-encapsulated ESP ({nat}) without a NAT"
+                        ));
+                    }
+                    let gw = Encap::Raw(GW.parse().unwrap());
+                    let pair = InboundSa::new(&inbound, 0)
+                        .and_then(|r| Ok((r, OutboundSa::new(&outbound, gw, [i as u8; 16])?)));
+                    match pair {
+                        Ok(pair) => self.esp[i] = Some(pair),
+                        Err(e) => self.failures.push(format!("client {i}: ESP keys: {e}")),
+                    }
+                }
                 Event::Failed { cause } => self.failures.push(cause.to_string()),
                 _ => {}
             }
@@ -149,6 +194,101 @@ impl Driver {
     }
 }
 
+/// The ICMP echo request (IPv4, 32 bytes of data) from `vip` to [`INNER`] with identifier `id`.
+fn echo_request(vip: Ipv4Addr, id: u16) -> Vec<u8> {
+    use ikegate::wire::outer_frame::ipv4_header_checksum as checksum;
+    let mut p = vec![0u8; 20 + 8 + 32];
+    let len = p.len() as u16;
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    p[8] = 64;
+    p[9] = 1;
+    p[12..16].copy_from_slice(&vip.octets());
+    p[16..20].copy_from_slice(&INNER.octets());
+    let c = checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p[20] = 8;
+    p[24..26].copy_from_slice(&id.to_be_bytes());
+    p[26..28].copy_from_slice(&1u16.to_be_bytes());
+    p[28..].fill(0xa5);
+    let c = checksum(&p[20..]);
+    p[22..24].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// Seals client `i`'s echo request and sends it as raw ESP to the gateway.
+fn send_ping(d: &Driver, raw: &[socket2::Socket], i: usize, vip: Ipv4Addr) {
+    let Some((_, out)) = &d.esp[i] else { return };
+    let inner = echo_request(vip, i as u16);
+    let mut buf = vec![0u8; 64 + inner.len() + 64];
+    buf[64..64 + inner.len()].copy_from_slice(&inner);
+    if let Some(Ok(esp)) = out.seal(&mut buf, 64..64 + inner.len(), 4) {
+        let gw: SocketAddr = SocketAddr::new(GW.parse().unwrap(), 0);
+        let _ = raw[d.sock_of(i)].send_to(&buf[esp], &gw.into());
+    }
+}
+
+/// Opens one raw ESP datagram (IPv4 header first) with the inbound SA of its SPI; the client
+/// whose echo reply it is, when it is one.
+fn echo_reply(
+    d: &Driver,
+    by_spi: &HashMap<u32, usize>,
+    vips: &[Ipv4Addr],
+    dgram: &mut [u8],
+) -> Option<usize> {
+    let ihl = usize::from(dgram.first()? & 0x0f) * 4;
+    let esp = dgram.get_mut(ihl..)?;
+    let spi = u32::from_be_bytes(esp.get(..4)?.try_into().ok()?);
+    let &i = by_spi.get(&spi)?;
+    let (sa, _) = d.esp[i].as_ref()?;
+    let opened = sa.open(esp).ok()?;
+    let p = esp.get(opened.payload)?;
+    let id = u16::from_be_bytes(p.get(24..26)?.try_into().ok()?);
+    let ok = p.get(9) == Some(&1)
+        && p.get(12..16) == Some(&INNER.octets()[..])
+        && p.get(16..20) == Some(&vips[i].octets()[..])
+        && p.get(20) == Some(&0)
+        && usize::from(id) == i;
+    ok.then_some(i)
+}
+
+/// Every client pings [`INNER`] through its own SA (up to three tries each, 50 in flight at a
+/// time); how many got their reply, and how long that took.
+fn ping_every_client(ns: &str, d: &Driver, vips: &[Ipv4Addr]) -> (usize, Duration) {
+    let raw: Vec<socket2::Socket> = SOURCES
+        .iter()
+        .map(|a| raw_esp_in(ns, a.parse().unwrap()))
+        .collect();
+    let by_spi: HashMap<u32, usize> = (0..vips.len())
+        .filter_map(|i| d.esp[i].as_ref().map(|(r, _)| (r.spi, i)))
+        .collect();
+    let t0 = Instant::now();
+    let mut answered = vec![false; vips.len()];
+    let mut buf = vec![0u8; 65536];
+    for _try in 0..3 {
+        let mut pending: Vec<usize> = (0..vips.len()).filter(|i| !answered[*i]).collect();
+        let mut last = Instant::now();
+        while !pending.is_empty() || last.elapsed() < Duration::from_secs(2) {
+            for i in pending.drain(..pending.len().min(50)) {
+                send_ping(d, &raw, i, vips[i]);
+                last = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            for r in &raw {
+                while let Ok(n) = std::io::Read::read(&mut &*r, &mut buf) {
+                    if let Some(i) = echo_reply(d, &by_spi, vips, &mut buf[..n]) {
+                        answered[i] = true;
+                    }
+                }
+            }
+            if answered.iter().all(|a| *a) {
+                return (vips.len(), t0.elapsed());
+            }
+        }
+    }
+    (answered.iter().filter(|a| **a).count(), t0.elapsed())
+}
+
 #[test]
 fn a_thousand_ikev2_clients_log_in_to_one_interface() {
     if !require_root() {
@@ -180,6 +320,7 @@ fn a_thousand_ikev2_clients_log_in_to_one_interface() {
         by_spi: HashMap::new(),
         up: vec![false; n],
         failures: Vec::new(),
+        esp: (0..n).map(|_| None).collect(),
     };
     let rate = start_rate();
     let t0 = Instant::now();
@@ -209,14 +350,23 @@ fn a_thousand_ikev2_clients_log_in_to_one_interface() {
          {base} kB before, {rss} kB after: {per_client:.1} kB per client",
         took.as_secs_f64()
     );
-    let addresses: HashSet<IpAddr> = d
+    let vips: Vec<Ipv4Addr> = d
         .engines
         .iter()
-        .filter_map(|e| match e {
-            TunnelEngine::V2(e) => e.assigned_addresses().first().copied(),
-            TunnelEngine::V1(_) => None,
+        .map(|e| match e {
+            TunnelEngine::V2(e) => match e.assigned_addresses().first() {
+                Some(IpAddr::V4(a)) => *a,
+                _ => Ipv4Addr::UNSPECIFIED,
+            },
+            TunnelEngine::V1(_) => Ipv4Addr::UNSPECIFIED,
         })
         .collect();
+    let addresses: HashSet<Ipv4Addr> = vips.iter().copied().collect();
+    let (pinged, ping_took) = ping_every_client(cl.name(), &d, &vips);
+    println!(
+        "{pinged}/{n} clients got the echo reply of 192.168.1.1 through their own SA in {:.1} s",
+        ping_took.as_secs_f64()
+    );
     let (_, log) = gw.stop();
     assert_eq!(
         up,
@@ -226,4 +376,10 @@ fn a_thousand_ikev2_clients_log_in_to_one_interface() {
         common::tail(&log, 40)
     );
     assert_eq!(addresses.len(), n, "every client its own address");
+    assert!(
+        d.failures.is_empty(),
+        "{:?}",
+        &d.failures[..d.failures.len().min(10)]
+    );
+    assert_eq!(pinged, n, "every client's ping answered through its own SA");
 }

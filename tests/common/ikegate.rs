@@ -34,6 +34,22 @@ impl Gateway {
         Gateway::start_with(ns, dir, label, yaml, wait_dev, &[])
     }
 
+    /// Like [`Gateway::start`] (the config written to `LABEL.yaml`), with `RUST_LOG=rust_log` (e.g. `trace` for the tests that search the log for secrets).
+    pub fn start_logged(
+        ns: &Netns,
+        dir: &TempDir,
+        label: &str,
+        yaml: &str,
+        wait_dev: Option<&str>,
+        rust_log: &str,
+    ) -> Gateway {
+        let config = dir.join(&format!("{label}.yaml"));
+        std::fs::write(&config, yaml).unwrap();
+        let argv = [bin(), "run", "--config", config.to_str().unwrap()];
+        let env = [("RUST_LOG", rust_log)];
+        Gateway::spawn(ns, dir, label, config.clone(), &argv, &env, wait_dev)
+    }
+
     /// Like [`Gateway::start`], with extra `run` arguments.
     pub fn start_with(
         ns: &Netns,
