@@ -112,14 +112,14 @@ fn pap_accept_and_reject() {
 
 // ---- the EAP peer side, as a client computes it ----
 
-const EAP_REQUEST: u8 = 1;
-const EAP_RESPONSE: u8 = 2;
-const EAP_SUCCESS: u8 = 3;
-const EAP_FAILURE: u8 = 4;
-const TYPE_IDENTITY: u8 = 1;
-const TYPE_NAK: u8 = 3;
-const TYPE_MD5: u8 = 4;
-const TYPE_MSCHAPV2: u8 = 26;
+// The library's EAP registries (codes, method types).
+use ikegate::ike::auth::eap::wire::method::{IDENTITY as TYPE_IDENTITY, MD5 as TYPE_MD5};
+use ikegate::ike::auth::eap::wire::method::{MSCHAPV2 as TYPE_MSCHAPV2, NAK as TYPE_NAK};
+use ikegate::wire::ikev2::EapCode;
+const EAP_REQUEST: u8 = EapCode::REQUEST.0;
+const EAP_RESPONSE: u8 = EapCode::RESPONSE.0;
+const EAP_SUCCESS: u8 = EapCode::SUCCESS.0;
+const EAP_FAILURE: u8 = EapCode::FAILURE.0;
 
 fn eap_response(id: u8, kind: u8, data: &[u8]) -> Vec<u8> {
     let len = (5 + data.len()) as u16;

@@ -30,13 +30,9 @@ use crate::ra::directory::LoginFailure;
 use crate::ra::login::{BackendVerdict, LoginBackend, LoginCheck, LoginRequest, LoginTicket};
 use crate::ra::throttle::printable;
 
-const EAP_REQUEST: u8 = 1;
-const EAP_RESPONSE: u8 = 2;
-const EAP_SUCCESS: u8 = 3;
-const EAP_FAILURE: u8 = 4;
-const EAP_TYPE_IDENTITY: u8 = 1;
-const EAP_TYPE_MSCHAPV2: u8 = 26;
-const MSCHAPV2_OPCODE_FAILURE: u8 = 4;
+// The EAP registries the IKEv2 EAP server reads by: codes, method types, MS-CHAPv2 op-codes.
+use crate::ike::auth::eap::wire::{method, opcode};
+use crate::wire::ikev2::EapCode;
 
 /// The RADIUS server as a [`LoginBackend`].
 pub struct RadiusLogins {
@@ -192,10 +188,15 @@ impl RadiusLogins {
             Reply::Accept(a) => BackendVerdict::Accepted {
                 user: a.user_name.unwrap_or_else(|| asked.user.clone()),
                 msk: a.msk.map(|k| Zeroizing::new(k.expose().to_vec())),
-                eap: Some(a.eap.unwrap_or_else(|| eap_status(EAP_SUCCESS, eap_id))),
+                eap: Some(
+                    a.eap
+                        .unwrap_or_else(|| eap_status(EapCode::SUCCESS, eap_id)),
+                ),
             },
             Reply::Reject(r) => {
-                let eap = r.eap.unwrap_or_else(|| eap_status(EAP_FAILURE, eap_id));
+                let eap = r
+                    .eap
+                    .unwrap_or_else(|| eap_status(EapCode::FAILURE, eap_id));
                 self.rejected(asked, r.reply_message, Some(eap))
             }
             Reply::Challenge(c) => {
@@ -323,7 +324,7 @@ fn unavailable(e: &RadiusError) -> BackendVerdict {
 
 /// The identity inside an EAP-Response/Identity, printable.
 fn eap_identity(msg: &[u8]) -> Option<String> {
-    if msg.first() != Some(&EAP_RESPONSE) || msg.get(4) != Some(&EAP_TYPE_IDENTITY) {
+    if msg.first() != Some(&EapCode::RESPONSE.0) || msg.get(4) != Some(&method::IDENTITY) {
         return None;
     }
     let len = usize::from(u16::from_be_bytes([*msg.get(2)?, *msg.get(3)?]));
@@ -331,15 +332,15 @@ fn eap_identity(msg: &[u8]) -> Option<String> {
 }
 
 /// An EAP-Success or EAP-Failure (RFC 3748 §4.2) with identifier `id`.
-fn eap_status(code: u8, id: u8) -> Vec<u8> {
-    vec![code, id, 0, 4]
+fn eap_status(code: EapCode, id: u8) -> Vec<u8> {
+    vec![code.0, id, 0, 4]
 }
 
 /// The message of an EAP-Request/MS-CHAPv2 Failure packet (RFC 2759 §6 in EAP, opcode 4).
 fn mschapv2_failure(eap: &[u8]) -> Option<String> {
-    let is_failure = eap.first() == Some(&EAP_REQUEST)
-        && eap.get(4) == Some(&EAP_TYPE_MSCHAPV2)
-        && eap.get(5) == Some(&MSCHAPV2_OPCODE_FAILURE);
+    let is_failure = eap.first() == Some(&EapCode::REQUEST.0)
+        && eap.get(4) == Some(&method::MSCHAPV2)
+        && eap.get(5) == Some(&opcode::FAILURE);
     // Opcode, MS-CHAPv2-ID, MS-Length (2), then the message ("E=691 R=1 …").
     is_failure.then(|| format!("MS-CHAPv2 {}", printable(eap.get(9..).unwrap_or(&[]))))
 }

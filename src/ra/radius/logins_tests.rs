@@ -38,7 +38,7 @@ fn password(pw: &str) -> LoginCheck {
 
 fn eap_response(id: u8, kind: u8, data: &[u8]) -> Vec<u8> {
     let len = (5 + data.len()) as u16;
-    let mut m = vec![EAP_RESPONSE, id];
+    let mut m = vec![EapCode::RESPONSE.0, id];
     m.extend_from_slice(&len.to_be_bytes());
     m.push(kind);
     m.extend_from_slice(data);
@@ -165,7 +165,7 @@ fn eap_rounds_carry_the_state_and_the_accept_gives_the_msk() {
         Some(eap_response(0x20, 1, b"bob"))
     );
     assert!(p.first(AttributeType::STATE).is_none());
-    let challenge_eap = vec![EAP_REQUEST, 0x21, 0, 6, 26, 1];
+    let challenge_eap = vec![EapCode::REQUEST.0, 0x21, 0, 6, 26, 1];
     let challenge = answer(&d, Code::ACCESS_CHALLENGE, true, &secret(), |p, _| {
         push_eap_message(p, &challenge_eap).unwrap();
         p.push(AttributeType::STATE, b"state-1").unwrap();
@@ -183,7 +183,7 @@ fn eap_rounds_carry_the_state_and_the_accept_gives_the_msk() {
     assert_eq!(p.first(AttributeType::USER_NAME), Some(&b"bob"[..]));
     let (recv, send) = ([0x11u8; 32], [0x22u8; 32]);
     let accept = answer(&d, Code::ACCESS_ACCEPT, true, &secret(), |p, ra| {
-        push_eap_message(p, &[EAP_SUCCESS, 0x21, 0, 4]).unwrap();
+        push_eap_message(p, &[EapCode::SUCCESS.0, 0x21, 0, 4]).unwrap();
         let s = encrypt_mppe_key(&send, [0x80, 1], ra, &secret());
         let r = encrypt_mppe_key(&recv, [0x80, 2], ra, &secret());
         p.push_vendor(VENDOR_MICROSOFT, 16, &s).unwrap();
@@ -193,7 +193,7 @@ fn eap_rounds_carry_the_state_and_the_accept_gives_the_msk() {
     match b.poll_verdict() {
         Some((_, BackendVerdict::Accepted { user, msk, eap })) => {
             assert_eq!(user, "bob");
-            assert_eq!(eap, Some(vec![EAP_SUCCESS, 0x21, 0, 4]));
+            assert_eq!(eap, Some(vec![EapCode::SUCCESS.0, 0x21, 0, 4]));
             let msk = msk.expect("an MSK");
             assert_eq!(&msk[..32], &recv);
             assert_eq!(&msk[32..], &send);
@@ -213,7 +213,7 @@ fn an_mschapv2_failure_challenge_is_a_rejection() {
     let req = request(2, "", LoginCheck::Eap(eap_response(1, 1, b"carol")));
     b.check(now, &req, &mut rng);
     let d = sent(&mut b);
-    let mut failure = vec![EAP_REQUEST, 2, 0, 0, 26, 4, 1, 0, 0];
+    let mut failure = vec![EapCode::REQUEST.0, 2, 0, 0, 26, 4, 1, 0, 0];
     failure.extend_from_slice(b"E=691 R=1 C=00 V=3 M=Authentication failed");
     let len = failure.len() as u16;
     failure[2..4].copy_from_slice(&len.to_be_bytes());
