@@ -67,7 +67,7 @@ impl Curve {
         scalar: &[u8],
         peer: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, DhError> {
-        self.validate_point(peer)?;
+        // AWS-LC refuses a point off the curve; RustCrypto then names why (`NotOnCurve`).
         if let Some(x) = aws_lc::shared_x(self, scalar, peer) {
             return Ok(x);
         }
@@ -161,9 +161,21 @@ macro_rules! curve_impl {
                 Ok(Zeroizing::new(x.to_vec()))
             }
 
-            /// ECDSA over `prehash` (see the module comment); `None` only where AWS-LC refuses
-            /// the nonce, which the caller answers with RustCrypto's own signing.
+            /// ECDSA over `prehash` (see the module comment), on RustCrypto's own signing where
+            /// AWS-LC refuses the nonce.
             pub(crate) fn ecdsa_sign(
+                key: &$krate::ecdsa::SigningKey,
+                prehash: &[u8],
+            ) -> Result<$krate::ecdsa::Signature, $krate::ecdsa::Error> {
+                use $krate::ecdsa::signature::hazmat::PrehashSigner;
+                match ecdsa_sign_fast(key, prehash) {
+                    Some(sig) => Ok(sig),
+                    None => key.sign_prehash(prehash),
+                }
+            }
+
+            /// [`ecdsa_sign`] with `k·G` on AWS-LC; `None` where AWS-LC refuses the nonce.
+            pub(super) fn ecdsa_sign_fast(
                 key: &$krate::ecdsa::SigningKey,
                 prehash: &[u8],
             ) -> Option<$krate::ecdsa::Signature> {
@@ -305,12 +317,16 @@ mod tests {
                         Curve::P256 => {
                             let key = p256::ecdsa::SigningKey::from_slice(&scalar).unwrap();
                             let slow: p256::ecdsa::Signature = key.sign_prehash(&prehash).unwrap();
-                            assert_eq!(ecdsa_p256(&key, &prehash), Some(slow), "P-256 {len}");
+                            let fast = p256_impl::ecdsa_sign_fast(&key, &prehash);
+                            assert_eq!(fast, Some(slow), "P-256 {len}");
+                            assert_eq!(ecdsa_p256(&key, &prehash).ok(), Some(slow));
                         }
                         Curve::P384 => {
                             let key = p384::ecdsa::SigningKey::from_slice(&scalar).unwrap();
                             let slow: p384::ecdsa::Signature = key.sign_prehash(&prehash).unwrap();
-                            assert_eq!(ecdsa_p384(&key, &prehash), Some(slow), "P-384 {len}");
+                            let fast = p384_impl::ecdsa_sign_fast(&key, &prehash);
+                            assert_eq!(fast, Some(slow), "P-384 {len}");
+                            assert_eq!(ecdsa_p384(&key, &prehash).ok(), Some(slow));
                         }
                     }
                 }

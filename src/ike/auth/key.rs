@@ -233,26 +233,16 @@ impl PrivateKey {
                     .map_err(|e| failed(&e))
             }
             (KeyInner::P256(k), SignatureScheme::EcdsaFixed(h) | SignatureScheme::EcdsaDer(h)) => {
-                use p256::ecdsa::signature::hazmat::PrehashSigner;
-                let prehash = h.digest(data);
-                let sig: p256::ecdsa::Signature = match crate::crypto::ecp::ecdsa_p256(k, &prehash)
-                {
-                    Some(sig) => sig,
-                    None => k.sign_prehash(&prehash).map_err(|e| failed(&e))?,
-                };
+                let sig =
+                    crate::crypto::ecp::ecdsa_p256(k, &h.digest(data)).map_err(|e| failed(&e))?;
                 Ok(match scheme {
                     SignatureScheme::EcdsaDer(_) => sig.to_der().as_bytes().to_vec(),
                     _ => sig.to_bytes().to_vec(),
                 })
             }
             (KeyInner::P384(k), SignatureScheme::EcdsaFixed(h) | SignatureScheme::EcdsaDer(h)) => {
-                use p384::ecdsa::signature::hazmat::PrehashSigner;
-                let prehash = h.digest(data);
-                let sig: p384::ecdsa::Signature = match crate::crypto::ecp::ecdsa_p384(k, &prehash)
-                {
-                    Some(sig) => sig,
-                    None => k.sign_prehash(&prehash).map_err(|e| failed(&e))?,
-                };
+                let sig =
+                    crate::crypto::ecp::ecdsa_p384(k, &h.digest(data)).map_err(|e| failed(&e))?;
                 Ok(match scheme {
                     SignatureScheme::EcdsaDer(_) => sig.to_der().as_bytes().to_vec(),
                     _ => sig.to_bytes().to_vec(),
