@@ -16,7 +16,7 @@
 mod common;
 
 use common::ikegate::Gateway;
-use common::netns::{require_root, veth, Netns};
+use common::netns::{in_netns, require_root, veth, Netns};
 use common::TempDir;
 use ikegate::esp::sa::{Encap, InboundSa, OutboundSa};
 use ikegate::ike::policy::RaClientPolicy;
@@ -70,18 +70,6 @@ fn client(i: usize, source: &str) -> TunnelEngine {
         eap: None,
     }));
     TunnelEngine::new(p, Box::new(OsRandom))
-}
-
-/// Runs `open` inside namespace `ns` (a thread that enters it) and returns what it made.
-fn in_netns<T: Send + 'static>(ns: &str, open: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap();
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        open()
-    })
-    .join()
-    .unwrap()
 }
 
 /// A non-blocking UDP socket bound to `addr` in namespace `ns`.

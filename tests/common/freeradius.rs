@@ -4,7 +4,7 @@
 //! on 127.0.0.1:1812 inside the namespace; [`FreeRadius::socket`] makes a UDP socket there for
 //! the client under test.
 
-use super::netns::{BgProcess, Netns};
+use super::netns::{in_netns, BgProcess, Netns};
 use super::{poll_opt, tail, TempDir};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -154,18 +154,6 @@ pub fn bound_in(ns: &str, addr: SocketAddr) -> UdpSocket {
     in_netns(ns, move || {
         UdpSocket::bind(addr).expect("binding a UDP socket")
     })
-}
-
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-            .unwrap_or_else(|e| panic!("setns {path}: {e}"));
-        f()
-    })
-    .join()
-    .expect("the setns thread")
 }
 
 fn write_config(dir: &TempDir, o: &Options<'_>) {

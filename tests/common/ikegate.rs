@@ -34,7 +34,8 @@ impl Gateway {
         Gateway::start_with(ns, dir, label, yaml, wait_dev, &[])
     }
 
-    /// Like [`Gateway::start`] (the config written to `LABEL.yaml`), with `RUST_LOG=rust_log` (e.g. `trace` for the tests that search the log for secrets).
+    /// Like [`Gateway::start`], with `RUST_LOG=rust_log` (e.g. `trace` for the tests that
+    /// search the log for secrets).
     pub fn start_logged(
         ns: &Netns,
         dir: &TempDir,
@@ -43,11 +44,15 @@ impl Gateway {
         wait_dev: Option<&str>,
         rust_log: &str,
     ) -> Gateway {
-        let config = dir.join(&format!("{label}.yaml"));
-        std::fs::write(&config, yaml).unwrap();
-        let argv = [bin(), "run", "--config", config.to_str().unwrap()];
-        let env = [("RUST_LOG", rust_log)];
-        Gateway::spawn(ns, dir, label, config.clone(), &argv, &env, wait_dev)
+        Gateway::launch(
+            ns,
+            dir,
+            label,
+            yaml,
+            wait_dev,
+            &[],
+            &[("RUST_LOG", rust_log)],
+        )
     }
 
     /// Like [`Gateway::start`], with extra `run` arguments.
@@ -59,11 +64,25 @@ impl Gateway {
         wait_dev: Option<&str>,
         extra: &[&str],
     ) -> Gateway {
+        Gateway::launch(ns, dir, label, yaml, wait_dev, extra, &[])
+    }
+
+    /// Writes `yaml` to `LABEL.yaml` and runs the gateway on it with `extra` arguments and
+    /// `env` (see [`Gateway::spawn`]).
+    fn launch(
+        ns: &Netns,
+        dir: &TempDir,
+        label: &str,
+        yaml: &str,
+        wait_dev: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let config = dir.join(&format!("{label}.yaml"));
         std::fs::write(&config, yaml).unwrap();
         let mut argv = vec![bin(), "run", "--config", config.to_str().unwrap()];
         argv.extend_from_slice(extra);
-        Gateway::spawn(ns, dir, label, config.clone(), &argv, &[], wait_dev)
+        Gateway::spawn(ns, dir, label, config.clone(), &argv, env, wait_dev)
     }
 
     /// Starts `argv` in `ns` as the gateway (the binary itself, or a wrapper that ends by

@@ -29,6 +29,20 @@ fn has_caps() -> bool {
     caps & (1 << 12) != 0 && caps & (1 << 21) != 0
 }
 
+/// Runs `f` on a short-lived thread that enters namespace `ns`, and returns what it made (a
+/// socket made there stays in that namespace; the test's own threads stay where they are).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+        f()
+    })
+    .join()
+    .expect("the setns thread")
+}
+
 /// True when the tests that build namespaces can run here; otherwise prints
 /// `skipping: needs root (…)` and returns false.
 pub fn require_root() -> bool {
