@@ -30,9 +30,10 @@ use crate::ra::directory::LoginFailure;
 use crate::ra::login::{BackendVerdict, LoginBackend, LoginCheck, LoginRequest, LoginTicket};
 use crate::ra::throttle::printable;
 
-// The EAP registries the IKEv2 EAP server reads by: codes, method types, MS-CHAPv2 op-codes.
+// The EAP registries, parser and emitter the IKEv2 EAP server uses.
+use crate::ike::auth::eap::server::packet as eap_packet;
 use crate::ike::auth::eap::wire::{method, opcode};
-use crate::wire::ikev2::EapCode;
+use crate::wire::ikev2::{EapCode, EapRepr};
 
 /// The RADIUS server as a [`LoginBackend`].
 pub struct RadiusLogins {
@@ -324,25 +325,24 @@ fn unavailable(e: &RadiusError) -> BackendVerdict {
 
 /// The identity inside an EAP-Response/Identity, printable.
 fn eap_identity(msg: &[u8]) -> Option<String> {
-    if msg.first() != Some(&EapCode::RESPONSE.0) || msg.get(4) != Some(&method::IDENTITY) {
-        return None;
-    }
-    let len = usize::from(u16::from_be_bytes([*msg.get(2)?, *msg.get(3)?]));
-    Some(printable(msg.get(5..len.min(msg.len()))?))
+    let eap = EapRepr::parse(msg).ok()?;
+    (eap.code == EapCode::RESPONSE && eap.eap_type == Some(method::IDENTITY))
+        .then(|| printable(eap.data))
 }
 
 /// An EAP-Success or EAP-Failure (RFC 3748 §4.2) with identifier `id`.
 fn eap_status(code: EapCode, id: u8) -> Vec<u8> {
-    vec![code.0, id, 0, 4]
+    eap_packet(code, id, None, &[])
 }
 
 /// The message of an EAP-Request/MS-CHAPv2 Failure packet (RFC 2759 §6 in EAP, opcode 4).
 fn mschapv2_failure(eap: &[u8]) -> Option<String> {
-    let is_failure = eap.first() == Some(&EapCode::REQUEST.0)
-        && eap.get(4) == Some(&method::MSCHAPV2)
-        && eap.get(5) == Some(&opcode::FAILURE);
+    let eap = EapRepr::parse(eap).ok()?;
+    let is_failure = eap.code == EapCode::REQUEST
+        && eap.eap_type == Some(method::MSCHAPV2)
+        && eap.data.first() == Some(&opcode::FAILURE);
     // Opcode, MS-CHAPv2-ID, MS-Length (2), then the message ("E=691 R=1 …").
-    is_failure.then(|| format!("MS-CHAPv2 {}", printable(eap.get(9..).unwrap_or(&[]))))
+    is_failure.then(|| format!("MS-CHAPv2 {}", printable(eap.data.get(4..).unwrap_or(&[]))))
 }
 
 #[cfg(test)]

@@ -394,7 +394,7 @@ fn verify_mschap(
 }
 
 /// An EAP packet.
-fn packet(code: EapCode, identifier: u8, eap_type: Option<u8>, data: &[u8]) -> Vec<u8> {
+pub(crate) fn packet(code: EapCode, identifier: u8, eap_type: Option<u8>, data: &[u8]) -> Vec<u8> {
     let repr = EapRepr {
         code,
         identifier,
