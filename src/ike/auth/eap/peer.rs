@@ -12,7 +12,7 @@ use super::mschapv2::{self, CHALLENGE_LEN, NT_RESPONSE_LEN};
 use super::wire::{self, method, opcode, Md5Value, MschapResponse};
 use super::EapMethod;
 use crate::ike::random::RandomSource;
-use crate::wire::ikev2::{EapCode, EapRepr, PayloadRepr};
+use crate::wire::ikev2::{EapCode, EapRepr};
 
 /// What a remote-access client logs in with.
 #[derive(Clone, PartialEq, Eq)]
@@ -233,16 +233,7 @@ impl EapPeer {
 
 /// An EAP-Response packet.
 fn response(id: u8, eap_type: u8, data: &[u8]) -> Vec<u8> {
-    let repr = EapRepr {
-        code: EapCode::RESPONSE,
-        identifier: id,
-        eap_type: Some(eap_type),
-        data,
-    };
-    let mut out = vec![0u8; repr.buffer_len()];
-    // Sized by buffer_len, and our data is bounded: emit cannot fail.
-    let _ = repr.emit(&mut out);
-    out
+    super::server::packet(EapCode::RESPONSE, id, Some(eap_type), data)
 }
 
 #[cfg(test)]
