@@ -95,6 +95,7 @@ fn chain(mut data: &[u8]) {
         intermediates: Vec::new(),
         peer_cert: None,
         crls: Default::default(),
+        verified: Default::default(),
     };
     let _ = trust.verify(&certs, 1_796_169_600);
 }

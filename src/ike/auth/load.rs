@@ -94,6 +94,7 @@ impl CertificateFiles {
                 intermediates: mine.clone(),
                 peer_cert,
                 crls,
+                verified: super::verified::VerifiedPaths::shared(),
             },
             cert,
             chain: mine,

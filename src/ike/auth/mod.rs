@@ -19,6 +19,7 @@ pub(crate) mod testpki;
 #[cfg(test)]
 mod tests;
 pub mod trust;
+pub mod verified;
 
 use std::fmt;
 use std::sync::Arc;

@@ -227,6 +227,7 @@ impl TestCa {
             intermediates: Vec::new(),
             peer_cert: None,
             crls: Default::default(),
+            verified: Default::default(),
         }
     }
 }

@@ -431,3 +431,81 @@ fn wall_clock_follows_the_instant() {
 fn fuzz_replay() {
     super::fuzzing::replay_corpus();
 }
+
+#[test]
+fn a_validated_path_is_reused_yet_revocation_anchors_and_chain_still_count() {
+    let root = TestCa::root("Test Root", TestKey::P384);
+    let inter = root.intermediate("Test Intermediate", TestKey::P256);
+    let (ee, _) = inter.issue(
+        &Spec {
+            serial: 11,
+            ..Spec::default()
+        },
+        TestKey::P256,
+    );
+    let chain = [ee.clone(), inter.der.clone()];
+    let trust = root.trust();
+    assert!(trust.verify(&chain, NOW).is_ok());
+    assert_eq!((trust.verified.len(), trust.verified.hits()), (1, 0));
+    let again = trust.verify(&chain, NOW).unwrap();
+    assert_eq!(again.subject.to_string(), "C=JP, O=Example, CN=gw1");
+    assert_eq!(
+        trust.verified.hits(),
+        1,
+        "the second validation is the cached one"
+    );
+
+    // The chain without its intermediate is another validation, and fails as before.
+    let e = trust.verify(std::slice::from_ref(&ee), NOW).unwrap_err();
+    assert!(
+        matches!(e, Refusal::Cert(CertError::UntrustedIssuer { .. })),
+        "{e:?}"
+    );
+
+    // Another anchor with the same cache: no path, whatever was validated for the first.
+    let other = TestCa::root("Other Root", TestKey::P256);
+    let foreign = TrustStore {
+        verified: trust.verified.clone(),
+        ..other.trust()
+    };
+    let e = foreign.verify(&chain, NOW).unwrap_err();
+    assert!(
+        matches!(e, Refusal::Cert(CertError::UntrustedIssuer { .. })),
+        "{e:?}"
+    );
+
+    // A CRL that arrives after the path was cached revokes at once.
+    trust
+        .crls
+        .add_file("inter.crl", &inter.crl(&[11], 2030))
+        .unwrap();
+    let hits = trust.verified.hits();
+    let e = e_text(&trust.verify(&chain, NOW).unwrap_err());
+    assert!(e.contains("(serial 0b) was revoked"), "{e}");
+    assert_eq!(trust.verified.hits(), hits + 1, "refused on a cached path");
+}
+
+#[test]
+fn a_cached_path_answers_only_inside_its_validity_and_the_cache_is_bounded() {
+    use super::verified::{VerifiedPath, VerifiedPaths, MAX_ENTRIES};
+    let cache = VerifiedPaths::default();
+    let path = VerifiedPath {
+        intermediates: vec![0],
+        anchor: Some(0),
+        valid_from: 100,
+        valid_until: 200,
+    };
+    cache.put([1; 32], path.clone());
+    assert_eq!(cache.get(&[1; 32], 100), Some(path.clone()));
+    assert_eq!(cache.get(&[1; 32], 200), Some(path.clone()));
+    assert_eq!(cache.get(&[1; 32], 99), None, "not yet valid");
+    assert_eq!(cache.get(&[1; 32], 201), None, "expired");
+    assert_eq!(cache.get(&[2; 32], 150), None);
+    for i in 0..MAX_ENTRIES {
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&(i as u64 + 10).to_be_bytes());
+        cache.put(key, path.clone());
+    }
+    assert_eq!(cache.len(), MAX_ENTRIES);
+    assert_eq!(cache.get(&[1; 32], 150), None, "the oldest went first");
+}

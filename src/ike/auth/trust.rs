@@ -11,6 +11,7 @@ use webpki::{EndEntityCert, KeyPurposeIdIter};
 use super::cert::{utc_text, Certificate};
 use super::crl::{CrlStore, RevocationStatus};
 use super::diag::CertError;
+use super::verified::{VerifiedPath, VerifiedPaths};
 
 /// Why a peer certificate was not accepted (yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct TrustStore {
     pub peer_cert: Option<Certificate>,
     /// CRLs.
     pub crls: Arc<CrlStore>,
+    /// Paths validated before (shared by the process's trust stores: [`VerifiedPaths::shared`]).
+    pub verified: Arc<VerifiedPaths>,
 }
 
 static SIG_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
@@ -135,13 +138,41 @@ impl TrustStore {
         Ok(end)
     }
 
-    /// Runs webpki and returns the path end entity → … → anchor as our parsed certificates.
+    /// The path end entity → … → anchor as our parsed certificates: validated before (the
+    /// same certificates, inside their validity periods), else by webpki now.
     fn path<'a>(
         &'a self,
         end: &'a Certificate,
         candidates: &[&'a Certificate],
         now_unix: i64,
     ) -> Result<Vec<&'a Certificate>, Refusal> {
+        let key = VerifiedPaths::key(end, candidates, &self.anchors);
+        let found = match self.verified.get(&key, now_unix) {
+            Some(found) => found,
+            None => {
+                let found = self.validate(end, candidates, now_unix)?;
+                self.verified.put(key, found.clone());
+                found
+            }
+        };
+        let mut path = vec![end];
+        path.extend(
+            found
+                .intermediates
+                .iter()
+                .filter_map(|&i| candidates.get(i).copied()),
+        );
+        path.extend(found.anchor.and_then(|i| self.anchors.get(i)));
+        Ok(path)
+    }
+
+    /// Runs webpki; the path it accepted as positions in `candidates` and our anchors.
+    fn validate(
+        &self,
+        end: &Certificate,
+        candidates: &[&Certificate],
+        now_unix: i64,
+    ) -> Result<VerifiedPath, Refusal> {
         let end_der = CertificateDer::from(end.der());
         let ee =
             EndEntityCert::try_from(&end_der).map_err(|e| chain_error(end, &format!("{e}")))?;
@@ -162,21 +193,27 @@ impl TrustStore {
         let verified = ee
             .verify_for_usage(SIG_ALGS, &anchors, &inter, time, IpsecEku, None, None)
             .map_err(|e| self.map_webpki_error(end, candidates, e, now_unix))?;
-        let mut path = vec![end];
-        for c in verified.intermediate_certificates() {
-            if let Some(p) = candidates.iter().find(|x| x.der() == c.der().as_ref()) {
-                path.push(p);
-            }
-        }
-        let last_issuer = &path.last().map(|c| c.issuer.clone());
-        if let Some(anchor) = self
-            .anchors
-            .iter()
-            .find(|a| Some(&a.subject) == last_issuer.as_ref())
-        {
-            path.push(anchor);
-        }
-        Ok(path)
+        let intermediates: Vec<usize> = verified
+            .intermediate_certificates()
+            .filter_map(|c| candidates.iter().position(|x| x.der() == c.der().as_ref()))
+            .collect();
+        let last = intermediates
+            .last()
+            .and_then(|&i| candidates.get(i))
+            .copied();
+        let last_issuer = &last.unwrap_or(end).issuer;
+        let on_path = || {
+            let inter = intermediates
+                .iter()
+                .filter_map(|&i| candidates.get(i).copied());
+            std::iter::once(end).chain(inter)
+        };
+        Ok(VerifiedPath {
+            anchor: self.anchors.iter().position(|a| &a.subject == last_issuer),
+            valid_from: on_path().map(|c| c.not_before).max().unwrap_or(i64::MIN),
+            valid_until: on_path().map(|c| c.not_after).min().unwrap_or(i64::MAX),
+            intermediates,
+        })
     }
 
     fn map_webpki_error(
