@@ -12,14 +12,14 @@ use crate::wire::isakmp::{
 use super::{hex, text_or_hex, vendor, Decoded, Direction, ExchangeKey, Node};
 
 /// The friendly name of an IKEv1 exchange type.
-pub(super) fn exchange_name(e: ExchangeType) -> String {
+pub(super) fn exchange_name(e: ExchangeType) -> super::Name {
     match e {
         ExchangeType::IDENTITY_PROTECTION => "Main Mode".into(),
         ExchangeType::AGGRESSIVE => "Aggressive Mode".into(),
         ExchangeType::QUICK_MODE => "Quick Mode".into(),
         ExchangeType::INFORMATIONAL => "Informational".into(),
         ExchangeType::TRANSACTION => "Transaction (mode-cfg)".into(),
-        other => format!("exchange {other}"),
+        other => format!("exchange {other}").into(),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::wire::ikev2::{
     PayloadType, Payloads, ProposalRepr, RawPayload, SaRepr, TrafficSelector, TsRepr,
 };
 
-use super::{hex, text_or_hex, vendor, Decoded, Direction, ExchangeKey, Node};
+use super::{hex, text_or_hex, vendor, Decoded, Direction, ExchangeKey, Name, Node};
 
 /// Decodes the header and the unencrypted payloads of an IKEv2 datagram; for an encrypted one,
 /// what the SK/SKF payload says about its inside.
@@ -30,7 +30,7 @@ pub(super) fn message(datagram: &[u8], dir: Direction) -> Option<Decoded> {
         exchange_name: r
             .exchange
             .name()
-            .map_or_else(|| format!("exchange {}", r.exchange.0), String::from),
+            .map_or_else(|| format!("exchange {}", r.exchange.0).into(), Name::from),
         response: Some(response),
         encrypted: false,
         payloads: Vec::new(),

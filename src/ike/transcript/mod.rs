@@ -18,6 +18,7 @@
 //! bytes, which the recording then picks up. Failures reported through the engine's outputs
 //! attach their diagnostic to the exchange in progress ([`Transcript::fail`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,10 @@ mod packed;
 #[cfg(test)]
 mod tests;
 mod vendor;
+
+/// A name from a fixed set (exchange types, who started it): kept without a copy on the heap
+/// per exchange and message, thousands of tunnels each keeping a few.
+pub type Name = Cow<'static, str>;
 
 /// Exchanges kept per tunnel (oldest dropped first).
 pub const MAX_EXCHANGES: usize = 32;
@@ -100,7 +105,8 @@ pub struct Message {
     /// Milliseconds since the Unix epoch (filled in when the transcript is read).
     pub time_unix_ms: u64,
     /// The exchange named in its header.
-    pub exchange: String,
+    #[schema(value_type = String)]
+    pub exchange: Name,
     /// Its message ID.
     pub message_id: u32,
     /// IKEv2: whether it is a response (IKEv1 has no such flag).
@@ -138,13 +144,15 @@ pub struct Exchange {
     /// IKE version, 1 or 2.
     pub version: u8,
     /// `Main Mode`, `Quick Mode`, `IKE_SA_INIT`, `IKE_AUTH`, …
-    pub exchange: String,
+    #[schema(value_type = String)]
+    pub exchange: Name,
     /// The message ID of the exchange.
     pub message_id: u32,
     /// The initiator's cookie / SPI, hex.
     pub initiator_spi: String,
     /// Who started it: `us` or `peer`.
-    pub initiated_by: String,
+    #[schema(value_type = String)]
+    pub initiated_by: Name,
     /// `completed`, `failed`, `refused by the peer`, `refused by us`, `waiting for the peer`.
     pub outcome: String,
     /// The plain-words cause when it failed here.
@@ -171,7 +179,7 @@ struct ExchangeKey {
 /// A decoded header and payload tree, before it is filed.
 pub(crate) struct Decoded {
     key: ExchangeKey,
-    exchange_name: String,
+    exchange_name: Name,
     response: Option<bool>,
     encrypted: bool,
     payloads: Vec<Node>,
@@ -370,6 +378,8 @@ impl Transcript {
         if self.exchanges.len() == MAX_EXCHANGES {
             self.exchanges.pop_front();
         }
+        // One slot at a time, as the messages: a tunnel keeps two or three exchanges.
+        self.exchanges.reserve_exact(1);
         let id = self.next_id;
         self.next_id += 1;
         self.last = Some(id);
@@ -409,17 +419,21 @@ impl Transcript {
 /// About what an exchange holds on the heap: its messages and their payloads, notes and names.
 fn heap_bytes(e: &Exchange) -> usize {
     let strings = |s: &String| s.capacity();
+    let name = |n: &Name| match n {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(s) => s.capacity(),
+    };
     std::mem::size_of::<Exchange>()
-        + strings(&e.exchange)
+        + name(&e.exchange)
         + strings(&e.initiator_spi)
-        + strings(&e.initiated_by)
+        + name(&e.initiated_by)
         + e.diagnostic.as_ref().map_or(0, strings)
         + e.messages
             .iter()
             .map(|m| {
                 std::mem::size_of::<Message>()
                     + m.packed.heap_bytes()
-                    + strings(&m.exchange)
+                    + name(&m.exchange)
                     + m.note.as_ref().map_or(0, strings)
             })
             .sum::<usize>()
@@ -505,7 +519,7 @@ fn outcome(e: &Exchange) -> String {
     if error_from(Direction::Out) {
         return "refused by us".into();
     }
-    let complete = match (e.version, e.exchange.as_str()) {
+    let complete = match (e.version, e.exchange.as_ref()) {
         (2, _) => e.messages.iter().any(|m| m.response == Some(true)),
         (_, "Main Mode") => e.messages.len() >= 6,
         (_, "Aggressive Mode" | "Quick Mode") => e.messages.len() >= 3,

@@ -734,7 +734,7 @@ impl Engine {
         self.io.stats.phase1_established += 1;
         let lowest = nonces.0.min(nonces.1).to_vec();
         sa.rekeyed_from = Some((old_id, lowest.clone()));
-        self.sas.push(sa);
+        self.add_ike_sa(sa);
         let twin = self.sas.iter().find(|x| {
             x.id() != new_id && x.rekeyed_from.as_ref().is_some_and(|(o, _)| *o == old_id)
         });

@@ -379,6 +379,14 @@ impl Engine {
         self.io.transcript.inbound_end(data, junk);
     }
 
+    /// Keeps a new IKE SA. A tunnel holds one, two while it is rekeyed: the list grows by one
+    /// slot, not by `Vec`'s first four (an `IkeSa` is several hundred bytes, thousands of
+    /// tunnels each keep one).
+    fn add_ike_sa(&mut self, sa: IkeSa) {
+        self.sas.reserve_exact(1);
+        self.sas.push(sa);
+    }
+
     fn on_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
         self.last_now = Some(now);
         self.io.stats.received += 1;

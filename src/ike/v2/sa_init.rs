@@ -167,7 +167,7 @@ impl Engine {
             now,
         );
         sa.next_request_id = 1;
-        self.sas.push(sa);
+        self.add_ike_sa(sa);
         let i = self.sas.len() - 1;
         let rp = self.policy.retransmit;
         self.put_request(
@@ -555,7 +555,7 @@ impl Engine {
         }));
         sa.last_response = Some((0, vec![response.clone()]));
         self.io.send(local.port(), remote, response);
-        self.sas.push(sa);
+        self.add_ike_sa(sa);
     }
 
     fn refuse_sa_init(&mut self, h: &HeaderRepr, remote: SocketAddr, port: u16, sa_p: &SaRepr) {
