@@ -80,9 +80,10 @@ pub struct EspTransform {
     integ_alg: IntegAlg,
     cipher: Cipher,
     integ: Integ,
-    /// Makes CBC IVs unpredictable: IV = AES-128(iv_key, seq), keyed randomly per SA. Only
-    /// CBC transforms that seal have one.
-    iv_gen: Option<Box<aes::Aes128>>,
+    /// Makes CBC IVs unpredictable without a second key schedule: IV = E_K(seed ⊕ seq), the
+    /// SA's own cipher and key applied to a block unique to each packet (NIST SP 800-38A,
+    /// appendix C), `seed` secret and random per SA. Only CBC transforms that seal have one.
+    iv_seed: Option<[u8; 16]>,
 }
 
 impl std::fmt::Debug for EspTransform {
@@ -102,7 +103,7 @@ impl EspTransform {
             t.cipher,
             Cipher::Aes128(_) | Cipher::Aes192(_) | Cipher::Aes256(_) | Cipher::TripleDes(_)
         ) {
-            t.iv_gen = Some(Box::new(aes::Aes128::new(&iv_seed.into())));
+            t.iv_seed = Some(iv_seed);
         }
         Ok(t)
     }
@@ -162,7 +163,7 @@ impl EspTransform {
             integ_alg: keys.integ,
             cipher,
             integ,
-            iv_gen: None,
+            iv_seed: None,
         })
     }
 
@@ -253,11 +254,8 @@ impl EspTransform {
             }
             Cipher::Null => {}
             cbc => {
-                let iv_gen = self.iv_gen.as_ref().ok_or(SealError::OpenOnly)?;
-                let mut block16 = [0u8; 16];
-                block16[8..].copy_from_slice(&seq.to_be_bytes());
-                let mut iv_block = block16.into();
-                iv_gen.encrypt_block(&mut iv_block);
+                let seed = self.iv_seed.ok_or(SealError::OpenOnly)?;
+                let iv_block = cbc_iv(cbc, seed, seq);
                 let iv_len = iv_range.len();
                 buf[iv_range.clone()].copy_from_slice(&iv_block[..iv_len]);
                 let (head, body) = buf.split_at_mut(payload.start);
@@ -362,6 +360,29 @@ fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> aead::Nonce {
     n[..4].copy_from_slice(salt);
     n[4..].copy_from_slice(iv);
     aead::Nonce::assume_unique_for_key(n)
+}
+
+/// The IV of the packet with sequence number `seq`: the cipher's block `seed ⊕ seq` (the
+/// sequence number in the block's last 8 bytes; 3DES's block is those 8) encrypted under the
+/// SA's key. Sequence numbers never repeat under one key, so neither do these blocks.
+fn cbc_iv(c: &Cipher, seed: [u8; 16], seq: u64) -> [u8; 16] {
+    let mut block = seed;
+    for (b, s) in block[8..].iter_mut().zip(seq.to_be_bytes()) {
+        *b ^= s;
+    }
+    match c {
+        Cipher::Aes128(k) => k.encrypt_block((&mut block).into()),
+        Cipher::Aes192(k) => k.encrypt_block((&mut block).into()),
+        Cipher::Aes256(k) => k.encrypt_block((&mut block).into()),
+        Cipher::TripleDes(k) => {
+            let mut b8 = [0u8; 8];
+            b8.copy_from_slice(&block[8..]);
+            k.encrypt_block((&mut b8).into());
+            block[..8].copy_from_slice(&b8);
+        }
+        Cipher::Null | Cipher::Aead { .. } => {}
+    }
+    block
 }
 
 fn cbc_encrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
