@@ -498,7 +498,8 @@ impl OutBufs {
     fn new(seg: usize) -> OutBufs {
         OutBufs {
             original: vec![0u8; VIRTIO_NET_HDR_LEN + 65535],
-            bufs: vec![vec![0u8; seg]; 2 * READ_BATCH],
+            // Zeroed apart, as `RecvBufs`'s: no copy touching every page.
+            bufs: (0..2 * READ_BATCH).map(|_| vec![0u8; seg]).collect(),
             sizes: vec![0usize; 2 * READ_BATCH],
             sealed: Vec::with_capacity(2 * READ_BATCH),
             lens: Vec::with_capacity(2 * READ_BATCH),
@@ -675,16 +676,15 @@ struct TunWriters {
 const WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN + 6;
 /// Packets gathered before a flush.
 const WRITE_BATCH: usize = 64;
+/// Room of each write buffer: a whole GRO superpacket with its header space.
+const WRITE_ROOM: usize = 2 * WRITE_OFFSET + 65535;
 
 impl TunWriters {
     fn new() -> TunWriters {
         TunWriters {
-            // GRO appends a run's segments to its first buffer and refuses to coalesce into
-            // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
-            // the pages actually written become resident).
-            bufs: (0..WRITE_BATCH)
-                .map(|_| Vec::with_capacity(2 * WRITE_OFFSET + 65535))
-                .collect(),
+            // Each buffer gets its room when first used (`push`): a set taken by a loop that
+            // only ever sees IKE, or a few packets at a time, does not grow the heap by 4 MiB.
+            bufs: (0..WRITE_BATCH).map(|_| Vec::new()).collect(),
             owner: vec![0; WRITE_BATCH],
             used: 0,
             gro: GROTable::default(),
@@ -696,6 +696,12 @@ impl TunWriters {
     fn push(&mut self, tunnel: usize, header: &[u8], pkt: &[u8]) -> bool {
         if let (Some(buf), Some(o)) = (self.bufs.get_mut(self.used), self.owner.get_mut(self.used))
         {
+            // GRO appends a run's segments to its first buffer and refuses to coalesce into
+            // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
+            // the pages actually written become resident).
+            if buf.capacity() < WRITE_ROOM {
+                buf.reserve_exact(WRITE_ROOM);
+            }
             buf.clear();
             buf.resize(WRITE_OFFSET, 0);
             buf.extend_from_slice(header);
@@ -774,7 +780,9 @@ struct RecvBufs {
 impl RecvBufs {
     fn new(count: usize, size: usize) -> RecvBufs {
         RecvBufs {
-            bufs: vec![vec![0u8; size]; count],
+            // Each zeroed apart (calloc: untouched pages stay unmapped); `vec![buf; count]`
+            // would copy the first into every other and so touch every page of all of them.
+            bufs: (0..count).map(|_| vec![0u8; size]).collect(),
             meta: vec![RecvMeta::default(); count],
         }
     }
