@@ -261,6 +261,9 @@ pub struct DhPrivate {
     group: DhGroup,
     secret: Zeroizing<Vec<u8>>,
     public: Vec<u8>,
+    /// ECP: AWS-LC's key for `secret`, made with the public value and used for the shared
+    /// secret (`crypto::ecp`).
+    ecdh: Option<super::ecp::EcdhKey>,
 }
 
 impl std::fmt::Debug for DhPrivate {
@@ -284,11 +287,12 @@ impl DhPrivate {
             dst.copy_from_slice(src);
         }
         if let Some(c) = group.curve() {
-            let (secret, public) = c.keypair(&x);
+            let (secret, public, ecdh) = c.keypair_keyed(&x);
             return DhPrivate {
                 group,
                 secret,
                 public,
+                ecdh,
             };
         }
         let mut g = vec![0u8; group.len()];
@@ -310,6 +314,7 @@ impl DhPrivate {
             group,
             secret: x,
             public,
+            ecdh: None,
         }
     }
 
@@ -329,7 +334,7 @@ impl DhPrivate {
     pub fn shared_secret(&self, peer_public: &[u8]) -> Result<Zeroizing<Vec<u8>>, DhError> {
         self.group.validate_public(peer_public)?;
         if let Some(c) = self.group.curve() {
-            return c.shared_secret(&self.secret, peer_public);
+            return c.shared_secret(&self.secret, self.ecdh.as_ref(), peer_public);
         }
         let s = self.group.modexp(peer_public, &self.secret);
         if self.group == DhGroup::Curve25519 && s.iter().all(|b| *b == 0) {

@@ -2,7 +2,9 @@
 //! 20, RFC 5903). The two scalar multiplications of a negotiation (our public value, the shared
 //! secret) run on AWS-LC (`aws-lc-rs`), whose P-256 uses a precomputed table for the generator:
 //! 19 µs and 66 µs here against 172 µs and 148 µs for RustCrypto's generic `p256` arithmetic,
-//! which was most of an IKE handshake's CPU (`bench/handshakes.sh`). RustCrypto's `p256` /
+//! which was most of an IKE handshake's CPU (`bench/handshakes.sh`). AWS-LC's key is made once,
+//! with our public value, and kept for the shared secret ([`EcdhKey`]): building it again from
+//! the scalar recomputed `scalar · G` (18 of the 66 µs). RustCrypto's `p256` /
 //! `p384` still reduce the injected secret, check the peer's point, and are the fallback should
 //! AWS-LC refuse a key (it never should: the scalar is in range by construction), so nothing
 //! here fails for want of AWS-LC. The secret comes from the caller (sans-IO): AWS-LC's own
@@ -46,29 +48,45 @@ impl Curve {
     /// Reduces `secret` (big-endian, exactly [`Curve::field_len`] bytes) modulo the group order
     /// and returns the scalar bytes and the public value `x || y`. A scalar that reduces to zero
     /// (probability about 2^-256 for random input) is replaced by one, so this never fails.
+    #[cfg(test)]
     pub(crate) fn keypair(self, secret: &[u8]) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
+        let (scalar, public, _) = self.keypair_keyed(secret);
+        (scalar, public)
+    }
+
+    /// [`Curve::keypair`], and AWS-LC's key for the shared secret later: made once here, it
+    /// spares [`Curve::shared_secret`] recomputing `scalar · G` (18 µs on P-256) to build it.
+    pub(crate) fn keypair_keyed(
+        self,
+        secret: &[u8],
+    ) -> (Zeroizing<Vec<u8>>, Vec<u8>, Option<EcdhKey>) {
         let scalar = match self {
             Curve::P256 => p256_impl::reduce(secret),
             Curve::P384 => p384_impl::reduce(secret),
         };
-        match aws_lc::public_value(self, &scalar) {
-            Some(xy) => (scalar, xy),
-            None => match self {
-                Curve::P256 => p256_impl::keypair(secret),
-                Curve::P384 => p384_impl::keypair(secret),
-            },
+        match aws_lc::keyed_public_value(self, &scalar) {
+            Some((xy, key)) => (scalar, xy, Some(key)),
+            None => {
+                let (scalar, xy) = match self {
+                    Curve::P256 => p256_impl::keypair(secret),
+                    Curve::P384 => p384_impl::keypair(secret),
+                };
+                (scalar, xy, None)
+            }
         }
     }
 
     /// The shared secret (the `x` coordinate) of our scalar and the peer's `x || y`, after
-    /// checking that the peer's point lies on the curve.
+    /// checking that the peer's point lies on the curve. `key`: AWS-LC's key for `scalar`
+    /// from [`Curve::keypair_keyed`], if there is one.
     pub(crate) fn shared_secret(
         self,
         scalar: &[u8],
+        key: Option<&EcdhKey>,
         peer: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, DhError> {
         // AWS-LC refuses a point off the curve; RustCrypto then names why (`NotOnCurve`).
-        if let Some(x) = aws_lc::shared_x(self, scalar, peer) {
+        if let Some(x) = aws_lc::shared_x(self, scalar, key, peer) {
             return Ok(x);
         }
         self.shared_secret_rustcrypto(scalar, peer)
@@ -221,25 +239,48 @@ mod aws_lc {
         }
     }
 
+    /// AWS-LC's private key for a scalar, kept from our public value to the shared secret.
+    pub(crate) struct EcdhKey(PrivateKey);
+
     /// `x || y` of `scalar · G` (`scalar` already reduced, non-zero, of the field length).
     pub(super) fn public_value(curve: Curve, scalar: &[u8]) -> Option<Vec<u8>> {
+        keyed_public_value(curve, scalar).map(|(xy, _)| xy)
+    }
+
+    /// [`public_value`] and the key it was computed with.
+    pub(super) fn keyed_public_value(curve: Curve, scalar: &[u8]) -> Option<(Vec<u8>, EcdhKey)> {
         let key = PrivateKey::from_private_key(algorithm(curve), scalar).ok()?;
         let public = key.compute_public_key().ok()?;
         // SEC1 uncompressed: 04 || x || y.
         let xy = public.as_ref().get(1..)?;
-        (xy.len() == 2 * curve.field_len()).then(|| xy.to_vec())
+        (xy.len() == 2 * curve.field_len()).then(|| (xy.to_vec(), EcdhKey(key)))
     }
 
-    /// The `x` coordinate of `scalar · peer`, `peer` being RFC 5903's `x || y`.
-    pub(super) fn shared_x(curve: Curve, scalar: &[u8], peer: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let key = PrivateKey::from_private_key(algorithm(curve), scalar).ok()?;
+    /// The `x` coordinate of `scalar · peer`, `peer` being RFC 5903's `x || y`; `key` is
+    /// `scalar`'s AWS-LC key when the caller kept it.
+    pub(super) fn shared_x(
+        curve: Curve,
+        scalar: &[u8],
+        key: Option<&EcdhKey>,
+        peer: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let made;
+        let key = match key {
+            Some(EcdhKey(k)) => k,
+            None => {
+                made = PrivateKey::from_private_key(algorithm(curve), scalar).ok()?;
+                &made
+            }
+        };
         let mut sec1 = Vec::with_capacity(peer.len() + 1);
         sec1.push(0x04);
         sec1.extend_from_slice(peer);
         let peer = UnparsedPublicKey::new(algorithm(curve), &sec1);
-        agreement::agree(&key, peer, (), |x| Ok(Zeroizing::new(x.to_vec()))).ok()
+        agreement::agree(key, peer, (), |x| Ok(Zeroizing::new(x.to_vec()))).ok()
     }
 }
+
+pub(crate) use aws_lc::EcdhKey;
 
 curve_impl!(p256_impl, p256, U256, NistP256, super::Curve::P256);
 curve_impl!(p384_impl, p384, U384, NistP384, super::Curve::P384);
@@ -290,15 +331,18 @@ mod tests {
                     Curve::P256 => p256_impl::keypair(a),
                     Curve::P384 => p384_impl::keypair(a),
                 };
-                let (scalar, public) = curve.keypair(a);
+                let (scalar, public, key) = curve.keypair_keyed(a);
+                assert!(key.is_some(), "{curve:?}: AWS-LC keyed it");
                 assert_eq!(*scalar, *reference.0, "{curve:?} scalar");
                 assert_eq!(public, reference.1, "{curve:?} public value");
                 assert!(aws_lc::public_value(curve, &scalar).is_some());
                 let (_, peer) = curve.keypair(b);
-                let fast = curve.shared_secret(&scalar, &peer).unwrap();
+                let fast = curve.shared_secret(&scalar, key.as_ref(), &peer).unwrap();
+                let unkeyed = curve.shared_secret(&scalar, None, &peer).unwrap();
                 let slow = curve.shared_secret_rustcrypto(&scalar, &peer).unwrap();
                 assert_eq!(*fast, *slow, "{curve:?} shared secret");
-                assert!(aws_lc::shared_x(curve, &scalar, &peer).is_some());
+                assert_eq!(*unkeyed, *slow, "{curve:?} shared secret, key made again");
+                assert!(aws_lc::shared_x(curve, &scalar, None, &peer).is_some());
             }
         }
     }
@@ -337,15 +381,17 @@ mod tests {
     #[test]
     fn aws_lc_refuses_what_rustcrypto_refuses() {
         for curve in [Curve::P256, Curve::P384] {
-            let (scalar, mut peer) = curve.keypair(&[0x42; 48]);
+            let (scalar, mut peer, key) = curve.keypair_keyed(&[0x42; 48]);
             if let Some(b) = peer.last_mut() {
                 *b ^= 1;
             }
-            assert_eq!(
-                curve.shared_secret(&scalar, &peer),
-                Err(DhError::NotOnCurve)
-            );
-            assert!(aws_lc::shared_x(curve, &scalar, &peer).is_none());
+            for key in [key.as_ref(), None] {
+                assert_eq!(
+                    curve.shared_secret(&scalar, key, &peer),
+                    Err(DhError::NotOnCurve)
+                );
+            }
+            assert!(aws_lc::shared_x(curve, &scalar, None, &peer).is_none());
         }
     }
 }

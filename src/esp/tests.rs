@@ -442,3 +442,35 @@ fn selector_sets_admit_either_family_and_only_their_own_direction() {
     let none = InboundSa::new(&k, 0).unwrap().with_selectors(vec![]);
     assert!(!none.admits(ip("10.0.0.1"), ip("10.0.0.2")));
 }
+
+/// The inbound table split by SPI: every SA is found where it went, whatever its shard, and
+/// removing one leaves the others (SPIs chosen to share and to span shards).
+#[test]
+fn the_sharded_sa_table_finds_replaces_and_removes() {
+    let table = super::SaTable::new();
+    let spis: Vec<u32> = (0..300u32)
+        .map(|i| i.wrapping_mul(0x9e37_79b9) | 0x100)
+        .chain([0x100, 0x100 + super::table::SHARDS as u32, u32::MAX])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for (n, &spi) in spis.iter().enumerate() {
+        let k = keys(spi, EncAlg::Aes128Gcm16, IntegAlg::None);
+        table.insert(std::sync::Arc::new(InboundSa::new(&k, n).unwrap()));
+    }
+    assert_eq!(table.all().len(), spis.len());
+    for (n, &spi) in spis.iter().enumerate() {
+        assert_eq!(table.get(spi).map(|sa| sa.tunnel), Some(n), "{spi:#x}");
+    }
+    // Replacing keeps one entry per SPI.
+    let k = keys(spis[0], EncAlg::Aes128Gcm16, IntegAlg::None);
+    table.insert(std::sync::Arc::new(InboundSa::new(&k, 999).unwrap()));
+    assert_eq!(table.get(spis[0]).map(|sa| sa.tunnel), Some(999));
+    assert_eq!(table.all().len(), spis.len());
+    assert!(table.remove(spis[1]).is_some());
+    assert!(table.remove(spis[1]).is_none());
+    assert!(!table.contains(spis[1]));
+    assert!(table.contains(spis[2]));
+    assert!(table.get(0x1234_5678).is_none());
+    assert_eq!(table.all().len(), spis.len() - 1);
+}
