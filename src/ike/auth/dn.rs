@@ -200,7 +200,19 @@ fn attribute_oid(ty: &str) -> Option<String> {
         _ => {}
     }
     let arcs: Option<Vec<u64>> = ty.split('.').map(|a| a.parse().ok()).collect();
-    arcs.filter(|a| a.len() >= 2).map(|_| ty.to_string())
+    arcs.filter(|a| first_subidentifier(a).is_some())
+        .map(|_| ty.to_string())
+}
+
+/// The first BER subidentifier of an OID, `40 · arc1 + arc2` (X.660: the first arc is 0, 1 or
+/// 2, and under 0 and 1 the second is below 40); `None` for fewer than two arcs, arcs out of
+/// those ranges, or a sum past `u64`.
+fn first_subidentifier(arcs: &[u64]) -> Option<u64> {
+    let (&a1, &a2) = (arcs.first()?, arcs.get(1)?);
+    if a1 > 2 || (a1 < 2 && a2 >= 40) {
+        return None;
+    }
+    (a1 * 40).checked_add(a2)
 }
 
 /// caseIgnoreMatch, simplified: trimmed, inner runs of spaces collapsed, case folded.
@@ -286,11 +298,11 @@ fn encode_name(rdns: &[Vec<Attribute>]) -> Vec<u8> {
 pub(crate) fn encode_oid(oid: &str) -> Vec<u8> {
     let arcs: Vec<u64> = oid.split('.').filter_map(|a| a.parse().ok()).collect();
     let mut out = Vec::new();
-    if arcs.len() < 2 {
+    let Some(first) = first_subidentifier(&arcs) else {
         return out;
-    }
-    push_base128(&mut out, arcs[0] * 40 + arcs[1]);
-    for a in &arcs[2..] {
+    };
+    push_base128(&mut out, first);
+    for a in arcs.iter().skip(2) {
         push_base128(&mut out, *a);
     }
     out
@@ -356,5 +368,27 @@ mod tests {
             .to_string()
             .contains("unknown attribute"));
         assert!(DistinguishedName::from_der(&[0x30, 0x05, 0x31]).is_none());
+    }
+
+    /// A dotted OID as an attribute type must be one X.660 allows: found by fuzzing, a first
+    /// arc of 8888888006828830073 overflowed `40 · arc1 + arc2`.
+    #[test]
+    fn attribute_oids_outside_x660_are_unknown_attributes() {
+        for bad in [
+            "8888888006828830073.653=84",
+            "3.1=x",
+            "1.40=x",
+            "0.99=x",
+            "2.18446744073709551600=x",
+            "7=x",
+        ] {
+            let e = DistinguishedName::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("unknown attribute"), "{bad}: {e}");
+        }
+        let ok = DistinguishedName::parse("2.999.1=x, 1.39.5=y").unwrap();
+        assert!(DistinguishedName::from_der(ok.der()).is_some());
+        assert_eq!(encode_oid("2.999.1"), [0x88, 0x37, 0x01]);
+        assert_eq!(encode_oid("2.5.4.3"), [0x55, 0x04, 0x03]);
+        assert!(encode_oid("9.1").is_empty());
     }
 }
