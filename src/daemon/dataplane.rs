@@ -699,10 +699,10 @@ impl TunWriters {
             // GRO appends a run's segments to its first buffer and refuses to coalesce into
             // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
             // the pages actually written become resident).
+            buf.clear();
             if buf.capacity() < WRITE_ROOM {
                 buf.reserve_exact(WRITE_ROOM);
             }
-            buf.clear();
             buf.resize(WRITE_OFFSET, 0);
             buf.extend_from_slice(header);
             buf.extend_from_slice(pkt);

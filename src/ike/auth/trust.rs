@@ -155,13 +155,7 @@ impl TrustStore {
                 found
             }
         };
-        let mut path = vec![end];
-        path.extend(
-            found
-                .intermediates
-                .iter()
-                .filter_map(|&i| candidates.get(i).copied()),
-        );
+        let mut path = chain(end, candidates, &found.intermediates);
         path.extend(found.anchor.and_then(|i| self.anchors.get(i)));
         Ok(path)
     }
@@ -197,21 +191,20 @@ impl TrustStore {
             .intermediate_certificates()
             .filter_map(|c| candidates.iter().position(|x| x.der() == c.der().as_ref()))
             .collect();
-        let last = intermediates
-            .last()
-            .and_then(|&i| candidates.get(i))
-            .copied();
-        let last_issuer = &last.unwrap_or(end).issuer;
-        let on_path = || {
-            let inter = intermediates
-                .iter()
-                .filter_map(|&i| candidates.get(i).copied());
-            std::iter::once(end).chain(inter)
-        };
+        let on_path = chain(end, candidates, &intermediates);
+        let last_issuer = &on_path.last().unwrap_or(&end).issuer;
         Ok(VerifiedPath {
             anchor: self.anchors.iter().position(|a| &a.subject == last_issuer),
-            valid_from: on_path().map(|c| c.not_before).max().unwrap_or(i64::MIN),
-            valid_until: on_path().map(|c| c.not_after).min().unwrap_or(i64::MAX),
+            valid_from: on_path
+                .iter()
+                .map(|c| c.not_before)
+                .max()
+                .unwrap_or(i64::MIN),
+            valid_until: on_path
+                .iter()
+                .map(|c| c.not_after)
+                .min()
+                .unwrap_or(i64::MAX),
             intermediates,
         })
     }
@@ -287,6 +280,16 @@ impl TrustStore {
     pub fn certreq_hashes(&self) -> Vec<[u8; 20]> {
         self.anchors.iter().map(|a| a.spki_sha1).collect()
     }
+}
+
+/// The end entity followed by the intermediates at `positions` in `candidates`.
+fn chain<'a>(
+    end: &'a Certificate,
+    candidates: &[&'a Certificate],
+    positions: &[usize],
+) -> Vec<&'a Certificate> {
+    let inter = positions.iter().filter_map(|&i| candidates.get(i).copied());
+    std::iter::once(end).chain(inter).collect()
 }
 
 fn chain_error(end: &Certificate, reason: &str) -> Refusal {
