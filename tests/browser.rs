@@ -119,6 +119,7 @@ fn panel_shows_the_tunnel_up_and_rekeys_it() {
         "browser: {v}\n{stderr}\ngateway log:\n{}",
         l.log_text()
     );
+    eprintln!("browser steps (ms from start): {}", v["ms"]);
     assert_eq!(v["list_state"], "up");
     assert_eq!(v["state_after"], "up");
     assert_eq!(v["token_in_session"], true);

@@ -1,7 +1,8 @@
 // ikegate admin panel: plain JS, no build step. Asks for the token once (kept in
 // sessionStorage), follows the live event stream (web/events.js) and refreshes the view when an
-// event arrives (polling every 2 s only while the stream is down; counters every 10 s), shows
-// the transcript ladder (web/transcript.js), and drives proposals, proxy-ids and controls.
+// event arrives (polling every 2 s only while the stream is down; counters every 10 s, the
+// tunnel page's graph every 2 s), shows the transcript ladder (web/transcript.js), and drives
+// proposals, proxy-ids and controls.
 'use strict';
 
 const KEY = 'ikegate-token';
@@ -100,10 +101,21 @@ function route() {
   $('events').classList.remove('hidden');
   IkegateEvents.start(token(), onEvent);
   IkegateEvents.render(currentName());
-  // With the event stream up, only the counters need a slow poll.
+  // With the event stream up, the page needs a slow poll only for the counters; the tunnel page's
+  // throughput graph still takes a sample every 2 s.
   timer = setInterval(() => {
     if (!IkegateEvents.isConnected() || Date.now() - lastRefresh >= 10000) currentTick();
+    else if (m) graphTick(decodeURIComponent(m[1]));
   }, 2000);
+}
+
+// One throughput sample for the tunnel page's graph (one GET of the tunnel, nothing else redrawn).
+async function graphTick(name) {
+  let t;
+  try { t = await api('GET', '/api/v1/tunnels/' + encodeURIComponent(name)); } catch (e) { return; }
+  if (currentName() !== name) return;
+  window.ThroughputGraph.sample(t.name, t.counters);
+  window.ThroughputGraph.draw($('d-graph'), t.name, $('d-graph-legend'));
 }
 
 // A live event: redraw the timeline, and refresh the view at once (coalescing bursts).

@@ -497,12 +497,14 @@ fn apply(dp: &DataPlane, t: &Tunnel, ev: Event, outs: &mut Outbounds, keylog: Op
         Event::UseOutbound { outbound_spi } => match outs.0.get(&outbound_spi) {
             Some(o) => {
                 let old = t.use_outbound(o.clone());
-                tracing::info!(
-                    tunnel = %name,
+                let text = format!(
                     "outbound traffic for {:?} now uses SPI 0x{outbound_spi:08x}{}",
                     o.selectors(),
-                    old.map(|o| format!(" (was 0x{:08x})", o.spi)).unwrap_or_default()
+                    old.map(|o| format!(" (was 0x{:08x})", o.spi))
+                        .unwrap_or_default()
                 );
+                tracing::info!(tunnel = %name, "{text}");
+                dp.events.publish(name, "outbound", text, None);
             }
             None => {
                 tracing::warn!(tunnel = %name, "asked to use unknown outbound SPI 0x{outbound_spi:08x}")

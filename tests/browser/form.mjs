@@ -29,9 +29,9 @@ try {
   await page.click(row);
   await page.waitForFunction(() => document.querySelector('#d-state')?.textContent === 'up', null, { timeout: 20000 });
 
-  // The graph: at least three rates (four polls) with traffic flowing both ways.
+  // The graph: at least three rates (four samples, one every 2 s) with traffic flowing both ways.
   await page.waitForFunction(() => Number(document.querySelector('#d-graph')?.dataset.points || 0) >= 3,
-    null, { timeout: 30000 });
+    null, { timeout: 15000 });
   result.graph_points = Number(await page.getAttribute('#d-graph', 'data-points'));
   result.graph_legend = await page.textContent('#d-graph-legend');
   result.graph_rates = await page.evaluate((t) => window.ThroughputGraph.rates(t), tunnel);

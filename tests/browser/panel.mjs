@@ -12,7 +12,9 @@ const shot = process.env.SCREENSHOT;
 const tunnel = process.env.TUNNEL || 'ipsec0';
 
 const ctx = await launch();
-const result = { ok: false };
+const result = { ok: false, ms: {} };
+const t0 = Date.now();
+const mark = (step) => { result.ms[step] = Date.now() - t0; };
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   const consoleErrors = [];
@@ -29,8 +31,10 @@ try {
     const s = document.querySelector(sel + ' .tunnel-state');
     return s && s.textContent.trim() === 'up';
   }, row, { timeout: 20000 });
+  mark('list_up');
   result.list_state = (await page.textContent(row + ' .tunnel-state')).trim();
   await page.screenshot({ path: shot.replace(/\.png$/, '-list.png') });
+  mark('clicked');
   await page.click(row);
   await page.waitForFunction(() => document.querySelector('#d-state')?.textContent === 'up',
     null, { timeout: 10000 });
@@ -42,15 +46,20 @@ try {
   });
   await page.waitForFunction(() => [...document.querySelectorAll('#d-phase2 td.spi-out')]
     .some((td) => td.textContent.includes('(current)')), null, { timeout: 10000 });
+  mark('spi_before');
   result.spi_before = await currentOut();
   result.token_in_session = await page.evaluate(() => sessionStorage.getItem('ikegate-token') !== null);
   await page.click('#btn-rekey');
   await page.waitForFunction(() => document.querySelector('#action-result')?.className === 'ok',
     null, { timeout: 10000 });
+  mark('rekey_ok');
   result.rekey_answer = await page.textContent('#action-result');
+  // The `outbound` event refreshes the page when the new SA takes over: well before the
+  // 10 s counters poll would.
   await page.waitForFunction((before) => [...document.querySelectorAll('#d-phase2 td.spi-out')]
     .some((td) => td.textContent.includes('(current)') && !td.textContent.startsWith(before)),
-  result.spi_before, { timeout: 30000 });
+  result.spi_before, { timeout: 8000 });
+  mark('spi_after');
   result.spi_after = await currentOut();
   result.state_after = await page.textContent('#d-state');
   // Let a poll show the counters of the new SA, then take the picture.
