@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::model;
@@ -192,7 +191,7 @@ impl PolicyStore {
 /// of each IKE tunnel's control task.
 pub struct GatewayState {
     dp: Arc<DataPlane>,
-    controls: HashMap<String, mpsc::Sender<Command>>,
+    controls: HashMap<String, crate::daemon::ike::Control>,
     policies: PolicyStore,
     /// The remote-access interfaces' boards, in configuration order.
     remote_access: Vec<Arc<crate::ra::board::RaBoard>>,
@@ -204,7 +203,10 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl GatewayState {
     /// Wraps the data plane and the IKE tasks' command senders (by tunnel index).
-    pub fn new(dp: Arc<DataPlane>, controls: Vec<(usize, mpsc::Sender<Command>)>) -> GatewayState {
+    pub fn new(
+        dp: Arc<DataPlane>,
+        controls: Vec<(usize, crate::daemon::ike::Control)>,
+    ) -> GatewayState {
         let controls = controls
             .into_iter()
             .filter_map(|(i, tx)| dp.tunnels.get(i).map(|t| (t.cfg.name.clone(), tx)))
@@ -251,7 +253,7 @@ impl GatewayState {
         self.dp.tunnels.iter().map(|t| t.cfg.name.clone()).collect()
     }
 
-    fn sender(&self, name: &str) -> Result<&mpsc::Sender<Command>, ApiError> {
+    fn sender(&self, name: &str) -> Result<&crate::daemon::ike::Control, ApiError> {
         let t = self.find(name)?;
         match self.controls.get(name) {
             Some(tx) => Ok(tx),

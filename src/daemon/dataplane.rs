@@ -524,7 +524,9 @@ pub async fn outbound_loop(t: Arc<Tunnel>) {
             return;
         }
         let mut b = OUT_POOL.take(|b| b.seg() >= seg, || OutBufs::new(seg));
-        let gone = outbound_batch(&t, &mut b, &mut gso).await;
+        // Boxed: the batch's state (its sends in flight) exists only while it runs, not in
+        // every idle tunnel's task.
+        let gone = Box::pin(outbound_batch(&t, &mut b, &mut gso)).await;
         OUT_POOL.give(b);
         if gone {
             return;

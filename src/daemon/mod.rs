@@ -87,10 +87,10 @@ pub struct Gateway {
     devices: Vec<u32>,
     transport_routes: transport_routes::TransportRoutes,
     tasks: Vec<JoinHandle<()>>,
-    ike: Vec<(mpsc::Sender<ike::Command>, JoinHandle<()>)>,
-    controls: Vec<(usize, mpsc::Sender<ike::Command>)>,
+    ike: Vec<(ike::Control, JoinHandle<()>)>,
+    controls: Vec<(usize, ike::Control)>,
     /// Configuration of each tunnel as running, with its IKE control channel (if IKE).
-    running: Vec<(Arc<InterfaceConfig>, Option<mpsc::Sender<ike::Command>>)>,
+    running: Vec<(Arc<InterfaceConfig>, Option<ike::Control>)>,
     /// What each remote-access interface shows the admin API.
     ra_boards: Vec<Arc<crate::ra::board::RaBoard>>,
 }
@@ -318,7 +318,7 @@ impl Gateway {
                 continue;
             };
             let (tx, rx) = mpsc::channel(256);
-            let (ctx, crx) = mpsc::channel(4);
+            let ctx = ike::Control::new(tx.clone());
             if let Some(r) = &t.cfg.remote_access {
                 let acceptor = ra::acceptor(&t.cfg, policy, r).map_err(|msg| StartError::Keys {
                     name: t.cfg.name.clone(),
@@ -329,15 +329,7 @@ impl Gateway {
                 let (board, commands) = crate::ra::board::RaBoard::new(&t.cfg.name);
                 ra_boards.push(board.clone());
                 let admin = ra::RaAdmin { board, commands };
-                let h = tokio::spawn(ra::run(
-                    dp.clone(),
-                    t.clone(),
-                    acceptor,
-                    rx,
-                    crx,
-                    keylog,
-                    admin,
-                ));
+                let h = tokio::spawn(ra::run(dp.clone(), t.clone(), acceptor, rx, keylog, admin));
                 running.push((t.cfg.clone(), Some(ctx.clone())));
                 ike_tasks.push((ctx, h));
                 continue;
@@ -350,15 +342,7 @@ impl Gateway {
             engine.share_cookie_jar(cookie_jar.clone());
             let keylog = opts.wireshark_keylog.clone().map(ike::KeyLog);
             let gate = pacing.gate(t.index, t.cfg.source);
-            let h = tokio::spawn(ike::run(
-                dp.clone(),
-                t.clone(),
-                engine,
-                rx,
-                crx,
-                keylog,
-                gate,
-            ));
+            let h = tokio::spawn(ike::run(dp.clone(), t.clone(), engine, rx, keylog, gate));
             controls.push((t.index, ctx.clone()));
             running.push((t.cfg.clone(), Some(ctx.clone())));
             ike_tasks.push((ctx, h));
@@ -564,7 +548,7 @@ impl Gateway {
 }
 
 /// Which tunnel's IKE task a message goes to (see [`crate::ike::Endpoint`]).
-type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<Box<ike::IkeDatagram>>>;
+type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<ike::Inbox>>;
 
 /// Registers a tunnel's IKE task: by its (local, peer) address pair, or by its
 /// `peers-identifier` when its destination is `dynamic`.
@@ -572,7 +556,7 @@ fn add_route(
     r: &mut IkeRoutes,
     cfg: &InterfaceConfig,
     policy: &crate::ike::IkePolicy,
-    tx: mpsc::Sender<Box<ike::IkeDatagram>>,
+    tx: mpsc::Sender<ike::Inbox>,
 ) {
     match (&policy.peer_id, cfg.dynamic_peer) {
         (Some(id), true) => r.add_dynamic(&cfg.name, cfg.source, id.clone(), tx),
@@ -625,11 +609,11 @@ fn dispatch_ike(
                 }
             }
             // Boxed: a queue slot is then a pointer, and an idle tunnel's queue small.
-            let sent = tx.try_send(Box::new(ike::IkeDatagram {
+            let sent = tx.try_send(ike::Inbox::Datagram(Box::new(ike::IkeDatagram {
                 local_port,
                 from,
                 data: msg.to_vec(),
-            }));
+            })));
             if sent.is_err() {
                 stats.ike_queue_full.fetch_add(1, Relaxed);
             }
@@ -864,7 +848,7 @@ mod tests {
         m
     }
 
-    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<Box<ike::IkeDatagram>>>) {
+    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<ike::Inbox>>) {
         let yaml = |name: &str, dst: &str, extra: &str| {
             format!(
                 "  {name}:\n    ipv4: {{ source: 10.9.0.1, destination: {dst} }}\n    preshared-key: k\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n{extra}"
@@ -899,7 +883,7 @@ mod tests {
     /// Which configured interface (by index) a sender belongs to.
     fn which(
         r: &IkeRoutes,
-        txs: &[mpsc::Sender<Box<ike::IkeDatagram>>],
+        txs: &[mpsc::Sender<ike::Inbox>],
         from: &str,
         msg: &[u8],
     ) -> Option<usize> {
@@ -934,5 +918,30 @@ mod tests {
         }
         assert_eq!(which(&r, &txs, "10.9.0.20", &later(&alice)), None);
         assert_eq!(which(&r, &txs, "10.9.0.20", &later(&bob)), Some(2));
+    }
+
+    /// The size of a future returned by `f`, without calling it.
+    fn future_size<A, B, C, D, E, G, F, Fut>(_: F) -> usize
+    where
+        F: FnOnce(A, B, C, D, E, G) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    fn future_size1<A, F: FnOnce(A) -> Fut, Fut>(_: F) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every tunnel has these two tasks for its whole life, so their state is part of its memory
+    /// (issue 17: 10 kB per tunnel). A batch of packets and a flush are boxed while they run;
+    /// before that, the TUN reader's task was 768 bytes.
+    #[test]
+    fn per_tunnel_tasks_stay_small() {
+        let (tun, ike) = (
+            future_size1(dataplane::outbound_loop),
+            future_size(ike::run),
+        );
+        assert!(tun <= 320, "TUN reader task state: {tun} bytes");
+        assert!(ike <= 1024, "IKE task state: {ike} bytes");
     }
 }

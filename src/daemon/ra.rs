@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::dataplane::{DataPlane, Tunnel};
-use super::ike::{self, now, Command, IkeDatagram, KeyLog, Outbounds};
+use super::ike::{self, now, Command, IkeDatagram, Inbox, KeyLog, Outbounds};
 use crate::config::{InterfaceConfig, RemoteAccessConfig, UserSource};
 use crate::ike::{Event, IkePolicy, IkeVersion, OsRandom};
 use crate::ra::acceptor::{ClientId, Dispatch, RaAcceptor};
@@ -201,8 +201,7 @@ pub async fn run(
     dp: Arc<DataPlane>,
     t: Arc<Tunnel>,
     acceptor: RaAcceptor,
-    mut rx: mpsc::Receiver<Box<IkeDatagram>>,
-    mut cmd: mpsc::Receiver<Command>,
+    mut rx: mpsc::Receiver<Inbox>,
     keylog: Option<KeyLog>,
     admin: RaAdmin,
 ) {
@@ -233,8 +232,16 @@ pub async fn run(
         let sleep = ike::sleep_until(deadline);
         tokio::select! {
             m = rx.recv() => match m {
-                Some(m) => task.on_datagram(*m).await,
-                None => return,
+                Some(Inbox::Datagram(m)) => task.on_datagram(*m).await,
+                Some(Inbox::Command(c)) => {
+                    if task.on_command(Some(c)).await {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = task.on_command(None).await;
+                    return;
+                }
             },
             () = sleep => task.on_timeout().await,
             r = recv_directory(radius.as_deref(), &mut radius_buf) => {
@@ -244,11 +251,6 @@ pub async fn run(
             Some(RaCommand::Disconnect { id, done }) = admin_rx.recv() => {
                 let answer = task.disconnect(ClientId(id)).await;
                 let _ = done.send(answer);
-            }
-            c = cmd.recv() => {
-                if task.on_command(c).await {
-                    return;
-                }
             }
         }
     }
