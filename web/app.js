@@ -113,7 +113,11 @@ function route() {
 async function graphTick(name) {
   let t;
   try { t = await api('GET', '/api/v1/tunnels/' + encodeURIComponent(name)); } catch (e) { return; }
-  if (currentName() !== name) return;
+  if (currentName() === name) graphSample(t);
+}
+
+// Feeds tunnel `t`'s counters to its throughput graph and redraws it.
+function graphSample(t) {
   window.ThroughputGraph.sample(t.name, t.counters);
   window.ThroughputGraph.draw($('d-graph'), t.name, $('d-graph-legend'));
 }
@@ -199,8 +203,7 @@ async function detail(name) {
   const nat = t.nat ? ((t.nat.detected ? 'NAT detected' : 'no NAT') + ', NAT-T ' + t.nat.nat_t + (t.nat.floated ? ', UDP 4500' : '') + ', peer seen at ' + t.nat.mapped) : '–';
   dl('d-info', [['keying', t.ike_version ? 'IKEv' + t.ike_version : t.keying], ['outer', t.local + ' ⇄ ' + t.remote], ['nat-traversal', t.nat_traversal], ['NAT', nat], ['MTU', t.mtu]]);
   const c = t.counters;
-  window.ThroughputGraph.sample(t.name, c);
-  window.ThroughputGraph.draw($('d-graph'), t.name, $('d-graph-legend'));
+  graphSample(t);
   const drops = Object.entries(c.rx_drops).filter(([, v]) => v > 0).map(([k, v]) => k + ' ' + v).join(', ') || 'none';
   const ctr = [['out', c.tx.packets + ' pkts, ' + bytes(c.tx.bytes)], ['in', c.rx.packets + ' pkts, ' + bytes(c.rx.bytes)],
     ['inbound drops', drops], ['out: no SA / policy', c.tx_no_sa + ' / ' + c.tx_policy], ['I/O errors', c.io_errors]];
