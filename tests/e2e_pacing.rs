@@ -99,8 +99,12 @@ fn tunnels_up(log: &str) -> HashSet<String> {
 }
 
 /// Starts charon and ikegate; returns how long until all N tunnels were up (None: not within
-/// `wait`), the number up at the end, and ikegate's log.
-fn run(limit: &str, version: u8, wait: Duration) -> Option<(Option<Duration>, usize, String)> {
+/// `wait`), the number up at the end, ikegate's log and charon's.
+fn run(
+    limit: &str,
+    version: u8,
+    wait: Duration,
+) -> Option<(Option<Duration>, usize, String, String)> {
     if !require_root() || !common::charon::require_strongswan() {
         return None;
     }
@@ -135,7 +139,7 @@ fn run(limit: &str, version: u8, wait: Duration) -> Option<(Option<Duration>, us
     }
     let (code, _) = gw.stop();
     assert_eq!(code, Some(0), "{}", common::tail(&log, 20));
-    Some((all_up, up, log))
+    Some((all_up, up, log, charon.log()))
 }
 
 #[test]
@@ -149,7 +153,7 @@ fn two_hundred_ikev2_tunnels_to_default_strongswan_within_10s() {
 }
 
 fn paced(version: u8) {
-    let Some((all_up, up, log)) = run("5", version, Duration::from_secs(30)) else {
+    let Some((all_up, up, log, swan_log)) = run("5", version, Duration::from_secs(30)) else {
         return;
     };
     match all_up {
@@ -167,8 +171,25 @@ fn paced(version: u8) {
         took < Duration::from_secs(10),
         "all {N} tunnels up only after {took:?} (limit 10 s)"
     );
-    // Nothing was dropped by charon, so nothing waited for a retransmission; charon kept
-    // every SA (it deletes those it cannot install).
+    // charon counts an IKE SA half-open until its worker thread has filed it, after sending
+    // the last response; on a loaded machine that can take longer than our slot reuse delay
+    // (1 run in 12 here with two CPU hogs beside both tests), so charon may drop an initiation
+    // now and then: our first retransmission, 2 s later, gets through. Without pacing it drops
+    // most of them.
+    let dropped: Vec<&str> = swan_log
+        .lines()
+        .filter(|l| l.contains("half-open IKE_SA limit"))
+        .collect();
+    println!("charon dropped {} of our initiations", dropped.len());
+    assert!(
+        dropped.len() <= 2,
+        "charon dropped {} initiation(s):\n{}\n--- ours ---\n{}",
+        dropped.len(),
+        dropped.join("\n"),
+        common::tail(&log, 40)
+    );
+    // No tunnel sent its opening message a third time (that is when we say the peer drops
+    // them); charon kept every SA (it deletes those it cannot install).
     for needle in ["per-address half-open limit", "ESP SAs removed"] {
         assert!(!log.contains(needle), "{}", common::tail(&log, 40));
     }
@@ -177,7 +198,7 @@ fn paced(version: u8) {
 #[test]
 #[ignore = "shows the problem pacing solves; takes 30 s"]
 fn burst_without_pacing_against_default_strongswan() {
-    let Some((all_up, up, log)) = run("unlimited", 1, Duration::from_secs(30)) else {
+    let Some((all_up, up, log, swan_log)) = run("unlimited", 1, Duration::from_secs(30)) else {
         return;
     };
     println!(
@@ -188,4 +209,6 @@ fn burst_without_pacing_against_default_strongswan() {
         .lines()
         .find(|l| l.contains("per-address half-open limit"));
     println!("ikegate said: {}", said.unwrap_or("(nothing)"));
+    let dropped = swan_log.matches("half-open IKE_SA limit").count();
+    println!("charon dropped {dropped} of our initiations");
 }

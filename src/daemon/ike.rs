@@ -287,7 +287,7 @@ async fn flush(
     keylog: Option<&KeyLog>,
     gate: &mut Gate,
 ) {
-    let resumed = gate.resume();
+    let resumed = gate.resume(now());
     let pending = resumed
         .into_iter()
         .chain(std::iter::from_fn(|| engine.poll_transmit()))

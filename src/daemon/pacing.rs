@@ -1,6 +1,7 @@
 //! Wires the process-wide [`Pacer`] into the IKE tasks: each task's [`TaskGate`] (around the
 //! sans-IO [`Gate`]) holds back the opening message of a negotiation until its local address
-//! has a free half-open slot, and wakes the tunnels whose turn came.
+//! has a free half-open slot, and wakes the tunnels whose turn came (after the pacer's reuse
+//! delay).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -32,11 +33,26 @@ impl Pacing {
         self.pacer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Wakes the tunnels granted a slot once they may send with it: after the reuse delay, on
+    /// a timer task (at once when no runtime is left, at shutdown).
     fn wake(&self, granted: Vec<usize>) {
-        for t in granted {
-            if let Some(w) = self.wake.get(&t) {
-                w.notify_one();
+        let wakers: Vec<Arc<Notify>> = granted
+            .iter()
+            .filter_map(|t| self.wake.get(t).cloned())
+            .collect();
+        if wakers.is_empty() {
+            return;
+        }
+        let delay = self.pacer().reuse_delay();
+        let notify = move || wakers.iter().for_each(|w| w.notify_one());
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if !delay.is_zero() => {
+                rt.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    notify();
+                });
             }
+            _ => notify(),
         }
     }
 
@@ -63,9 +79,9 @@ impl TaskGate {
         self.wake.clone()
     }
 
-    /// The held opening message, if this tunnel holds a slot now.
-    pub fn resume(&mut self) -> Option<Transmit> {
-        self.gate.resume(&self.pacing.pacer())
+    /// The held opening message, if this tunnel holds a slot it may send with now.
+    pub fn resume(&mut self, now: Instant) -> Option<Transmit> {
+        self.gate.resume(&self.pacing.pacer(), now)
     }
 
     /// Whether `tx` may go out now (see [`Gate::admit`]).

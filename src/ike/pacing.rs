@@ -7,7 +7,7 @@
 //! and the rest wait out our retransmission backoff (2, 4, 8, … s). So the daemon asks the
 //! [`Pacer`] before a tunnel sends the opening message of a negotiation ([`opening_initiation`]):
 //! at most `limit` tunnels per local address hold a slot, the others wait in FIFO order and
-//! start the moment a slot frees (phase 1 / IKE_AUTH done, failed, or given up).
+//! start [`SLOT_REUSE_DELAY`] after a slot frees (phase 1 / IKE_AUTH done, failed, or given up).
 //!
 //! Sans-IO: tunnels are handles `T` the caller chose; time is passed in.
 
@@ -20,6 +20,15 @@ use super::event::Transmit;
 /// Half-open initiations per local address by default: what a default strongSwan accepts
 /// (`charon.block_threshold = 5`).
 pub const DEFAULT_MAX_HALF_OPEN: usize = 5;
+
+/// How long a freed slot stays unused before the next waiting tunnel sends. The responder
+/// counts its IKE SA half-open until it has sent its last response *and* filed the SA away
+/// (strongSwan: the worker thread checks the SA in after queueing the response), so an
+/// initiation sent the moment our side has the response can still find the peer at its limit
+/// when that thread is slow to run: seen against a default strongSwan 5.9 on a loaded 2-core
+/// machine, even after a COOKIE round trip. 25 ms covers a scheduler time slice or two and
+/// costs a burst of 200 tunnels at 5 slots about 1 s.
+pub const SLOT_REUSE_DELAY: Duration = Duration::from_millis(25);
 
 /// IKEv1 exchange types that open a phase 1.
 const V1_MAIN_MODE: u8 = 2;
@@ -67,12 +76,14 @@ pub enum Admission {
 pub struct Pacer<T> {
     /// Slots per local address; `None` = unlimited.
     limit: Option<usize>,
+    /// A tunnel granted a freed slot sends this long after it was freed.
+    reuse_delay: Duration,
     sources: HashMap<IpAddr, Source<T>>,
 }
 
 #[derive(Debug)]
 struct Source<T> {
-    /// Tunnels holding a slot, and since when.
+    /// Tunnels holding a slot, and since when they may send with it.
     open: Vec<(T, Instant)>,
     /// Tunnels waiting, oldest first.
     waiting: VecDeque<T>,
@@ -91,12 +102,25 @@ impl<T> Default for Source<T> {
 }
 
 impl<T: Copy + Eq> Pacer<T> {
-    /// At most `limit` half-open initiations per local address (`None`: no limit).
+    /// At most `limit` half-open initiations per local address (`None`: no limit), a freed
+    /// slot reused after [`SLOT_REUSE_DELAY`].
     pub fn new(limit: Option<usize>) -> Self {
         Pacer {
             limit: limit.map(|l| l.max(1)),
+            reuse_delay: SLOT_REUSE_DELAY,
             sources: HashMap::new(),
         }
+    }
+
+    /// The same pacer reusing a freed slot after `delay` instead.
+    pub fn with_reuse_delay(mut self, delay: Duration) -> Self {
+        self.reuse_delay = delay;
+        self
+    }
+
+    /// How long after a slot is freed its next holder may send.
+    pub fn reuse_delay(&self) -> Duration {
+        self.reuse_delay
     }
 
     /// The configured limit.
@@ -105,12 +129,17 @@ impl<T: Copy + Eq> Pacer<T> {
     }
 
     /// `tunnel` wants to send the opening message of a negotiation from `source`. Asking again
-    /// (a retransmission) keeps the slot or the place in the queue.
+    /// (a retransmission) keeps the slot or the place in the queue; a slot granted less than
+    /// the reuse delay ago answers `Wait` until then.
     pub fn request(&mut self, now: Instant, source: IpAddr, tunnel: T) -> Admission {
         let limit = self.limit;
         let s = self.sources.entry(source).or_default();
-        if s.open.iter().any(|(t, _)| *t == tunnel) {
-            return Admission::Go;
+        if let Some((_, from)) = s.open.iter().find(|(t, _)| *t == tunnel) {
+            return if *from <= now {
+                Admission::Go
+            } else {
+                Admission::Wait
+            };
         }
         if limit.is_none_or(|l| s.open.len() < l) && s.waiting.is_empty() {
             s.open.push((tunnel, now));
@@ -124,10 +153,10 @@ impl<T: Copy + Eq> Pacer<T> {
 
     /// `tunnel` has no half-open initiation from `source` any more (established, failed, given
     /// up after its retransmissions, or no longer wanted): its slot or its place in the queue
-    /// is freed. Returns the tunnels that hold a slot from now on and should send at once,
-    /// oldest request first.
+    /// is freed. Returns the tunnels that hold a slot from now on and should send after the
+    /// reuse delay ([`Pacer::may_send`]), oldest request first.
     pub fn finished(&mut self, now: Instant, source: IpAddr, tunnel: T) -> Vec<T> {
-        let limit = self.limit;
+        let (limit, from) = (self.limit, now + self.reuse_delay);
         let Some(s) = self.sources.get_mut(&source) else {
             return Vec::new();
         };
@@ -138,7 +167,7 @@ impl<T: Copy + Eq> Pacer<T> {
             let Some(next) = s.waiting.pop_front() else {
                 break;
             };
-            s.open.push((next, now));
+            s.open.push((next, from));
             granted.push(next);
         }
         if s.open.is_empty() && s.waiting.is_empty() {
@@ -152,6 +181,13 @@ impl<T: Copy + Eq> Pacer<T> {
         self.sources
             .get(&source)
             .is_some_and(|s| s.open.iter().any(|(t, _)| *t == tunnel))
+    }
+
+    /// Whether `tunnel` holds a slot at `source` and may send with it at `now`.
+    pub fn may_send(&self, now: Instant, source: IpAddr, tunnel: T) -> bool {
+        self.sources
+            .get(&source)
+            .is_some_and(|s| s.open.iter().any(|(t, from)| *t == tunnel && *from <= now))
     }
 
     /// Half-open initiations from `source`.
@@ -203,11 +239,36 @@ impl<T: Copy + Eq> Pacer<T> {
     }
 }
 
-/// Sends of one opening message (same initiator SPI) after which, still unanswered, the tunnel
-/// stops counting as half-open: the first try and two retransmissions (6 s by default). A peer
-/// that never answered keeps no state for it (strongSwan counts only IKE SAs it created), and a
-/// silent peer must not hold a slot until our retransmissions give up.
+/// Sends of one opening message (same bytes) after which, still unanswered, the tunnel stops
+/// counting as half-open: the first try and two retransmissions (6 s by default). A peer that
+/// never answered keeps no state for it (strongSwan counts only IKE SAs it created), and a
+/// silent peer must not hold a slot until our retransmissions give up. A new version of the
+/// message under the same initiator SPI (with the peer's COOKIE, or another key exchange
+/// group) means the peer answered, and counts from one again.
 pub const UNANSWERED_SENDS: u32 = 3;
+
+/// The opening message last sent: its initiator SPI, a digest of its bytes, how often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sent {
+    spi: [u8; 8],
+    digest: u64,
+    times: u32,
+}
+
+impl Sent {
+    /// `msg` sent after `last`: a retransmission counts on, anything else starts at one.
+    fn after(last: Option<Sent>, spi: [u8; 8], msg: &[u8]) -> Sent {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        h.write(msg);
+        let digest = h.finish();
+        let times = match last {
+            Some(l) if l.spi == spi && l.digest == digest => l.times + 1,
+            _ => 1,
+        };
+        Sent { spi, digest, times }
+    }
+}
 
 /// One tunnel's side of a shared [`Pacer`]: holds back the tunnel's opening message until it
 /// has a slot, and gives the slot up when the tunnel has nothing half-open any more.
@@ -221,8 +282,8 @@ pub struct Gate<T> {
     asked: bool,
     /// The peer never answered: the opening message goes out without a slot.
     silent: bool,
-    /// Initiator SPI of the opening message sent, and how often.
-    sent: Option<([u8; 8], u32)>,
+    /// The opening message sent last, and how often.
+    sent: Option<Sent>,
 }
 
 /// What the caller does after a [`Gate`] call.
@@ -259,9 +320,9 @@ impl<T: Copy + Eq> Gate<T> {
         }
     }
 
-    /// The held opening message, once this tunnel holds a slot.
-    pub fn resume(&mut self, pacer: &Pacer<T>) -> Option<Transmit> {
-        if self.held.is_some() && pacer.holds(self.source, self.tunnel) {
+    /// The held opening message, once this tunnel holds a slot it may send with at `now`.
+    pub fn resume(&mut self, pacer: &Pacer<T>, now: Instant) -> Option<Transmit> {
+        if self.held.is_some() && pacer.may_send(now, self.source, self.tunnel) {
             return self.held.take();
         }
         None
@@ -271,12 +332,12 @@ impl<T: Copy + Eq> Gate<T> {
     /// slot is held instead.
     pub fn admit(&mut self, pacer: &mut Pacer<T>, now: Instant, tx: Transmit) -> GateOutput<T> {
         let mut out = GateOutput::default();
-        if !opening_initiation(&tx.data) {
+        let spi = tx.data.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok());
+        let (Some(spi), true) = (spi, opening_initiation(&tx.data)) else {
             out.send = Some(tx);
             return out;
-        }
-        let spi: Option<[u8; 8]> = tx.data.get(..8).and_then(|s| s.try_into().ok());
-        if self.sent.map(|(s, _)| Some(s)) != Some(spi) {
+        };
+        if self.sent.is_none_or(|s| s.spi != spi) {
             // A new negotiation (new initiator SPI) asks for a slot again.
             self.silent = false;
         }
@@ -287,12 +348,9 @@ impl<T: Copy + Eq> Gate<T> {
                 return out;
             }
         }
-        let n = match (self.sent, spi) {
-            (Some((s, n)), Some(spi)) if s == spi => n + 1,
-            _ => 1,
-        };
-        self.sent = spi.map(|spi| (spi, n));
-        if n == UNANSWERED_SENDS && !self.silent {
+        let sent = Sent::after(self.sent, spi, &tx.data);
+        self.sent = Some(sent);
+        if sent.times == UNANSWERED_SENDS && !self.silent {
             out.warning = pacer.unanswered(now, self.source, self.tunnel, tx.remote.ip());
             self.silent = true;
             out.granted = pacer.finished(now, self.source, self.tunnel);
@@ -396,10 +454,13 @@ mod tests {
 
     #[test]
     fn a_burst_drains_in_rounds_of_the_limit() {
-        // 200 tunnels, 5 slots, every negotiation takes 20 ms of virtual time.
+        // 200 tunnels, 5 slots, every negotiation takes 20 ms of virtual time, and a freed
+        // slot is reused 25 ms later.
         let t0 = Instant::now();
         let src = addr("10.0.0.1");
         let mut p = Pacer::new(Some(5));
+        let reuse = p.reuse_delay();
+        assert_eq!(reuse, Duration::from_millis(25));
         let mut running: Vec<(usize, Instant)> = (0..200)
             .filter(|&i| p.request(t0, src, i) == Admission::Go)
             .map(|i| (i, t0))
@@ -410,11 +471,17 @@ mod tests {
             let (t, started) = running.remove(pos);
             now = started + Duration::from_millis(20);
             done.push(t);
-            running.extend(p.finished(now, src, t).into_iter().map(|n| (n, now)));
+            for n in p.finished(now, src, t) {
+                assert!(!p.may_send(now, src, n) && p.may_send(now + reuse, src, n));
+                assert_eq!(p.request(now, src, n), Admission::Wait);
+                assert_eq!(p.request(now + reuse, src, n), Admission::Go);
+                running.push((n, now + reuse));
+            }
             assert!(p.half_open(src) <= 5);
         }
         assert_eq!(done, (0..200).collect::<Vec<_>>());
-        assert_eq!(now - t0, Duration::from_millis(20 * 200 / 5));
+        // 40 rounds of 20 ms, 39 reuse delays between them.
+        assert_eq!(now - t0, Duration::from_millis(40 * 20 + 39 * 25));
     }
 
     #[test]
@@ -468,6 +535,7 @@ mod tests {
         let t0 = Instant::now();
         let src = addr("10.0.0.1");
         let mut p = Pacer::new(Some(2));
+        let reuse = p.reuse_delay();
         let mut gates: Vec<Gate<usize>> = (0..3).map(|i| Gate::new(i, src)).collect();
         // Non-opening messages always pass.
         let mut qm = opening(9, "10.0.1.1");
@@ -490,11 +558,17 @@ mod tests {
             .admit(&mut p, t0, opening(3, "10.0.1.3"))
             .send
             .is_none());
-        assert!(gates[2].resume(&p).is_none());
-        // Tunnel 0 is established: tunnel 2 is woken and sends at once.
+        assert!(gates[2].resume(&p, t0).is_none());
+        // Tunnel 0 is established: tunnel 2 gets the slot and sends after the reuse delay (an
+        // engine retransmission before then stays held too).
         assert_eq!(gates[0].settle(&mut p, t0, false), vec![2]);
-        assert_eq!(gates[2].resume(&p).unwrap().data[0], 3);
-        assert!(gates[2].resume(&p).is_none());
+        assert!(gates[2].resume(&p, t0).is_none());
+        assert!(gates[2]
+            .admit(&mut p, t0, opening(3, "10.0.1.3"))
+            .send
+            .is_none());
+        assert_eq!(gates[2].resume(&p, t0 + reuse).unwrap().data[0], 3);
+        assert!(gates[2].resume(&p, t0 + reuse).is_none());
         // Still negotiating: nothing changes.
         assert!(gates[1].settle(&mut p, t0, true).is_empty());
         // Tunnel 1's peer never answers: at its third send it stops holding a slot (and the
@@ -522,5 +596,31 @@ mod tests {
         assert!(out.send.is_some() && p.holds(src, 1));
         assert!(gates[1].settle(&mut p, t6, false).is_empty());
         assert_eq!(p.half_open(src), 0);
+    }
+
+    #[test]
+    fn a_retry_with_the_peers_cookie_counts_as_answered() {
+        let t0 = Instant::now();
+        let src = addr("10.0.0.1");
+        let mut p = Pacer::new(Some(5));
+        let mut gates: Vec<Gate<usize>> = (0..2).map(|i| Gate::new(i, src)).collect();
+        gates[1].admit(&mut p, t0, opening(8, "10.0.1.8"));
+        let first = opening(1, "10.0.1.1");
+        // The same SPI with a COOKIE notify in front: the peer answered the first send.
+        let mut with_cookie = first.clone();
+        with_cookie
+            .data
+            .extend_from_slice(&[0, 0, 0, 8, 0, 0, 0x40, 0x06]);
+        let sends = [first, with_cookie.clone(), with_cookie.clone(), with_cookie];
+        let warned: Vec<bool> = sends
+            .into_iter()
+            .map(|tx| {
+                let out = gates[0].admit(&mut p, t0, tx);
+                assert!(out.send.is_some());
+                out.warning.is_some()
+            })
+            .collect();
+        // Unanswered only after the third send of the COOKIE version (the fourth in all).
+        assert_eq!(warned, [false, false, false, true]);
     }
 }
