@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::dataplane::{DataPlane, Tunnel};
+use super::mailbox;
 use super::pacing::TaskGate as Gate;
 use crate::esp::{Encap, InboundSa, OutboundSa};
 use crate::ike::{Event, TunnelEngine as Engine};
@@ -47,9 +48,8 @@ pub enum Command {
     Transcript(oneshot::Sender<Vec<crate::ike::transcript::Exchange>>),
 }
 
-/// What a tunnel's IKE task receives, all on one queue: the datagrams routed to it and the
-/// commands from outside. One queue rather than two: each tokio channel costs an idle tunnel
-/// about 0.8 kB (its shared state and first block of slots).
+/// What a tunnel's IKE task receives, all on one queue ([`mailbox`]): the datagrams routed to
+/// it and the commands from outside.
 pub enum Inbox {
     /// An IKE message (boxed: a queue slot stays two words).
     Datagram(Box<IkeDatagram>),
@@ -63,11 +63,11 @@ pub struct TaskGone;
 
 /// Sends commands to one tunnel's IKE task, through its queue.
 #[derive(Clone)]
-pub struct Control(mpsc::Sender<Inbox>);
+pub struct Control(mailbox::Sender<Inbox>);
 
 impl Control {
     /// The command side of the queue `tx`.
-    pub fn new(tx: mpsc::Sender<Inbox>) -> Control {
+    pub fn new(tx: mailbox::Sender<Inbox>) -> Control {
         Control(tx)
     }
 
@@ -141,7 +141,7 @@ pub async fn run(
     dp: Arc<DataPlane>,
     tunnel: Arc<Tunnel>,
     mut engine: Engine,
-    mut rx: mpsc::Receiver<Inbox>,
+    mut rx: mailbox::Receiver<Inbox>,
     keylog: Option<KeyLog>,
     mut gate: Gate,
 ) {

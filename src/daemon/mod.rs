@@ -5,6 +5,7 @@ mod crl_fetch;
 pub mod dataplane;
 pub mod events;
 pub mod ike;
+pub mod mailbox;
 pub mod pacing;
 mod pool;
 pub mod privileges;
@@ -16,7 +17,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, InterfaceConfig, Keying, Mtu, NatTraversal, Subnet, TcpMss};
@@ -317,7 +317,7 @@ impl Gateway {
                 running.push((t.cfg.clone(), None));
                 continue;
             };
-            let (tx, rx) = mpsc::channel(256);
+            let (tx, rx) = mailbox::channel(256);
             let ctx = ike::Control::new(tx.clone());
             if let Some(r) = &t.cfg.remote_access {
                 let acceptor = ra::acceptor(&t.cfg, policy, r).map_err(|msg| StartError::Keys {
@@ -548,7 +548,7 @@ impl Gateway {
 }
 
 /// Which tunnel's IKE task a message goes to (see [`crate::ike::Endpoint`]).
-type IkeRoutes = crate::ike::Endpoint<mpsc::Sender<ike::Inbox>>;
+type IkeRoutes = crate::ike::Endpoint<mailbox::Sender<ike::Inbox>>;
 
 /// Registers a tunnel's IKE task: by its (local, peer) address pair, or by its
 /// `peers-identifier` when its destination is `dynamic`.
@@ -556,7 +556,7 @@ fn add_route(
     r: &mut IkeRoutes,
     cfg: &InterfaceConfig,
     policy: &crate::ike::IkePolicy,
-    tx: mpsc::Sender<ike::Inbox>,
+    tx: mailbox::Sender<ike::Inbox>,
 ) {
     match (&policy.peer_id, cfg.dynamic_peer) {
         (Some(id), true) => r.add_dynamic(&cfg.name, cfg.source, id.clone(), tx),
@@ -848,7 +848,7 @@ mod tests {
         m
     }
 
-    fn routes() -> (IkeRoutes, Vec<mpsc::Sender<ike::Inbox>>) {
+    fn routes() -> (IkeRoutes, Vec<mailbox::Sender<ike::Inbox>>) {
         let yaml = |name: &str, dst: &str, extra: &str| {
             format!(
                 "  {name}:\n    ipv4: {{ source: 10.9.0.1, destination: {dst} }}\n    preshared-key: k\n    responder-only: enable\n    ike:\n      exchange-mode: aggressive\n{extra}"
@@ -873,7 +873,7 @@ mod tests {
         let mut txs = Vec::new();
         for i in &cfg.interfaces {
             let Keying::Ike(p) = &i.keying else { panic!() };
-            let (tx, _) = mpsc::channel(1);
+            let (tx, _) = mailbox::channel(1);
             add_route(&mut r, i, p, tx.clone());
             txs.push(tx);
         }
@@ -883,7 +883,7 @@ mod tests {
     /// Which configured interface (by index) a sender belongs to.
     fn which(
         r: &IkeRoutes,
-        txs: &[mpsc::Sender<ike::Inbox>],
+        txs: &[mailbox::Sender<ike::Inbox>],
         from: &str,
         msg: &[u8],
     ) -> Option<usize> {

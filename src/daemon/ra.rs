@@ -201,7 +201,7 @@ pub async fn run(
     dp: Arc<DataPlane>,
     t: Arc<Tunnel>,
     acceptor: RaAcceptor,
-    mut rx: mpsc::Receiver<Inbox>,
+    mut rx: super::mailbox::Receiver<Inbox>,
     keylog: Option<KeyLog>,
     admin: RaAdmin,
 ) {
