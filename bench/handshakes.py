@@ -228,7 +228,9 @@ def ikegate_yaml(n, version, auth, role, d, admin):
     if admin:
         out.append("admin:\n  listen: %s\n  token-file: %s/admin.token\n" % admin)
     if role == "i":
-        out.append("initiation:\n  max-half-open-per-source: %d\n" % HALF_OPEN)
+        # Every responder's limits are raised above HALF_OPEN: freed slots are reused at once.
+        out.append("initiation:\n  max-half-open-per-source: %d\n  slot-reuse-delay-ms: 0\n"
+                   % HALF_OPEN)
     out.append("interfaces:\n")
     for i in range(n):
         src, dst = (INIT_ADDR, resp_addr(i)) if role == "i" else (resp_addr(i), INIT_ADDR)

@@ -50,12 +50,16 @@ pub struct InitiationConfig {
     /// `max-half-open-per-source`: phase-1 negotiations we initiate and keep half-open at once
     /// from one local address, over all peers (`None`: `unlimited`). See [`crate::ike::pacing`].
     pub max_half_open_per_source: Option<usize>,
+    /// `slot-reuse-delay-ms`: how long a freed half-open slot stays unused before the next
+    /// waiting tunnel sends (see [`crate::ike::pacing::SLOT_REUSE_DELAY`]).
+    pub slot_reuse_delay: std::time::Duration,
 }
 
 impl Default for InitiationConfig {
     fn default() -> Self {
         InitiationConfig {
             max_half_open_per_source: Some(crate::ike::pacing::DEFAULT_MAX_HALF_OPEN),
+            slot_reuse_delay: crate::ike::pacing::SLOT_REUSE_DELAY,
         }
     }
 }
@@ -264,9 +268,14 @@ fn parse_root(root: &Node<'_>, base: &Path, errs: &mut Errors) -> Option<Config>
 
 fn parse_initiation(n: &Node<'_>, errs: &mut Errors) -> InitiationConfig {
     let mut c = InitiationConfig::default();
-    let Some(m) = n.block(errs, &["max-half-open-per-source"]) else {
+    let Some(m) = n.block(errs, &["max-half-open-per-source", "slot-reuse-delay-ms"]) else {
         return c;
     };
+    if let Some(v) = child(m, n, "slot-reuse-delay-ms") {
+        if let Some(ms) = v.uint(errs, 0, 1000, "25") {
+            c.slot_reuse_delay = std::time::Duration::from_millis(ms);
+        }
+    }
     if let Some(v) = child(m, n, "max-half-open-per-source") {
         c.max_half_open_per_source = if v.value.as_str() == Some("unlimited") {
             None

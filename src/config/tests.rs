@@ -1120,6 +1120,19 @@ mod pq;
 fn initiation_pacing_key() {
     let cfg = parse(GOOD, Path::new(".")).unwrap();
     assert_eq!(cfg.initiation.max_half_open_per_source, Some(5));
+    assert_eq!(
+        cfg.initiation.slot_reuse_delay,
+        std::time::Duration::from_millis(25)
+    );
+    let text = format!("initiation:\n  slot-reuse-delay-ms: 0\n{GOOD}");
+    let cfg = parse(&text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(cfg.initiation.slot_reuse_delay.is_zero());
+    let e = errors(&format!("initiation:\n  slot-reuse-delay-ms: 5000\n{GOOD}"));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("initiation.slot-reuse-delay-ms") && l.contains("from 0 to 1000")),
+        "{e:?}"
+    );
     for (value, want) in [("12", Some(12)), ("unlimited", None)] {
         let text = format!("initiation:\n  max-half-open-per-source: {value}\n{GOOD}");
         let cfg = parse(&text, Path::new(".")).unwrap_or_else(|e| panic!("{e:?}"));

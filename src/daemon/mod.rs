@@ -308,10 +308,7 @@ impl Gateway {
         let cookie_jar = Arc::new(crate::ike::limits::CookieJar::new(
             &mut crate::ike::OsRandom,
         ));
-        let pacing = pacing::Pacing::new(
-            cfg.initiation.max_half_open_per_source,
-            dp.tunnels.iter().map(|t| t.index),
-        );
+        let pacing = pacing::Pacing::new(&cfg.initiation, dp.tunnels.iter().map(|t| t.index));
         for t in &dp.tunnels {
             let Keying::Ike(policy) = &t.cfg.keying else {
                 running.push((t.cfg.clone(), None));

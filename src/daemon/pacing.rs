@@ -20,11 +20,14 @@ pub struct Pacing {
 }
 
 impl Pacing {
-    /// A pacer allowing `limit` half-open initiations per local address, for the IKE tunnels
-    /// with these indices.
-    pub fn new(limit: Option<usize>, tunnels: impl Iterator<Item = usize>) -> Arc<Pacing> {
+    /// A pacer with the `initiation:` settings, for the IKE tunnels with these indices.
+    pub fn new(
+        cfg: &crate::config::InitiationConfig,
+        tunnels: impl Iterator<Item = usize>,
+    ) -> Arc<Pacing> {
+        let pacer = Pacer::new(cfg.max_half_open_per_source).with_reuse_delay(cfg.slot_reuse_delay);
         Arc::new(Pacing {
-            pacer: Mutex::new(Pacer::new(limit)),
+            pacer: Mutex::new(pacer),
             wake: tunnels.map(|t| (t, Arc::new(Notify::new()))).collect(),
         })
     }
