@@ -259,12 +259,13 @@ fn cbc_ivs_are_the_sas_cipher_over_seed_and_sequence_number() {
     }
 }
 
-/// The transform holds its suite's key schedules behind pointers: an SA of any suite costs the
-/// same few words inline, and only its own suite's state on the heap.
+/// The transform holds its suite's key schedules behind pointers and an AES-CBC key (at most 32
+/// bytes) inline: an SA of any suite costs the same few words inline, and only its own suite's
+/// state on the heap (none for AES-CBC).
 #[test]
 fn a_transform_is_small_inline() {
     assert!(
-        std::mem::size_of::<EspTransform>() <= 64,
+        std::mem::size_of::<EspTransform>() <= 96,
         "{} bytes",
         std::mem::size_of::<EspTransform>()
     );

@@ -8,10 +8,12 @@
 use std::ops::Range;
 
 use aes::cipher::{
-    block_padding::NoPadding, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit,
+    block_padding::NoPadding, generic_array::GenericArray, BlockCipher, BlockDecryptMut,
+    BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit,
 };
 use ring::aead;
 use ring::hmac as rhmac;
+use zeroize::Zeroizing;
 
 use crate::crypto::{EncAlg, EspKeys, IntegAlg};
 
@@ -49,19 +51,69 @@ pub struct Opened {
     pub next_header: u8,
 }
 
-/// The keyed cipher. Each variant's state is boxed, so that an SA holds the key schedule of its
-/// own suite only (the largest, AES-256's, is ≈ 1 kB; an unboxed enum is always that big).
+/// The keyed cipher. Key schedules are boxed, so that an SA holds the state of its own suite
+/// only.
 enum Cipher {
     Null,
-    Aes128(Box<aes::Aes128>),
-    Aes192(Box<aes::Aes192>),
-    Aes256(Box<aes::Aes256>),
+    /// AES-CBC keeps the key, not a schedule: each packet expands the one schedule it needs
+    /// (encryption to seal, decryption to open) on the stack, and it is wiped when dropped. With
+    /// AES-NI the expansion is a few dozen instructions, and it replaces a copy of a kept
+    /// schedule: the `aes` crate's types are sized for its software fallback, 960 bytes for
+    /// AES-256, per SA direction, on every CBC tunnel.
+    AesCbc(AesKey),
     TripleDes(Box<des::TdesEde3>),
     /// AES-GCM or ChaCha20-Poly1305: nonce = salt | IV, AAD = SPI | sequence number.
     Aead {
         key: Box<aead::LessSafeKey>,
         salt: [u8; 4],
     },
+}
+
+/// An AES key of one of the three lengths.
+enum AesKey {
+    Aes128(Zeroizing<[u8; 16]>),
+    Aes192(Zeroizing<[u8; 24]>),
+    Aes256(Zeroizing<[u8; 32]>),
+}
+
+impl AesKey {
+    fn new(k: &[u8]) -> Result<AesKey, String> {
+        let bad = |_| "bad key length".to_string();
+        Ok(match k.len() {
+            16 => AesKey::Aes128(Zeroizing::new(k.try_into().map_err(bad)?)),
+            24 => AesKey::Aes192(Zeroizing::new(k.try_into().map_err(bad)?)),
+            _ => AesKey::Aes256(Zeroizing::new(k.try_into().map_err(bad)?)),
+        })
+    }
+
+    /// Writes the IV of packet `seq` and encrypts `data` (whole blocks) in CBC mode after it.
+    fn seal(&self, seed: [u8; 16], seq: u64, iv: &mut [u8], data: &mut [u8]) {
+        match self {
+            AesKey::Aes128(k) => {
+                cbc_seal(aes_cipher::<aes::Aes128Enc>(&k[..]), seed, seq, iv, data)
+            }
+            AesKey::Aes192(k) => {
+                cbc_seal(aes_cipher::<aes::Aes192Enc>(&k[..]), seed, seq, iv, data)
+            }
+            AesKey::Aes256(k) => {
+                cbc_seal(aes_cipher::<aes::Aes256Enc>(&k[..]), seed, seq, iv, data)
+            }
+        }
+    }
+
+    /// Decrypts `data` (whole blocks) in CBC mode after `iv`.
+    fn open(&self, iv: &[u8], data: &mut [u8]) {
+        match self {
+            AesKey::Aes128(k) => cbc_open(aes_cipher::<aes::Aes128Dec>(&k[..]), iv, data),
+            AesKey::Aes192(k) => cbc_open(aes_cipher::<aes::Aes192Dec>(&k[..]), iv, data),
+            AesKey::Aes256(k) => cbc_open(aes_cipher::<aes::Aes256Dec>(&k[..]), iv, data),
+        }
+    }
+}
+
+/// The schedule of `key`, whose length is the cipher's by construction of [`AesKey`].
+fn aes_cipher<C: KeyInit>(key: &[u8]) -> C {
+    C::new(GenericArray::from_slice(key))
 }
 
 /// The keyed integrity algorithm, boxed per variant like [`Cipher`].
@@ -99,10 +151,7 @@ impl EspTransform {
     /// Keys the transform. `iv_seed` keys the CBC IV generator and must be secret and random.
     pub fn new(keys: &EspKeys, iv_seed: [u8; 16]) -> Result<EspTransform, String> {
         let mut t = Self::opener(keys)?;
-        if matches!(
-            t.cipher,
-            Cipher::Aes128(_) | Cipher::Aes192(_) | Cipher::Aes256(_) | Cipher::TripleDes(_)
-        ) {
+        if matches!(t.cipher, Cipher::AesCbc(_) | Cipher::TripleDes(_)) {
             t.iv_seed = Some(iv_seed);
         }
         Ok(t)
@@ -116,14 +165,8 @@ impl EspTransform {
         let bad = |_| "bad key length".to_string();
         let cipher = match keys.enc {
             EncAlg::Null => Cipher::Null,
-            EncAlg::Aes128Cbc => {
-                Cipher::Aes128(Box::new(aes::Aes128::new_from_slice(k).map_err(bad)?))
-            }
-            EncAlg::Aes192Cbc => {
-                Cipher::Aes192(Box::new(aes::Aes192::new_from_slice(k).map_err(bad)?))
-            }
-            EncAlg::Aes256Cbc => {
-                Cipher::Aes256(Box::new(aes::Aes256::new_from_slice(k).map_err(bad)?))
+            EncAlg::Aes128Cbc | EncAlg::Aes192Cbc | EncAlg::Aes256Cbc => {
+                Cipher::AesCbc(AesKey::new(k)?)
             }
             EncAlg::TripleDesCbc => {
                 Cipher::TripleDes(Box::new(des::TdesEde3::new_from_slice(k).map_err(bad)?))
@@ -253,14 +296,16 @@ impl EspTransform {
                 return Ok(start..end);
             }
             Cipher::Null => {}
-            cbc => {
+            Cipher::AesCbc(key) => {
                 let seed = self.iv_seed.ok_or(SealError::OpenOnly)?;
-                let iv_block = cbc_iv(cbc, seed, seq);
-                let iv_len = iv_range.len();
-                buf[iv_range.clone()].copy_from_slice(&iv_block[..iv_len]);
                 let (head, body) = buf.split_at_mut(payload.start);
-                let iv = &head[iv_range];
-                cbc_encrypt(cbc, iv, &mut body[..padded]);
+                key.seal(seed, seq, &mut head[iv_range], &mut body[..padded]);
+            }
+            Cipher::TripleDes(key) => {
+                let seed = self.iv_seed.ok_or(SealError::OpenOnly)?;
+                let (head, body) = buf.split_at_mut(payload.start);
+                let cipher = key.as_ref().clone();
+                cbc_seal(cipher, seed, seq, &mut head[iv_range], &mut body[..padded]);
             }
         }
         let (authed, icv) = buf[start..end].split_at_mut(enc_end - start);
@@ -301,9 +346,12 @@ impl EspTransform {
                 if !constant_time_eq(&expect[..icv_len], icv) {
                     return Err(OpenError::Icv);
                 }
-                if !matches!(other, Cipher::Null) {
-                    let (head, body) = authed.split_at_mut(hdr);
-                    cbc_decrypt(other, &head[ESP_HEADER_LEN..], body);
+                let (head, body) = authed.split_at_mut(hdr);
+                let iv = &head[ESP_HEADER_LEN..];
+                match other {
+                    Cipher::AesCbc(key) => key.open(iv, body),
+                    Cipher::TripleDes(key) => cbc_open(key.as_ref().clone(), iv, body),
+                    Cipher::Null | Cipher::Aead { .. } => {}
                 }
             }
         }
@@ -362,57 +410,36 @@ fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> aead::Nonce {
     aead::Nonce::assume_unique_for_key(n)
 }
 
-/// The IV of the packet with sequence number `seq`: the cipher's block `seed ⊕ seq` (the
-/// sequence number in the block's last 8 bytes; 3DES's block is those 8) encrypted under the
-/// SA's key. Sequence numbers never repeat under one key, so neither do these blocks.
-fn cbc_iv(c: &Cipher, seed: [u8; 16], seq: u64) -> [u8; 16] {
+/// CBC-encrypts `data` (whole blocks) after the IV of packet `seq`, written to `iv`: the
+/// cipher's block `seed ⊕ seq` (the sequence number in the block's last 8 bytes; 3DES's block
+/// is those 8) encrypted under the SA's key. Sequence numbers never repeat under one key, so
+/// neither do these blocks.
+fn cbc_seal<C: BlockEncrypt + BlockCipher>(
+    cipher: C,
+    seed: [u8; 16],
+    seq: u64,
+    iv: &mut [u8],
+    data: &mut [u8],
+) {
     let mut block = seed;
     for (b, s) in block[8..].iter_mut().zip(seq.to_be_bytes()) {
         *b ^= s;
     }
-    match c {
-        Cipher::Aes128(k) => k.encrypt_block((&mut block).into()),
-        Cipher::Aes192(k) => k.encrypt_block((&mut block).into()),
-        Cipher::Aes256(k) => k.encrypt_block((&mut block).into()),
-        Cipher::TripleDes(k) => {
-            let mut b8 = [0u8; 8];
-            b8.copy_from_slice(&block[8..]);
-            k.encrypt_block((&mut b8).into());
-            block[..8].copy_from_slice(&b8);
-        }
-        Cipher::Null | Cipher::Aead { .. } => {}
-    }
-    block
-}
-
-fn cbc_encrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
+    let counter = &mut block[16 - iv.len()..];
+    cipher.encrypt_block(GenericArray::from_mut_slice(counter));
+    iv.copy_from_slice(counter);
     let len = data.len();
     // Lengths are whole blocks by construction, so NoPadding cannot fail.
-    let _ = match c {
-        Cipher::Aes128(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Aes192(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Aes256(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::TripleDes(k) => cbc::Encryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|e| e.encrypt_padded_mut::<NoPadding>(data, len).is_ok()),
-        Cipher::Null | Cipher::Aead { .. } => Ok(true),
-    };
+    if let Ok(e) = cbc::Encryptor::inner_iv_slice_init(cipher, iv) {
+        let _ = e.encrypt_padded_mut::<NoPadding>(data, len);
+    }
 }
 
-fn cbc_decrypt(c: &Cipher, iv: &[u8], data: &mut [u8]) {
-    let _ = match c {
-        Cipher::Aes128(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Aes192(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Aes256(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::TripleDes(k) => cbc::Decryptor::inner_iv_slice_init(k.as_ref().clone(), iv)
-            .map(|d| d.decrypt_padded_mut::<NoPadding>(data).is_ok()),
-        Cipher::Null | Cipher::Aead { .. } => Ok(true),
-    };
+/// CBC-decrypts `data` (whole blocks) after `iv`.
+fn cbc_open<C: BlockDecryptMut + BlockCipher>(cipher: C, iv: &[u8], data: &mut [u8]) {
+    if let Ok(d) = cbc::Decryptor::inner_iv_slice_init(cipher, iv) {
+        let _ = d.decrypt_padded_mut::<NoPadding>(data);
+    }
 }
 
 /// Compares two equal-length byte strings without an early exit.
