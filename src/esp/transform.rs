@@ -296,16 +296,15 @@ impl EspTransform {
                 return Ok(start..end);
             }
             Cipher::Null => {}
-            Cipher::AesCbc(key) => {
+            cbc => {
                 let seed = self.iv_seed.ok_or(SealError::OpenOnly)?;
                 let (head, body) = buf.split_at_mut(payload.start);
-                key.seal(seed, seq, &mut head[iv_range], &mut body[..padded]);
-            }
-            Cipher::TripleDes(key) => {
-                let seed = self.iv_seed.ok_or(SealError::OpenOnly)?;
-                let (head, body) = buf.split_at_mut(payload.start);
-                let cipher = key.as_ref().clone();
-                cbc_seal(cipher, seed, seq, &mut head[iv_range], &mut body[..padded]);
+                let (iv, data) = (&mut head[iv_range], &mut body[..padded]);
+                match cbc {
+                    Cipher::AesCbc(key) => key.seal(seed, seq, iv, data),
+                    Cipher::TripleDes(key) => cbc_seal(key.as_ref().clone(), seed, seq, iv, data),
+                    Cipher::Null | Cipher::Aead { .. } => {}
+                }
             }
         }
         let (authed, icv) = buf[start..end].split_at_mut(enc_end - start);
