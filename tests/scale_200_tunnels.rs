@@ -117,9 +117,34 @@ fn via_one_next_hop(left: &Netns, dev: &str) {
     assert!(out.status.success(), "routes via 10.10.1.1: {out:?}");
 }
 
+/// The two namespaces of `n` tunnels (`<prefix>l<version>`, `<prefix>r<version>`), joined by a
+/// veth, with every tunnel's outer and inner addresses.
+fn sides(prefix: &str, version: u8, n: usize) -> (Netns, Netns, common::netns::Veth) {
+    let left = Netns::new(&format!("{prefix}l{version}"));
+    let right = Netns::new(&format!("{prefix}r{version}"));
+    let link = veth(&left, &["10.10.0.1/32"], &right, &["10.10.1.1/16"]);
+    via_one_next_hop(&left, &link.a);
+    add_addrs(
+        &right,
+        (1..n).map(|i| format!("addr add {}/16 dev {}", right_outer(i), link.b)),
+    );
+    add_addrs(
+        &left,
+        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(16, i))),
+    );
+    add_addrs(
+        &right,
+        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(24, i))),
+    );
+    (left, right, link)
+}
+
 /// Adds many addresses with one `ip -batch`.
 fn add_addrs(ns: &Netns, lines: impl Iterator<Item = String>) {
     let batch: String = lines.map(|l| l + "\n").collect();
+    if batch.is_empty() {
+        return;
+    }
     let out = ns.sh(&format!("ip -batch - <<'EOF'\n{batch}EOF\n"));
     assert!(out.status.success(), "ip -batch: {out:?}");
 }
@@ -142,15 +167,68 @@ fn ikegate_pid(ns: &Netns) -> i32 {
     pids[0]
 }
 
-/// Resident memory of the `ikegate` process in `ns`, in kB.
-fn rss_kb(ns: &Netns) -> u64 {
-    let pid = ikegate_pid(ns);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
+/// Resident memory of a gateway, in kB: all of it, and the anonymous part (heap, stacks, the
+/// runtime's mappings) apart from the pages of the program and libraries read from their files.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    rss: u64,
+    anon: u64,
+}
+
+impl Memory {
+    /// Of the `ikegate` process in `ns`.
+    fn of(ns: &Netns) -> Memory {
+        let pid = ikegate_pid(ns);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+        };
+        Memory {
+            rss: field("VmRSS:"),
+            anon: field("RssAnon:"),
+        }
+    }
+
+    /// Left and right gateway with one tunnel between them, up and settled.
+    fn baseline(dir: &TempDir, version: u8) -> (Memory, Memory) {
+        let (left, right, _link) = sides("pfb", version, 1);
+        let limit = Duration::from_secs(30);
+        let mut r = start_gateway(
+            &right,
+            dir,
+            "base-r",
+            &right_yaml(1, version),
+            &[],
+            "ipsec0",
+            limit,
+        );
+        let mut l = start_gateway(
+            &left,
+            dir,
+            "base-l",
+            &left_yaml(1, version),
+            &[],
+            "ipsec0",
+            limit,
+        );
+        let up = poll_opt(limit, || {
+            (tunnels_up(&l.log_text()).len() == 1).then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "baseline tunnel not up:\n{}",
+            common::tail(&l.log_text(), 30)
+        );
+        std::thread::sleep(SETTLE);
+        let m = (Memory::of(&left), Memory::of(&right));
+        l.stop();
+        r.stop();
+        m
+    }
 }
 
 /// CPU seconds (user + system) the `ikegate` process in `ns` has used so far.
@@ -240,37 +318,11 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
         Duration::from_secs(600)
     };
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let left = Netns::new(&format!("pfsl{version}"));
-    let right = Netns::new(&format!("pfsr{version}"));
-    let link = veth(&left, &["10.10.0.1/32"], &right, &["10.10.1.1/16"]);
-    via_one_next_hop(&left, &link.a);
-    add_addrs(
-        &right,
-        (1..n).map(|i| format!("addr add {}/16 dev {}", right_outer(i), link.b)),
-    );
-    add_addrs(
-        &left,
-        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(16, i))),
-    );
-    add_addrs(
-        &right,
-        (0..n).map(|i| format!("addr add {}.1/32 dev lo", inner(24, i))),
-    );
     let dir = TempDir::new("scale");
-    // Baseline: the same gateway with one tunnel (whose peer never answers).
-    let base_ns = Netns::new(&format!("pfsb{version}"));
-    let _base_link = veth(&base_ns, &["10.10.0.1/16"], &right, &["10.10.255.254/16"]);
-    base_ns.add_lo_addr("172.16.0.1/32");
-    let mut base = Gateway::start(
-        &base_ns,
-        &dir,
-        "base",
-        &left_yaml(1, version),
-        Some("ipsec0"),
-    );
-    std::thread::sleep(SETTLE);
-    let rss_base = rss_kb(&base_ns);
-    base.stop();
+    // Baseline: the same two gateways with one tunnel, up, so that the per-tunnel figures leave
+    // out what any working gateway holds (its code paths paged in, its pools, its runtime).
+    let base = Memory::baseline(&dir, version);
+    let (left, right, _link) = sides("pfs", version, n);
     let last = format!("ipsec{}", n - 1);
     let setup = Duration::from_secs(15 * n.div_ceil(200) as u64);
     let right_yaml = right_yaml(n, version);
@@ -308,24 +360,28 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
         cpu_l * 1e3 / n as f64,
         cpu_r * 1e3 / n as f64
     );
-    let busy = (rss_kb(&left), rss_kb(&right));
+    let busy = (Memory::of(&left), Memory::of(&right));
     std::thread::sleep(SETTLE);
-    let rss_l = rss_kb(&left);
-    let rss_r = rss_kb(&right);
+    let (mem_l, mem_r) = (Memory::of(&left), Memory::of(&right));
     println!(
-        "RSS with one tunnel: {rss_base} kB (the kernel's TUN and socket memory is not in RSS)"
+        "RSS with one tunnel up: left {} kB ({} kB anonymous), right {} kB ({} kB anonymous) \
+         (the kernel's TUN and socket memory is not in RSS)",
+        base.0.rss, base.0.anon, base.1.rss, base.1.anon
     );
     let sides = [
-        ("left (1 outer address)".to_string(), rss_l, busy.0),
-        (format!("right ({n} addresses)"), rss_r, busy.1),
+        ("left (1 outer address)".to_string(), mem_l, busy.0, base.0),
+        (format!("right ({n} addresses)"), mem_r, busy.1, base.1),
     ];
-    let per_tunnel = |kb: u64| kb.saturating_sub(rss_base) as f64 / (n.max(2) - 1) as f64;
-    for (side, kb, at_up) in &sides {
+    let per_tunnel = |kb: u64, base: u64| kb.saturating_sub(base) as f64 / (n.max(2) - 1) as f64;
+    for (side, m, at_up, b) in &sides {
         println!(
-            "RSS {side}: {kb} kB total, {:.1} kB per added tunnel ({at_up} kB, {:.1} kB per \
-             tunnel, as the last tunnel came up)",
-            per_tunnel(*kb),
-            per_tunnel(*at_up)
+            "RSS {side}: {} kB total, {:.1} kB per added tunnel, of which {:.1} kB anonymous \
+             ({} kB, {:.1} kB per tunnel, as the last tunnel came up)",
+            m.rss,
+            per_tunnel(m.rss, b.rss),
+            per_tunnel(m.anon, b.anon),
+            at_up.rss,
+            per_tunnel(at_up.rss, b.rss)
         );
     }
     if !wrap.is_empty() {
@@ -356,7 +412,8 @@ fn two_hundred_tunnels(version: u8, limit: Duration) {
     let down = String::from_utf8_lossy(&out.stdout);
     assert!(down.trim().is_empty(), "tunnels without traffic:\n{down}");
     let budget_kb = BASE_BUDGET_KB + TUNNEL_BUDGET_KB * n as u64;
-    for (side, kb, _) in sides {
+    for (side, m, _, _) in sides {
+        let kb = m.rss;
         assert!(
             kb < budget_kb,
             "{side} gateway RSS {kb} kB exceeds {BASE_BUDGET_KB} kB + {TUNNEL_BUDGET_KB} kB × {n} = {budget_kb} kB"
