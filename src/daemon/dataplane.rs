@@ -2,14 +2,14 @@
 //! packet: buffers are allocated once per task and reused.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use tokio::io::Interest;
-use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+use tun_rs::{AsyncDevice, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 use super::pool::Pool;
 use crate::config::{InterfaceConfig, NatTraversal};
@@ -19,13 +19,12 @@ use crate::esp::transport::{outbound_payload, rebuild_header};
 use crate::esp::{
     DropReason, Encap, Hosts, Opened, OutboundRoutes, OutboundSa, RebuiltHeader, SaTable,
 };
-use crate::io::batch::{self, RecvMeta, Slot};
+use crate::io::batch::{self, Slot};
 use crate::io::socket::RawEsp;
 use crate::io::tun::HEADROOM;
 use crate::ra::routes::ClientView;
 use crate::wire::ip::{IpPacket, PROTO_IPIP, PROTO_IPV6, PROTO_NONE};
 use crate::wire::tcp_mss;
-use crate::wire::udp_encap::{classify, Encapsulated};
 
 /// The sockets of one local outer address.
 pub struct Transport {
@@ -173,8 +172,7 @@ impl Default for RateLimit {
     }
 }
 
-static LOG_TUN_ERR: RateLimit = RateLimit::new();
-static LOG_PEER_MOVE: RateLimit = RateLimit::new();
+pub(crate) static LOG_TUN_ERR: RateLimit = RateLimit::new();
 
 /// What became of one inbound ESP packet.
 #[derive(Debug, PartialEq, Eq)]
@@ -659,317 +657,5 @@ pub fn outbound_sa<'a>(
     match clients {
         Some(c) => c.lookup(dst),
         None => table.lookup(src, dst),
-    }
-}
-
-/// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,
-/// flushed per tunnel through the TUN's GRO so that runs of TCP segments reach the kernel as one
-/// superpacket. Buffers are reused, so after warm-up nothing is allocated here (tun-rs's
-/// `tcp_gro` still copies each packet into a fresh Vec; see the README's Performance section).
-struct TunWriters {
-    bufs: Vec<Vec<u8>>,
-    /// Tunnel of each queued buffer.
-    owner: Vec<usize>,
-    used: usize,
-    gro: GROTable,
-}
-
-/// Bytes before each inner packet in a write batch (the virtio-net header goes there).
-const WRITE_OFFSET: usize = VIRTIO_NET_HDR_LEN + 6;
-/// Packets gathered before a flush.
-const WRITE_BATCH: usize = 64;
-/// Room of each write buffer: a whole GRO superpacket with its header space.
-const WRITE_ROOM: usize = 2 * WRITE_OFFSET + 65535;
-
-impl TunWriters {
-    fn new() -> TunWriters {
-        TunWriters {
-            // Each buffer gets its room when first used (`push`): a set taken by a loop that
-            // only ever sees IKE, or a few packets at a time, does not grow the heap by 4 MiB.
-            bufs: (0..WRITE_BATCH).map(|_| Vec::new()).collect(),
-            owner: vec![0; WRITE_BATCH],
-            used: 0,
-            gro: GROTable::default(),
-        }
-    }
-
-    /// Queues a packet: `header` (empty, or a transport-mode header) followed by `pkt`; true
-    /// when the batch is full and should be flushed.
-    fn push(&mut self, tunnel: usize, header: &[u8], pkt: &[u8]) -> bool {
-        if let (Some(buf), Some(o)) = (self.bufs.get_mut(self.used), self.owner.get_mut(self.used))
-        {
-            // GRO appends a run's segments to its first buffer and refuses to coalesce into
-            // one that would have to grow, so each can hold a whole 64 KiB superpacket (only
-            // the pages actually written become resident).
-            buf.clear();
-            if buf.capacity() < WRITE_ROOM {
-                buf.reserve_exact(WRITE_ROOM);
-            }
-            buf.resize(WRITE_OFFSET, 0);
-            buf.extend_from_slice(header);
-            buf.extend_from_slice(pkt);
-            *o = tunnel;
-            self.used += 1;
-        }
-        self.used >= WRITE_BATCH
-    }
-
-    /// Queues what [`DataPlane::receive_esp`] delivered from `buf`. A transport-mode packet
-    /// is whole only here (header + payload), so its TCP MSS is clamped here.
-    fn deliver(
-        &mut self,
-        dp: &DataPlane,
-        tunnel: usize,
-        buf: &[u8],
-        range: std::ops::Range<usize>,
-        header: Option<RebuiltHeader>,
-    ) -> bool {
-        let Some(h) = header else {
-            return self.push(tunnel, &[], &buf[range]);
-        };
-        let slot = self.used;
-        let full = self.push(tunnel, h.as_bytes(), &buf[range]);
-        let mss = dp.tunnels.get(tunnel).and_then(|t| t.mss);
-        if let (Some((m4, m6)), Some(b)) = (mss, self.bufs.get_mut(slot)) {
-            if let Some(pkt) = b.get_mut(WRITE_OFFSET..) {
-                tcp_mss::clamp(pkt, m4, m6);
-            }
-        }
-        full
-    }
-
-    async fn flush(&mut self, dp: &DataPlane) {
-        let used = std::mem::take(&mut self.used);
-        let mut start = 0;
-        while start < used {
-            // Gather this tunnel's packets right after `start`, keeping every tunnel's order.
-            let tunnel = self.owner[start];
-            let mut end = start + 1;
-            for j in start + 1..used {
-                if self.owner[j] == tunnel {
-                    self.bufs[end..=j].rotate_right(1);
-                    self.owner[end..=j].rotate_right(1);
-                    end += 1;
-                }
-            }
-            if let Some(t) = dp.tunnels.get(tunnel) {
-                if let Err(e) = t
-                    .tun
-                    .send_multiple(&mut self.gro, &mut self.bufs[start..end], WRITE_OFFSET)
-                    .await
-                {
-                    t.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-                    if tun_gone(&e) {
-                        t.mark_device_gone(&e);
-                    } else if LOG_TUN_ERR.allow() {
-                        tracing::warn!(tunnel = %t.cfg.name, "writing to the TUN device failed: {e}");
-                    }
-                }
-            }
-            start = end;
-        }
-    }
-}
-
-static WRITER_POOL: Pool<TunWriters> = Pool::new();
-
-/// Receive buffers of one inbound batch: `bufs[i][HEADROOM..]` per datagram.
-struct RecvBufs {
-    bufs: Vec<Vec<u8>>,
-    meta: Vec<RecvMeta>,
-}
-
-impl RecvBufs {
-    fn new(count: usize, size: usize) -> RecvBufs {
-        RecvBufs {
-            // Each zeroed apart (calloc: untouched pages stay unmapped); `vec![buf; count]`
-            // would copy the first into every other and so touch every page of all of them.
-            bufs: (0..count).map(|_| vec![0u8; size]).collect(),
-            meta: vec![RecvMeta::default(); count],
-        }
-    }
-
-    fn fits(&self, count: usize, size: usize) -> bool {
-        self.bufs.len() >= count && self.bufs.first().is_some_and(|b| b.len() >= size)
-    }
-}
-
-static RECV_POOL: Pool<RecvBufs> = Pool::new();
-
-/// Handles a datagram received on UDP 4500: ESP is opened and queued; IKE goes to `ike`.
-fn on_udp_datagram(
-    dp: &DataPlane,
-    writers: &mut TunWriters,
-    buf: &mut [u8],
-    start: usize,
-    n: usize,
-    from: SocketAddr,
-    ike: &mut dyn FnMut(SocketAddr, &[u8]),
-) -> bool {
-    let Some(d) = buf.get(start..start + n) else {
-        return false;
-    };
-    match classify(d) {
-        Encapsulated::Keepalive => {
-            dp.stats.keepalives.fetch_add(1, Ordering::Relaxed);
-            false
-        }
-        Encapsulated::Ike(msg) => {
-            dp.stats.ike_messages.fetch_add(1, Ordering::Relaxed);
-            ike(from, msg);
-            false
-        }
-        Encapsulated::Malformed => {
-            dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            false
-        }
-        Encapsulated::Esp(_) => match dp.receive_esp(buf, start, start + n) {
-            Inbound::Deliver {
-                tunnel,
-                range,
-                header,
-            } => {
-                follow_nat_mapping(dp, tunnel, from);
-                writers.deliver(dp, tunnel, buf, range, header)
-            }
-            Inbound::Dropped(_) => false,
-        },
-    }
-}
-
-/// An authenticated ESP-in-UDP packet of `tunnel` came from `from`: if the peer's NAT mapping
-/// moved, ESP of every outbound SA in use follows it at once (sequence numbers continue). Cheap
-/// when nothing changed: one load per SA in use.
-fn follow_nat_mapping(dp: &DataPlane, tunnel: usize, from: SocketAddr) {
-    let Some(t) = dp.tunnels.get(tunnel) else {
-        return;
-    };
-    let table = t.outbound.peek();
-    let mut moved = false;
-    for sa in table.sas() {
-        if matches!(sa.encap(), Encap::Udp(cur) if cur != from) {
-            moved |= sa.set_udp_remote(from);
-        }
-    }
-    if moved {
-        t.stats.peer_moves.fetch_add(1, Ordering::Relaxed);
-        if LOG_PEER_MOVE.allow() {
-            tracing::info!(tunnel = %t.cfg.name, "peer's NAT mapping moved to {from} (seen on authenticated ESP); ESP follows");
-        }
-    }
-}
-
-/// Where IKE messages received on port 4500 go (sender, message without the non-ESP marker).
-pub type IkeSink = Box<dyn FnMut(SocketAddr, &[u8]) + Send>;
-
-/// Receives on a transport's UDP 4500 socket forever, with `recvmmsg` and UDP GRO (one
-/// coalesced message carries many ESP datagrams of one flow). IKE messages are passed to `ike`.
-pub async fn udp_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: IkeSink) {
-    let sock = &tr.udp4500;
-    let fd = sock.as_raw_fd();
-    let gro = batch::enable_udp_gro(fd);
-    tracing::debug!(local = %tr.local, gro, "UDP 4500 receive path");
-    let size = HEADROOM + 65536;
-    let nobody = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-    loop {
-        if sock.readable().await.is_err() {
-            return;
-        }
-        let mut rb = RECV_POOL.take(
-            |b| b.fits(UDP_RECV_BATCH, size),
-            || RecvBufs::new(UDP_RECV_BATCH, size),
-        );
-        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
-        let RecvBufs { bufs, meta } = &mut *rb;
-        for _ in 0..4 {
-            let r = sock.try_io(Interest::READABLE, || {
-                batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
-            });
-            let n = match r {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
-                if m.truncated {
-                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                let from = m.from.unwrap_or(nobody);
-                let mut off = 0;
-                while off < m.len {
-                    let seg = m.segment.min(m.len - off);
-                    let start = HEADROOM + off;
-                    if on_udp_datagram(&dp, &mut writers, buf, start, seg, from, &mut *ike) {
-                        writers.flush(&dp).await;
-                    }
-                    off += seg;
-                }
-            }
-            if n < UDP_RECV_BATCH {
-                break;
-            }
-        }
-        writers.flush(&dp).await;
-        WRITER_POOL.give(writers);
-        RECV_POOL.give(rb);
-    }
-}
-
-/// Messages per `recvmmsg` on UDP 4500 (each up to 64 KiB: a GRO batch or one datagram).
-const UDP_RECV_BATCH: usize = 16;
-/// Datagrams per `recvmmsg` on the raw ESP socket.
-const RAW_RECV_BATCH: usize = 32;
-
-/// Receives raw ESP (IP protocol 50) on a transport forever, `recvmmsg` batches at a time.
-pub async fn raw_inbound_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
-    let Some(raw) = &tr.raw else { return };
-    // Outer datagrams reassembled by the kernel can exceed the MTU; big enough for any tunnel MTU.
-    let max_mtu = dp
-        .tunnels
-        .iter()
-        .map(|t| t.mtu as usize)
-        .max()
-        .unwrap_or(1500);
-    let size = (max_mtu + 512).max(2048);
-    loop {
-        if raw.readable().await.is_err() {
-            return;
-        }
-        let mut rb = RECV_POOL.take(
-            |b| b.fits(RAW_RECV_BATCH, size),
-            || RecvBufs::new(RAW_RECV_BATCH, size),
-        );
-        let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
-        let RecvBufs { bufs, meta } = &mut *rb;
-        for _ in 0..4 {
-            let n = match raw.try_recv_many(&mut bufs[..RAW_RECV_BATCH], meta) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
-                if m.truncated {
-                    dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                let Some(d) = buf.get(..m.len) else { continue };
-                let off = raw.esp_offset(d);
-                if let Inbound::Deliver {
-                    tunnel,
-                    range,
-                    header,
-                } = dp.receive_esp(buf, off, m.len)
-                {
-                    if writers.deliver(&dp, tunnel, buf, range, header) {
-                        writers.flush(&dp).await;
-                    }
-                }
-            }
-            if n < RAW_RECV_BATCH {
-                break;
-            }
-        }
-        writers.flush(&dp).await;
-        WRITER_POOL.give(writers);
-        RECV_POOL.give(rb);
     }
 }

@@ -138,6 +138,15 @@ impl RawEsp {
         self.fd.readable().await.map(|_| ())
     }
 
+    /// Whether a packet can be received; if not, `cx`'s waker is woken when one can. Unlike
+    /// [`RawEsp::readable`], keeps no future: a task that waits on several sockets stays small.
+    pub fn poll_readable(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.fd.poll_read_ready(cx).map(|r| r.map(|_| ()))
+    }
+
     /// Where the ESP packet starts in a received datagram of `n` bytes: IPv4 raw sockets
     /// include the IP header, IPv6 ones do not.
     pub fn esp_offset(&self, datagram: &[u8]) -> usize {
