@@ -50,7 +50,7 @@ pub fn transcript(data: &[u8]) {
         }
         t.outbound(now, &d);
     }
-    let held: usize = t.exchanges.iter().map(super::heap_bytes).sum();
+    let held: usize = t.exchanges.iter().map(super::ring::Filed::heap_bytes).sum();
     assert!(
         held <= MAX_BYTES || t.exchanges.len() == 1,
         "{held} bytes held"

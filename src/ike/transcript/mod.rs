@@ -26,12 +26,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
+use ring::FiledMessage;
+
 mod decode_v1;
 mod decode_v2;
 /// Fuzz harness (not an API; public only for the `fuzz/` crate).
 #[doc(hidden)]
 pub mod fuzzing;
 mod packed;
+mod ring;
 #[cfg(test)]
 mod tests;
 mod vendor;
@@ -123,16 +126,6 @@ pub struct Message {
     /// What could not be shown, e.g. "encrypted; could not be decrypted".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    at: Option<Instant>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    fingerprint: u64,
-    /// The payloads as kept in the ring (`payloads` is filled from it when read).
-    #[serde(skip)]
-    #[schema(ignore)]
-    packed: packed::Packed,
 }
 
 /// One exchange (IKEv1 Main/Aggressive/Quick Mode or Informational; an IKEv2 request and its
@@ -160,9 +153,6 @@ pub struct Exchange {
     pub diagnostic: Option<String>,
     /// Its messages in the order they were sent or received.
     pub messages: Vec<Message>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    key: ExchangeKey,
 }
 
 /// What tells exchanges apart: version, initiator SPI, message ID, exchange type, and (IKEv2,
@@ -200,7 +190,7 @@ struct Staged {
 /// The transcript of one tunnel's engine.
 #[derive(Default)]
 pub struct Transcript {
-    exchanges: VecDeque<Exchange>,
+    exchanges: VecDeque<ring::Filed>,
     next_id: u64,
     staged: VecDeque<Staged>,
     /// The datagram being handled, decoded, until the engine says whether it kept it.
@@ -271,7 +261,7 @@ impl Transcript {
             return;
         };
         if let Some(diag) = diagnostic {
-            e.diagnostic = Some(truncate(&diag, 4 * MAX_TEXT));
+            e.diagnostic = Some(truncate(&diag, 4 * MAX_TEXT).into_boxed_str());
         }
         let (Some(plain), Some(m)) = (plain, e.messages.get_mut(idx)) else {
             return;
@@ -312,26 +302,16 @@ impl Transcript {
         let id = self.last;
         let target = self.exchanges.iter_mut().find(|e| Some(e.id) == id);
         if let Some(e) = target {
-            e.diagnostic = Some(truncate(diagnostic, 4 * MAX_TEXT));
+            e.diagnostic = Some(truncate(diagnostic, 4 * MAX_TEXT).into_boxed_str());
         }
     }
 
     /// The exchanges, oldest first, with times on the Unix clock (`now` ≙ `unix_now`).
     pub fn snapshot(&self, now: Instant, unix_now: Duration) -> Vec<Exchange> {
-        let mut out: Vec<Exchange> = self.exchanges.iter().cloned().collect();
-        for e in &mut out {
-            for m in &mut e.messages {
-                m.payloads = packed::unpack(&std::mem::take(&mut m.packed));
-            }
-            e.outcome = outcome(e);
-            for m in &mut e.messages {
-                let ago =
-                    m.at.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                let unix = unix_now.saturating_sub(ago);
-                m.time_unix_ms = u64::try_from(unix.as_millis()).unwrap_or(u64::MAX);
-            }
-        }
-        out
+        self.exchanges
+            .iter()
+            .map(|e| e.to_api(now, unix_now))
+            .collect()
     }
 
     fn take_staged(&mut self, datagram: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
@@ -370,7 +350,7 @@ impl Transcript {
             // Grown one at a time: a finished exchange keeps no spare room.
             e.messages.reserve_exact(1);
             e.messages
-                .push(message(now, datagram.len(), dir, fingerprint, d));
+                .push(FiledMessage::new(now, datagram.len(), dir, fingerprint, d));
             let at = (e.id, e.messages.len() - 1);
             self.trim_to_budget();
             return Some(at);
@@ -383,21 +363,12 @@ impl Transcript {
         let id = self.next_id;
         self.next_id += 1;
         self.last = Some(id);
-        self.exchanges.push_back(Exchange {
+        self.exchanges.push_back(ring::Filed {
             id,
-            version: key.version,
-            exchange: d.exchange_name.clone(),
-            message_id: key.message_id,
-            initiator_spi: hex(&key.ispi),
-            initiated_by: match (key.version, key.requested_by_us, dir) {
-                (2, true, _) | (1, _, Direction::Out) => "us",
-                _ => "peer",
-            }
-            .into(),
-            outcome: String::new(),
-            diagnostic: None,
-            messages: vec![message(now, datagram.len(), dir, fingerprint, d)],
             key,
+            exchange: d.exchange_name.clone(),
+            diagnostic: None,
+            messages: vec![FiledMessage::new(now, datagram.len(), dir, fingerprint, d)],
         });
         self.trim_to_budget();
         Some((id, 0))
@@ -406,37 +377,18 @@ impl Transcript {
     /// Drops the oldest exchanges while the ring holds more than [`MAX_BYTES`] (the newest
     /// stays, whatever its size); its spare room is given back.
     fn trim_to_budget(&mut self) {
-        let mut total: usize = self.exchanges.iter().map(heap_bytes).sum();
+        let mut total: usize = self.exchanges.iter().map(ring::Filed::heap_bytes).sum();
         while total > MAX_BYTES && self.exchanges.len() > 1 {
-            total -= self.exchanges.pop_front().as_ref().map_or(0, heap_bytes);
+            total -= self
+                .exchanges
+                .pop_front()
+                .as_ref()
+                .map_or(0, ring::Filed::heap_bytes);
         }
         if self.exchanges.capacity() > self.exchanges.len() + 4 {
             self.exchanges.shrink_to_fit();
         }
     }
-}
-
-/// About what an exchange holds on the heap: its messages and their payloads, notes and names.
-fn heap_bytes(e: &Exchange) -> usize {
-    let strings = |s: &String| s.capacity();
-    let name = |n: &Name| match n {
-        Cow::Borrowed(_) => 0,
-        Cow::Owned(s) => s.capacity(),
-    };
-    std::mem::size_of::<Exchange>()
-        + name(&e.exchange)
-        + strings(&e.initiator_spi)
-        + name(&e.initiated_by)
-        + e.diagnostic.as_ref().map_or(0, strings)
-        + e.messages
-            .iter()
-            .map(|m| {
-                std::mem::size_of::<Message>()
-                    + m.packed.heap_bytes()
-                    + name(&m.exchange)
-                    + m.note.as_ref().map_or(0, strings)
-            })
-            .sum::<usize>()
 }
 
 impl Transcript {
@@ -447,7 +399,7 @@ impl Transcript {
         if d.key.version != 1 || d.key.exchange != INFORMATIONAL {
             return None;
         }
-        let unfinished = |e: &Exchange| match e.key.exchange {
+        let unfinished = |e: &ring::Filed| match e.key.exchange {
             2 => e.messages.len() < 6,
             4 | 32 => e.messages.len() < 3,
             _ => false,
@@ -457,24 +409,6 @@ impl Transcript {
             .rev()
             .find(|e| e.key.version == 1 && e.key.ispi == d.key.ispi && unfinished(e))
             .map(|e| e.key)
-    }
-}
-
-fn message(now: Instant, length: usize, dir: Direction, fingerprint: u64, d: Decoded) -> Message {
-    Message {
-        direction: dir,
-        time_unix_ms: 0,
-        exchange: d.exchange_name,
-        message_id: d.key.message_id,
-        response: d.response,
-        encrypted: d.encrypted,
-        length,
-        datagrams: 1,
-        payloads: Vec::new(),
-        note: d.note,
-        at: Some(now),
-        fingerprint,
-        packed: packed::pack(d.payloads),
     }
 }
 
