@@ -4,7 +4,8 @@
 //! IKEv2 (default proposals: IKEv1 modp1536, IKEv2 modp2048 first). The initiator must bring
 //! 200 tunnels up within 10 s (IKEv1) or 5 s (IKEv2) of starting (more: 10 minutes), every
 //! tunnel must then carry a ping, and the resident memory of both gateways is printed (total and per
-//! added tunnel, against the same gateway with one tunnel) and held to [`BASE_BUDGET_KB`] +
+//! added tunnel, against the same pair of gateways with one tunnel up; the anonymous part, heap
+//! and stacks, beside the RSS) and held to [`BASE_BUDGET_KB`] +
 //! [`TUNNEL_BUDGET_KB`] per tunnel. The two tests share addresses, so they take turns.
 //!
 //! IKE datagrams are demultiplexed by (local, peer) address pair, so every tunnel needs its own
