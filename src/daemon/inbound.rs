@@ -1,13 +1,13 @@
-//! The receive side of one outer address: one task reads its UDP 4500, raw ESP and UDP 500
-//! sockets. ESP is opened and written to the TUN devices in batches; IKE is handed on. One task
-//! per address rather than one per socket: a gateway with an outer address per tunnel pays for
-//! every task of an address in each tunnel's memory (issue 17).
+//! The receive side of one outer address: a task per socket (UDP 4500, raw ESP, UDP 500), so
+//! that a flood at one port keeps one core busy, not the ESP of the others. ESP is opened and
+//! written to the TUN devices in batches; IKE is handed on. Each task waits by polling its
+//! socket's readiness and boxes a batch while it runs, so an idle task is small: a gateway with
+//! an outer address per tunnel pays for an address's tasks in each tunnel's memory (issue 17).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tokio::io::Interest;
 use tun_rs::{GROTable, VIRTIO_NET_HDR_LEN};
@@ -25,66 +25,45 @@ use crate::wire::udp_encap::{classify, Encapsulated};
 /// to send back at once (a COOKIE), if any.
 pub type IkeHandler = dyn FnMut(u16, SocketAddr, &[u8]) -> Option<Vec<u8>> + Send;
 
-/// Receives on every socket of the address `tr` forever: ESP (raw and in UDP 4500, with
-/// `recvmmsg` and UDP GRO) and IKE (UDP 500 and 4500, passed to `ike`). Ends when the runtime
-/// shuts down.
-pub async fn address_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: Box<IkeHandler>) {
-    let gro = batch::enable_udp_gro(tr.udp4500.as_raw_fd());
+/// Receives on the address's UDP 4500 forever, with `recvmmsg` and UDP GRO (one coalesced
+/// message carries many ESP datagrams of one flow); IKE messages are passed to `ike`. Ends when
+/// the runtime shuts down.
+pub async fn udp4500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: Box<IkeHandler>) {
+    let sock = &tr.udp4500;
+    let gro = batch::enable_udp_gro(sock.as_raw_fd());
     tracing::debug!(local = %tr.local, gro, "UDP 4500 receive path");
-    let raw_size = raw_buffer_size(&dp);
-    loop {
-        let Ok(ready) = std::future::poll_fn(|cx| poll_sockets(&tr, cx)).await else {
-            return;
-        };
-        // Every readable socket gets its turn, so a busy one cannot starve the others. Each
-        // batch is boxed: its state exists only while it runs, not in every idle address's task.
-        if ready.udp4500 {
-            Box::pin(udp_inbound_batch(&dp, &tr.udp4500, &mut *ike)).await;
-        }
-        if let (true, Some(raw)) = (ready.raw, &tr.raw) {
-            Box::pin(raw_inbound_batch(&dp, raw, raw_size)).await;
-        }
-        if let (true, Some(sock)) = (ready.udp500, &tr.udp500) {
-            if port500_burst(&dp, tr.local, sock, &mut *ike) {
-                tokio::task::yield_now().await;
-            }
-        }
+    while std::future::poll_fn(|cx| sock.poll_recv_ready(cx))
+        .await
+        .is_ok()
+    {
+        // Boxed: a batch's state exists only while it runs, not in every idle address's task.
+        Box::pin(udp_inbound_batch(&dp, sock, &mut *ike)).await;
     }
 }
 
-/// Which sockets of an address are readable.
-#[derive(Debug, Clone, Copy, Default)]
-struct Readable {
-    udp4500: bool,
-    raw: bool,
-    udp500: bool,
+/// Receives raw ESP (IP protocol 50) on the address forever, `recvmmsg` batches at a time.
+pub async fn raw_loop(dp: Arc<DataPlane>, tr: Arc<Transport>) {
+    let Some(raw) = &tr.raw else { return };
+    let size = raw_buffer_size(&dp);
+    while std::future::poll_fn(|cx| raw.poll_readable(cx))
+        .await
+        .is_ok()
+    {
+        // Boxed, as UDP 4500's batch.
+        Box::pin(raw_inbound_batch(&dp, raw, size)).await;
+    }
 }
 
-/// Polls the readiness of every socket of `tr` (registering the task's waker with those that
-/// are not ready): ready when at least one is; an error when the runtime is shutting down.
-/// Polled rather than awaited: readiness futures, one per socket, would be kept in the task.
-fn poll_sockets(tr: &Transport, cx: &mut Context<'_>) -> Poll<std::io::Result<Readable>> {
-    let mut r = Readable::default();
-    match tr.udp4500.poll_recv_ready(cx) {
-        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-        p => r.udp4500 = p.is_ready(),
-    }
-    if let Some(raw) = &tr.raw {
-        match raw.poll_readable(cx) {
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            p => r.raw = p.is_ready(),
+/// Receives IKE on the address's UDP 500 forever, passing it to `ike` and sending its answers.
+pub async fn udp500_loop(dp: Arc<DataPlane>, tr: Arc<Transport>, mut ike: Box<IkeHandler>) {
+    let Some(sock) = &tr.udp500 else { return };
+    while std::future::poll_fn(|cx| sock.poll_recv_ready(cx))
+        .await
+        .is_ok()
+    {
+        if port500_burst(&dp, tr.local, sock, &mut *ike) {
+            tokio::task::yield_now().await;
         }
-    }
-    if let Some(sock) = &tr.udp500 {
-        match sock.poll_recv_ready(cx) {
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            p => r.udp500 = p.is_ready(),
-        }
-    }
-    if r.udp4500 || r.raw || r.udp500 {
-        Poll::Ready(Ok(r))
-    } else {
-        Poll::Pending
     }
 }
 
