@@ -6,11 +6,13 @@
 # 192.168.1.1 and 192.168.2.1 sit on `lo` behind the tunnel. For each setup: iperf3 TCP with one
 # stream, TCP with 4 streams, UDP at a fixed offered rate (loss %), and the CPU seconds each
 # gateway process used during those three runs, and CPU seconds per GB moved (both gateways, all
-# three runs). Then the ratios of the single-stream TCP numbers: ikegate against strongSwan 5.9,
-# strongSwan 6.1, Debian 12's wireguard-go 0.0.20220316 and the current wireguard-go (Debian sid's
-# package, fetched by scripts/wireguard-go-sid.sh; it has the TUN and UDP offloads the old one
-# lacks, so it is today's anchor). strongSwan 6.1 runs from the sid chroot
-# (scripts/strongswan-sid.sh): IKEv2, kernel-libipsec with `raw_esp = yes` for the raw ESP rows.
+# three runs). ikegate ⇄ ikegate runs with manual SAs and, in two rows, keyed by IKEv2 (a
+# negotiated tunnel's packets take its IKE task's path). Then the ratios of the single-stream TCP
+# numbers: ikegate against strongSwan 5.9, strongSwan 6.1, Debian 12's wireguard-go 0.0.20220316
+# and the current wireguard-go (Debian sid's package, fetched by scripts/wireguard-go-sid.sh; it
+# has the TUN and UDP offloads the old one lacks, so it is today's anchor). strongSwan 6.1 runs
+# from the sid chroot (scripts/strongswan-sid.sh): IKEv2, kernel-libipsec with `raw_esp = yes` for
+# the raw ESP rows.
 #
 # Environment: T (seconds per iperf3 run, default 5), UDP_RATE (default 1G), ONLY (a regex of
 # row names to run, e.g. ONLY='veth|ikegate'), NO_BUILD=1 (use target/release/ikegate as is).
@@ -359,6 +361,18 @@ route:
 EOF
 }
 
+ikegate_ike() { # $1 = raw|udp: ours ⇄ ours keyed by IKEv2 (PSK) instead of manual SAs, so the
+    # packets take the path of a negotiated tunnel (its IKE task reads the TUN)
+    ikegate_v2_conf "$WORK/l.yaml" $LO $RO 192.168.1.0/24 192.168.2.0/24 "$1" $LI
+    ikegate_v2_conf "$WORK/r.yaml" $RO $LO 192.168.2.0/24 192.168.1.0/24 "$1" $RI
+    sed -i 's/^    preshared-key: .*/&\n    responder-only: enable/' "$WORK/r.yaml"
+    ip netns exec $R "$BIN" run --config "$WORK/r.yaml" >"$WORK/r.log" 2>&1 &
+    GW_R=$!
+    ip netns exec $L "$BIN" run --config "$WORK/l.yaml" >"$WORK/l.log" 2>&1 &
+    GW_L=$!
+    PIDS+=("$GW_L" "$GW_R")
+}
+
 ikegate_swan61() { # $1 = raw|udp: ikegate initiates to strongSwan 6.1
     charon61_conf "$WORK/sr" $RO $LO 192.168.2.0/24 192.168.1.0/24 "$1"
     start_charon61 $R "$WORK/sr" || return 1; GW_R=$CHARON_PID
@@ -456,6 +470,8 @@ row "ikegate⇄ikegate raw ESP aes128-gcm"   ikegate_manual raw gcm
 row "ikegate⇄ikegate UDP-encap aes128-gcm" ikegate_manual udp gcm
 row "ikegate⇄ikegate raw ESP aes256-cbc+sha256"   ikegate_manual raw cbc
 row "ikegate⇄ikegate UDP-encap aes256-cbc+sha256" ikegate_manual udp cbc
+row "ikegate⇄ikegate IKEv2 raw ESP aes128-gcm"   ikegate_ike raw
+row "ikegate⇄ikegate IKEv2 UDP-encap aes128-gcm" ikegate_ike udp
 row "ikegate⇄strongSwan 5.9 aes128-gcm (UDP)" ikegate_swan
 row "strongSwan 5.9⇄5.9 aes128-gcm (UDP)" swan_swan
 row "ikegate⇄strongSwan 6.1 raw ESP aes128-gcm" ikegate_swan61 raw

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use arc_swap::ArcSwapOption;
 use tokio::io::Interest;
@@ -511,24 +512,62 @@ impl OutBufs {
 
 static OUT_POOL: Pool<OutBufs> = Pool::new();
 
-/// Reads the tunnel's TUN forever: seals each packet with the current outbound SA and sends the
-/// batch with one `sendmmsg` (UDP GSO for ESP-in-UDP).
-pub async fn outbound_loop(t: Arc<Tunnel>) {
-    let seg = HEADROOM + (t.mtu as usize).max(1500) + 256;
-    let mut gso = true;
-    loop {
-        if let Err(e) = t.tun.readable().await {
-            t.mark_device_gone(&e);
-            return;
+/// The outbound path of one tunnel: TUN → seal → socket, for the task that reads the tunnel's
+/// TUN (its IKE task, between IKE work, or [`outbound_loop`]). Polled for readiness rather than
+/// awaited, so that it adds next to nothing to that task's state.
+pub struct TunReader {
+    /// Room of a segment buffer.
+    seg: usize,
+    /// Whether UDP GSO still works for this tunnel's sends.
+    gso: bool,
+    /// The device is gone: never readable again.
+    gone: bool,
+}
+
+impl TunReader {
+    pub fn new(t: &Tunnel) -> TunReader {
+        TunReader {
+            seg: HEADROOM + (t.mtu as usize).max(1500) + 256,
+            gso: true,
+            gone: false,
         }
+    }
+
+    /// `Ready(true)` when the TUN has packets; `Ready(false)` once, when the device went away
+    /// (logged, and the gateway told); pending otherwise, and for ever after that.
+    pub fn poll_readable(&mut self, t: &Tunnel, cx: &mut std::task::Context<'_>) -> Poll<bool> {
+        if self.gone {
+            return Poll::Pending;
+        }
+        match t.tun.poll_readable(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(true),
+            Poll::Ready(Err(e)) => {
+                t.mark_device_gone(&e);
+                self.gone = true;
+                Poll::Ready(false)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Reads what the TUN has, seals it and sends it.
+    pub async fn batch(&mut self, t: &Tunnel) {
+        let seg = self.seg;
         let mut b = OUT_POOL.take(|b| b.seg() >= seg, || OutBufs::new(seg));
         // Boxed: the batch's state (its sends in flight) exists only while it runs, not in
         // every idle tunnel's task.
-        let gone = Box::pin(outbound_batch(&t, &mut b, &mut gso)).await;
+        self.gone |= Box::pin(outbound_batch(t, &mut b, &mut self.gso)).await;
         OUT_POOL.give(b);
-        if gone {
-            return;
-        }
+    }
+}
+
+/// Reads the TUN of a tunnel without IKE task (manual keys, remote access) until the device goes
+/// away: seals each packet with the current outbound SA and sends the batch with one
+/// `sendmmsg` (UDP GSO for ESP-in-UDP).
+pub async fn outbound_loop(t: Arc<Tunnel>) {
+    let mut reader = TunReader::new(&t);
+    while !reader.gone && std::future::poll_fn(|cx| reader.poll_readable(&t, cx)).await {
+        reader.batch(&t).await;
     }
 }
 

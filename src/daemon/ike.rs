@@ -136,7 +136,8 @@ pub(super) async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
-/// Runs the tunnel's IKE until told to shut down.
+/// Runs the tunnel's IKE until told to shut down, and reads its TUN (the outbound packets) in
+/// between: one task per tunnel.
 pub async fn run(
     dp: Arc<DataPlane>,
     tunnel: Arc<Tunnel>,
@@ -152,6 +153,7 @@ pub async fn run(
     // The once-a-second look at the traffic counters shares the engine's timer: one sleep per
     // idle task, not a second (boxed) one for an interval.
     let mut next_tick = now() + TICK;
+    let mut tun = super::dataplane::TunReader::new(&tunnel);
     engine.set_wall_clock(wall_clock());
     engine.initiate(now());
     loop {
@@ -167,46 +169,56 @@ pub async fn run(
         .await;
         let deadline = engine.poll_timeout();
         let sleep = sleep_until(Some(deadline.map_or(next_tick, |d| d.min(next_tick))));
-        tokio::select! {
-            m = rx.recv() => {
-                // `Some(reply)`: stop, Delete sent for every SA, then answer (if asked to).
-                let stop = match m {
-                    Some(Inbox::Datagram(m)) => {
-                        let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
-                        engine.set_wall_clock(wall_clock());
-                        engine.handle_datagram(now(), local, m.from, &m.data);
-                        None
+        tokio::pin!(sleep);
+        // Until the engine has something to do: the TUN's packets in between need no flush.
+        loop {
+            tokio::select! {
+                m = rx.recv() => {
+                    // `Some(reply)`: stop, Delete sent for every SA, then answer (if asked to).
+                    let stop = match m {
+                        Some(Inbox::Datagram(m)) => {
+                            let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
+                            engine.set_wall_clock(wall_clock());
+                            engine.handle_datagram(now(), local, m.from, &m.data);
+                            None
+                        }
+                        Some(Inbox::Command(Command::Shutdown(done))) => Some(Some(done)),
+                        Some(Inbox::Command(c)) => {
+                            command(&mut engine, c);
+                            None
+                        }
+                        // Every sender gone.
+                        None => Some(None),
+                    };
+                    if let Some(done) = stop {
+                        engine.shutdown(now());
+                        Box::pin(flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate)).await;
+                        tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
+                        if let Some(d) = done {
+                            let _ = d.send(());
+                        }
+                        return;
                     }
-                    Some(Inbox::Command(Command::Shutdown(done))) => Some(Some(done)),
-                    Some(Inbox::Command(c)) => {
-                        command(&mut engine, c);
-                        None
+                    break;
+                }
+                () = &mut sleep => {
+                    let at = now();
+                    if deadline.is_some_and(|d| d <= at) {
+                        engine.handle_timeout(at);
                     }
-                    // Every sender gone.
-                    None => Some(None),
-                };
-                if let Some(done) = stop {
-                    engine.shutdown(now());
-                    Box::pin(flush(&dp, &tunnel, &mut engine, &mut out, keylog.as_ref(), &mut gate)).await;
-                    tracing::info!(tunnel = %name, "IKE stopped (Delete sent for every SA)");
-                    if let Some(d) = done {
-                        let _ = d.send(());
+                    if next_tick <= at {
+                        next_tick = at + TICK;
+                        seen_no_sa = on_tick(&dp, &mut engine, &out, seen_no_sa);
                     }
-                    return;
+                    break;
+                }
+                // A half-open slot is ours now: the flush sends the held opening message.
+                () = turn.notified() => break,
+                // Outbound packets: the tunnel's one task reads its TUN too.
+                true = std::future::poll_fn(|cx| tun.poll_readable(&tunnel, cx)) => {
+                    tun.batch(&tunnel).await;
                 }
             }
-            () = sleep => {
-                let at = now();
-                if deadline.is_some_and(|d| d <= at) {
-                    engine.handle_timeout(at);
-                }
-                if next_tick <= at {
-                    next_tick = at + TICK;
-                    seen_no_sa = on_tick(&dp, &mut engine, &out, seen_no_sa);
-                }
-            }
-            // A half-open slot is ours now: the flush sends the held opening message.
-            () = turn.notified() => {}
         }
     }
 }
