@@ -533,11 +533,11 @@ impl TunReader {
         }
     }
 
-    /// `Ready(true)` when the TUN has packets; `Ready(false)` once, when the device went away
-    /// (logged, and the gateway told); pending otherwise, and for ever after that.
+    /// `Ready(true)` when the TUN has packets, `Ready(false)` once the device is gone (logged,
+    /// and the gateway told, when that is first seen).
     pub fn poll_readable(&mut self, t: &Tunnel, cx: &mut std::task::Context<'_>) -> Poll<bool> {
         if self.gone {
-            return Poll::Pending;
+            return Poll::Ready(false);
         }
         match t.tun.poll_readable(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(true),
@@ -566,7 +566,7 @@ impl TunReader {
 /// `sendmmsg` (UDP GSO for ESP-in-UDP).
 pub async fn outbound_loop(t: Arc<Tunnel>) {
     let mut reader = TunReader::new(&t);
-    while !reader.gone && std::future::poll_fn(|cx| reader.poll_readable(&t, cx)).await {
+    while std::future::poll_fn(|cx| reader.poll_readable(&t, cx)).await {
         reader.batch(&t).await;
     }
 }

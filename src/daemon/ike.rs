@@ -214,7 +214,8 @@ pub async fn run(
                 }
                 // A half-open slot is ours now: the flush sends the held opening message.
                 () = turn.notified() => break,
-                // Outbound packets: the tunnel's one task reads its TUN too.
+                // Outbound packets: the tunnel's one task reads its TUN too (`false`: the device
+                // is gone, and this branch is left out of the wait).
                 true = std::future::poll_fn(|cx| tun.poll_readable(&tunnel, cx)) => {
                     tun.batch(&tunnel).await;
                 }

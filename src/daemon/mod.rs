@@ -360,7 +360,6 @@ impl Gateway {
                     dispatch_ike(&peers, &dp.stats, local, port, from, msg)
                 })
             };
-            let (dp, tr) = (dp.clone(), tr.clone());
             tasks.push(tokio::spawn(inbound::udp4500_loop(
                 dp.clone(),
                 tr.clone(),
@@ -370,7 +369,12 @@ impl Gateway {
                 tasks.push(tokio::spawn(inbound::raw_loop(dp.clone(), tr.clone())));
             }
             if tr.udp500.is_some() {
-                tasks.push(tokio::spawn(inbound::udp500_loop(dp, tr, handler())));
+                let h = handler();
+                tasks.push(tokio::spawn(inbound::udp500_loop(
+                    dp.clone(),
+                    tr.clone(),
+                    h,
+                )));
             }
         }
         Ok(Gateway {

@@ -133,13 +133,8 @@ impl RawEsp {
         Ok(())
     }
 
-    /// Waits until a packet can be received.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.fd.readable().await.map(|_| ())
-    }
-
-    /// Whether a packet can be received; if not, `cx`'s waker is woken when one can. Unlike
-    /// [`RawEsp::readable`], keeps no future: a task that waits on several sockets stays small.
+    /// Whether a packet can be received; if not, `cx`'s waker is woken when one can. Polled, so a
+    /// waiting task keeps no readiness future in its state.
     pub fn poll_readable(
         &self,
         cx: &mut std::task::Context<'_>,
