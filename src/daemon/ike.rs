@@ -177,9 +177,8 @@ pub async fn run(
                     // `Some(reply)`: stop, Delete sent for every SA, then answer (if asked to).
                     let stop = match m {
                         Some(Inbox::Datagram(m)) => {
-                            let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
                             engine.set_wall_clock(wall_clock());
-                            engine.handle_datagram(now(), local, m.from, &m.data);
+                            handle_queued_datagrams(&tunnel, &mut engine, &mut rx, m);
                             None
                         }
                         Some(Inbox::Command(Command::Shutdown(done))) => Some(Some(done)),
@@ -220,6 +219,32 @@ pub async fn run(
                     tun.batch(&tunnel).await;
                 }
             }
+        }
+    }
+}
+
+/// Datagrams one turn of the IKE task hands its engine before it flushes: under a flood, the
+/// transmits and the status are built once for a batch, not once per datagram.
+const DATAGRAMS_PER_FLUSH: usize = 64;
+
+/// Hands the engine `first` and the datagrams queued behind it (up to [`DATAGRAMS_PER_FLUSH`];
+/// a command stops the batch and waits for the next turn).
+fn handle_queued_datagrams(
+    tunnel: &Tunnel,
+    engine: &mut Engine,
+    rx: &mut mailbox::Receiver<Inbox>,
+    first: Box<IkeDatagram>,
+) {
+    let mut m = first;
+    for handled in 1.. {
+        let local = SocketAddr::new(tunnel.cfg.source, m.local_port);
+        engine.handle_datagram(now(), local, m.from, &m.data);
+        if handled == DATAGRAMS_PER_FLUSH {
+            return;
+        }
+        match rx.try_recv_if(|i| matches!(i, Inbox::Datagram(_))) {
+            Some(Inbox::Datagram(next)) => m = next,
+            _ => return,
         }
     }
 }

@@ -79,35 +79,35 @@ fn raw_buffer_size(dp: &DataPlane) -> usize {
     (max_mtu + 512).max(2048)
 }
 
-/// Receive buffers of UDP 500: a buffer is taken only while a task drains its socket, so many
-/// addresses share a few (an IKE message may be up to 64 KiB).
-static IKE_RECV_POOL: Pool<Vec<u8>> = Pool::new();
-/// Messages one UDP 500 burst handles before the task lets other tasks run.
-const IKE_RECV_BURST: usize = 64;
+/// `recvmmsg` calls one UDP 500 burst makes before the task lets other tasks run.
+const IKE_RECV_CALLS: usize = 4;
 static LOG_UDP500_ERR: RateLimit = RateLimit::new();
 static LOG_PEER_MOVE: RateLimit = RateLimit::new();
 
-/// Handles what UDP 500 has, up to [`IKE_RECV_BURST`] messages; true when it stopped at that
-/// limit (more may be waiting).
+/// Handles what UDP 500 has, up to [`IKE_RECV_CALLS`] `recvmmsg` batches (the buffers are UDP
+/// 4500's, taken from the same pool only while the burst runs); true when it stopped at that
+/// limit (more may be waiting). Under a flood, one system call per message would leave most of
+/// them, and a new peer's among them, to overflow the socket's buffer.
 fn port500_burst(
     dp: &DataPlane,
     local: IpAddr,
     sock: &tokio::net::UdpSocket,
     ike: &mut IkeHandler,
 ) -> bool {
-    let mut buf = IKE_RECV_POOL.take(|_| true, || vec![0u8; 65536]);
-    let mut handled = 0;
-    while handled < IKE_RECV_BURST {
-        match sock.try_recv_from(&mut buf) {
-            Ok((n, from)) => {
-                handled += 1;
-                dp.stats.ike_messages.fetch_add(1, Ordering::Relaxed);
-                if let Some(answer) = buf.get(..n).and_then(|msg| ike(500, from, msg)) {
-                    // Best effort, like any answer to a first message: a full socket buffer
-                    // drops it and the initiator retransmits.
-                    let _ = sock.try_send_to(&answer, from);
-                }
-            }
+    let fd = sock.as_raw_fd();
+    let size = HEADROOM + 65536;
+    let mut rb = RECV_POOL.take(
+        |b| b.fits(UDP_RECV_BATCH, size),
+        || RecvBufs::new(UDP_RECV_BATCH, size),
+    );
+    let RecvBufs { bufs, meta } = &mut *rb;
+    let mut more = false;
+    for _ in 0..IKE_RECV_CALLS {
+        let r = sock.try_io(Interest::READABLE, || {
+            batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
+        });
+        let n = match r {
+            Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => {
                 // The error is consumed by the failed receive; the next readiness retries.
@@ -116,10 +116,27 @@ fn port500_burst(
                 }
                 break;
             }
+        };
+        for (buf, m) in bufs.iter().zip(meta.iter()).take(n) {
+            dp.stats.ike_messages.fetch_add(1, Ordering::Relaxed);
+            let msg = buf.get(HEADROOM..HEADROOM + m.len);
+            let (Some(from), Some(msg), false) = (m.from, msg, m.truncated) else {
+                dp.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if let Some(answer) = ike(500, from, msg) {
+                // Best effort, like any answer to a first message: a full socket buffer
+                // drops it and the initiator retransmits.
+                let _ = sock.try_send_to(&answer, from);
+            }
+        }
+        more = n == UDP_RECV_BATCH;
+        if !more {
+            break;
         }
     }
-    IKE_RECV_POOL.give(buf);
-    handled == IKE_RECV_BURST
+    RECV_POOL.give(rb);
+    more
 }
 
 /// Where the inbound path writes inner packets: up to [`WRITE_BATCH`] of them, of any tunnels,

@@ -142,6 +142,9 @@ impl<T> Receiver<T> {
     /// The oldest queued item; `None` once every sender is gone and the queue is empty.
     /// Cancel-safe: an item is taken only when it is returned.
     pub async fn recv(&mut self) -> Option<T> {
+        // Like tokio's own channels: a receiver whose queue never runs dry still yields its
+        // worker thread once its task's budget is spent, so the tasks feeding it get their turn.
+        tokio::task::coop::consume_budget().await;
         loop {
             let queued = self.shared.item.notified();
             {
@@ -161,6 +164,21 @@ impl<T> Receiver<T> {
             }
             queued.await;
         }
+    }
+
+    /// The oldest queued item if there is one and `wanted` says yes to it, without waiting.
+    pub fn try_recv_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
+        let mut q = self.shared.lock();
+        if !q.items.front().is_some_and(wanted) {
+            return None;
+        }
+        let item = q.items.pop_front();
+        if q.items.is_empty() {
+            q.items = VecDeque::new();
+        }
+        drop(q);
+        self.shared.room.notify_one();
+        item
     }
 }
 
@@ -194,6 +212,19 @@ mod tests {
         assert_eq!(rx.recv().await, Some(2));
         assert_eq!(rx.recv().await, Some(3));
         assert_eq!(tx.capacity(), 2);
+    }
+
+    #[tokio::test]
+    async fn try_recv_if_takes_only_a_wanted_front_item() {
+        let (tx, mut rx) = channel(4);
+        assert_eq!(rx.try_recv_if(|_| true), None);
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert_eq!(rx.try_recv_if(|&i| i == 2), None);
+        assert_eq!(rx.try_recv_if(|&i| i == 1), Some(1));
+        assert_eq!(tx.capacity(), 3);
+        assert_eq!(rx.recv().await, Some(2));
+        assert_eq!(rx.try_recv_if(|_| true), None);
     }
 
     #[tokio::test]

@@ -660,6 +660,29 @@ async fn trim_after_ike_bursts(dp: Arc<DataPlane>) {
     }
 }
 
+/// A tunnel's IKE counters, one line: what came, what went, and what was dropped at which check.
+fn ike_counters_text(e: &crate::ike::status::EngineStats) -> String {
+    format!(
+        "ike: ike-received {}, ike-sent {}, ike-retransmits {}; dropped: ike-malformed {}, \
+         ike-unknown-spi {}, ike-unsupported {}, ike-bad-hash {}, ike-unexpected {}, \
+         ike-half-open-limit {}, ike-rate-limit {}, ike-replay {}; ike-half-open-expired {}, \
+         ike-duplicates-answered {}",
+        e.received,
+        e.sent,
+        e.retransmits,
+        e.dropped_malformed,
+        e.dropped_unknown_cookie,
+        e.dropped_unsupported,
+        e.dropped_bad_hash,
+        e.dropped_unexpected,
+        e.dropped_half_open_limit,
+        e.dropped_rate_limit,
+        e.dropped_replay,
+        e.half_open_expired,
+        e.duplicates_answered
+    )
+}
+
 /// Formats counters of every tunnel (for `demo` and logs).
 pub fn status_text(dp: &DataPlane) -> String {
     use std::fmt::Write;
@@ -705,6 +728,9 @@ pub fn status_text(dp: &DataPlane) -> String {
             t.stats.tx_policy.load(Relaxed),
             t.stats.io_errors.load(Relaxed)
         );
+        if let Some(st) = t.ike_status.load_full() {
+            let _ = writeln!(s, "         {}", ike_counters_text(&st.stats));
+        }
     }
     let _ = writeln!(
         s,
