@@ -53,6 +53,22 @@ impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, Queue<T>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Takes the oldest item if `wanted` says yes to it, and tells a waiting sender.
+    fn pop_if(&self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
+        let mut q = self.lock();
+        if !q.items.front().is_some_and(wanted) {
+            return None;
+        }
+        let item = q.items.pop_front();
+        if q.items.is_empty() {
+            // A burst's room goes back to the allocator once it is drained.
+            q.items = VecDeque::new();
+        }
+        drop(q);
+        self.room.notify_one();
+        item
+    }
 }
 
 /// Why [`Sender::try_send`] did not queue the item (which it gives back).
@@ -142,21 +158,16 @@ impl<T> Receiver<T> {
     /// The oldest queued item; `None` once every sender is gone and the queue is empty.
     /// Cancel-safe: an item is taken only when it is returned.
     pub async fn recv(&mut self) -> Option<T> {
-        // Like tokio's own channels: a receiver whose queue never runs dry still yields its
-        // worker thread once its task's budget is spent, so the tasks feeding it get their turn.
-        tokio::task::coop::consume_budget().await;
         loop {
             let queued = self.shared.item.notified();
-            {
-                let mut q = self.shared.lock();
-                if let Some(item) = q.items.pop_front() {
-                    if q.items.is_empty() {
-                        // A burst's room goes back to the allocator once it is drained.
-                        q.items = VecDeque::new();
-                    }
-                    drop(q);
-                    self.shared.room.notify_one();
-                    return Some(item);
+            if !self.shared.lock().items.is_empty() {
+                // Like tokio's own channels: a receiver whose queue never runs dry still yields
+                // its worker thread once its task's budget is spent, so that the tasks feeding
+                // it get their turn. The item stays queued across that yield.
+                tokio::task::coop::consume_budget().await;
+                match self.shared.pop_if(|_| true) {
+                    Some(item) => return Some(item),
+                    None => continue,
                 }
             }
             if self.shared.senders.load(Ordering::Acquire) == 0 {
@@ -168,17 +179,7 @@ impl<T> Receiver<T> {
 
     /// The oldest queued item if there is one and `wanted` says yes to it, without waiting.
     pub fn try_recv_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
-        let mut q = self.shared.lock();
-        if !q.items.front().is_some_and(wanted) {
-            return None;
-        }
-        let item = q.items.pop_front();
-        if q.items.is_empty() {
-            q.items = VecDeque::new();
-        }
-        drop(q);
-        self.shared.room.notify_one();
-        item
+        self.shared.pop_if(wanted)
     }
 }
 
@@ -212,6 +213,26 @@ mod tests {
         assert_eq!(rx.recv().await, Some(2));
         assert_eq!(rx.recv().await, Some(3));
         assert_eq!(tx.capacity(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_receiver_that_never_runs_dry_still_lets_other_tasks_run() {
+        let (tx, mut rx) = channel(1000);
+        for i in 0..1000 {
+            tx.try_send(i).unwrap();
+        }
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        tokio::spawn(async move { flag.store(true, Ordering::Relaxed) });
+        let mut seen_before_it_ran = 0;
+        for _ in 0..1000 {
+            rx.recv().await.unwrap();
+            if !ran.load(Ordering::Relaxed) {
+                seen_before_it_ran += 1;
+            }
+        }
+        assert!(ran.load(Ordering::Relaxed));
+        assert!(seen_before_it_ran < 1000, "the receiver never yielded");
     }
 
     #[tokio::test]
