@@ -94,19 +94,10 @@ fn port500_burst(
     sock: &tokio::net::UdpSocket,
     ike: &mut IkeHandler,
 ) -> bool {
-    let fd = sock.as_raw_fd();
-    let size = HEADROOM + 65536;
-    let mut rb = RECV_POOL.take(
-        |b| b.fits(UDP_RECV_BATCH, size),
-        || RecvBufs::new(UDP_RECV_BATCH, size),
-    );
-    let RecvBufs { bufs, meta } = &mut *rb;
+    let mut rb = RecvBufs::take_udp();
     let mut more = false;
     for _ in 0..IKE_RECV_CALLS {
-        let r = sock.try_io(Interest::READABLE, || {
-            batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
-        });
-        let n = match r {
+        let n = match rb.recv_udp(sock) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => {
@@ -117,7 +108,7 @@ fn port500_burst(
                 break;
             }
         };
-        for (buf, m) in bufs.iter().zip(meta.iter()).take(n) {
+        for (buf, m) in rb.bufs.iter().zip(rb.meta.iter()).take(n) {
             dp.stats.ike_messages.fetch_add(1, Ordering::Relaxed);
             let msg = buf.get(HEADROOM..HEADROOM + m.len);
             let (Some(from), Some(msg), false) = (m.from, msg, m.truncated) else {
@@ -269,6 +260,30 @@ impl RecvBufs {
     fn fits(&self, count: usize, size: usize) -> bool {
         self.bufs.len() >= count && self.bufs.first().is_some_and(|b| b.len() >= size)
     }
+
+    /// A set for a UDP socket (4500 or 500): [`UDP_RECV_BATCH`] buffers of 64 KiB after
+    /// [`HEADROOM`], from the pool.
+    fn take_udp() -> Box<RecvBufs> {
+        let size = HEADROOM + 65536;
+        RECV_POOL.take(
+            |b| b.fits(UDP_RECV_BATCH, size),
+            || RecvBufs::new(UDP_RECV_BATCH, size),
+        )
+    }
+
+    /// One `recvmmsg` on `sock` into a [`RecvBufs::take_udp`] set; `WouldBlock` clears the
+    /// socket's readiness.
+    fn recv_udp(&mut self, sock: &tokio::net::UdpSocket) -> std::io::Result<usize> {
+        let fd = sock.as_raw_fd();
+        sock.try_io(Interest::READABLE, || {
+            batch::recv_batch(
+                fd,
+                &mut self.bufs[..UDP_RECV_BATCH],
+                HEADROOM,
+                &mut self.meta,
+            )
+        })
+    }
 }
 
 static RECV_POOL: Pool<RecvBufs> = Pool::new();
@@ -340,20 +355,12 @@ fn follow_nat_mapping(dp: &DataPlane, tunnel: usize, from: SocketAddr) {
 
 /// Receives what UDP 4500 has (up to four `recvmmsg` batches) and hands it on.
 async fn udp_inbound_batch(dp: &DataPlane, sock: &tokio::net::UdpSocket, ike: &mut IkeHandler) {
-    let fd = sock.as_raw_fd();
-    let size = HEADROOM + 65536;
     let nobody = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-    let mut rb = RECV_POOL.take(
-        |b| b.fits(UDP_RECV_BATCH, size),
-        || RecvBufs::new(UDP_RECV_BATCH, size),
-    );
+    let mut rb = RecvBufs::take_udp();
     let mut writers = WRITER_POOL.take(|_| true, TunWriters::new);
-    let RecvBufs { bufs, meta } = &mut *rb;
     for _ in 0..4 {
-        let r = sock.try_io(Interest::READABLE, || {
-            batch::recv_batch(fd, &mut bufs[..UDP_RECV_BATCH], HEADROOM, meta)
-        });
-        let Ok(n) = r else { break };
+        let Ok(n) = rb.recv_udp(sock) else { break };
+        let RecvBufs { bufs, meta } = &mut *rb;
         for (buf, m) in bufs.iter_mut().zip(meta.iter()).take(n) {
             if m.truncated {
                 dp.stats.malformed.fetch_add(1, Ordering::Relaxed);

@@ -369,11 +369,10 @@ impl Gateway {
                 tasks.push(tokio::spawn(inbound::raw_loop(dp.clone(), tr.clone())));
             }
             if tr.udp500.is_some() {
-                let h = handler();
                 tasks.push(tokio::spawn(inbound::udp500_loop(
                     dp.clone(),
                     tr.clone(),
-                    h,
+                    handler(),
                 )));
             }
         }
