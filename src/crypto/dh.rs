@@ -361,8 +361,7 @@ fn modexp<const L: usize, const E: usize>(
     copy_right_aligned(&mut b[..bn], base);
     copy_right_aligned(&mut e[..en], exp);
     let base = Uint::<L>::from_be_slice(&b[..bn]);
-    // (crypto-bigint is built without its `zeroize` feature; the byte buffers are wiped.)
-    let exp = Uint::<E>::from_be_slice(&e[..en]);
+    let exp = Zeroizing::new(Uint::<E>::from_be_slice(&e[..en]));
     let r = FixedMontyForm::new(&base, &params).pow(&exp).retrieve();
     Zeroizing::new(r.to_be_bytes().as_ref().to_vec())
 }
