@@ -157,6 +157,10 @@ pub async fn run(
     engine.set_wall_clock(wall_clock());
     engine.initiate(now());
     loop {
+        // Its half-open limit reached, the engine answers new IKE_SA_INITs with a COOKIE
+        // request: the receive loop can do that itself, before the queue (ike::front_door).
+        // Told before the flush, so that no answer sent leaves the flag behind the engine.
+        rx.set_shedding(engine.wants_cookies());
         // Boxed: its state lives only while it runs, not in every idle tunnel's task.
         Box::pin(flush(
             &dp,

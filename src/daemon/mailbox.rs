@@ -8,7 +8,7 @@
 //! push or a pop, the mutex is never held across an await.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -22,6 +22,7 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         }),
         capacity: capacity.max(1),
         senders: AtomicUsize::new(1),
+        shedding: AtomicBool::new(false),
         item: Notify::new(),
         room: Notify::new(),
     });
@@ -38,6 +39,8 @@ struct Shared<T> {
     capacity: usize,
     /// Live [`Sender`]s: at zero, the receiver sees the end once the queue is empty.
     senders: AtomicUsize,
+    /// The receiver asks senders to answer for it what they can ([`Receiver::set_shedding`]).
+    shedding: AtomicBool,
     /// Something was queued, or the last sender left.
     item: Notify,
     /// An item was taken, or the receiver left.
@@ -143,6 +146,12 @@ impl<T> Sender<T> {
         self.shared.capacity
     }
 
+    /// Whether the receiver asked senders to answer for it what they can, rather than queue
+    /// it ([`Receiver::set_shedding`]).
+    pub fn shedding(&self) -> bool {
+        self.shared.shedding.load(Ordering::Relaxed)
+    }
+
     /// Whether `other` sends to the same queue.
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -180,6 +189,12 @@ impl<T> Receiver<T> {
     /// The oldest queued item if there is one and `wanted` says yes to it, without waiting.
     pub fn try_recv_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
         self.shared.pop_if(wanted)
+    }
+
+    /// Tells the senders whether to answer for the receiver what they can (a tunnel's IKE
+    /// task: its engine wants COOKIEs, which the receive loop can ask for itself).
+    pub fn set_shedding(&self, on: bool) {
+        self.shared.shedding.store(on, Ordering::Relaxed);
     }
 }
 

@@ -590,10 +590,8 @@ fn dispatch_ike(
                 capacity: tx.max_capacity(),
             };
             let now = std::time::Instant::now();
-            match inbox
-                .door
-                .admit(now, &mut crate::ike::OsRandom, from, msg, room)
-            {
+            let (door, rng) = (&inbox.door, &mut crate::ike::OsRandom);
+            match door.admit(now, rng, from, msg, room, tx.shedding()) {
                 Admission::Queue => {}
                 Admission::Answer(cookie) => {
                     stats.ike_cookies_sent.fetch_add(1, Relaxed);

@@ -8,6 +8,12 @@
 //! with a COOKIE itself (RFC 7296 §2.6, stateless, the secrets shared with the engines through
 //! one [`CookieJar`]) and lets through only those that bring one back; IKEv1 first messages
 //! are dropped. The other half is kept for exchanges under way.
+//!
+//! The loop also asks for the COOKIE itself whenever the tunnel's engine would (its half-open
+//! limit reached, [`crate::ike::v2::Engine::wants_cookies`]), whatever the queue's room: a
+//! flood of IKE_SA_INIT requests without COOKIEs is then answered where it arrives, one
+//! keyed hash each, without a queue slot, the engine's work or a place in the tunnel's
+//! transcript (where it would push out the exchanges an operator looks for).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -60,7 +66,8 @@ impl FrontDoor {
         &self.jar
     }
 
-    /// Decides about `msg` (non-ESP marker removed) from `remote` for a queue with `room`.
+    /// Decides about `msg` (non-ESP marker removed) from `remote` for a queue with `room`,
+    /// whose engine wants COOKIEs if `cookies_wanted`.
     pub fn admit(
         &self,
         now: Instant,
@@ -68,23 +75,28 @@ impl FrontDoor {
         remote: SocketAddr,
         msg: &[u8],
         room: QueueRoom,
+        cookies_wanted: bool,
     ) -> Admission {
-        if !room.crowded() || !super::endpoint::responder_spi_is_zero(msg) {
+        let crowded = room.crowded();
+        if !(crowded || cookies_wanted) || !super::endpoint::responder_spi_is_zero(msg) {
             return Admission::Queue;
         }
         match super::endpoint::major_version(msg) {
             Some(2) => match check_cookie(&self.jar, now, rng, remote, msg) {
                 CookieVerdict::Admit => Admission::Queue,
                 CookieVerdict::Ask(answer) => Admission::Answer(answer),
-                CookieVerdict::Malformed => Admission::Drop("malformed first message"),
+                CookieVerdict::Malformed if crowded => Admission::Drop("malformed first message"),
+                // The engine says what is wrong with it (and counts it).
+                CookieVerdict::Malformed => Admission::Queue,
             },
-            _ => Admission::Drop("first message with the queue half full"),
+            _ if crowded => Admission::Drop("first message with the queue half full"),
+            _ => Admission::Queue,
         }
     }
 }
 
 /// The `front_door` fuzz target (and its stable replay): the first byte says how full the queue
-/// is, the rest is a datagram from 10.0.0.4:500. No panic; a COOKIE answer is an IKEv2
+/// is (its low bit: whether the engine wants COOKIEs), the rest is a datagram from 10.0.0.4:500. No panic; a COOKIE answer is an IKEv2
 /// IKE_SA_INIT response carrying the request's SPI and a COOKIE notification, and the same
 /// request gets the same verdict twice.
 #[doc(hidden)]
@@ -99,8 +111,9 @@ pub fn fuzz_admit(data: &[u8]) {
         capacity: 256,
     };
     let (now, from) = (Instant::now(), SocketAddr::from(([10, 0, 0, 4], 500)));
-    let first = door.admit(now, &mut rng, from, msg, room);
-    assert_eq!(first, door.admit(now, &mut rng, from, msg, room));
+    let wanted = fill & 1 == 1;
+    let first = door.admit(now, &mut rng, from, msg, room, wanted);
+    assert_eq!(first, door.admit(now, &mut rng, from, msg, room, wanted));
     if let Admission::Answer(a) = &first {
         let h = crate::wire::ikev2::Header::new_checked(&a[..]).expect("our answer parses");
         let r = crate::wire::ikev2::HeaderRepr::parse(&h);
@@ -141,7 +154,7 @@ mod tests {
         let from: SocketAddr = "10.0.0.4:500".parse().unwrap();
         let m = sa_init_request(2);
         assert_eq!(
-            door.admit(Instant::now(), &mut rng, from, &m, ROOMY),
+            door.admit(Instant::now(), &mut rng, from, &m, ROOMY, false),
             Admission::Queue
         );
     }
@@ -162,7 +175,7 @@ mod tests {
         let mut initiator = crate::ike::TunnelEngine::new(policy, Box::new(SeededRandom::new(2)));
         initiator.initiate(now);
         let first = initiator.poll_transmit().expect("an IKE_SA_INIT").data;
-        let Admission::Answer(ask) = door.admit(now, &mut rng, peer, &first, CROWDED) else {
+        let Admission::Answer(ask) = door.admit(now, &mut rng, peer, &first, CROWDED, false) else {
             panic!("no COOKIE asked for");
         };
         initiator.handle_datagram(now, peer, gw, &ask);
@@ -172,12 +185,12 @@ mod tests {
             .data;
         assert_ne!(retry, first);
         assert_eq!(
-            door.admit(now, &mut rng, peer, &retry, CROWDED),
+            door.admit(now, &mut rng, peer, &retry, CROWDED, false),
             Admission::Queue
         );
         // A flood's copy of the first message (no COOKIE) is still asked, never queued.
         assert!(matches!(
-            door.admit(now, &mut rng, peer, &first, CROWDED),
+            door.admit(now, &mut rng, peer, &first, CROWDED, false),
             Admission::Answer(_)
         ));
         // The responder, over its own half-open limit, takes the door's COOKIE as its own.
@@ -207,6 +220,56 @@ mod tests {
         assert!(initiator.poll_transmit().is_some(), "IKE_AUTH follows");
     }
 
+    /// With room in the queue but an engine at its half-open limit, the door asks for the
+    /// COOKIE the engine would ask for; everything it cannot answer is queued as before.
+    #[test]
+    fn an_engine_wanting_cookies_has_the_door_ask_for_them() {
+        let mut rng = SeededRandom::new(1);
+        let door = FrontDoor::new(std::sync::Arc::new(CookieJar::new(&mut rng)));
+        let now = Instant::now();
+        let (gw, peer): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:500".parse().unwrap(),
+            "10.0.0.4:500".parse().unwrap(),
+        );
+        let policy = crate::ike::v2::tests::v2_policy("10.0.0.4", "10.0.0.1");
+        let mut initiator = crate::ike::TunnelEngine::new(policy, Box::new(SeededRandom::new(2)));
+        initiator.initiate(now);
+        let first = initiator.poll_transmit().expect("an IKE_SA_INIT").data;
+        assert_eq!(
+            door.admit(now, &mut rng, peer, &first, ROOMY, false),
+            Admission::Queue
+        );
+        let Admission::Answer(ask) = door.admit(now, &mut rng, peer, &first, ROOMY, true) else {
+            panic!("no COOKIE asked for");
+        };
+        initiator.handle_datagram(now, peer, gw, &ask);
+        let retry = initiator.poll_transmit().expect("a retry").data;
+        assert_eq!(
+            door.admit(now, &mut rng, peer, &retry, ROOMY, true),
+            Admission::Queue
+        );
+        // IKEv1 and a broken IKE_SA_INIT go to the engine, which names what they are.
+        let mut main_mode_1 = vec![7u8; 8];
+        main_mode_1.extend([0; 8]);
+        main_mode_1.extend([1, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 28]);
+        assert_eq!(
+            door.admit(now, &mut rng, peer, &main_mode_1, ROOMY, true),
+            Admission::Queue
+        );
+        // Its header alone: no Nonce payload.
+        let mut broken = first[..28].to_vec();
+        broken[16] = 0;
+        broken[24..28].copy_from_slice(&28u32.to_be_bytes());
+        assert_eq!(
+            door.admit(now, &mut rng, peer, &broken, ROOMY, true),
+            Admission::Queue
+        );
+        assert_eq!(
+            door.admit(now, &mut rng, peer, &broken, CROWDED, true),
+            Admission::Drop("malformed first message")
+        );
+    }
+
     #[test]
     fn crowded_ikev1_first_messages_are_dropped_and_exchanges_under_way_queued() {
         let mut rng = SeededRandom::new(1);
@@ -216,17 +279,17 @@ mod tests {
         main_mode_1.extend([0; 8]);
         main_mode_1.extend([1, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 28]);
         assert_eq!(
-            door.admit(Instant::now(), &mut rng, from, &main_mode_1, CROWDED),
+            door.admit(Instant::now(), &mut rng, from, &main_mode_1, CROWDED, false),
             Admission::Drop("first message with the queue half full")
         );
         let mut main_mode_3 = main_mode_1.clone();
         main_mode_3[8..16].copy_from_slice(&[9; 8]);
         assert_eq!(
-            door.admit(Instant::now(), &mut rng, from, &main_mode_3, CROWDED),
+            door.admit(Instant::now(), &mut rng, from, &main_mode_3, CROWDED, false),
             Admission::Queue
         );
         assert_eq!(
-            door.admit(Instant::now(), &mut rng, from, &[1, 2, 3], CROWDED),
+            door.admit(Instant::now(), &mut rng, from, &[1, 2, 3], CROWDED, false),
             Admission::Queue
         );
     }
@@ -246,7 +309,7 @@ mod tests {
         let door = FrontDoor::new(std::sync::Arc::new(CookieJar::new(&mut rng)));
         let from: SocketAddr = "10.0.0.4:500".parse().unwrap();
         let now = Instant::now();
-        let verdict = door.admit(now, &mut rng, from, &crowded[1..], CROWDED);
+        let verdict = door.admit(now, &mut rng, from, &crowded[1..], CROWDED, false);
         assert!(matches!(verdict, Admission::Answer(_)), "{verdict:?}");
         for s in &seeds {
             fuzz_admit(s);

@@ -61,6 +61,11 @@ impl TunnelEngine {
         }
     }
 
+    /// IKEv2: see [`v2::Engine::wants_cookies`] (IKEv1 has no COOKIE exchange: never).
+    pub fn wants_cookies(&self) -> bool {
+        matches!(self, TunnelEngine::V2(e) if e.wants_cookies())
+    }
+
     /// The wall-clock time certificates are judged by (see [`Engine::set_wall_clock`]).
     pub fn set_wall_clock(&mut self, clock: super::auth::WallClock) {
         both!(self, e => e.set_wall_clock(clock))

@@ -342,6 +342,18 @@ impl Engine {
         self.cookies = jar;
     }
 
+    /// Whether a new IKE_SA_INIT request must bring a COOKIE (RFC 7296 §2.6): as many IKE SAs
+    /// half-open as [`COOKIE_THRESHOLD`], or the tunnel's IKE SAs at their limit. The daemon
+    /// then lets its receive loop ask for COOKIEs itself, before the queue.
+    pub fn wants_cookies(&self) -> bool {
+        let half_open = self
+            .sas
+            .iter()
+            .filter(|s| matches!(s.state, SaState::InitAnswered(_)))
+            .count();
+        half_open >= COOKIE_THRESHOLD || self.sas.len() >= MAX_IKE_SAS
+    }
+
     pub(crate) fn io_mut(&mut self) -> &mut Outputs {
         &mut self.io
     }

@@ -28,9 +28,7 @@ use super::found::Found;
 use super::intermediate::{Handshake, IntAuth, Rounds};
 use super::message::{nat_hash, plain};
 use super::proposal::{accept_ike_answer, choose_ike, describe, ike_offer, IkeChoice};
-use super::{
-    Engine, IkeSa, Request, RequestKind, SaState, V2Diagnostic, COOKIE_THRESHOLD, MAX_IKE_SAS,
-};
+use super::{Engine, IkeSa, Request, RequestKind, SaState, V2Diagnostic, MAX_IKE_SAS};
 
 /// Initiator state after IKE_SA_INIT went out.
 pub(super) struct InitSent {
@@ -426,12 +424,7 @@ impl Engine {
             return;
         };
         let n = notifies(&payloads);
-        let half_open = self
-            .sas
-            .iter()
-            .filter(|s| matches!(s.state, SaState::InitAnswered(_)))
-            .count();
-        if half_open >= COOKIE_THRESHOLD || self.sas.len() >= super::MAX_IKE_SAS {
+        if self.wants_cookies() {
             let admitted =
                 self.cookies
                     .admit(now, &mut *self.rng, ni, remote.ip(), &h.ispi, n.cookie);

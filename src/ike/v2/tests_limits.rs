@@ -43,12 +43,17 @@ fn over_the_half_open_threshold_a_cookie_round_trip_brings_the_sa_up() {
     };
     // Initiators that never come back leave IKE SAs half-open, up to the threshold.
     for seed in 0..COOKIE_THRESHOLD as u64 {
+        assert!(!b.wants_cookies(), "{seed} half-open");
         let (_gone, m) = initiator(100 + seed, now);
         deliver(&mut b, B, A, &m);
         let answer = b.poll_transmit().expect("IKE_SA_INIT answer");
         assert_eq!(cookie_of(&answer.data), None, "COOKIE below the threshold");
     }
     assert_eq!(b.status().phase1.len(), COOKIE_THRESHOLD);
+    assert!(
+        b.wants_cookies(),
+        "the daemon's receive loop is told to ask for COOKIEs"
+    );
     // Over it, a new initiator gets a COOKIE and nothing is kept for it.
     let (mut a, m) = initiator(1, now);
     deliver(&mut b, B, A, &m);
