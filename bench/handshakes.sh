@@ -3,7 +3,7 @@
 # strongSwan 6.1 as responders to one ikegate initiator, N = 100, 500, 2000 tunnels, IKEv1 PSK,
 # IKEv2 PSK and IKEv2 ECDSA certificates. See bench/handshakes.py for the method. As root:
 #
-#     bench/handshakes.sh                     # everything (about 10 minutes)
+#     bench/handshakes.sh                     # everything (about 13 minutes; N = 100 five rounds)
 #     NS="100 500" CASES=v2-psk bench/handshakes.sh
 #
 # Not a test: it never gates CI, and the numbers depend on the machine and its load.
