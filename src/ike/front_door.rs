@@ -139,6 +139,20 @@ mod tests {
         capacity: 256,
     };
 
+    /// The gateway's and the peer's address, and a real initiator at the peer with its first
+    /// IKE_SA_INIT request.
+    fn initiator_and_request(
+        now: Instant,
+    ) -> (SocketAddr, SocketAddr, crate::ike::TunnelEngine, Vec<u8>) {
+        let gw: SocketAddr = "10.0.0.1:500".parse().unwrap();
+        let peer: SocketAddr = "10.0.0.4:500".parse().unwrap();
+        let policy = crate::ike::v2::tests::v2_policy("10.0.0.4", "10.0.0.1");
+        let mut initiator = crate::ike::TunnelEngine::new(policy, Box::new(SeededRandom::new(2)));
+        initiator.initiate(now);
+        let first = initiator.poll_transmit().expect("an IKE_SA_INIT").data;
+        (gw, peer, initiator, first)
+    }
+
     /// A real IKEv2 IKE_SA_INIT request, from an engine.
     fn sa_init_request(seed: u64) -> Vec<u8> {
         let policy = crate::ike::v2::tests::v2_policy("10.0.0.4", "10.0.0.1");
@@ -167,14 +181,7 @@ mod tests {
         let jar = std::sync::Arc::new(CookieJar::new(&mut rng));
         let door = FrontDoor::new(jar.clone());
         let now = Instant::now();
-        let (gw, peer): (SocketAddr, SocketAddr) = (
-            "10.0.0.1:500".parse().unwrap(),
-            "10.0.0.4:500".parse().unwrap(),
-        );
-        let policy = crate::ike::v2::tests::v2_policy("10.0.0.4", "10.0.0.1");
-        let mut initiator = crate::ike::TunnelEngine::new(policy, Box::new(SeededRandom::new(2)));
-        initiator.initiate(now);
-        let first = initiator.poll_transmit().expect("an IKE_SA_INIT").data;
+        let (gw, peer, mut initiator, first) = initiator_and_request(now);
         let Admission::Answer(ask) = door.admit(now, &mut rng, peer, &first, CROWDED, false) else {
             panic!("no COOKIE asked for");
         };
@@ -227,14 +234,7 @@ mod tests {
         let mut rng = SeededRandom::new(1);
         let door = FrontDoor::new(std::sync::Arc::new(CookieJar::new(&mut rng)));
         let now = Instant::now();
-        let (gw, peer): (SocketAddr, SocketAddr) = (
-            "10.0.0.1:500".parse().unwrap(),
-            "10.0.0.4:500".parse().unwrap(),
-        );
-        let policy = crate::ike::v2::tests::v2_policy("10.0.0.4", "10.0.0.1");
-        let mut initiator = crate::ike::TunnelEngine::new(policy, Box::new(SeededRandom::new(2)));
-        initiator.initiate(now);
-        let first = initiator.poll_transmit().expect("an IKE_SA_INIT").data;
+        let (gw, peer, mut initiator, first) = initiator_and_request(now);
         assert_eq!(
             door.admit(now, &mut rng, peer, &first, ROOMY, false),
             Admission::Queue
