@@ -233,10 +233,13 @@ const TUN_BATCHES_PER_TURN: usize = 16;
 
 /// Reads, seals and sends what the TUN has, batch after batch while it stays readable (up to
 /// [`TUN_BATCHES_PER_TURN`]): a bulk transfer does not pay for re-arming the task's other
-/// waits after every batch.
+/// waits after every batch. After the last batch the task's own wait looks at the device.
 async fn tun_turn(tunnel: &Tunnel, tun: &mut super::dataplane::TunReader) {
-    for _ in 0..TUN_BATCHES_PER_TURN {
+    for batch in 1..=TUN_BATCHES_PER_TURN {
         tun.batch(tunnel).await;
+        if batch == TUN_BATCHES_PER_TURN {
+            return;
+        }
         let readable = std::future::poll_fn(|cx| {
             std::task::Poll::Ready(tun.poll_readable(tunnel, cx) == std::task::Poll::Ready(true))
         });

@@ -96,9 +96,9 @@ impl FrontDoor {
 }
 
 /// The `front_door` fuzz target (and its stable replay): the first byte says how full the queue
-/// is (its low bit: whether the engine wants COOKIEs), the rest is a datagram from 10.0.0.4:500. No panic; a COOKIE answer is an IKEv2
-/// IKE_SA_INIT response carrying the request's SPI and a COOKIE notification, and the same
-/// request gets the same verdict twice.
+/// is (its low bit: whether the engine wants COOKIEs), the rest is a datagram from
+/// 10.0.0.4:500. No panic; a COOKIE answer is an IKEv2 IKE_SA_INIT response carrying the
+/// request's SPI and a COOKIE notification, and the same request gets the same verdict twice.
 #[doc(hidden)]
 pub fn fuzz_admit(data: &[u8]) {
     let Some((&fill, msg)) = data.split_first() else {
